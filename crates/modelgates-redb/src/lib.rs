@@ -1,0 +1,231 @@
+//! `RedbStore`: the embedded default store of ModelGates — the domain's [`Storage`] trait on a
+//! single redb file, one redb table per domain table.
+//!
+//! ```
+//! use modelgates::{ModelGates, Page};
+//! use modelgates_redb::RedbStore;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = tempfile::tempdir()?;
+//! let store = RedbStore::open(dir.path().join("modelgates.redb"))?;
+//! let gates = ModelGates::open(store.clone())?;
+//! let admin = gates.default_caller()?;
+//! assert_eq!(gates.workspace_list(&admin, Page::default())?.data[0].slug, "default");
+//! drop(gates);
+//! store.close()?;   // flushes and releases the file lock
+//! # Ok(()) }
+//! ```
+
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use modelgates::{Entry, ReadTxn, Storage, StorageError, StorageResult, TableName, WriteTxn};
+use redb::{ReadableDatabase, ReadableTable, TableDefinition, TableError};
+
+/// Errors of opening, checking or closing a redb database.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RedbError {
+    /// The file could not be opened or created.
+    #[error("cannot open database {path}: {source}")]
+    Open {
+        /// The database file.
+        path: PathBuf,
+        /// redb's reason.
+        source: redb::DatabaseError,
+    },
+    /// The parent directory could not be created.
+    #[error("cannot create directory {path}: {source}")]
+    CreateDir {
+        /// The directory.
+        path: PathBuf,
+        /// The OS reason.
+        source: std::io::Error,
+    },
+    /// Closing failed (e.g. a write transaction is still alive).
+    #[error("cannot close database: {0}")]
+    Close(redb::DatabaseError),
+    /// The database was already closed.
+    #[error("the database is already closed")]
+    Closed,
+}
+
+fn def(table: TableName) -> TableDefinition<'static, &'static [u8], &'static [u8]> {
+    TableDefinition::new(table.0)
+}
+
+/// A redb-backed store. Cloning shares the one `Database` of the process.
+#[derive(Clone, Debug)]
+pub struct RedbStore {
+    db: Arc<Mutex<Option<Arc<redb::Database>>>>,
+    path: PathBuf,
+}
+
+impl RedbStore {
+    /// Opens (or creates) the database file at `path`, creating missing parent directories.
+    /// An unclean previous shutdown is repaired by redb on open.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, RedbError> {
+        let path = path.as_ref().to_path_buf();
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .map_err(|source| RedbError::CreateDir { path: parent.to_path_buf(), source })?;
+        }
+        let db = redb::Database::create(&path)
+            .map_err(|source| RedbError::Open { path: path.clone(), source })?;
+        tracing::debug!(path = %path.display(), "opened redb database");
+        Ok(Self { db: Arc::new(Mutex::new(Some(Arc::new(db)))), path })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn db(&self) -> StorageResult<Arc<redb::Database>> {
+        self.db
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .ok_or_else(|| StorageError::backend("the database is closed"))
+    }
+
+    /// Closes the database cleanly (redb's `Database::close`). Further transactions fail.
+    /// Call it once every `ModelGates` using this store is done.
+    pub fn close(&self) -> Result<(), RedbError> {
+        let db = self.db.lock().unwrap_or_else(|e| e.into_inner()).take().ok_or(RedbError::Closed)?;
+        match Arc::try_unwrap(db) {
+            Ok(db) => db.close().map_err(RedbError::Close),
+            // A transaction still holds the database; it closes when the last one ends.
+            Err(_) => Ok(()),
+        }
+    }
+}
+
+fn storage(e: impl std::fmt::Display) -> StorageError {
+    StorageError::backend(e)
+}
+
+struct RedbRead {
+    txn: redb::ReadTransaction,
+}
+
+struct RedbWrite {
+    txn: redb::WriteTransaction,
+}
+
+fn collect<T: ReadableTable<&'static [u8], &'static [u8]>>(
+    table: &T,
+    start: Bound<&[u8]>,
+    end: Bound<&[u8]>,
+    limit: usize,
+) -> StorageResult<Vec<Entry>> {
+    if limit == 0 {
+        return Ok(Vec::new());
+    }
+    if let (Bound::Included(s) | Bound::Excluded(s), Bound::Included(e) | Bound::Excluded(e)) =
+        (start, end)
+        && (s > e || (s == e && !matches!((start, end), (Bound::Included(_), Bound::Included(_)))))
+    {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    for item in table.range::<&[u8]>((start, end)).map_err(storage)? {
+        let (k, v) = item.map_err(storage)?;
+        out.push((k.value().to_vec(), v.value().to_vec()));
+        if out.len() >= limit {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+impl ReadTxn for RedbRead {
+    fn get(&self, table: TableName, key: &[u8]) -> StorageResult<Option<Vec<u8>>> {
+        match self.txn.open_table(def(table)) {
+            Ok(t) => Ok(t.get(key).map_err(storage)?.map(|v| v.value().to_vec())),
+            Err(TableError::TableDoesNotExist(_)) => Ok(None),
+            Err(e) => Err(storage(e)),
+        }
+    }
+
+    fn range(
+        &self,
+        table: TableName,
+        start: Bound<&[u8]>,
+        end: Bound<&[u8]>,
+        limit: usize,
+    ) -> StorageResult<Vec<Entry>> {
+        match self.txn.open_table(def(table)) {
+            Ok(t) => collect(&t, start, end, limit),
+            Err(TableError::TableDoesNotExist(_)) => Ok(Vec::new()),
+            Err(e) => Err(storage(e)),
+        }
+    }
+}
+
+impl ReadTxn for RedbWrite {
+    fn get(&self, table: TableName, key: &[u8]) -> StorageResult<Option<Vec<u8>>> {
+        let t = self.txn.open_table(def(table)).map_err(storage)?;
+        Ok(t.get(key).map_err(storage)?.map(|v| v.value().to_vec()))
+    }
+
+    fn range(
+        &self,
+        table: TableName,
+        start: Bound<&[u8]>,
+        end: Bound<&[u8]>,
+        limit: usize,
+    ) -> StorageResult<Vec<Entry>> {
+        let t = self.txn.open_table(def(table)).map_err(storage)?;
+        collect(&t, start, end, limit)
+    }
+}
+
+impl WriteTxn for RedbWrite {
+    fn put(&mut self, table: TableName, key: &[u8], value: &[u8]) -> StorageResult<()> {
+        let mut t = self.txn.open_table(def(table)).map_err(storage)?;
+        t.insert(key, value).map_err(storage)?;
+        Ok(())
+    }
+
+    fn delete(&mut self, table: TableName, key: &[u8]) -> StorageResult<bool> {
+        let mut t = self.txn.open_table(def(table)).map_err(storage)?;
+        Ok(t.remove(key).map_err(storage)?.is_some())
+    }
+
+    fn commit(self: Box<Self>) -> StorageResult<()> {
+        self.txn.commit().map_err(storage)
+    }
+
+    fn abort(self: Box<Self>) -> StorageResult<()> {
+        self.txn.abort().map_err(storage)
+    }
+}
+
+impl Storage for RedbStore {
+    fn begin_read(&self) -> StorageResult<Box<dyn ReadTxn + '_>> {
+        Ok(Box::new(RedbRead { txn: self.db()?.begin_read().map_err(storage)? }))
+    }
+
+    fn begin_write(&self) -> StorageResult<Box<dyn WriteTxn + '_>> {
+        Ok(Box::new(RedbWrite { txn: self.db()?.begin_write().map_err(storage)? }))
+    }
+
+    fn backend_name(&self) -> &'static str {
+        "redb"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redb_store_passes_the_backend_conformance_suite() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RedbStore::open(dir.path().join("c.redb")).unwrap();
+        modelgates::testkit::run_conformance(&store);
+        store.close().unwrap();
+    }
+}

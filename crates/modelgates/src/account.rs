@@ -1,0 +1,122 @@
+//! Accounts (organizations): the bootstrap of an empty database and account creation. Every
+//! other record is scoped to one account.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::clock::millis;
+use crate::error::{Error, Result};
+use crate::gates::{Caller, ModelGates};
+use crate::ids::{AccountId, UserId, WorkspaceId};
+use crate::member::{self, Member, OrgRole};
+use crate::schema::ACCOUNTS;
+use crate::storage::{ReadTxn, WriteTxn};
+use crate::validate;
+use crate::workspace;
+
+/// An account (organization).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Account {
+    /// The account id (`acct_…`).
+    pub id: AccountId,
+    /// Display name.
+    pub name: String,
+    /// The workspace that cannot be deleted.
+    pub default_workspace_id: WorkspaceId,
+    /// The org admin created with the account.
+    pub bootstrap_admin: UserId,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+}
+
+/// What to create in an empty database (or with [`ModelGates::create_account`]).
+#[derive(Debug, Clone)]
+pub struct Bootstrap {
+    /// Account name.
+    pub account_name: String,
+    /// User id of the first org admin.
+    pub admin_user_id: UserId,
+    /// Email of the first org admin.
+    pub admin_email: String,
+}
+
+impl Default for Bootstrap {
+    fn default() -> Self {
+        Self {
+            account_name: "Default".into(),
+            admin_user_id: UserId::parse_field("user_admin", "admin_user_id")
+                .expect("valid literal"),
+            admin_email: "admin@localhost.localdomain".into(),
+        }
+    }
+}
+
+pub(crate) fn any_account(txn: &dyn ReadTxn) -> Result<bool> {
+    Ok(first_account(txn)?.is_some())
+}
+
+pub(crate) fn first_account(txn: &dyn ReadTxn) -> Result<Option<Account>> {
+    let start = Vec::new();
+    let rows = txn.range(
+        ACCOUNTS.name(),
+        std::ops::Bound::Included(&start),
+        std::ops::Bound::Unbounded,
+        1,
+    )?;
+    rows.first()
+        .map(|(_, v)| crate::codec::decode_value(ACCOUNTS.name(), v))
+        .transpose()
+}
+
+/// Creates an account with its org admin, the default workspace and the admin's membership.
+pub(crate) fn bootstrap(
+    txn: &mut dyn WriteTxn,
+    now: DateTime<Utc>,
+    b: &Bootstrap,
+) -> Result<Account> {
+    validate::name("account_name", &b.account_name, 100)?;
+    validate::email("admin_email", &b.admin_email)?;
+    let id = AccountId::generate(millis(now));
+    let admin = Member {
+        user_id: b.admin_user_id.clone(),
+        email: b.admin_email.clone(),
+        first_name: None,
+        last_name: None,
+        role: OrgRole::Admin,
+        created_at: now,
+        updated_at: None,
+    };
+    member::insert(txn, id, &admin)?;
+    let ws = workspace::insert_default(txn, id, now, &admin)?;
+    let account = Account {
+        id,
+        name: b.account_name.clone(),
+        default_workspace_id: ws,
+        bootstrap_admin: admin.user_id,
+        created_at: now,
+    };
+    ACCOUNTS.put(txn, &id, &account)?;
+    Ok(account)
+}
+
+impl ModelGates {
+    /// Creates another account (organization) with its org admin and default workspace, and
+    /// returns a caller acting as that admin.
+    pub fn create_account(&self, options: &Bootstrap) -> Result<Caller> {
+        let account = self.write(|tx| bootstrap(&mut *tx.txn, tx.now, options))?;
+        Ok(Caller { account: account.id, user_id: account.bootstrap_admin })
+    }
+
+    /// The caller's account.
+    pub fn account_get(&self, caller: &Caller) -> Result<Account> {
+        self.read(|txn| {
+            crate::gates::authorize(txn, caller, false)?;
+            load(txn, caller.account)
+        })
+    }
+}
+
+/// The account record; an unknown account is an internal error (callers are authorized first).
+pub(crate) fn load(txn: &dyn ReadTxn, id: AccountId) -> Result<Account> {
+    ACCOUNTS.get(txn, &id)?.ok_or_else(|| Error::internal(format!("account {id} is missing")))
+}

@@ -1,0 +1,362 @@
+//! API keys: create (the secret is shown once), list, get, update, delete, and verification
+//! from the in-memory snapshot. Only a SHA-256 hash of each secret is stored.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::clock::millis;
+use crate::error::{Error, Result};
+use crate::gates::{Caller, ModelGates, Tx, authorize};
+use crate::ids::{AccountId, KeyId, UserId, WorkspaceId};
+use crate::member;
+use crate::patch::Patch;
+use crate::schema::{API_KEYS, KEY_HASHES, USER_KEYS, WORKSPACE_KEYS, WORKSPACES};
+use crate::snapshot::{KeyChange, KeyEntry, VerifiedKey, hash_secret};
+use crate::storage::ReadTxn;
+use crate::validate::{self, Page, Paged};
+use crate::workspace;
+
+/// Every secret starts with this; anything else is rejected without a lookup.
+pub const SECRET_PREFIX: &str = "mg-v1-";
+
+/// What a key may be used for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyKind {
+    /// Sends requests through the gateway (data plane).
+    Inference,
+    /// Manages the account (control plane, MCP over HTTP).
+    Management,
+}
+
+/// An API key as every read returns it: never the secret, never its hash.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiKey {
+    /// Key id (`key_…`).
+    pub id: KeyId,
+    /// Display name.
+    pub name: String,
+    /// A recognizable, non-secret rendering of the secret (`mg-v1-1a2b…9f0e`).
+    pub label: String,
+    /// The workspace the key belongs to.
+    pub workspace_id: WorkspaceId,
+    /// The user the key belongs to.
+    pub creator_user_id: UserId,
+    /// Inference or management.
+    pub kind: KeyKind,
+    /// Whether the key is disabled.
+    pub disabled: bool,
+    /// When the key stops working; `None` = never.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Spending limit in USD; `None` = unlimited.
+    pub limit: Option<f64>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last update time.
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+impl ApiKey {
+    /// Active = not disabled and not expired at `now`.
+    pub fn is_active(&self, now: DateTime<Utc>) -> bool {
+        !self.disabled && self.expires_at.is_none_or(|t| t > now)
+    }
+}
+
+/// The stored form of a key: the key plus its account and the hex SHA-256 of its secret.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct KeyRecord {
+    pub(crate) account: AccountId,
+    pub(crate) key: ApiKey,
+    hash: String,
+}
+
+impl KeyRecord {
+    pub(crate) fn hash_bytes(&self) -> Result<[u8; 32]> {
+        let mut out = [0u8; 32];
+        if self.hash.len() != 64 {
+            return Err(Error::Corrupt(format!("API key {} has a malformed hash", self.key.id)));
+        }
+        for (i, byte) in out.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&self.hash[2 * i..2 * i + 2], 16)
+                .map_err(|_| Error::Corrupt(format!("API key {} has a malformed hash", self.key.id)))?;
+        }
+        Ok(out)
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// Input of [`ModelGates::key_create`].
+#[derive(Debug, Clone, Default)]
+pub struct NewKey {
+    /// Display name (1-100 chars).
+    pub name: String,
+    /// Workspace UUID or slug.
+    pub workspace: String,
+    /// Default `inference`.
+    pub kind: Option<KeyKind>,
+    /// The key's user; default the caller. Must be a member of the workspace.
+    pub creator_user_id: Option<String>,
+    /// Expiry; must be in the future.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Spending limit in USD (≥ 0).
+    pub limit: Option<f64>,
+}
+
+/// Result of [`ModelGates::key_create`]: the key and its secret, shown only here.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct CreatedKey {
+    /// The new key.
+    pub data: ApiKey,
+    /// The secret. It is not stored and cannot be retrieved again.
+    pub key: String,
+}
+
+impl std::fmt::Debug for CreatedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedKey").field("data", &self.data).field("key", &"<redacted>").finish()
+    }
+}
+
+/// Input of [`ModelGates::key_update`].
+#[derive(Debug, Clone, Default)]
+pub struct KeyPatch {
+    /// New name.
+    pub name: Option<String>,
+    /// Disable or re-enable.
+    pub disabled: Option<bool>,
+    /// Expiry: keep, clear (never expires) or set (must be in the future).
+    pub expires_at: Patch<DateTime<Utc>>,
+    /// Spending limit: keep, clear (unlimited) or set.
+    pub limit: Patch<f64>,
+}
+
+const LIMIT_MAX: f64 = 1e12;
+
+fn check_limit(v: f64) -> Result<()> {
+    if v.is_finite() && (0.0..=LIMIT_MAX).contains(&v) {
+        Ok(())
+    } else {
+        Err(Error::invalid("limit", format!("{v} is not an amount in [0, {LIMIT_MAX}]")))
+    }
+}
+
+fn check_expiry(t: DateTime<Utc>, now: DateTime<Utc>) -> Result<()> {
+    if t <= now {
+        return Err(Error::invalid(
+            "expires_at",
+            format!("{} is not in the future (now is {}); use disabled to stop a key", t.to_rfc3339(), now.to_rfc3339()),
+        ));
+    }
+    Ok(())
+}
+
+/// Every key record of workspace `ws`, oldest first.
+pub(crate) fn records_of_workspace(txn: &dyn ReadTxn, account: AccountId, ws: WorkspaceId) -> Result<Vec<KeyRecord>> {
+    load_all(txn, account, WORKSPACE_KEYS.values_with_prefix(txn, &(account, ws))?)
+}
+
+/// Every key record of `user`, oldest first.
+pub(crate) fn records_of_user(txn: &dyn ReadTxn, account: AccountId, user: &UserId) -> Result<Vec<KeyRecord>> {
+    load_all(txn, account, USER_KEYS.values_with_prefix(txn, &(account, user.clone()))?)
+}
+
+fn load_all(txn: &dyn ReadTxn, account: AccountId, ids: Vec<KeyId>) -> Result<Vec<KeyRecord>> {
+    ids.into_iter()
+        .map(|id| {
+            API_KEYS.get(txn, &(account, id))?.ok_or_else(|| {
+                Error::Corrupt(format!("index names API key {id}, which does not exist"))
+            })
+        })
+        .collect()
+}
+
+fn load(txn: &dyn ReadTxn, account: AccountId, raw_id: &str) -> Result<KeyRecord> {
+    let id = KeyId::parse_field(raw_id, "id")?;
+    API_KEYS.get(txn, &(account, id))?.ok_or_else(|| Error::not_found("API key", id.to_string()))
+}
+
+/// Deletes a key with its indexes and its io-logging references, and unpublishes it.
+pub(crate) fn delete_record(tx: &mut Tx<'_>, account: AccountId, record: &KeyRecord) -> Result<()> {
+    let k = &record.key;
+    API_KEYS.delete(&mut *tx.txn, &(account, k.id))?;
+    WORKSPACE_KEYS.delete(&mut *tx.txn, &(account, k.workspace_id, k.id))?;
+    USER_KEYS.delete(&mut *tx.txn, &(account, k.creator_user_id.clone(), k.id))?;
+    let hash = record.hash_bytes()?;
+    KEY_HASHES.delete(&mut *tx.txn, &hash)?;
+    if let Some(mut ws) = WORKSPACES.get(&*tx.txn, &(account, k.workspace_id))?
+        && let Some(ids) = &mut ws.io_logging_api_key_ids
+        && ids.contains(&k.id)
+    {
+        ids.retain(|id| *id != k.id);
+        WORKSPACES.put(&mut *tx.txn, &(account, ws.id), &ws)?;
+    }
+    tx.key_changes.push(KeyChange::Remove(hash));
+    Ok(())
+}
+
+fn store(tx: &mut Tx<'_>, record: &KeyRecord) -> Result<()> {
+    API_KEYS.put(&mut *tx.txn, &(record.account, record.key.id), record)?;
+    tx.key_changes.push(KeyChange::Upsert(record.hash_bytes()?, KeyEntry::of(record.account, record)));
+    Ok(())
+}
+
+impl ModelGates {
+    /// Creates an API key in a workspace for a workspace member and returns its secret, the
+    /// only time it is shown. Non-admins may create keys only for themselves.
+    pub fn key_create(&self, caller: &Caller, new: NewKey) -> Result<CreatedKey> {
+        validate::name("name", &new.name, 100)?;
+        if let Some(limit) = new.limit {
+            check_limit(limit)?;
+        }
+        let creator = new
+            .creator_user_id
+            .as_deref()
+            .map(|u| UserId::parse_field(u, "creator_user_id"))
+            .transpose()?
+            .unwrap_or_else(|| caller.user_id.clone());
+        self.write(|tx| {
+            let me = authorize(&*tx.txn, caller, false)?;
+            if creator != me.user_id && me.role != member::OrgRole::Admin {
+                return Err(Error::PermissionDenied(format!(
+                    "user {} may only create keys for themselves, not for {creator}",
+                    me.user_id
+                )));
+            }
+            if let Some(t) = new.expires_at {
+                check_expiry(t, tx.now)?;
+            }
+            let account = caller.account;
+            let ws = workspace::resolve(&*tx.txn, account, &new.workspace)?;
+            if crate::schema::MEMBERS.get(&*tx.txn, &(account, creator.clone()))?.is_none() {
+                return Err(Error::invalid(
+                    "creator_user_id",
+                    format!("user {creator} is not a member of the organization"),
+                ));
+            }
+            if !workspace::is_member(&*tx.txn, account, ws.id, &creator)? {
+                return Err(Error::precondition(
+                    "NOT_WORKSPACE_MEMBER",
+                    format!(
+                        "user {creator} is not a member of workspace {:?}; add them with \
+                         workspace_members_add first",
+                        ws.slug
+                    ),
+                ));
+            }
+            let mut raw = [0u8; 32];
+            getrandom::fill(&mut raw).map_err(|e| Error::internal(format!("random source: {e}")))?;
+            let body = hex(&raw);
+            let secret = format!("{SECRET_PREFIX}{body}");
+            let hash = hash_secret(&secret);
+            let id = KeyId::generate(millis(tx.now));
+            let key = ApiKey {
+                id,
+                name: new.name.clone(),
+                label: format!("{SECRET_PREFIX}{}…{}", &body[..4], &body[60..]),
+                workspace_id: ws.id,
+                creator_user_id: creator.clone(),
+                kind: new.kind.unwrap_or(KeyKind::Inference),
+                disabled: false,
+                expires_at: new.expires_at,
+                limit: new.limit,
+                created_at: tx.now,
+                updated_at: None,
+            };
+            let record = KeyRecord { account, key: key.clone(), hash: hex(&hash) };
+            store(tx, &record)?;
+            WORKSPACE_KEYS.put(&mut *tx.txn, &(account, ws.id, id), &id)?;
+            USER_KEYS.put(&mut *tx.txn, &(account, creator.clone(), id), &id)?;
+            KEY_HASHES.put(&mut *tx.txn, &hash, &(account, id))?;
+            Ok(CreatedKey { data: key, key: secret })
+        })
+    }
+
+    /// Lists a workspace's keys, oldest first; disabled and expired keys only when
+    /// `include_inactive`.
+    pub fn key_list(&self, caller: &Caller, workspace: &str, include_inactive: bool, page: Page) -> Result<Paged<ApiKey>> {
+        let now = self.now();
+        self.read(|txn| {
+            authorize(txn, caller, false)?;
+            let ws = workspace::resolve(txn, caller.account, workspace)?;
+            let keys = records_of_workspace(txn, caller.account, ws.id)?
+                .into_iter()
+                .map(|r| r.key)
+                .filter(|k| include_inactive || k.is_active(now))
+                .collect();
+            Ok(page.apply(keys))
+        })
+    }
+
+    /// One key by id.
+    pub fn key_get(&self, caller: &Caller, id: &str) -> Result<ApiKey> {
+        self.read(|txn| {
+            authorize(txn, caller, false)?;
+            Ok(load(txn, caller.account, id)?.key)
+        })
+    }
+
+    /// Renames, disables/enables, or changes the expiry or limit of a key. Takes effect on
+    /// the data plane as soon as the call returns.
+    pub fn key_update(&self, caller: &Caller, id: &str, patch: KeyPatch) -> Result<ApiKey> {
+        if let Some(name) = &patch.name {
+            validate::name("name", name, 100)?;
+        }
+        if let Some(&limit) = patch.limit.as_set() {
+            check_limit(limit)?;
+        }
+        self.write(|tx| {
+            let me = authorize(&*tx.txn, caller, false)?;
+            let mut record = load(&*tx.txn, caller.account, id)?;
+            if record.key.creator_user_id != me.user_id && me.role != member::OrgRole::Admin {
+                return Err(Error::PermissionDenied(format!(
+                    "user {} may only change their own keys",
+                    me.user_id
+                )));
+            }
+            if let Some(&t) = patch.expires_at.as_set() {
+                check_expiry(t, tx.now)?;
+            }
+            let k = &mut record.key;
+            if let Some(name) = &patch.name {
+                k.name = name.clone();
+            }
+            if let Some(disabled) = patch.disabled {
+                k.disabled = disabled;
+            }
+            patch.expires_at.clone().apply_to(&mut k.expires_at);
+            patch.limit.clone().apply_to(&mut k.limit);
+            k.updated_at = Some(tx.now);
+            store(tx, &record)?;
+            Ok(record.key)
+        })
+    }
+
+    /// Deletes a key; it stops verifying immediately.
+    pub fn key_delete(&self, caller: &Caller, id: &str) -> Result<ApiKey> {
+        self.write(|tx| {
+            let me = authorize(&*tx.txn, caller, false)?;
+            let record = load(&*tx.txn, caller.account, id)?;
+            if record.key.creator_user_id != me.user_id && me.role != member::OrgRole::Admin {
+                return Err(Error::PermissionDenied(format!(
+                    "user {} may only delete their own keys",
+                    me.user_id
+                )));
+            }
+            delete_record(tx, caller.account, &record)?;
+            Ok(record.key)
+        })
+    }
+
+    /// Verifies a presented secret against the in-memory snapshot (never the store).
+    pub fn verify_key(&self, secret: &str) -> Result<VerifiedKey> {
+        self.snapshot().verify(secret, self.now())
+    }
+}

@@ -1,0 +1,254 @@
+//! Typed tables over the byte-level [`Storage`](crate::Storage): order-preserving key encoding
+//! and the versioned value format.
+//!
+//! Keys are tuples of segments. Each segment is self-delimiting and sorts like its value:
+//! strings are escaped (`0x00` → `0x00 0xFF`) and terminated by `0x00 0x01`; integers are
+//! big-endian; ids are their 16 raw bytes. So a tuple's encoding sorts like the tuple, and the
+//! encoding of a prefix of a tuple is a byte prefix of the whole — range scans by prefix work.
+//!
+//! Values are one format-version byte followed by JSON. A reader refuses a version newer than it
+//! knows, instead of misreading it.
+
+use std::marker::PhantomData;
+use std::ops::Bound;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::{Error, Result};
+use crate::storage::{ReadTxn, TableName, WriteTxn};
+
+/// The value format this build writes (and the newest it reads).
+pub const VALUE_FORMAT_VERSION: u8 = 1;
+
+/// One segment of a key.
+pub trait KeyPart {
+    /// Appends this segment's order-preserving encoding to `out`.
+    fn encode_key(&self, out: &mut Vec<u8>);
+}
+
+impl KeyPart for str {
+    fn encode_key(&self, out: &mut Vec<u8>) {
+        for &b in self.as_bytes() {
+            out.push(b);
+            if b == 0 {
+                out.push(0xFF);
+            }
+        }
+        out.extend_from_slice(&[0x00, 0x01]);
+    }
+}
+
+impl KeyPart for String {
+    fn encode_key(&self, out: &mut Vec<u8>) {
+        self.as_str().encode_key(out);
+    }
+}
+
+impl KeyPart for u64 {
+    fn encode_key(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.to_be_bytes());
+    }
+}
+
+impl KeyPart for [u8; 16] {
+    fn encode_key(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(self);
+    }
+}
+
+impl KeyPart for [u8; 32] {
+    fn encode_key(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(self);
+    }
+}
+
+/// The empty prefix: scans a whole table.
+impl KeyPart for () {
+    fn encode_key(&self, _out: &mut Vec<u8>) {}
+}
+
+impl<T: KeyPart + ?Sized> KeyPart for &T {
+    fn encode_key(&self, out: &mut Vec<u8>) {
+        (**self).encode_key(out);
+    }
+}
+
+macro_rules! tuple_key {
+    ($($name:ident),+) => {
+        impl<$($name: KeyPart),+> KeyPart for ($($name,)+) {
+            #[allow(non_snake_case)]
+            fn encode_key(&self, out: &mut Vec<u8>) {
+                let ($($name,)+) = self;
+                $($name.encode_key(out);)+
+            }
+        }
+    };
+}
+tuple_key!(A);
+tuple_key!(A, B);
+tuple_key!(A, B, C);
+tuple_key!(A, B, C, D);
+
+/// Encodes a key (or key prefix) to bytes.
+pub fn encode_key(key: &impl KeyPart) -> Vec<u8> {
+    let mut out = Vec::with_capacity(48);
+    key.encode_key(&mut out);
+    out
+}
+
+/// The smallest byte string greater than every string that starts with `prefix`, or `None`
+/// when there is none (all `0xFF`).
+pub fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xFF {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+/// Encodes a value: format-version byte + JSON.
+pub fn encode_value<V: Serialize>(value: &V) -> Result<Vec<u8>> {
+    let mut out = vec![VALUE_FORMAT_VERSION];
+    serde_json::to_writer(&mut out, value).map_err(|e| Error::internal(format!("encode: {e}")))?;
+    Ok(out)
+}
+
+/// Decodes a value written by [`encode_value`]; `table` names the table in errors.
+pub fn decode_value<V: DeserializeOwned>(table: TableName, bytes: &[u8]) -> Result<V> {
+    match bytes.split_first() {
+        Some((&VALUE_FORMAT_VERSION, body)) => serde_json::from_slice(body)
+            .map_err(|e| Error::Corrupt(format!("table {table}: undecodable record: {e}"))),
+        Some((&v, _)) if v > VALUE_FORMAT_VERSION => Err(Error::UnsupportedVersion(format!(
+            "table {table} holds a record of value format {v}; this build reads up to \
+             {VALUE_FORMAT_VERSION}. Upgrade modelgates."
+        ))),
+        Some((v, _)) => {
+            Err(Error::Corrupt(format!("table {table}: unknown value format version {v}")))
+        }
+        None => Err(Error::Corrupt(format!("table {table}: empty record"))),
+    }
+}
+
+/// A typed table: key type `K`, value type `V`.
+#[derive(Debug)]
+pub struct Table<K: ?Sized, V> {
+    name: TableName,
+    _types: PhantomData<fn(&K) -> V>,
+}
+
+impl<K: ?Sized, V> Clone for Table<K, V> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<K: ?Sized, V> Copy for Table<K, V> {}
+
+impl<K: KeyPart + ?Sized, V: Serialize + DeserializeOwned> Table<K, V> {
+    /// A table named `name`.
+    pub const fn new(name: &'static str) -> Self {
+        Self { name: TableName(name), _types: PhantomData }
+    }
+
+    /// This table's name.
+    pub fn name(&self) -> TableName {
+        self.name
+    }
+
+    /// The value under `key`.
+    pub fn get(&self, txn: &(impl ReadTxn + ?Sized), key: &K) -> Result<Option<V>> {
+        match txn.get(self.name, &encode_key(&key))? {
+            Some(bytes) => decode_value(self.name, &bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Whether `key` is present.
+    pub fn contains(&self, txn: &(impl ReadTxn + ?Sized), key: &K) -> Result<bool> {
+        Ok(txn.get(self.name, &encode_key(&key))?.is_some())
+    }
+
+    /// Inserts or replaces `key`.
+    pub fn put(&self, txn: &mut (impl WriteTxn + ?Sized), key: &K, value: &V) -> Result<()> {
+        txn.put(self.name, &encode_key(&key), &encode_value(value)?)?;
+        Ok(())
+    }
+
+    /// Removes `key`; returns whether it was present.
+    pub fn delete(&self, txn: &mut (impl WriteTxn + ?Sized), key: &K) -> Result<bool> {
+        Ok(txn.delete(self.name, &encode_key(&key))?)
+    }
+
+    /// Every value whose key starts with the encoded `prefix`, in key order, with raw keys.
+    pub fn scan_prefix(
+        &self,
+        txn: &(impl ReadTxn + ?Sized),
+        prefix: &impl KeyPart,
+    ) -> Result<Vec<(Vec<u8>, V)>> {
+        let start = encode_key(prefix);
+        let end = prefix_successor(&start);
+        let end_bound = end.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
+        let rows = txn.range(self.name, Bound::Included(&start), end_bound, usize::MAX)?;
+        rows.into_iter()
+            .map(|(k, v)| Ok((k, decode_value(self.name, &v)?)))
+            .collect()
+    }
+
+    /// Every value whose key starts with `prefix`, in key order.
+    pub fn values_with_prefix(
+        &self,
+        txn: &(impl ReadTxn + ?Sized),
+        prefix: &impl KeyPart,
+    ) -> Result<Vec<V>> {
+        Ok(self.scan_prefix(txn, prefix)?.into_iter().map(|(_, v)| v).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn enc<K: KeyPart>(k: K) -> Vec<u8> {
+        encode_key(&k)
+    }
+
+    proptest! {
+        #[test]
+        fn string_tuples_sort_like_their_encoding(a: (String, String), b: (String, String)) {
+            prop_assert_eq!(a.cmp(&b), enc(&a).cmp(&enc(&b)));
+        }
+
+        #[test]
+        fn u64_sorts_like_encoding(a: u64, b: u64, s: String) {
+            prop_assert_eq!((&s, a).cmp(&(&s, b)), enc((&s, a)).cmp(&enc((&s, b))));
+        }
+
+        #[test]
+        fn prefix_encoding_is_a_byte_prefix(a: String, b: String) {
+            let whole = enc((&a, &b));
+            let prefix = enc((&a,));
+            prop_assert!(whole.starts_with(&prefix));
+            let succ = prefix_successor(&prefix).expect("terminator is never all 0xFF");
+            prop_assert!(whole < succ);
+        }
+    }
+
+    #[test]
+    fn strings_with_nul_bytes_do_not_collide_with_shorter_strings() {
+        assert!(enc(("a", "b")) != enc(("a\0", "b")));
+        assert!(enc("a") < enc("a\0"));
+        assert!(enc("a\0") < enc("a\u{1}"));
+    }
+
+    #[test]
+    fn newer_value_format_is_refused_with_a_clear_error() {
+        let err = decode_value::<u32>(TableName("t"), &[9, b'1']).unwrap_err();
+        assert!(err.to_string().contains("value format 9"), "{err}");
+        assert!(matches!(decode_value::<u32>(TableName("t"), &[]), Err(Error::Corrupt(_))));
+        assert_eq!(decode_value::<u32>(TableName("t"), &encode_value(&7u32).unwrap()).unwrap(), 7);
+    }
+}

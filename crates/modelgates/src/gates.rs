@@ -1,0 +1,216 @@
+//! `ModelGates`: the control plane handle. Opens a store (migrate + bootstrap), runs every
+//! operation in one store transaction, and publishes the data-plane snapshot after each commit.
+
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwap;
+use chrono::{DateTime, Utc};
+
+use crate::account::{self, Bootstrap};
+use crate::clock::{Clock, SystemClock};
+use crate::error::{Error, Result};
+use crate::ids::{AccountId, UserId};
+use crate::member::{Member, OrgRole};
+use crate::schema::{self, MEMBERS, META, META_SCHEMA_VERSION};
+use crate::snapshot::{KeyChange, Snapshot};
+use crate::storage::{ReadTxn, Storage, StorageError, WriteTxn};
+
+/// How often a write closure is re-run when the backend reports a transaction conflict.
+const MAX_WRITE_ATTEMPTS: usize = 8;
+
+/// Who performs an operation: a user of an account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// The account (organization) the caller acts in.
+    pub account: AccountId,
+    /// The caller's user id in that account.
+    pub user_id: UserId,
+}
+
+/// Options of [`ModelGates::open_with`].
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The time source.
+    pub clock: Arc<dyn Clock>,
+    /// What to create when the store is empty.
+    pub bootstrap: Bootstrap,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self { clock: Arc::new(SystemClock), bootstrap: Bootstrap::default() }
+    }
+}
+
+/// The control plane: every management operation, over any [`Storage`].
+///
+/// Cheap to clone; clones share the store and the snapshot.
+#[derive(Clone)]
+pub struct ModelGates {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn Storage>,
+    clock: Arc<dyn Clock>,
+    snapshot: ArcSwap<Snapshot>,
+    /// Serializes write transactions with the snapshot publication that follows them, so the
+    /// snapshot is always updated in commit order.
+    write_lock: Mutex<()>,
+}
+
+impl std::fmt::Debug for ModelGates {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ModelGates").field("backend", &self.inner.store.backend_name()).finish()
+    }
+}
+
+/// A write transaction of the domain: the store transaction plus what the commit must publish.
+pub(crate) struct Tx<'a> {
+    pub(crate) txn: Box<dyn WriteTxn + 'a>,
+    pub(crate) now: DateTime<Utc>,
+    pub(crate) key_changes: Vec<KeyChange>,
+}
+
+impl ModelGates {
+    /// Opens `store` with default [`Options`]: migrates it and, when empty, bootstraps one
+    /// account with an org admin and the default workspace.
+    pub fn open(store: impl Storage) -> Result<Self> {
+        Self::open_with(Arc::new(store), Options::default())
+    }
+
+    /// Opens `store` with `options`.
+    pub fn open_with(store: Arc<dyn Storage>, options: Options) -> Result<Self> {
+        let now = options.clock.now();
+        {
+            let mut txn = store.begin_write()?;
+            let version = META.get(&*txn, META_SCHEMA_VERSION)?;
+            match version {
+                None => {
+                    if account::any_account(&*txn)? {
+                        return Err(Error::Corrupt(
+                            "the database holds accounts but no schema version".into(),
+                        ));
+                    }
+                    schema::migrate(&mut *txn, 0)?;
+                    account::bootstrap(&mut *txn, now, &options.bootstrap)?;
+                    txn.commit()?;
+                }
+                Some(v) => {
+                    let v = v.as_u64().ok_or_else(|| {
+                        Error::Corrupt(format!("schema version {v} is not a number"))
+                    })?;
+                    if v == schema::SCHEMA_VERSION {
+                        txn.abort()?;
+                    } else {
+                        // An unknown newer version errors here; the transaction is dropped
+                        // unfinished, so the file is left untouched.
+                        schema::migrate(&mut *txn, v)?;
+                        txn.commit()?;
+                    }
+                }
+            }
+        }
+        let snapshot = {
+            let txn = store.begin_read()?;
+            Snapshot::load(&*txn)?
+        };
+        tracing::debug!(backend = store.backend_name(), keys = snapshot.len(), "opened");
+        Ok(Self {
+            inner: Arc::new(Inner {
+                store,
+                clock: options.clock,
+                snapshot: ArcSwap::from_pointee(snapshot),
+                write_lock: Mutex::new(()),
+            }),
+        })
+    }
+
+    /// The current time of this instance's clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.inner.clock.now()
+    }
+
+    /// The data-plane snapshot (API key verification); never touches the store.
+    pub fn snapshot(&self) -> arc_swap::Guard<Arc<Snapshot>> {
+        self.inner.snapshot.load()
+    }
+
+    /// The org admin of the oldest account: the identity of a local, single-user front end
+    /// (the stdio MCP server).
+    pub fn default_caller(&self) -> Result<Caller> {
+        self.read(|txn| {
+            let account = account::first_account(txn)?
+                .ok_or_else(|| Error::internal("the database has no account"))?;
+            let admin = MEMBERS
+                .values_with_prefix(txn, &(account.id,))?
+                .into_iter()
+                .filter(|m| m.role == OrgRole::Admin)
+                .min_by_key(|m| (m.user_id != account.bootstrap_admin, m.created_at))
+                .ok_or_else(|| Error::internal("the account has no org admin"))?;
+            Ok(Caller { account: account.id, user_id: admin.user_id })
+        })
+    }
+
+    /// Runs `f` in one read transaction.
+    pub(crate) fn read<T>(&self, f: impl FnOnce(&dyn ReadTxn) -> Result<T>) -> Result<T> {
+        let txn = self.inner.store.begin_read()?;
+        f(&*txn)
+    }
+
+    /// Runs `f` in one write transaction and commits it; on any error nothing is written.
+    /// `f` may be re-run if the backend reports a conflict, so it must not have side effects
+    /// outside the transaction.
+    pub(crate) fn write<T>(&self, mut f: impl FnMut(&mut Tx<'_>) -> Result<T>) -> Result<T> {
+        let _serial = self.inner.write_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut tx = Tx {
+                txn: self.inner.store.begin_write()?,
+                now: self.inner.clock.now(),
+                key_changes: Vec::new(),
+            };
+            let out = match f(&mut tx) {
+                Ok(out) => out,
+                Err(Error::Storage(StorageError::Conflict)) if attempt < MAX_WRITE_ATTEMPTS => {
+                    continue;
+                }
+                Err(e) => {
+                    // Dropping aborts too; an explicit abort surfaces nothing more useful.
+                    let _ = tx.txn.abort();
+                    return Err(e);
+                }
+            };
+            let changes = std::mem::take(&mut tx.key_changes);
+            match tx.txn.commit() {
+                Ok(()) => {}
+                Err(StorageError::Conflict) if attempt < MAX_WRITE_ATTEMPTS => continue,
+                Err(e) => return Err(e.into()),
+            }
+            if !changes.is_empty() {
+                let next = self.inner.snapshot.load().with_changes(changes);
+                self.inner.snapshot.store(Arc::new(next));
+            }
+            return Ok(out);
+        }
+    }
+}
+
+/// Loads the caller's membership in its account; `admin` requires the `org:admin` role.
+pub(crate) fn authorize(txn: &dyn ReadTxn, caller: &Caller, admin: bool) -> Result<Member> {
+    let member = MEMBERS.get(txn, &(caller.account, caller.user_id.clone()))?.ok_or_else(|| {
+        Error::Unauthenticated(format!(
+            "user {} is not a member of account {}",
+            caller.user_id, caller.account
+        ))
+    })?;
+    if admin && member.role != OrgRole::Admin {
+        return Err(Error::PermissionDenied(format!(
+            "user {} has role {}; this operation needs org:admin",
+            member.user_id,
+            member.role.as_str()
+        )));
+    }
+    Ok(member)
+}

@@ -1,0 +1,261 @@
+//! Identifiers: UUIDv7 workspace ids, prefixed time-ordered ULIDs (`acct_…`, `key_…`, `wsm_…`)
+//! for other resources, and caller-chosen user ids.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::codec::KeyPart;
+use crate::error::Error;
+
+/// 128 random bits from the OS.
+pub(crate) fn random_u128() -> u128 {
+    let mut buf = [0u8; 16];
+    getrandom::fill(&mut buf).expect("the OS random source is unavailable");
+    u128::from_le_bytes(buf)
+}
+
+macro_rules! prefixed_id {
+    ($(#[$doc:meta])* $name:ident, $prefix:literal, $resource:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(ulid::Ulid);
+
+        impl $name {
+            /// The id's textual prefix, including the underscore.
+            pub const PREFIX: &'static str = $prefix;
+
+            /// A new id, ordered by `millis` (milliseconds since the Unix epoch).
+            pub fn generate(millis: u64) -> Self {
+                Self(ulid::Ulid::from_parts(millis, random_u128()))
+            }
+
+            /// The id's 16 bytes, which sort by creation time.
+            pub fn to_bytes(self) -> [u8; 16] {
+                self.0.to_bytes()
+            }
+
+            /// Parses the id, naming `field` in the error.
+            pub fn parse_field(s: &str, field: &str) -> Result<Self, Error> {
+                s.strip_prefix($prefix)
+                    .and_then(|rest| ulid::Ulid::from_string(rest).ok())
+                    .map(Self)
+                    .ok_or_else(|| {
+                        Error::invalid(
+                            field,
+                            format!(
+                                "{:?} is not a valid {} id (expected {}<26 base32 chars>)",
+                                crate::validate::excerpt(s),
+                                $resource,
+                                $prefix
+                            ),
+                        )
+                    })
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}{}", $prefix, self.0)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(self, f)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = Error;
+            fn from_str(s: &str) -> Result<Self, Error> {
+                Self::parse_field(s, "id")
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                s.parse().map_err(serde::de::Error::custom)
+            }
+        }
+
+        impl KeyPart for $name {
+            fn encode_key(&self, out: &mut Vec<u8>) {
+                out.extend_from_slice(&self.to_bytes());
+            }
+        }
+    };
+}
+
+prefixed_id!(
+    /// An account (organization): `acct_01J…`.
+    AccountId,
+    "acct_",
+    "account"
+);
+prefixed_id!(
+    /// An API key: `key_01J…`.
+    KeyId,
+    "key_",
+    "API key"
+);
+prefixed_id!(
+    /// A workspace membership: `wsm_01J…`.
+    MembershipId,
+    "wsm_",
+    "workspace membership"
+);
+
+/// A workspace id: a UUIDv7, so ids sort by creation time and keep the B-tree compact.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct WorkspaceId(uuid::Uuid);
+
+impl WorkspaceId {
+    /// A new id, ordered by `millis`.
+    pub fn generate(millis: u64) -> Self {
+        let ts = uuid::Timestamp::from_unix(uuid::NoContext, millis / 1000, ((millis % 1000) * 1_000_000) as u32);
+        let mut bytes = *uuid::Uuid::new_v7(ts).as_bytes();
+        // Fill the random part from the OS (uuid's own RNG feature is not enabled).
+        let rnd = random_u128().to_le_bytes();
+        bytes[6] = (bytes[6] & 0xF0) | (rnd[0] & 0x0F);
+        bytes[7] = rnd[1];
+        bytes[8] = (bytes[8] & 0xC0) | (rnd[2] & 0x3F);
+        bytes[9..16].copy_from_slice(&rnd[3..10]);
+        Self(uuid::Uuid::from_bytes(bytes))
+    }
+
+    /// Parses a UUID in any of its usual spellings; `None` if `s` is not a UUID.
+    pub fn parse(s: &str) -> Option<Self> {
+        uuid::Uuid::try_parse(s).ok().map(Self)
+    }
+
+    /// The underlying UUID.
+    pub fn as_uuid(&self) -> &uuid::Uuid {
+        &self.0
+    }
+}
+
+impl fmt::Display for WorkspaceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0.hyphenated(), f)
+    }
+}
+
+impl fmt::Debug for WorkspaceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl KeyPart for WorkspaceId {
+    fn encode_key(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(self.0.as_bytes());
+    }
+}
+
+/// An organization member's user id, chosen by the caller (e.g. `user_abc123`).
+///
+/// 1..=64 characters of ASCII letters, digits, `_` and `-`, starting with a letter or digit.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct UserId(String);
+
+impl UserId {
+    /// Validates `s` as a user id, naming `field` in the error.
+    pub fn parse_field(s: &str, field: &str) -> Result<Self, Error> {
+        let ok = (1..=64).contains(&s.len())
+            && s.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if ok {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(Error::invalid(
+                field,
+                format!(
+                    "{:?} is not a user id (1-64 ASCII letters, digits, '_' or '-', \
+                     starting with a letter or digit, e.g. \"user_abc123\")",
+                    crate::validate::excerpt(s)
+                ),
+            ))
+        }
+    }
+
+    /// The id as a string.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for UserId {
+    type Error = Error;
+    fn try_from(s: String) -> Result<Self, Error> {
+        Self::parse_field(&s, "user_id")
+    }
+}
+
+impl From<UserId> for String {
+    fn from(u: UserId) -> String {
+        u.0
+    }
+}
+
+impl fmt::Display for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl KeyPart for UserId {
+    fn encode_key(&self, out: &mut Vec<u8>) {
+        self.0.encode_key(out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixed_ids_round_trip_and_sort_by_time() {
+        let a = KeyId::generate(1_000);
+        let b = KeyId::generate(2_000);
+        assert!(a < b);
+        assert!(a.to_string().starts_with("key_"));
+        assert_eq!(a.to_string().parse::<KeyId>().unwrap(), a);
+        let err = "wsm_01J0000000000000000000000".parse::<KeyId>().unwrap_err();
+        assert!(err.to_string().contains("not a valid API key id"), "{err}");
+    }
+
+    #[test]
+    fn workspace_ids_are_v7_and_time_ordered() {
+        let a = WorkspaceId::generate(1_700_000_000_000);
+        let b = WorkspaceId::generate(1_700_000_000_001);
+        assert!(a < b);
+        assert_eq!(a.as_uuid().get_version_num(), 7);
+        assert_eq!(WorkspaceId::parse(&a.to_string()), Some(a));
+    }
+
+    #[test]
+    fn user_ids_are_validated() {
+        assert!(UserId::parse_field("user_abc123", "user_id").is_ok());
+        for bad in ["", "_x", "user abc", "usér", &"a".repeat(65)] {
+            let err = UserId::parse_field(bad, "user_ids[0]").unwrap_err();
+            assert_eq!(err.field(), Some("user_ids[0]"));
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! ModelGates: the domain library of an LLM gateway control plane — accounts, organization
+//! members, workspaces, workspace membership and API keys, with every invariant checked inside
+//! one store transaction.
+//!
+//! The library runs over any [`Storage`]: a small transactional, ordered key-value interface.
+//! [`MemoryStore`] ships here; the embedded default store is the `modelgates-redb` crate.
+//!
+//! ```
+//! use modelgates::{MemoryStore, ModelGates, NewKey, NewWorkspace, Page, WorkspacePatch, Patch};
+//!
+//! # fn main() -> Result<(), modelgates::Error> {
+//! let gates = ModelGates::open(MemoryStore::new())?;   // bootstraps account + default workspace
+//! let admin = gates.default_caller()?;
+//!
+//! let ws = gates.workspace_create(&admin, NewWorkspace {
+//!     name: "Production".into(),
+//!     slug: "production".into(),
+//!     description: Some("Prod traffic".into()),
+//!     ..Default::default()
+//! })?;
+//! // Patch semantics: absent keeps, Clear (null) clears, Set sets.
+//! let ws = gates.workspace_update(&admin, "production", WorkspacePatch {
+//!     description: Patch::Clear,
+//!     ..Default::default()
+//! })?;
+//! assert_eq!(ws.description, None);
+//!
+//! let created = gates.key_create(&admin, NewKey {
+//!     name: "ci".into(),
+//!     workspace: ws.slug.clone(),
+//!     ..Default::default()
+//! })?;
+//! // The data plane verifies secrets from an in-memory snapshot.
+//! assert_eq!(gates.verify_key(&created.key)?.workspace_id, ws.id);
+//!
+//! // A workspace with active keys cannot be deleted; nothing changes.
+//! let err = gates.workspace_delete(&admin, "production").unwrap_err();
+//! assert_eq!(err.kind().code(), "failed_precondition");
+//! gates.key_delete(&admin, &created.data.id.to_string())?;
+//! gates.workspace_delete(&admin, "production")?;
+//! assert_eq!(gates.workspace_list(&admin, Page::default())?.total_count, 1);
+//! # Ok(()) }
+//! ```
+
+mod account;
+mod api_key;
+mod clock;
+mod codec;
+mod error;
+mod gates;
+mod ids;
+mod member;
+mod memory;
+mod patch;
+mod schema;
+mod snapshot;
+mod storage;
+mod validate;
+mod workspace;
+
+#[cfg(any(test, feature = "testkit"))]
+pub mod testkit;
+
+pub use account::{Account, Bootstrap};
+pub use api_key::{ApiKey, CreatedKey, KeyKind, KeyPatch, NewKey, SECRET_PREFIX};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use codec::{KeyPart, VALUE_FORMAT_VERSION, encode_key, prefix_successor};
+pub use error::{Error, ErrorKind, Result};
+pub use gates::{Caller, ModelGates, Options};
+pub use ids::{AccountId, KeyId, MembershipId, UserId, WorkspaceId};
+pub use member::{Member, MemberPatch, NewMember, OrgRole};
+pub use memory::MemoryStore;
+pub use patch::Patch;
+pub use schema::SCHEMA_VERSION;
+pub use snapshot::{Snapshot, VerifiedKey};
+pub use storage::{Entry, ReadTxn, Storage, StorageError, StorageResult, TableName, WriteTxn};
+pub use validate::{BULK_MAX, PAGE_DEFAULT_LIMIT, PAGE_MAX_LIMIT, Page, Paged, SLUG_MAX};
+pub use workspace::{
+    BulkAdded, BulkRemoved, NewWorkspace, ProviderSort, Workspace, WorkspaceMember, WorkspacePatch,
+    WorkspaceRole,
+};

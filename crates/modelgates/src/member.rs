@@ -1,0 +1,291 @@
+//! Organization members: add, list, get, change role or profile, remove. A member's role in
+//! every workspace follows their organization role.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::api_key;
+use crate::error::{Error, Result};
+use crate::gates::{Caller, ModelGates, Tx, authorize};
+use crate::ids::{AccountId, UserId};
+use crate::patch::Patch;
+use crate::schema::{MEMBER_EMAILS, MEMBERS, USER_KEYS, USER_WORKSPACES, WORKSPACE_MEMBERS};
+use crate::storage::{ReadTxn, WriteTxn};
+use crate::validate::{self, Page, Paged};
+use crate::workspace::WorkspaceRole;
+
+/// A member's role in the organization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum OrgRole {
+    /// `org:admin`: manages the organization.
+    #[serde(rename = "org:admin")]
+    Admin,
+    /// `org:member`: a regular member.
+    #[serde(rename = "org:member")]
+    Member,
+}
+
+impl OrgRole {
+    /// The wire spelling (`org:admin`, `org:member`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Admin => "org:admin",
+            Self::Member => "org:member",
+        }
+    }
+
+    /// The role this org role grants in a workspace (`org:admin` → `admin`).
+    pub fn workspace_role(self) -> WorkspaceRole {
+        match self {
+            Self::Admin => WorkspaceRole::Admin,
+            Self::Member => WorkspaceRole::Member,
+        }
+    }
+}
+
+/// An organization member.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Member {
+    /// The user id (e.g. `user_abc123`).
+    pub user_id: UserId,
+    /// Email address, unique in the organization (case-insensitively).
+    pub email: String,
+    /// Given name.
+    pub first_name: Option<String>,
+    /// Family name.
+    pub last_name: Option<String>,
+    /// Organization role.
+    pub role: OrgRole,
+    /// When the member was added.
+    pub created_at: DateTime<Utc>,
+    /// When the member was last changed.
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// Input of [`ModelGates::member_add`].
+#[derive(Debug, Clone, Default)]
+pub struct NewMember {
+    /// The user id (1-64 ASCII letters, digits, `_`, `-`).
+    pub user_id: String,
+    /// Email address.
+    pub email: String,
+    /// Given name (≤ 100 chars).
+    pub first_name: Option<String>,
+    /// Family name (≤ 100 chars).
+    pub last_name: Option<String>,
+    /// Organization role; default `org:member`.
+    pub role: Option<OrgRole>,
+}
+
+/// Input of [`ModelGates::member_update`].
+#[derive(Debug, Clone, Default)]
+pub struct MemberPatch {
+    /// New email (cannot be cleared).
+    pub email: Option<String>,
+    /// Given name: keep, clear or set.
+    pub first_name: Patch<String>,
+    /// Family name: keep, clear or set.
+    pub last_name: Patch<String>,
+    /// New organization role; memberships in every workspace follow it.
+    pub role: Option<OrgRole>,
+}
+
+const PERSON_NAME_MAX: usize = 100;
+
+fn email_key(account: AccountId, email: &str) -> (AccountId, String) {
+    (account, email.to_lowercase())
+}
+
+/// Writes a new member and its email index entry (no checks).
+pub(crate) fn insert(txn: &mut dyn WriteTxn, account: AccountId, m: &Member) -> Result<()> {
+    MEMBERS.put(txn, &(account, m.user_id.clone()), m)?;
+    MEMBER_EMAILS.put(txn, &email_key(account, &m.email), &m.user_id)
+}
+
+/// The member `user_id` of `account`, or not_found.
+pub(crate) fn load(txn: &dyn ReadTxn, account: AccountId, user_id: &UserId) -> Result<Member> {
+    MEMBERS
+        .get(txn, &(account, user_id.clone()))?
+        .ok_or_else(|| Error::not_found("member", user_id.as_str()))
+}
+
+fn check_email_free(
+    txn: &dyn ReadTxn,
+    account: AccountId,
+    email: &str,
+    except: Option<&UserId>,
+) -> Result<()> {
+    if let Some(owner) = MEMBER_EMAILS.get(txn, &email_key(account, email))?
+        && Some(&owner) != except
+    {
+        return Err(Error::conflict(
+            "email",
+            format!("email {email:?} is already used by member {owner}"),
+        ));
+    }
+    Ok(())
+}
+
+fn count_admins(txn: &dyn ReadTxn, account: AccountId) -> Result<usize> {
+    Ok(MEMBERS
+        .values_with_prefix(txn, &(account,))?
+        .iter()
+        .filter(|m| m.role == OrgRole::Admin)
+        .count())
+}
+
+fn validate_person_name(field: &str, v: &Patch<String>) -> Result<()> {
+    match v.as_set() {
+        Some(n) => validate::name(field, n, PERSON_NAME_MAX),
+        None => Ok(()),
+    }
+}
+
+impl ModelGates {
+    /// Adds a member to the caller's organization. Fails with `conflict` if the user id or the
+    /// email is taken.
+    pub fn member_add(&self, caller: &Caller, new: NewMember) -> Result<Member> {
+        let user_id = UserId::parse_field(&new.user_id, "user_id")?;
+        validate::email("email", &new.email)?;
+        let first = Patch::from(Some(new.first_name.clone()));
+        let last = Patch::from(Some(new.last_name.clone()));
+        validate_person_name("first_name", &first)?;
+        validate_person_name("last_name", &last)?;
+        self.write(|tx| {
+            authorize(&*tx.txn, caller, true)?;
+            if MEMBERS.contains(&*tx.txn, &(caller.account, user_id.clone()))? {
+                return Err(Error::conflict(
+                    "user_id",
+                    format!("user {user_id} is already a member of the organization"),
+                ));
+            }
+            check_email_free(&*tx.txn, caller.account, &new.email, None)?;
+            let member = Member {
+                user_id: user_id.clone(),
+                email: new.email.clone(),
+                first_name: new.first_name.clone(),
+                last_name: new.last_name.clone(),
+                role: new.role.unwrap_or(OrgRole::Member),
+                created_at: tx.now,
+                updated_at: None,
+            };
+            insert(&mut *tx.txn, caller.account, &member)?;
+            Ok(member)
+        })
+    }
+
+    /// Lists the organization's members, ordered by user id.
+    pub fn member_list(&self, caller: &Caller, page: Page) -> Result<Paged<Member>> {
+        self.read(|txn| {
+            authorize(txn, caller, false)?;
+            Ok(page.apply(MEMBERS.values_with_prefix(txn, &(caller.account,))?))
+        })
+    }
+
+    /// One member by user id.
+    pub fn member_get(&self, caller: &Caller, user_id: &str) -> Result<Member> {
+        let user_id = UserId::parse_field(user_id, "user_id")?;
+        self.read(|txn| {
+            authorize(txn, caller, false)?;
+            load(txn, caller.account, &user_id)
+        })
+    }
+
+    /// Changes a member's email, names or role. A role change applies to every workspace
+    /// membership of the member in the same transaction; the last org admin cannot be demoted.
+    pub fn member_update(&self, caller: &Caller, user_id: &str, patch: MemberPatch) -> Result<Member> {
+        let user_id = UserId::parse_field(user_id, "user_id")?;
+        if let Some(email) = &patch.email {
+            validate::email("email", email)?;
+        }
+        validate_person_name("first_name", &patch.first_name)?;
+        validate_person_name("last_name", &patch.last_name)?;
+        self.write(|tx| {
+            authorize(&*tx.txn, caller, true)?;
+            let account = caller.account;
+            let mut m = load(&*tx.txn, account, &user_id)?;
+            if let Some(email) = &patch.email
+                && email != &m.email
+            {
+                check_email_free(&*tx.txn, account, email, Some(&user_id))?;
+                MEMBER_EMAILS.delete(&mut *tx.txn, &email_key(account, &m.email))?;
+                MEMBER_EMAILS.put(&mut *tx.txn, &email_key(account, email), &user_id)?;
+                m.email = email.clone();
+            }
+            patch.first_name.clone().apply_to(&mut m.first_name);
+            patch.last_name.clone().apply_to(&mut m.last_name);
+            if let Some(role) = patch.role
+                && role != m.role
+            {
+                if m.role == OrgRole::Admin && count_admins(&*tx.txn, account)? <= 1 {
+                    return Err(Error::precondition(
+                        "LAST_ORG_ADMIN",
+                        format!(
+                            "user {user_id} is the organization's only org:admin; promote \
+                             another member first"
+                        ),
+                    ));
+                }
+                m.role = role;
+                sync_workspace_roles(tx, account, &user_id, role)?;
+            }
+            m.updated_at = Some(tx.now);
+            MEMBERS.put(&mut *tx.txn, &(account, user_id.clone()), &m)?;
+            Ok(m)
+        })
+    }
+
+    /// Removes a member from the organization and from every workspace. Fails with
+    /// `failed_precondition` if the member still has active API keys (naming them) or is the
+    /// last org admin; their inactive keys are deleted with them.
+    pub fn member_remove(&self, caller: &Caller, user_id: &str) -> Result<Member> {
+        let user_id = UserId::parse_field(user_id, "user_id")?;
+        self.write(|tx| {
+            authorize(&*tx.txn, caller, true)?;
+            let account = caller.account;
+            let m = load(&*tx.txn, account, &user_id)?;
+            if m.role == OrgRole::Admin && count_admins(&*tx.txn, account)? <= 1 {
+                return Err(Error::precondition(
+                    "LAST_ORG_ADMIN",
+                    format!("user {user_id} is the organization's only org:admin and cannot be removed"),
+                ));
+            }
+            let keys = api_key::records_of_user(&*tx.txn, account, &user_id)?;
+            let now = tx.now;
+            let active: Vec<String> =
+                keys.iter().filter(|k| k.key.is_active(now)).map(|k| k.key.id.to_string()).collect();
+            if !active.is_empty() {
+                return Err(Error::precondition(
+                    "MEMBER_HAS_ACTIVE_KEYS",
+                    format!(
+                        "user {user_id} has {} active API key(s): {}; disable or delete them first",
+                        active.len(),
+                        active.join(", ")
+                    ),
+                ));
+            }
+            for record in &keys {
+                api_key::delete_record(tx, account, record)?;
+            }
+            for (_, ws) in crate::workspace::memberships_of_user(&*tx.txn, account, &user_id)? {
+                WORKSPACE_MEMBERS.delete(&mut *tx.txn, &(account, ws, user_id.clone()))?;
+                USER_WORKSPACES.delete(&mut *tx.txn, &(account, user_id.clone(), ws))?;
+            }
+            MEMBER_EMAILS.delete(&mut *tx.txn, &email_key(account, &m.email))?;
+            MEMBERS.delete(&mut *tx.txn, &(account, user_id.clone()))?;
+            debug_assert!(USER_KEYS.values_with_prefix(&*tx.txn, &(account, user_id.clone()))?.is_empty());
+            Ok(m)
+        })
+    }
+}
+
+fn sync_workspace_roles(tx: &mut Tx<'_>, account: AccountId, user_id: &UserId, role: OrgRole) -> Result<()> {
+    for (_, ws) in crate::workspace::memberships_of_user(&*tx.txn, account, user_id)? {
+        let key = (account, ws, user_id.clone());
+        if let Some(mut wm) = WORKSPACE_MEMBERS.get(&*tx.txn, &key)? {
+            wm.role = role.workspace_role();
+            WORKSPACE_MEMBERS.put(&mut *tx.txn, &key, &wm)?;
+        }
+    }
+    Ok(())
+}

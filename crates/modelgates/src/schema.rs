@@ -1,0 +1,67 @@
+//! The tables of the domain, the schema version and migrations.
+//!
+//! Every key starts with the account id (except the global key-hash index), so nothing in one
+//! account is reachable from another.
+
+use serde_json::Value as Json;
+
+use crate::account::Account;
+use crate::api_key::KeyRecord;
+use crate::codec::Table;
+use crate::error::{Error, Result};
+use crate::ids::{AccountId, KeyId, UserId, WorkspaceId};
+use crate::member::Member;
+use crate::storage::WriteTxn;
+use crate::workspace::{Workspace, WorkspaceMember};
+
+/// The schema version this build writes. Bump it with a migration in [`migrate`].
+pub const SCHEMA_VERSION: u64 = 1;
+
+/// The meta key holding the schema version.
+pub(crate) const META_SCHEMA_VERSION: &str = "schema_version";
+
+/// Database-wide settings: `schema_version`.
+pub(crate) const META: Table<str, Json> = Table::new("meta");
+/// Accounts (organizations).
+pub(crate) const ACCOUNTS: Table<AccountId, Account> = Table::new("accounts");
+/// Organization members by (account, user id).
+pub(crate) const MEMBERS: Table<(AccountId, UserId), Member> = Table::new("members");
+/// Unique index: (account, lowercased email) → user id.
+pub(crate) const MEMBER_EMAILS: Table<(AccountId, String), UserId> = Table::new("member_emails");
+/// Workspaces by (account, workspace id).
+pub(crate) const WORKSPACES: Table<(AccountId, WorkspaceId), Workspace> = Table::new("workspaces");
+/// Unique index: (account, slug) → workspace id.
+pub(crate) const WORKSPACE_SLUGS: Table<(AccountId, String), WorkspaceId> =
+    Table::new("workspace_slugs");
+/// Workspace memberships by (account, workspace, user).
+pub(crate) const WORKSPACE_MEMBERS: Table<(AccountId, WorkspaceId, UserId), WorkspaceMember> =
+    Table::new("workspace_members");
+/// Reverse membership index: (account, user, workspace) → workspace.
+pub(crate) const USER_WORKSPACES: Table<(AccountId, UserId, WorkspaceId), WorkspaceId> =
+    Table::new("user_workspaces");
+/// API keys by (account, key id); holds the secret's hash, never the secret.
+pub(crate) const API_KEYS: Table<(AccountId, KeyId), KeyRecord> = Table::new("api_keys");
+/// Index: (account, workspace, key) → key.
+pub(crate) const WORKSPACE_KEYS: Table<(AccountId, WorkspaceId, KeyId), KeyId> =
+    Table::new("workspace_keys");
+/// Index: (account, user, key) → key.
+pub(crate) const USER_KEYS: Table<(AccountId, UserId, KeyId), KeyId> =
+    Table::new("user_keys");
+/// Global index: SHA-256 of a key secret → (account, key id).
+pub(crate) const KEY_HASHES: Table<[u8; 32], (AccountId, KeyId)> = Table::new("key_hashes");
+
+/// Brings a database at schema `from` up to [`SCHEMA_VERSION`], inside the caller's transaction.
+pub(crate) fn migrate(txn: &mut dyn WriteTxn, from: u64) -> Result<()> {
+    if from > SCHEMA_VERSION {
+        return Err(Error::UnsupportedVersion(format!(
+            "the database has schema version {from}; this build supports up to \
+             {SCHEMA_VERSION}. It was left untouched; upgrade modelgates to open it."
+        )));
+    }
+    // Version 1 is the first schema: nothing to migrate yet. Future steps go here, one
+    // `if from < N { … }` block per version, each re-runnable.
+    if from < SCHEMA_VERSION {
+        META.put(txn, META_SCHEMA_VERSION, &Json::from(SCHEMA_VERSION))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,8 @@
+//! Test kit for store crates: the backend conformance suite and the model-based domain check.
+//! Enabled by the `testkit` feature.
+
+mod conformance;
+mod model;
+
+pub use conformance::run_conformance;
+pub use model::{check_invariants, run_model_check};

@@ -1,0 +1,612 @@
+//! Workspaces and workspace membership: create, list, get by UUID or slug, patch-update,
+//! delete; list, bulk-add and bulk-remove members.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::account;
+use crate::api_key::{self, KeyRecord};
+use crate::clock::millis;
+use crate::error::{Error, Result};
+use crate::gates::{Caller, ModelGates, Tx, authorize};
+use crate::ids::{AccountId, KeyId, MembershipId, UserId, WorkspaceId};
+use crate::member::Member;
+use crate::patch::Patch;
+use crate::schema::{
+    MEMBERS, USER_WORKSPACES, WORKSPACE_KEYS, WORKSPACE_MEMBERS, WORKSPACE_SLUGS, WORKSPACES,
+};
+use crate::storage::{ReadTxn, WriteTxn};
+use crate::validate::{self, Page, Paged, excerpt};
+
+/// Default provider sort preference of a workspace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderSort {
+    /// Cheapest provider first.
+    Price,
+    /// Highest throughput first.
+    Throughput,
+    /// Lowest latency first.
+    Latency,
+    /// Exact-match providers first.
+    Exacto,
+}
+
+/// A member's role inside a workspace, derived from their organization role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WorkspaceRole {
+    /// Holds `org:admin` in the organization.
+    Admin,
+    /// Holds `org:member` in the organization.
+    Member,
+}
+
+/// A workspace, with the fields of the seed SDKs plus `labels`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Workspace {
+    /// UUID (v7).
+    pub id: WorkspaceId,
+    /// Display name (1-100 chars).
+    pub name: String,
+    /// Unique slug in the account.
+    pub slug: String,
+    /// Description (≤ 500 chars).
+    pub description: Option<String>,
+    /// Default text model (`provider/model`).
+    pub default_text_model: Option<String>,
+    /// Default image model (`provider/model`).
+    pub default_image_model: Option<String>,
+    /// Default provider sort preference.
+    pub default_provider_sort: Option<ProviderSort>,
+    /// Keys whose I/O is logged; `None` = all keys.
+    pub io_logging_api_key_ids: Option<Vec<KeyId>>,
+    /// Share of requests whose I/O is logged, in [0.0001, 1].
+    pub io_logging_sampling_rate: f64,
+    /// Whether data discount logging is enabled.
+    pub is_data_discount_logging_enabled: bool,
+    /// Whether observability broadcast is enabled.
+    pub is_observability_broadcast_enabled: bool,
+    /// Whether private I/O logging is enabled.
+    pub is_observability_io_logging_enabled: bool,
+    /// Free-form labels.
+    pub labels: BTreeMap<String, String>,
+    /// User id of the creator.
+    pub created_by: Option<UserId>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last update time; `None` until the first update.
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// A user's membership in a workspace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkspaceMember {
+    /// Membership id (`wsm_…`).
+    pub id: MembershipId,
+    /// The workspace.
+    pub workspace_id: WorkspaceId,
+    /// The member.
+    pub user_id: UserId,
+    /// Role, carried over from the organization role.
+    pub role: WorkspaceRole,
+    /// When the membership was created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Input of [`ModelGates::workspace_create`]. Absent optional fields take the documented
+/// defaults.
+#[derive(Debug, Clone, Default)]
+pub struct NewWorkspace {
+    /// Name (1-100 chars). Required.
+    pub name: String,
+    /// Slug (`^[a-z0-9]+(-[a-z0-9]+)*$`, 1-50 chars), unique in the account. Required.
+    pub slug: String,
+    /// Description (≤ 500 chars).
+    pub description: Option<String>,
+    /// Default text model (`provider/model`).
+    pub default_text_model: Option<String>,
+    /// Default image model (`provider/model`).
+    pub default_image_model: Option<String>,
+    /// Default provider sort.
+    pub default_provider_sort: Option<ProviderSort>,
+    /// Keys whose I/O is logged (key ids of this workspace); `None` = all.
+    pub io_logging_api_key_ids: Option<Vec<String>>,
+    /// Sampling rate in [0.0001, 1]; default 1.
+    pub io_logging_sampling_rate: Option<f64>,
+    /// Default true.
+    pub is_data_discount_logging_enabled: Option<bool>,
+    /// Default false.
+    pub is_observability_broadcast_enabled: Option<bool>,
+    /// Default false.
+    pub is_observability_io_logging_enabled: Option<bool>,
+    /// Labels.
+    pub labels: Option<BTreeMap<String, String>>,
+}
+
+/// Input of [`ModelGates::workspace_update`]: every field is keep / clear / set. `name` and
+/// `slug` cannot be cleared; clearing a flag or the sampling rate resets it to its default.
+#[derive(Debug, Clone, Default)]
+pub struct WorkspacePatch {
+    /// New name.
+    pub name: Patch<String>,
+    /// New slug.
+    pub slug: Patch<String>,
+    /// Description.
+    pub description: Patch<String>,
+    /// Default text model.
+    pub default_text_model: Patch<String>,
+    /// Default image model.
+    pub default_image_model: Patch<String>,
+    /// Default provider sort.
+    pub default_provider_sort: Patch<ProviderSort>,
+    /// Keys whose I/O is logged; clear = all keys.
+    pub io_logging_api_key_ids: Patch<Vec<String>>,
+    /// Sampling rate; clear = 1.
+    pub io_logging_sampling_rate: Patch<f64>,
+    /// Clear = true.
+    pub is_data_discount_logging_enabled: Patch<bool>,
+    /// Clear = false.
+    pub is_observability_broadcast_enabled: Patch<bool>,
+    /// Clear = false.
+    pub is_observability_io_logging_enabled: Patch<bool>,
+    /// Labels (replaces the whole map); clear = no labels.
+    pub labels: Patch<BTreeMap<String, String>>,
+}
+
+/// Result of [`ModelGates::workspace_members_add`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BulkAdded {
+    /// Memberships created or whose role was updated.
+    pub added_count: u64,
+    /// The memberships of every requested user, after the call.
+    pub data: Vec<WorkspaceMember>,
+}
+
+/// Result of [`ModelGates::workspace_members_remove`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BulkRemoved {
+    /// Memberships removed (users who were not members are not counted).
+    pub removed_count: u64,
+}
+
+const NAME_MAX: usize = 100;
+const DESCRIPTION_MAX: usize = 500;
+const IO_LOGGING_KEYS_MAX: usize = 100;
+const SAMPLING_MIN: f64 = 0.0001;
+
+fn check_sampling_rate(v: f64) -> Result<()> {
+    if v.is_finite() && (SAMPLING_MIN..=1.0).contains(&v) {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "io_logging_sampling_rate",
+            format!("{v} is outside [{SAMPLING_MIN}, 1]"),
+        ))
+    }
+}
+
+fn check_optional(field: &str, v: Option<&String>, f: fn(&str, &str) -> Result<()>) -> Result<()> {
+    v.map_or(Ok(()), |v| f(field, v))
+}
+
+fn check_description(field: &str, v: &str) -> Result<()> {
+    validate::text(field, v, DESCRIPTION_MAX)
+}
+
+fn check_name(field: &str, v: &str) -> Result<()> {
+    validate::name(field, v, NAME_MAX)
+}
+
+/// Resolves a workspace by UUID or slug inside the account; anything else is not_found.
+pub(crate) fn resolve(txn: &dyn ReadTxn, account: AccountId, id_or_slug: &str) -> Result<Workspace> {
+    let id = match WorkspaceId::parse(id_or_slug) {
+        Some(id) => Some(id),
+        None => WORKSPACE_SLUGS.get(txn, &(account, id_or_slug.to_owned()))?,
+    };
+    match id {
+        Some(id) => WORKSPACES.get(txn, &(account, id))?,
+        None => None,
+    }
+    .ok_or_else(|| Error::not_found("workspace", excerpt(id_or_slug)))
+}
+
+/// Parses, dedupes and checks io-logging key ids: each must be a key of workspace `ws`.
+fn io_logging_keys(
+    txn: &dyn ReadTxn,
+    account: AccountId,
+    ws: WorkspaceId,
+    ids: &[String],
+) -> Result<Vec<KeyId>> {
+    const FIELD: &str = "io_logging_api_key_ids";
+    if ids.len() > IO_LOGGING_KEYS_MAX {
+        return Err(Error::invalid(
+            FIELD,
+            format!("{} ids given; at most {IO_LOGGING_KEYS_MAX} are allowed", ids.len()),
+        ));
+    }
+    let mut out: Vec<KeyId> = Vec::with_capacity(ids.len());
+    for (i, raw) in ids.iter().enumerate() {
+        let field = format!("{FIELD}[{i}]");
+        let id = KeyId::parse_field(raw, &field)?;
+        if !WORKSPACE_KEYS.contains(txn, &(account, ws, id))? {
+            return Err(Error::invalid(field, format!("API key {id} is not a key of this workspace")));
+        }
+        if !out.contains(&id) {
+            out.push(id);
+        }
+    }
+    Ok(out)
+}
+
+fn check_slug_free(txn: &dyn ReadTxn, account: AccountId, slug: &str) -> Result<()> {
+    if let Some(owner) = WORKSPACE_SLUGS.get(txn, &(account, slug.to_owned()))? {
+        return Err(Error::conflict(
+            "slug",
+            format!("slug {slug:?} is already used by workspace {owner}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Adds `m` to workspace `ws` with the role of their org role (or refreshes that role).
+/// Returns the membership and whether anything changed.
+fn upsert_membership(
+    tx: &mut Tx<'_>,
+    account: AccountId,
+    ws: WorkspaceId,
+    m: &Member,
+) -> Result<(WorkspaceMember, bool)> {
+    let key = (account, ws, m.user_id.clone());
+    let role = m.role.workspace_role();
+    if let Some(mut existing) = WORKSPACE_MEMBERS.get(&*tx.txn, &key)? {
+        if existing.role == role {
+            return Ok((existing, false));
+        }
+        existing.role = role;
+        WORKSPACE_MEMBERS.put(&mut *tx.txn, &key, &existing)?;
+        return Ok((existing, true));
+    }
+    let wm = WorkspaceMember {
+        id: MembershipId::generate(millis(tx.now)),
+        workspace_id: ws,
+        user_id: m.user_id.clone(),
+        role,
+        created_at: tx.now,
+    };
+    WORKSPACE_MEMBERS.put(&mut *tx.txn, &key, &wm)?;
+    USER_WORKSPACES.put(&mut *tx.txn, &(account, m.user_id.clone(), ws), &ws)?;
+    Ok((wm, true))
+}
+
+fn remove_membership(txn: &mut dyn WriteTxn, account: AccountId, ws: WorkspaceId, user: &UserId) -> Result<bool> {
+    USER_WORKSPACES.delete(txn, &(account, user.clone(), ws))?;
+    WORKSPACE_MEMBERS.delete(txn, &(account, ws, user.clone()))
+}
+
+/// The workspaces `user` is a member of: (raw index key, workspace id).
+pub(crate) fn memberships_of_user(
+    txn: &dyn ReadTxn,
+    account: AccountId,
+    user: &UserId,
+) -> Result<Vec<(Vec<u8>, WorkspaceId)>> {
+    USER_WORKSPACES.scan_prefix(txn, &(account, user.clone()))
+}
+
+/// Whether `user` is a member of workspace `ws`.
+pub(crate) fn is_member(txn: &dyn ReadTxn, account: AccountId, ws: WorkspaceId, user: &UserId) -> Result<bool> {
+    WORKSPACE_MEMBERS.contains(txn, &(account, ws, user.clone()))
+}
+
+/// Creates the default workspace of a new account, with `admin` as its member.
+pub(crate) fn insert_default(
+    txn: &mut dyn WriteTxn,
+    account: AccountId,
+    now: DateTime<Utc>,
+    admin: &Member,
+) -> Result<WorkspaceId> {
+    let ws = new_record(
+        WorkspaceId::generate(millis(now)),
+        NewWorkspace { name: "Default".into(), slug: "default".into(), ..Default::default() },
+        Vec::new(),
+        Some(admin.user_id.clone()),
+        now,
+    );
+    WORKSPACES.put(txn, &(account, ws.id), &ws)?;
+    WORKSPACE_SLUGS.put(txn, &(account, ws.slug.clone()), &ws.id)?;
+    let wm = WorkspaceMember {
+        id: MembershipId::generate(millis(now)),
+        workspace_id: ws.id,
+        user_id: admin.user_id.clone(),
+        role: admin.role.workspace_role(),
+        created_at: now,
+    };
+    WORKSPACE_MEMBERS.put(txn, &(account, ws.id, admin.user_id.clone()), &wm)?;
+    USER_WORKSPACES.put(txn, &(account, admin.user_id.clone(), ws.id), &ws.id)?;
+    Ok(ws.id)
+}
+
+fn new_record(
+    id: WorkspaceId,
+    n: NewWorkspace,
+    io_keys: Vec<KeyId>,
+    created_by: Option<UserId>,
+    now: DateTime<Utc>,
+) -> Workspace {
+    Workspace {
+        id,
+        name: n.name,
+        slug: n.slug,
+        description: n.description,
+        default_text_model: n.default_text_model,
+        default_image_model: n.default_image_model,
+        default_provider_sort: n.default_provider_sort,
+        io_logging_api_key_ids: n.io_logging_api_key_ids.map(|_| io_keys),
+        io_logging_sampling_rate: n.io_logging_sampling_rate.unwrap_or(1.0),
+        is_data_discount_logging_enabled: n.is_data_discount_logging_enabled.unwrap_or(true),
+        is_observability_broadcast_enabled: n.is_observability_broadcast_enabled.unwrap_or(false),
+        is_observability_io_logging_enabled: n.is_observability_io_logging_enabled.unwrap_or(false),
+        labels: n.labels.unwrap_or_default(),
+        created_by,
+        created_at: now,
+        updated_at: None,
+    }
+}
+
+/// Resolves and checks a bulk list of user ids: 1..=100, each a valid id of an org member.
+/// Duplicates are folded. Unknown users are reported together, by name.
+fn org_members_for_bulk(txn: &dyn ReadTxn, account: AccountId, raw: &[String]) -> Result<Vec<Member>> {
+    validate::bulk_len("user_ids", raw.len())?;
+    let mut seen = BTreeSet::new();
+    let mut members = Vec::new();
+    let mut unknown = Vec::new();
+    for (i, r) in raw.iter().enumerate() {
+        let id = UserId::parse_field(r, &format!("user_ids[{i}]"))?;
+        if !seen.insert(id.clone()) {
+            continue;
+        }
+        match MEMBERS.get(txn, &(account, id.clone()))? {
+            Some(m) => members.push(m),
+            None => unknown.push(format!("{id:?}")),
+        }
+    }
+    if !unknown.is_empty() {
+        return Err(Error::invalid(
+            "user_ids",
+            format!(
+                "not members of the organization: {}; add them with member_add first",
+                unknown.join(", ")
+            ),
+        ));
+    }
+    Ok(members)
+}
+
+impl ModelGates {
+    /// Lists the account's workspaces, oldest first.
+    pub fn workspace_list(&self, caller: &Caller, page: Page) -> Result<Paged<Workspace>> {
+        self.read(|txn| {
+            authorize(txn, caller, false)?;
+            Ok(page.apply(WORKSPACES.values_with_prefix(txn, &(caller.account,))?))
+        })
+    }
+
+    /// Creates a workspace; the caller becomes its first member. Fails with `conflict` if the
+    /// slug is taken in the account.
+    pub fn workspace_create(&self, caller: &Caller, new: NewWorkspace) -> Result<Workspace> {
+        check_name("name", &new.name)?;
+        validate::slug("slug", &new.slug)?;
+        check_optional("description", new.description.as_ref(), check_description)?;
+        check_optional("default_text_model", new.default_text_model.as_ref(), validate::model_ref)?;
+        check_optional("default_image_model", new.default_image_model.as_ref(), validate::model_ref)?;
+        if let Some(rate) = new.io_logging_sampling_rate {
+            check_sampling_rate(rate)?;
+        }
+        if let Some(labels) = &new.labels {
+            validate::labels("labels", labels)?;
+        }
+        self.write(|tx| {
+            let me = authorize(&*tx.txn, caller, true)?;
+            let account = caller.account;
+            check_slug_free(&*tx.txn, account, &new.slug)?;
+            let id = WorkspaceId::generate(millis(tx.now));
+            let io_keys = match &new.io_logging_api_key_ids {
+                Some(ids) => io_logging_keys(&*tx.txn, account, id, ids)?,
+                None => Vec::new(),
+            };
+            let ws = new_record(id, new.clone(), io_keys, Some(me.user_id.clone()), tx.now);
+            WORKSPACES.put(&mut *tx.txn, &(account, id), &ws)?;
+            WORKSPACE_SLUGS.put(&mut *tx.txn, &(account, ws.slug.clone()), &id)?;
+            upsert_membership(tx, account, id, &me)?;
+            Ok(ws)
+        })
+    }
+
+    /// One workspace by UUID or slug.
+    pub fn workspace_get(&self, caller: &Caller, id_or_slug: &str) -> Result<Workspace> {
+        self.read(|txn| {
+            authorize(txn, caller, false)?;
+            resolve(txn, caller.account, id_or_slug)
+        })
+    }
+
+    /// Applies a patch to a workspace (by UUID or slug). Nothing changes if any field is
+    /// invalid.
+    pub fn workspace_update(&self, caller: &Caller, id_or_slug: &str, patch: WorkspacePatch) -> Result<Workspace> {
+        if matches!(patch.name, Patch::Clear) {
+            return Err(Error::invalid("name", "cannot be null; a workspace always has a name"));
+        }
+        if matches!(patch.slug, Patch::Clear) {
+            return Err(Error::invalid("slug", "cannot be null; a workspace always has a slug"));
+        }
+        check_optional("name", patch.name.as_set(), check_name)?;
+        check_optional("slug", patch.slug.as_set(), validate::slug)?;
+        check_optional("description", patch.description.as_set(), check_description)?;
+        check_optional("default_text_model", patch.default_text_model.as_set(), validate::model_ref)?;
+        check_optional("default_image_model", patch.default_image_model.as_set(), validate::model_ref)?;
+        if let Some(&rate) = patch.io_logging_sampling_rate.as_set() {
+            check_sampling_rate(rate)?;
+        }
+        if let Some(labels) = patch.labels.as_set() {
+            validate::labels("labels", labels)?;
+        }
+        self.write(|tx| {
+            authorize(&*tx.txn, caller, true)?;
+            let account = caller.account;
+            let mut ws = resolve(&*tx.txn, account, id_or_slug)?;
+            if let Some(slug) = patch.slug.as_set()
+                && slug != &ws.slug
+            {
+                check_slug_free(&*tx.txn, account, slug)?;
+                WORKSPACE_SLUGS.delete(&mut *tx.txn, &(account, ws.slug.clone()))?;
+                WORKSPACE_SLUGS.put(&mut *tx.txn, &(account, slug.clone()), &ws.id)?;
+                ws.slug = slug.clone();
+            }
+            if let Some(name) = patch.name.as_set() {
+                ws.name = name.clone();
+            }
+            patch.description.clone().apply_to(&mut ws.description);
+            patch.default_text_model.clone().apply_to(&mut ws.default_text_model);
+            patch.default_image_model.clone().apply_to(&mut ws.default_image_model);
+            patch.default_provider_sort.clone().apply_to(&mut ws.default_provider_sort);
+            match &patch.io_logging_api_key_ids {
+                Patch::Keep => {}
+                Patch::Clear => ws.io_logging_api_key_ids = None,
+                Patch::Set(ids) => {
+                    ws.io_logging_api_key_ids = Some(io_logging_keys(&*tx.txn, account, ws.id, ids)?);
+                }
+            }
+            let reset = |p: &Patch<bool>, current: &mut bool, default: bool| match p {
+                Patch::Keep => {}
+                Patch::Clear => *current = default,
+                Patch::Set(v) => *current = *v,
+            };
+            reset(&patch.is_data_discount_logging_enabled, &mut ws.is_data_discount_logging_enabled, true);
+            reset(&patch.is_observability_broadcast_enabled, &mut ws.is_observability_broadcast_enabled, false);
+            reset(&patch.is_observability_io_logging_enabled, &mut ws.is_observability_io_logging_enabled, false);
+            match &patch.io_logging_sampling_rate {
+                Patch::Keep => {}
+                Patch::Clear => ws.io_logging_sampling_rate = 1.0,
+                Patch::Set(v) => ws.io_logging_sampling_rate = *v,
+            }
+            match &patch.labels {
+                Patch::Keep => {}
+                Patch::Clear => ws.labels.clear(),
+                Patch::Set(l) => ws.labels = l.clone(),
+            }
+            ws.updated_at = Some(tx.now);
+            WORKSPACES.put(&mut *tx.txn, &(account, ws.id), &ws)?;
+            Ok(ws)
+        })
+    }
+
+    /// Deletes a workspace (by UUID or slug) with its memberships and inactive keys. The
+    /// default workspace and workspaces with active API keys cannot be deleted.
+    pub fn workspace_delete(&self, caller: &Caller, id_or_slug: &str) -> Result<Workspace> {
+        self.write(|tx| {
+            authorize(&*tx.txn, caller, true)?;
+            let account = caller.account;
+            let ws = resolve(&*tx.txn, account, id_or_slug)?;
+            if account::load(&*tx.txn, account)?.default_workspace_id == ws.id {
+                return Err(Error::precondition(
+                    "DEFAULT_WORKSPACE",
+                    format!("workspace {:?} is the account's default workspace and cannot be deleted", ws.slug),
+                ));
+            }
+            let keys = api_key::records_of_workspace(&*tx.txn, account, ws.id)?;
+            let active: Vec<String> =
+                keys.iter().filter(|k| k.key.is_active(tx.now)).map(|k| k.key.id.to_string()).collect();
+            if !active.is_empty() {
+                return Err(Error::precondition(
+                    "WORKSPACE_HAS_ACTIVE_KEYS",
+                    format!(
+                        "workspace {:?} has {} active API key(s): {}; disable or delete them first",
+                        ws.slug,
+                        active.len(),
+                        active.join(", ")
+                    ),
+                ));
+            }
+            for record in &keys {
+                api_key::delete_record(tx, account, record)?;
+            }
+            for wm in WORKSPACE_MEMBERS.values_with_prefix(&*tx.txn, &(account, ws.id))? {
+                remove_membership(&mut *tx.txn, account, ws.id, &wm.user_id)?;
+            }
+            WORKSPACE_SLUGS.delete(&mut *tx.txn, &(account, ws.slug.clone()))?;
+            WORKSPACES.delete(&mut *tx.txn, &(account, ws.id))?;
+            Ok(ws)
+        })
+    }
+
+    /// Lists a workspace's members, ordered by user id.
+    pub fn workspace_members_list(&self, caller: &Caller, id_or_slug: &str, page: Page) -> Result<Paged<WorkspaceMember>> {
+        self.read(|txn| {
+            authorize(txn, caller, false)?;
+            let ws = resolve(txn, caller.account, id_or_slug)?;
+            Ok(page.apply(WORKSPACE_MEMBERS.values_with_prefix(txn, &(caller.account, ws.id))?))
+        })
+    }
+
+    /// Adds organization members to a workspace with the role they hold in the organization.
+    /// Idempotent: re-adding refreshes the role. All-or-nothing: one unknown user id fails the
+    /// whole call.
+    pub fn workspace_members_add(&self, caller: &Caller, id_or_slug: &str, user_ids: &[String]) -> Result<BulkAdded> {
+        self.write(|tx| {
+            authorize(&*tx.txn, caller, true)?;
+            let account = caller.account;
+            let ws = resolve(&*tx.txn, account, id_or_slug)?;
+            let members = org_members_for_bulk(&*tx.txn, account, user_ids)?;
+            let mut added_count = 0;
+            let mut data = Vec::with_capacity(members.len());
+            for m in &members {
+                let (wm, changed) = upsert_membership(tx, account, ws.id, m)?;
+                added_count += u64::from(changed);
+                data.push(wm);
+            }
+            Ok(BulkAdded { added_count, data })
+        })
+    }
+
+    /// Removes members from a workspace. All-or-nothing: if any of them has an active API key
+    /// in the workspace, nobody is removed and the error names the users and keys. Inactive
+    /// keys of removed members in this workspace are deleted with their membership.
+    pub fn workspace_members_remove(&self, caller: &Caller, id_or_slug: &str, user_ids: &[String]) -> Result<BulkRemoved> {
+        self.write(|tx| {
+            authorize(&*tx.txn, caller, true)?;
+            let account = caller.account;
+            let ws = resolve(&*tx.txn, account, id_or_slug)?;
+            let members = org_members_for_bulk(&*tx.txn, account, user_ids)?;
+            let keys = api_key::records_of_workspace(&*tx.txn, account, ws.id)?;
+            let targets: BTreeSet<&UserId> = members.iter().map(|m| &m.user_id).collect();
+            let blocking: Vec<String> = keys
+                .iter()
+                .filter(|k| targets.contains(&k.key.creator_user_id) && k.key.is_active(tx.now))
+                .map(|k| format!("{} (key {})", k.key.creator_user_id, k.key.id))
+                .collect();
+            if !blocking.is_empty() {
+                return Err(Error::precondition(
+                    "MEMBER_HAS_ACTIVE_KEYS",
+                    format!(
+                        "nobody was removed: these members have active API keys in workspace {:?}: {}; \
+                         disable or delete the keys first",
+                        ws.slug,
+                        blocking.join(", ")
+                    ),
+                ));
+            }
+            let doomed: Vec<&KeyRecord> =
+                keys.iter().filter(|k| targets.contains(&k.key.creator_user_id)).collect();
+            for record in doomed {
+                api_key::delete_record(tx, account, record)?;
+            }
+            let mut removed_count = 0;
+            for m in &members {
+                removed_count += u64::from(remove_membership(&mut *tx.txn, account, ws.id, &m.user_id)?);
+            }
+            Ok(BulkRemoved { removed_count })
+        })
+    }
+}
