@@ -1,1 +1,85 @@
-fn main() {}
+//! The `modelgates` binary: `modelgates mcp` serves MCP over stdio on the embedded redb store.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use modelgates::ModelGates;
+use modelgates_mcp::McpServer;
+use modelgates_redb::RedbStore;
+use rmcp::ServiceExt;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser, Debug)]
+#[command(name = "modelgates", version, about = "Control plane of an LLM gateway, served over MCP")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Serve MCP over stdio (for Claude Code, Cursor and other local clients). Nothing but MCP
+    /// messages is written to stdout; logs go to stderr (filter with RUST_LOG).
+    Mcp {
+        /// The database file. Created (with its directory) if missing.
+        #[arg(long, env = "MODELGATES_DB", default_value_os_t = default_db_path())]
+        db: PathBuf,
+    },
+}
+
+/// `$XDG_DATA_HOME/modelgates/modelgates.redb`, else `~/.local/share/modelgates/modelgates.redb`,
+/// else `./modelgates.redb`.
+fn default_db_path() -> PathBuf {
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")));
+    match base {
+        Some(dir) => dir.join("modelgates").join("modelgates.redb"),
+        None => PathBuf::from("modelgates.redb"),
+    }
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("modelgates: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("modelgates: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+    match cli.command {
+        Command::Mcp { db } => {
+            let store = RedbStore::open(&db)?;
+            let gates = ModelGates::open(store.clone())?;
+            let caller = gates.default_caller()?;
+            tracing::info!(db = %db.display(), account = %caller.account, user = %caller.user_id, "serving MCP over stdio");
+            let service = McpServer::new(gates, caller).serve(rmcp::transport::stdio()).await?;
+            let reason = tokio::select! {
+                r = service.waiting() => format!("client closed the session ({r:?})"),
+                _ = tokio::signal::ctrl_c() => "interrupted".to_owned(),
+            };
+            tracing::info!("{reason}; closing the database");
+            store.close()?;
+            Ok(())
+        }
+    }
+}

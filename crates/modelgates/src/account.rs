@@ -15,6 +15,7 @@ use crate::validate;
 use crate::workspace;
 
 /// An account (organization).
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Account {
     /// The account id (`acct_…`).

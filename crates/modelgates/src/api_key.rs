@@ -20,6 +20,7 @@ use crate::workspace;
 pub const SECRET_PREFIX: &str = "mg-v1-";
 
 /// What a key may be used for.
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum KeyKind {
@@ -30,6 +31,7 @@ pub enum KeyKind {
 }
 
 /// An API key as every read returns it: never the secret, never its hash.
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ApiKey {
     /// Key id (`key_…`).
@@ -111,6 +113,7 @@ pub struct NewKey {
 }
 
 /// Result of [`ModelGates::key_create`]: the key and its secret, shown only here.
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct CreatedKey {
     /// The new key.

@@ -92,6 +92,20 @@ macro_rules! prefixed_id {
                 out.extend_from_slice(&self.to_bytes());
             }
         }
+
+        #[cfg(feature = "schemars")]
+        impl schemars::JsonSchema for $name {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($name).into()
+            }
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                schemars::json_schema!({
+                    "type": "string",
+                    "pattern": concat!("^", $prefix, "[0-9A-HJKMNP-TV-Z]{26}$"),
+                    "description": concat!("A ", $resource, " id: '", $prefix, "' followed by a ULID.")
+                })
+            }
+        }
     };
 }
 
@@ -116,6 +130,7 @@ prefixed_id!(
 
 /// A workspace id: a UUIDv7, so ids sort by creation time and keep the B-tree compact.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(transparent)]
 pub struct WorkspaceId(uuid::Uuid);
 
@@ -192,6 +207,20 @@ impl UserId {
     /// The id as a string.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+#[cfg(feature = "schemars")]
+impl schemars::JsonSchema for UserId {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "UserId".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$",
+            "description": "A user id, e.g. \"user_abc123\"."
+        })
     }
 }
 

@@ -15,6 +15,7 @@ use crate::validate::{self, Page, Paged};
 use crate::workspace::WorkspaceRole;
 
 /// A member's role in the organization.
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum OrgRole {
     /// `org:admin`: manages the organization.
@@ -44,6 +45,7 @@ impl OrgRole {
 }
 
 /// An organization member.
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Member {
     /// The user id (e.g. `user_abc123`).

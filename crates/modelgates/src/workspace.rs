@@ -21,6 +21,7 @@ use crate::storage::{ReadTxn, WriteTxn};
 use crate::validate::{self, Page, Paged, excerpt};
 
 /// Default provider sort preference of a workspace.
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ProviderSort {
@@ -35,6 +36,7 @@ pub enum ProviderSort {
 }
 
 /// A member's role inside a workspace, derived from their organization role.
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum WorkspaceRole {
@@ -45,6 +47,7 @@ pub enum WorkspaceRole {
 }
 
 /// A workspace, with the fields of the seed SDKs plus `labels`.
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Workspace {
     /// UUID (v7).
@@ -82,6 +85,7 @@ pub struct Workspace {
 }
 
 /// A user's membership in a workspace.
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WorkspaceMember {
     /// Membership id (`wsm_…`).
@@ -157,6 +161,7 @@ pub struct WorkspacePatch {
 }
 
 /// Result of [`ModelGates::workspace_members_add`].
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BulkAdded {
     /// Memberships created or whose role was updated.
@@ -166,6 +171,7 @@ pub struct BulkAdded {
 }
 
 /// Result of [`ModelGates::workspace_members_remove`].
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BulkRemoved {
     /// Memberships removed (users who were not members are not counted).

@@ -1,0 +1,47 @@
+//! The one place where domain errors become MCP tool results: `isError: true` with a structured
+//! body `{error: {code, message, field?, reason?}}`. Internal details are logged, never returned.
+
+use modelgates::{Error, ErrorKind};
+use rmcp::handler::server::tool::IntoCallToolResult;
+use rmcp::model::{CallToolResponse, CallToolResult};
+use serde_json::{Map, Value, json};
+
+/// A failed tool call, as the client sees it.
+#[derive(Debug)]
+pub struct ToolError(pub Error);
+
+impl From<Error> for ToolError {
+    fn from(e: Error) -> Self {
+        Self(e)
+    }
+}
+
+impl ToolError {
+    /// The wire body `{error: {code, message, field?, reason?}}`.
+    pub fn body(&self) -> Value {
+        let e = &self.0;
+        let kind = e.kind();
+        let message = if kind == ErrorKind::Internal {
+            tracing::error!(error = %e, "internal error in tool call");
+            "internal error; the server log has the details".to_owned()
+        } else {
+            e.to_string()
+        };
+        let mut err = Map::new();
+        err.insert("code".into(), json!(kind.code()));
+        err.insert("message".into(), json!(message));
+        if let Some(field) = e.field() {
+            err.insert("field".into(), json!(field));
+        }
+        if let Some(reason) = e.reason() {
+            err.insert("reason".into(), json!(reason));
+        }
+        json!({ "error": err })
+    }
+}
+
+impl IntoCallToolResult for ToolError {
+    fn into_call_tool_result(self) -> Result<CallToolResponse, rmcp::ErrorData> {
+        Ok(CallToolResult::structured_error(self.body()).into())
+    }
+}

@@ -1,0 +1,11 @@
+//! The ModelGates MCP front end: tool definitions over the `modelgates` domain, argument
+//! decoding, and the single mapping of domain errors to tool results.
+
+mod args;
+mod error;
+mod params;
+mod server;
+
+pub use args::{MAX_ARGUMENT_BYTES, Parameters, decode_args};
+pub use error::ToolError;
+pub use server::McpServer;

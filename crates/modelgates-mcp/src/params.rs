@@ -1,0 +1,250 @@
+//! Tool parameter and result shapes of the MCP server. Field doc comments become the
+//! descriptions clients show to models.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use modelgates::{KeyKind, OrgRole, ProviderSort};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::args::double_option;
+
+/// `{data: …}`: the envelope of every single-object result.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Data<T> {
+    /// The object.
+    pub data: T,
+}
+
+/// Result of a delete.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Deleted {
+    /// Always true: the object is gone.
+    pub deleted: bool,
+    /// The id of the deleted object.
+    pub id: String,
+}
+
+/// Pagination.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    /// Number of records to skip (default 0).
+    #[schemars(range(min = 0))]
+    pub offset: Option<i64>,
+    /// Maximum number of records to return, 1-100 (default 50). Out-of-range values are an error.
+    #[schemars(range(min = 1, max = 100))]
+    pub limit: Option<i64>,
+}
+
+/// Addresses one workspace.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WorkspaceIdParams {
+    /// The workspace ID (UUID) or slug, e.g. "production".
+    pub id: String,
+}
+
+/// Parameters of workspace_create.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WorkspaceCreateParams {
+    /// Name for the new workspace, 1-100 characters.
+    pub name: String,
+    /// URL-friendly slug, unique in the account: lowercase alphanumeric segments separated by
+    /// single hyphens, no leading/trailing hyphens, 1-50 characters (e.g. "production").
+    pub slug: String,
+    /// Description, at most 500 characters.
+    pub description: Option<String>,
+    /// Default text model as "provider/model", e.g. "openai/gpt-4o".
+    pub default_text_model: Option<String>,
+    /// Default image model as "provider/model", e.g. "openai/dall-e-3".
+    pub default_image_model: Option<String>,
+    /// Default provider sort preference.
+    pub default_provider_sort: Option<ProviderSort>,
+    /// API key ids (key_…) of this workspace whose I/O is logged; omit or null for all keys.
+    pub io_logging_api_key_ids: Option<Vec<String>>,
+    /// Sampling rate for I/O logging, 0.0001-1 (default 1 = every request).
+    pub io_logging_sampling_rate: Option<f64>,
+    /// Whether data discount logging is enabled (default true).
+    pub is_data_discount_logging_enabled: Option<bool>,
+    /// Whether observability broadcast is enabled (default false).
+    pub is_observability_broadcast_enabled: Option<bool>,
+    /// Whether private I/O logging is enabled (default false).
+    pub is_observability_io_logging_enabled: Option<bool>,
+    /// Labels: at most 64; keys like "team" or "cost-center" (lowercase, 1-63 chars), values ≤ 256 chars.
+    pub labels: Option<BTreeMap<String, String>>,
+}
+
+/// Parameters of workspace_update. Omitted fields keep their value; null clears a field (name
+/// and slug cannot be null; null resets a flag or the sampling rate to its default).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WorkspaceUpdateParams {
+    /// The workspace ID (UUID) or slug.
+    pub id: String,
+    /// New name, 1-100 characters.
+    #[serde(default, deserialize_with = "double_option")]
+    pub name: Option<Option<String>>,
+    /// New slug (same rules as on create); must be free in the account.
+    #[serde(default, deserialize_with = "double_option")]
+    pub slug: Option<Option<String>>,
+    /// New description (≤ 500 chars); null clears it.
+    #[serde(default, deserialize_with = "double_option")]
+    pub description: Option<Option<String>>,
+    /// Default text model "provider/model"; null clears it.
+    #[serde(default, deserialize_with = "double_option")]
+    pub default_text_model: Option<Option<String>>,
+    /// Default image model "provider/model"; null clears it.
+    #[serde(default, deserialize_with = "double_option")]
+    pub default_image_model: Option<Option<String>>,
+    /// Default provider sort; null clears it.
+    #[serde(default, deserialize_with = "double_option")]
+    pub default_provider_sort: Option<Option<ProviderSort>>,
+    /// API key ids of this workspace whose I/O is logged; null = all keys.
+    #[serde(default, deserialize_with = "double_option")]
+    pub io_logging_api_key_ids: Option<Option<Vec<String>>>,
+    /// Sampling rate 0.0001-1; null resets to 1.
+    #[serde(default, deserialize_with = "double_option")]
+    pub io_logging_sampling_rate: Option<Option<f64>>,
+    /// Data discount logging; null resets to true.
+    #[serde(default, deserialize_with = "double_option")]
+    pub is_data_discount_logging_enabled: Option<Option<bool>>,
+    /// Observability broadcast; null resets to false.
+    #[serde(default, deserialize_with = "double_option")]
+    pub is_observability_broadcast_enabled: Option<Option<bool>>,
+    /// Private I/O logging; null resets to false.
+    #[serde(default, deserialize_with = "double_option")]
+    pub is_observability_io_logging_enabled: Option<Option<bool>>,
+    /// Labels, replacing the whole map; null removes all labels.
+    #[serde(default, deserialize_with = "double_option")]
+    pub labels: Option<Option<BTreeMap<String, String>>>,
+}
+
+/// Parameters of workspace_members_list.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WorkspaceMembersListParams {
+    /// The workspace ID (UUID) or slug.
+    pub id: String,
+    /// Number of records to skip (default 0).
+    #[schemars(range(min = 0))]
+    pub offset: Option<i64>,
+    /// Maximum number of records to return, 1-100 (default 50).
+    #[schemars(range(min = 1, max = 100))]
+    pub limit: Option<i64>,
+}
+
+/// Parameters of workspace_members_add / workspace_members_remove.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WorkspaceMembersParams {
+    /// The workspace ID (UUID) or slug.
+    pub id: String,
+    /// 1-100 user ids of organization members, e.g. ["user_abc123", "user_def456"].
+    pub user_ids: Vec<String>,
+}
+
+/// Parameters of member_add.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MemberAddParams {
+    /// The user id, e.g. "user_abc123" (1-64 ASCII letters, digits, '_' or '-').
+    pub user_id: String,
+    /// Email address, unique in the organization.
+    pub email: String,
+    /// Given name (≤ 100 chars).
+    pub first_name: Option<String>,
+    /// Family name (≤ 100 chars).
+    pub last_name: Option<String>,
+    /// Organization role (default "org:member").
+    pub role: Option<OrgRole>,
+}
+
+/// Addresses one organization member.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserIdParams {
+    /// The user id, e.g. "user_abc123".
+    pub user_id: String,
+}
+
+/// Parameters of member_update. Omitted fields keep their value.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MemberUpdateParams {
+    /// The user id.
+    pub user_id: String,
+    /// New email (unique in the organization).
+    pub email: Option<String>,
+    /// Given name; null clears it.
+    #[serde(default, deserialize_with = "double_option")]
+    pub first_name: Option<Option<String>>,
+    /// Family name; null clears it.
+    #[serde(default, deserialize_with = "double_option")]
+    pub last_name: Option<Option<String>>,
+    /// New organization role; the member's role in every workspace follows it.
+    pub role: Option<OrgRole>,
+}
+
+/// Parameters of key_create.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KeyCreateParams {
+    /// Display name, 1-100 characters.
+    pub name: String,
+    /// The workspace ID (UUID) or slug the key belongs to.
+    pub workspace: String,
+    /// "inference" (default): sends requests through the gateway; "management": manages the account.
+    pub kind: Option<KeyKind>,
+    /// The user the key belongs to (default: you). Must be a member of the workspace.
+    pub creator_user_id: Option<String>,
+    /// Expiry as an RFC 3339 timestamp in the future, e.g. "2027-01-31T00:00:00Z".
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Spending limit in USD (≥ 0); omit for unlimited.
+    pub limit: Option<f64>,
+}
+
+/// Parameters of key_list.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KeyListParams {
+    /// The workspace ID (UUID) or slug.
+    pub workspace: String,
+    /// Also list disabled and expired keys (default false).
+    #[serde(default)]
+    pub include_inactive: bool,
+    /// Number of records to skip (default 0).
+    #[schemars(range(min = 0))]
+    pub offset: Option<i64>,
+    /// Maximum number of records to return, 1-100 (default 50).
+    #[schemars(range(min = 1, max = 100))]
+    pub limit: Option<i64>,
+}
+
+/// Addresses one API key.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KeyIdParams {
+    /// The key id, e.g. "key_01JD…".
+    pub id: String,
+}
+
+/// Parameters of key_update. Omitted fields keep their value.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KeyUpdateParams {
+    /// The key id.
+    pub id: String,
+    /// New display name.
+    pub name: Option<String>,
+    /// true disables the key (it stops working immediately); false re-enables it.
+    pub disabled: Option<bool>,
+    /// New expiry (RFC 3339, in the future); null removes the expiry.
+    #[serde(default, deserialize_with = "double_option")]
+    pub expires_at: Option<Option<DateTime<Utc>>>,
+    /// New spending limit in USD; null removes the limit.
+    #[serde(default, deserialize_with = "double_option")]
+    pub limit: Option<Option<f64>>,
+}

@@ -1,0 +1,360 @@
+//! The MCP server: one tool per domain operation, each a thin call into `modelgates`.
+
+use modelgates::{
+    ApiKey, BulkAdded, BulkRemoved, Caller, CreatedKey, Error, KeyPatch, Member, MemberPatch,
+    ModelGates, NewKey, NewMember, NewWorkspace, Page, Paged, Workspace, WorkspaceMember,
+    WorkspacePatch,
+};
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::model::{Implementation, ServerCapabilities, ServerConfig};
+use rmcp::{Json, ServerHandler, tool, tool_handler, tool_router};
+
+use crate::args::Parameters;
+use crate::error::ToolError;
+use crate::params::*;
+
+type ToolResult<T> = Result<Json<T>, ToolError>;
+
+/// The ModelGates MCP server, acting as one caller of one `ModelGates` instance.
+#[derive(Clone)]
+pub struct McpServer {
+    gates: ModelGates,
+    caller: Caller,
+    tool_router: ToolRouter<Self>,
+}
+
+impl std::fmt::Debug for McpServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("McpServer").field("caller", &self.caller).finish()
+    }
+}
+
+const INSTRUCTIONS: &str = "ModelGates is the control plane of an LLM gateway. Use these tools to \
+manage workspaces (addressed by UUID or slug), organization members, workspace membership and API \
+keys. Failed calls return isError with {error: {code, message, field?, reason?}}; code is one of \
+invalid_argument, not_found, conflict, failed_precondition, permission_denied, unauthenticated, \
+internal. Lists take offset/limit (limit 1-100, default 50) and return {data, total_count}.";
+
+impl McpServer {
+    /// A server acting as `caller`.
+    pub fn new(gates: ModelGates, caller: Caller) -> Self {
+        Self { gates, caller, tool_router: Self::tool_router() }
+    }
+
+    /// Every tool definition, sorted by name.
+    pub fn tools(&self) -> Vec<rmcp::model::Tool> {
+        self.tool_router.list_all()
+    }
+
+    /// Runs a blocking domain call off the async runtime.
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&ModelGates, &Caller) -> modelgates::Result<T> + Send + 'static,
+    ) -> Result<T, ToolError> {
+        let gates = self.gates.clone();
+        let caller = self.caller.clone();
+        tokio::task::spawn_blocking(move || f(&gates, &caller))
+            .await
+            .map_err(|e| ToolError(Error::internal(format!("tool task failed: {e}"))))?
+            .map_err(ToolError)
+    }
+}
+
+fn page(offset: Option<i64>, limit: Option<i64>) -> Result<Page, ToolError> {
+    Ok(Page::new(offset, limit)?)
+}
+
+#[tool_router]
+impl McpServer {
+    #[tool(
+        name = "workspace_list",
+        title = "List workspaces",
+        description = "List the account's workspaces, oldest first, with every field (id, name, slug, \
+            defaults, logging settings, labels). Paginate with offset/limit (limit 1-100, default 50); \
+            the result is {data, total_count}. Use workspace_get when you know the slug or id.",
+        annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn workspace_list(&self, Parameters(p): Parameters<ListParams>) -> ToolResult<Paged<Workspace>> {
+        let p = p?;
+        let page = page(p.offset, p.limit)?;
+        Ok(Json(self.run(move |g, c| g.workspace_list(c, page)).await?))
+    }
+
+    #[tool(
+        name = "workspace_create",
+        title = "Create a workspace",
+        description = "Create a workspace with a name and a unique slug; optional defaults (text/image \
+            model as provider/model, provider sort), I/O logging settings and labels. You become its \
+            first member. Fails with invalid_argument naming the field (bad slug, name over 100 chars, \
+            sampling rate outside 0.0001-1) or conflict if the slug is taken. Returns {data: workspace}.",
+        annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = false)
+    )]
+    async fn workspace_create(&self, Parameters(p): Parameters<WorkspaceCreateParams>) -> ToolResult<Data<Workspace>> {
+        let p = p?;
+        let new = NewWorkspace {
+            name: p.name,
+            slug: p.slug,
+            description: p.description,
+            default_text_model: p.default_text_model,
+            default_image_model: p.default_image_model,
+            default_provider_sort: p.default_provider_sort,
+            io_logging_api_key_ids: p.io_logging_api_key_ids,
+            io_logging_sampling_rate: p.io_logging_sampling_rate,
+            is_data_discount_logging_enabled: p.is_data_discount_logging_enabled,
+            is_observability_broadcast_enabled: p.is_observability_broadcast_enabled,
+            is_observability_io_logging_enabled: p.is_observability_io_logging_enabled,
+            labels: p.labels,
+        };
+        let ws = self.run(move |g, c| g.workspace_create(c, new)).await?;
+        Ok(Json(Data { data: ws }))
+    }
+
+    #[tool(
+        name = "workspace_get",
+        title = "Get a workspace",
+        description = "Get one workspace by its UUID or slug. Fails with not_found if no workspace of \
+            the account has that id or slug. Returns {data: workspace}.",
+        annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn workspace_get(&self, Parameters(p): Parameters<WorkspaceIdParams>) -> ToolResult<Data<Workspace>> {
+        let p = p?;
+        let ws = self.run(move |g, c| g.workspace_get(c, &p.id)).await?;
+        Ok(Json(Data { data: ws }))
+    }
+
+    #[tool(
+        name = "workspace_update",
+        title = "Update a workspace",
+        description = "Change fields of a workspace (by UUID or slug). Omitted fields are kept; null \
+            clears a field (description, default models, provider sort, io_logging_api_key_ids = all \
+            keys, labels) or resets a flag/sampling rate to its default; name and slug cannot be null. \
+            A new slug must be free. Nothing changes if any field is invalid. Returns {data: workspace}.",
+        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn workspace_update(&self, Parameters(p): Parameters<WorkspaceUpdateParams>) -> ToolResult<Data<Workspace>> {
+        let p = p?;
+        let id = p.id;
+        let patch = WorkspacePatch {
+            name: p.name.into(),
+            slug: p.slug.into(),
+            description: p.description.into(),
+            default_text_model: p.default_text_model.into(),
+            default_image_model: p.default_image_model.into(),
+            default_provider_sort: p.default_provider_sort.into(),
+            io_logging_api_key_ids: p.io_logging_api_key_ids.into(),
+            io_logging_sampling_rate: p.io_logging_sampling_rate.into(),
+            is_data_discount_logging_enabled: p.is_data_discount_logging_enabled.into(),
+            is_observability_broadcast_enabled: p.is_observability_broadcast_enabled.into(),
+            is_observability_io_logging_enabled: p.is_observability_io_logging_enabled.into(),
+            labels: p.labels.into(),
+        };
+        let ws = self.run(move |g, c| g.workspace_update(c, &id, patch)).await?;
+        Ok(Json(Data { data: ws }))
+    }
+
+    #[tool(
+        name = "workspace_delete",
+        title = "Delete a workspace",
+        description = "Permanently delete a workspace (by UUID or slug) with its memberships and its \
+            disabled/expired keys. Fails with failed_precondition (reason DEFAULT_WORKSPACE) for the \
+            default workspace, or (reason WORKSPACE_HAS_ACTIVE_KEYS, naming the keys) while it has \
+            active API keys: disable or delete them first. Returns {deleted: true, id}.",
+        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn workspace_delete(&self, Parameters(p): Parameters<WorkspaceIdParams>) -> ToolResult<Deleted> {
+        let p = p?;
+        let ws = self.run(move |g, c| g.workspace_delete(c, &p.id)).await?;
+        Ok(Json(Deleted { deleted: true, id: ws.id.to_string() }))
+    }
+
+    #[tool(
+        name = "workspace_members_list",
+        title = "List workspace members",
+        description = "List the members of a workspace (by UUID or slug), ordered by user id, with their \
+            workspace role (admin or member, following their organization role). Paginate with \
+            offset/limit; returns {data, total_count}.",
+        annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn workspace_members_list(&self, Parameters(p): Parameters<WorkspaceMembersListParams>) -> ToolResult<Paged<WorkspaceMember>> {
+        let p = p?;
+        let page = page(p.offset, p.limit)?;
+        Ok(Json(self.run(move |g, c| g.workspace_members_list(c, &p.id, page)).await?))
+    }
+
+    #[tool(
+        name = "workspace_members_add",
+        title = "Add members to a workspace",
+        description = "Add 1-100 organization members to a workspace (by UUID or slug). Each gets the \
+            role they hold in the organization (org:admin → admin, org:member → member). Re-adding is \
+            harmless. All-or-nothing: if any user id is not an organization member the call fails \
+            with invalid_argument naming them and adds nobody. Returns {added_count, data}.",
+        annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn workspace_members_add(&self, Parameters(p): Parameters<WorkspaceMembersParams>) -> ToolResult<BulkAdded> {
+        let p = p?;
+        Ok(Json(self.run(move |g, c| g.workspace_members_add(c, &p.id, &p.user_ids)).await?))
+    }
+
+    #[tool(
+        name = "workspace_members_remove",
+        title = "Remove members from a workspace",
+        description = "Remove 1-100 members from a workspace (by UUID or slug); their disabled/expired \
+            keys in it are deleted too. All-or-nothing: if any of them still has an active API key in \
+            the workspace, nobody is removed and the error (failed_precondition, reason \
+            MEMBER_HAS_ACTIVE_KEYS) names the users and keys. Returns {removed_count}.",
+        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn workspace_members_remove(&self, Parameters(p): Parameters<WorkspaceMembersParams>) -> ToolResult<BulkRemoved> {
+        let p = p?;
+        Ok(Json(self.run(move |g, c| g.workspace_members_remove(c, &p.id, &p.user_ids)).await?))
+    }
+
+    #[tool(
+        name = "member_add",
+        title = "Add an organization member",
+        description = "Add a user to the organization with a user id (e.g. user_abc123), an email and \
+            a role (org:admin or org:member, default org:member). Add them to workspaces with \
+            workspace_members_add. Fails with conflict if the user id or email is already used. \
+            Returns {data: member}.",
+        annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = false)
+    )]
+    async fn member_add(&self, Parameters(p): Parameters<MemberAddParams>) -> ToolResult<Data<Member>> {
+        let p = p?;
+        let new = NewMember { user_id: p.user_id, email: p.email, first_name: p.first_name, last_name: p.last_name, role: p.role };
+        Ok(Json(Data { data: self.run(move |g, c| g.member_add(c, new)).await? }))
+    }
+
+    #[tool(
+        name = "member_list",
+        title = "List organization members",
+        description = "List the organization's members, ordered by user id, with email, names and role. \
+            Paginate with offset/limit; returns {data, total_count}.",
+        annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn member_list(&self, Parameters(p): Parameters<ListParams>) -> ToolResult<Paged<Member>> {
+        let p = p?;
+        let page = page(p.offset, p.limit)?;
+        Ok(Json(self.run(move |g, c| g.member_list(c, page)).await?))
+    }
+
+    #[tool(
+        name = "member_get",
+        title = "Get an organization member",
+        description = "Get one organization member by user id. Fails with not_found if the user is not \
+            a member. Returns {data: member}.",
+        annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn member_get(&self, Parameters(p): Parameters<UserIdParams>) -> ToolResult<Data<Member>> {
+        let p = p?;
+        Ok(Json(Data { data: self.run(move |g, c| g.member_get(c, &p.user_id)).await? }))
+    }
+
+    #[tool(
+        name = "member_update",
+        title = "Update an organization member",
+        description = "Change a member's email, names or organization role. A role change also changes \
+            their role in every workspace. Fails with failed_precondition (LAST_ORG_ADMIN) when \
+            demoting the only org:admin, conflict when the email is taken. Returns {data: member}.",
+        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn member_update(&self, Parameters(p): Parameters<MemberUpdateParams>) -> ToolResult<Data<Member>> {
+        let p = p?;
+        let user_id = p.user_id;
+        let patch = MemberPatch { email: p.email, first_name: p.first_name.into(), last_name: p.last_name.into(), role: p.role };
+        Ok(Json(Data { data: self.run(move |g, c| g.member_update(c, &user_id, patch)).await? }))
+    }
+
+    #[tool(
+        name = "member_remove",
+        title = "Remove an organization member",
+        description = "Remove a user from the organization and from all its workspaces; their disabled/\
+            expired keys are deleted. Fails with failed_precondition (MEMBER_HAS_ACTIVE_KEYS, naming \
+            the keys) while they have active API keys, or (LAST_ORG_ADMIN) for the only org:admin. \
+            Returns {deleted: true, id}.",
+        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn member_remove(&self, Parameters(p): Parameters<UserIdParams>) -> ToolResult<Deleted> {
+        let p = p?;
+        let m = self.run(move |g, c| g.member_remove(c, &p.user_id)).await?;
+        Ok(Json(Deleted { deleted: true, id: m.user_id.to_string() }))
+    }
+
+    #[tool(
+        name = "key_create",
+        title = "Create an API key",
+        description = "Create an API key in a workspace (by UUID or slug) for a workspace member \
+            (default: you), kind inference (default) or management, with optional expiry (RFC 3339, \
+            future) and spending limit (USD). Returns {data: key, key: secret}: the secret is shown \
+            only in this result and cannot be retrieved later, so hand it to the user now. Fails with \
+            failed_precondition (NOT_WORKSPACE_MEMBER) if the user is not a workspace member.",
+        annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = false)
+    )]
+    async fn key_create(&self, Parameters(p): Parameters<KeyCreateParams>) -> ToolResult<CreatedKey> {
+        let p = p?;
+        let new = NewKey { name: p.name, workspace: p.workspace, kind: p.kind, creator_user_id: p.creator_user_id, expires_at: p.expires_at, limit: p.limit };
+        Ok(Json(self.run(move |g, c| g.key_create(c, new)).await?))
+    }
+
+    #[tool(
+        name = "key_list",
+        title = "List API keys",
+        description = "List the API keys of a workspace (by UUID or slug), oldest first. Active keys \
+            only unless include_inactive is true (then disabled and expired keys too). Secrets are \
+            never returned; label shows a recognizable fragment. Returns {data, total_count}.",
+        annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn key_list(&self, Parameters(p): Parameters<KeyListParams>) -> ToolResult<Paged<ApiKey>> {
+        let p = p?;
+        let page = page(p.offset, p.limit)?;
+        Ok(Json(self.run(move |g, c| g.key_list(c, &p.workspace, p.include_inactive, page)).await?))
+    }
+
+    #[tool(
+        name = "key_get",
+        title = "Get an API key",
+        description = "Get one API key by id (key_…): name, workspace, user, kind, disabled, expiry, \
+            limit. Never the secret. Returns {data: key}.",
+        annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn key_get(&self, Parameters(p): Parameters<KeyIdParams>) -> ToolResult<Data<ApiKey>> {
+        let p = p?;
+        Ok(Json(Data { data: self.run(move |g, c| g.key_get(c, &p.id)).await? }))
+    }
+
+    #[tool(
+        name = "key_update",
+        title = "Update an API key",
+        description = "Rename a key, disable or re-enable it, change or remove its expiry (null = never \
+            expires) or spending limit (null = unlimited). Disabling takes effect immediately. \
+            Returns {data: key}.",
+        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn key_update(&self, Parameters(p): Parameters<KeyUpdateParams>) -> ToolResult<Data<ApiKey>> {
+        let p = p?;
+        let id = p.id;
+        let patch = KeyPatch { name: p.name, disabled: p.disabled, expires_at: p.expires_at.into(), limit: p.limit.into() };
+        Ok(Json(Data { data: self.run(move |g, c| g.key_update(c, &id, patch)).await? }))
+    }
+
+    #[tool(
+        name = "key_delete",
+        title = "Delete an API key",
+        description = "Permanently delete an API key by id; it stops working immediately. To pause a \
+            key instead, use key_update with disabled: true. Returns {deleted: true, id}.",
+        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn key_delete(&self, Parameters(p): Parameters<KeyIdParams>) -> ToolResult<Deleted> {
+        let p = p?;
+        let k = self.run(move |g, c| g.key_delete(c, &p.id)).await?;
+        Ok(Json(Deleted { deleted: true, id: k.id.to_string() }))
+    }
+}
+
+#[tool_handler(router = self.tool_router)]
+impl ServerHandler for McpServer {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new("modelgates", env!("CARGO_PKG_VERSION")))
+            .with_instructions(INSTRUCTIONS)
+    }
+}
