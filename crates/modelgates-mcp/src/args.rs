@@ -19,7 +19,9 @@ pub const MAX_ARGUMENT_BYTES: usize = 256 * 1024;
 /// Decodes a tool's argument object into `T`; errors name the offending field path.
 pub fn decode_args<T: DeserializeOwned>(args: JsonObject) -> Result<T, ToolError> {
     let value = serde_json::Value::Object(args);
-    let size = serde_json::to_vec(&value).map(|v| v.len()).unwrap_or(usize::MAX);
+    let size = serde_json::to_vec(&value)
+        .map(|v| v.len())
+        .unwrap_or(usize::MAX);
     if size > MAX_ARGUMENT_BYTES {
         return Err(Error::invalid(
             "arguments",
@@ -29,7 +31,11 @@ pub fn decode_args<T: DeserializeOwned>(args: JsonObject) -> Result<T, ToolError
     }
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
-        let field = if path == "." || path.is_empty() { "arguments".to_owned() } else { path };
+        let field = if path == "." || path.is_empty() {
+            "arguments".to_owned()
+        } else {
+            path
+        };
         Error::invalid(field, e.into_inner().to_string()).into()
     })
 }
@@ -52,7 +58,9 @@ impl<T: JsonSchema> JsonSchema for Parameters<T> {
 
 impl<S, T: DeserializeOwned> FromContextPart<ToolCallContext<'_, S>> for Parameters<T> {
     fn from_context_part(context: &mut ToolCallContext<'_, S>) -> Result<Self, rmcp::ErrorData> {
-        Ok(Self(decode_args(context.arguments.take().unwrap_or_default())))
+        Ok(Self(decode_args(
+            context.arguments.take().unwrap_or_default(),
+        )))
     }
 }
 

@@ -11,7 +11,11 @@ use rmcp::ServiceExt;
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser, Debug)]
-#[command(name = "modelgates", version, about = "Control plane of an LLM gateway, served over MCP")]
+#[command(
+    name = "modelgates",
+    version,
+    about = "Control plane of an LLM gateway, served over MCP"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -43,12 +47,17 @@ fn default_db_path() -> PathBuf {
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
         .with_writer(std::io::stderr)
         .with_ansi(false)
         .init();
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("modelgates: cannot start the async runtime: {e}");
@@ -72,7 +81,9 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let gates = ModelGates::open(store.clone())?;
             let caller = gates.default_caller()?;
             tracing::info!(db = %db.display(), account = %caller.account, user = %caller.user_id, "serving MCP over stdio");
-            let service = McpServer::new(gates, caller).serve(rmcp::transport::stdio()).await?;
+            let service = McpServer::new(gates, caller)
+                .serve(rmcp::transport::stdio())
+                .await?;
             let reason = tokio::select! {
                 r = service.waiting() => format!("client closed the session ({r:?})"),
                 _ = tokio::signal::ctrl_c() => "interrupted".to_owned(),

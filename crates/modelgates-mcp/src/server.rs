@@ -13,7 +13,8 @@ use crate::args::Parameters;
 use crate::error::ToolError;
 use crate::params::*;
 
-type ToolResult<T> = Result<Json<T>, ToolError>;
+// Tool signatures spell out `Result<Json<T>, ToolError>`: rmcp derives an output schema only
+// from that literal shape, not through a type alias.
 
 /// The ModelGates MCP server, acting as one caller of one `ModelGates` instance.
 #[derive(Clone)]
@@ -25,7 +26,9 @@ pub struct McpServer {
 
 impl std::fmt::Debug for McpServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("McpServer").field("caller", &self.caller).finish()
+        f.debug_struct("McpServer")
+            .field("caller", &self.caller)
+            .finish()
     }
 }
 
@@ -38,7 +41,11 @@ internal. Lists take offset/limit (limit 1-100, default 50) and return {data, to
 impl McpServer {
     /// A server acting as `caller`.
     pub fn new(gates: ModelGates, caller: Caller) -> Self {
-        Self { gates, caller, tool_router: Self::tool_router() }
+        Self {
+            gates,
+            caller,
+            tool_router: Self::tool_router(),
+        }
     }
 
     /// Every tool definition, sorted by name.
@@ -72,9 +79,17 @@ impl McpServer {
         description = "List the account's workspaces, oldest first, with every field (id, name, slug, \
             defaults, logging settings, labels). Paginate with offset/limit (limit 1-100, default 50); \
             the result is {data, total_count}. Use workspace_get when you know the slug or id.",
-        annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+        annotations(
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
     )]
-    async fn workspace_list(&self, Parameters(p): Parameters<ListParams>) -> ToolResult<Paged<Workspace>> {
+    async fn workspace_list(
+        &self,
+        Parameters(p): Parameters<ListParams>,
+    ) -> Result<Json<Paged<Workspace>>, ToolError> {
         let p = p?;
         let page = page(p.offset, p.limit)?;
         Ok(Json(self.run(move |g, c| g.workspace_list(c, page)).await?))
@@ -87,9 +102,17 @@ impl McpServer {
             model as provider/model, provider sort), I/O logging settings and labels. You become its \
             first member. Fails with invalid_argument naming the field (bad slug, name over 100 chars, \
             sampling rate outside 0.0001-1) or conflict if the slug is taken. Returns {data: workspace}.",
-        annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = false)
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
     )]
-    async fn workspace_create(&self, Parameters(p): Parameters<WorkspaceCreateParams>) -> ToolResult<Data<Workspace>> {
+    async fn workspace_create(
+        &self,
+        Parameters(p): Parameters<WorkspaceCreateParams>,
+    ) -> Result<Json<Data<Workspace>>, ToolError> {
         let p = p?;
         let new = NewWorkspace {
             name: p.name,
@@ -114,9 +137,17 @@ impl McpServer {
         title = "Get a workspace",
         description = "Get one workspace by its UUID or slug. Fails with not_found if no workspace of \
             the account has that id or slug. Returns {data: workspace}.",
-        annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+        annotations(
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
     )]
-    async fn workspace_get(&self, Parameters(p): Parameters<WorkspaceIdParams>) -> ToolResult<Data<Workspace>> {
+    async fn workspace_get(
+        &self,
+        Parameters(p): Parameters<WorkspaceIdParams>,
+    ) -> Result<Json<Data<Workspace>>, ToolError> {
         let p = p?;
         let ws = self.run(move |g, c| g.workspace_get(c, &p.id)).await?;
         Ok(Json(Data { data: ws }))
@@ -129,9 +160,17 @@ impl McpServer {
             clears a field (description, default models, provider sort, io_logging_api_key_ids = all \
             keys, labels) or resets a flag/sampling rate to its default; name and slug cannot be null. \
             A new slug must be free. Nothing changes if any field is invalid. Returns {data: workspace}.",
-        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = false)
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
     )]
-    async fn workspace_update(&self, Parameters(p): Parameters<WorkspaceUpdateParams>) -> ToolResult<Data<Workspace>> {
+    async fn workspace_update(
+        &self,
+        Parameters(p): Parameters<WorkspaceUpdateParams>,
+    ) -> Result<Json<Data<Workspace>>, ToolError> {
         let p = p?;
         let id = p.id;
         let patch = WorkspacePatch {
@@ -148,7 +187,9 @@ impl McpServer {
             is_observability_io_logging_enabled: p.is_observability_io_logging_enabled.into(),
             labels: p.labels.into(),
         };
-        let ws = self.run(move |g, c| g.workspace_update(c, &id, patch)).await?;
+        let ws = self
+            .run(move |g, c| g.workspace_update(c, &id, patch))
+            .await?;
         Ok(Json(Data { data: ws }))
     }
 
@@ -159,12 +200,23 @@ impl McpServer {
             disabled/expired keys. Fails with failed_precondition (reason DEFAULT_WORKSPACE) for the \
             default workspace, or (reason WORKSPACE_HAS_ACTIVE_KEYS, naming the keys) while it has \
             active API keys: disable or delete them first. Returns {deleted: true, id}.",
-        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = false)
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
     )]
-    async fn workspace_delete(&self, Parameters(p): Parameters<WorkspaceIdParams>) -> ToolResult<Deleted> {
+    async fn workspace_delete(
+        &self,
+        Parameters(p): Parameters<WorkspaceIdParams>,
+    ) -> Result<Json<Deleted>, ToolError> {
         let p = p?;
         let ws = self.run(move |g, c| g.workspace_delete(c, &p.id)).await?;
-        Ok(Json(Deleted { deleted: true, id: ws.id.to_string() }))
+        Ok(Json(Deleted {
+            deleted: true,
+            id: ws.id.to_string(),
+        }))
     }
 
     #[tool(
@@ -173,12 +225,23 @@ impl McpServer {
         description = "List the members of a workspace (by UUID or slug), ordered by user id, with their \
             workspace role (admin or member, following their organization role). Paginate with \
             offset/limit; returns {data, total_count}.",
-        annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+        annotations(
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
     )]
-    async fn workspace_members_list(&self, Parameters(p): Parameters<WorkspaceMembersListParams>) -> ToolResult<Paged<WorkspaceMember>> {
+    async fn workspace_members_list(
+        &self,
+        Parameters(p): Parameters<WorkspaceMembersListParams>,
+    ) -> Result<Json<Paged<WorkspaceMember>>, ToolError> {
         let p = p?;
         let page = page(p.offset, p.limit)?;
-        Ok(Json(self.run(move |g, c| g.workspace_members_list(c, &p.id, page)).await?))
+        Ok(Json(
+            self.run(move |g, c| g.workspace_members_list(c, &p.id, page))
+                .await?,
+        ))
     }
 
     #[tool(
@@ -188,11 +251,22 @@ impl McpServer {
             role they hold in the organization (org:admin → admin, org:member → member). Re-adding is \
             harmless. All-or-nothing: if any user id is not an organization member the call fails \
             with invalid_argument naming them and adds nobody. Returns {added_count, data}.",
-        annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
     )]
-    async fn workspace_members_add(&self, Parameters(p): Parameters<WorkspaceMembersParams>) -> ToolResult<BulkAdded> {
+    async fn workspace_members_add(
+        &self,
+        Parameters(p): Parameters<WorkspaceMembersParams>,
+    ) -> Result<Json<BulkAdded>, ToolError> {
         let p = p?;
-        Ok(Json(self.run(move |g, c| g.workspace_members_add(c, &p.id, &p.user_ids)).await?))
+        Ok(Json(
+            self.run(move |g, c| g.workspace_members_add(c, &p.id, &p.user_ids))
+                .await?,
+        ))
     }
 
     #[tool(
@@ -202,11 +276,22 @@ impl McpServer {
             keys in it are deleted too. All-or-nothing: if any of them still has an active API key in \
             the workspace, nobody is removed and the error (failed_precondition, reason \
             MEMBER_HAS_ACTIVE_KEYS) names the users and keys. Returns {removed_count}.",
-        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = false)
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
     )]
-    async fn workspace_members_remove(&self, Parameters(p): Parameters<WorkspaceMembersParams>) -> ToolResult<BulkRemoved> {
+    async fn workspace_members_remove(
+        &self,
+        Parameters(p): Parameters<WorkspaceMembersParams>,
+    ) -> Result<Json<BulkRemoved>, ToolError> {
         let p = p?;
-        Ok(Json(self.run(move |g, c| g.workspace_members_remove(c, &p.id, &p.user_ids)).await?))
+        Ok(Json(
+            self.run(move |g, c| g.workspace_members_remove(c, &p.id, &p.user_ids))
+                .await?,
+        ))
     }
 
     #[tool(
@@ -216,12 +301,28 @@ impl McpServer {
             a role (org:admin or org:member, default org:member). Add them to workspaces with \
             workspace_members_add. Fails with conflict if the user id or email is already used. \
             Returns {data: member}.",
-        annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = false)
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
     )]
-    async fn member_add(&self, Parameters(p): Parameters<MemberAddParams>) -> ToolResult<Data<Member>> {
+    async fn member_add(
+        &self,
+        Parameters(p): Parameters<MemberAddParams>,
+    ) -> Result<Json<Data<Member>>, ToolError> {
         let p = p?;
-        let new = NewMember { user_id: p.user_id, email: p.email, first_name: p.first_name, last_name: p.last_name, role: p.role };
-        Ok(Json(Data { data: self.run(move |g, c| g.member_add(c, new)).await? }))
+        let new = NewMember {
+            user_id: p.user_id,
+            email: p.email,
+            first_name: p.first_name,
+            last_name: p.last_name,
+            role: p.role,
+        };
+        Ok(Json(Data {
+            data: self.run(move |g, c| g.member_add(c, new)).await?,
+        }))
     }
 
     #[tool(
@@ -229,9 +330,17 @@ impl McpServer {
         title = "List organization members",
         description = "List the organization's members, ordered by user id, with email, names and role. \
             Paginate with offset/limit; returns {data, total_count}.",
-        annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+        annotations(
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
     )]
-    async fn member_list(&self, Parameters(p): Parameters<ListParams>) -> ToolResult<Paged<Member>> {
+    async fn member_list(
+        &self,
+        Parameters(p): Parameters<ListParams>,
+    ) -> Result<Json<Paged<Member>>, ToolError> {
         let p = p?;
         let page = page(p.offset, p.limit)?;
         Ok(Json(self.run(move |g, c| g.member_list(c, page)).await?))
@@ -242,11 +351,21 @@ impl McpServer {
         title = "Get an organization member",
         description = "Get one organization member by user id. Fails with not_found if the user is not \
             a member. Returns {data: member}.",
-        annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+        annotations(
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
     )]
-    async fn member_get(&self, Parameters(p): Parameters<UserIdParams>) -> ToolResult<Data<Member>> {
+    async fn member_get(
+        &self,
+        Parameters(p): Parameters<UserIdParams>,
+    ) -> Result<Json<Data<Member>>, ToolError> {
         let p = p?;
-        Ok(Json(Data { data: self.run(move |g, c| g.member_get(c, &p.user_id)).await? }))
+        Ok(Json(Data {
+            data: self.run(move |g, c| g.member_get(c, &p.user_id)).await?,
+        }))
     }
 
     #[tool(
@@ -255,13 +374,30 @@ impl McpServer {
         description = "Change a member's email, names or organization role. A role change also changes \
             their role in every workspace. Fails with failed_precondition (LAST_ORG_ADMIN) when \
             demoting the only org:admin, conflict when the email is taken. Returns {data: member}.",
-        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = false)
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
     )]
-    async fn member_update(&self, Parameters(p): Parameters<MemberUpdateParams>) -> ToolResult<Data<Member>> {
+    async fn member_update(
+        &self,
+        Parameters(p): Parameters<MemberUpdateParams>,
+    ) -> Result<Json<Data<Member>>, ToolError> {
         let p = p?;
         let user_id = p.user_id;
-        let patch = MemberPatch { email: p.email, first_name: p.first_name.into(), last_name: p.last_name.into(), role: p.role };
-        Ok(Json(Data { data: self.run(move |g, c| g.member_update(c, &user_id, patch)).await? }))
+        let patch = MemberPatch {
+            email: p.email,
+            first_name: p.first_name.into(),
+            last_name: p.last_name.into(),
+            role: p.role,
+        };
+        Ok(Json(Data {
+            data: self
+                .run(move |g, c| g.member_update(c, &user_id, patch))
+                .await?,
+        }))
     }
 
     #[tool(
@@ -271,12 +407,23 @@ impl McpServer {
             expired keys are deleted. Fails with failed_precondition (MEMBER_HAS_ACTIVE_KEYS, naming \
             the keys) while they have active API keys, or (LAST_ORG_ADMIN) for the only org:admin. \
             Returns {deleted: true, id}.",
-        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = false)
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
     )]
-    async fn member_remove(&self, Parameters(p): Parameters<UserIdParams>) -> ToolResult<Deleted> {
+    async fn member_remove(
+        &self,
+        Parameters(p): Parameters<UserIdParams>,
+    ) -> Result<Json<Deleted>, ToolError> {
         let p = p?;
         let m = self.run(move |g, c| g.member_remove(c, &p.user_id)).await?;
-        Ok(Json(Deleted { deleted: true, id: m.user_id.to_string() }))
+        Ok(Json(Deleted {
+            deleted: true,
+            id: m.user_id.to_string(),
+        }))
     }
 
     #[tool(
@@ -287,11 +434,26 @@ impl McpServer {
             future) and spending limit (USD). Returns {data: key, key: secret}: the secret is shown \
             only in this result and cannot be retrieved later, so hand it to the user now. Fails with \
             failed_precondition (NOT_WORKSPACE_MEMBER) if the user is not a workspace member.",
-        annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = false)
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
     )]
-    async fn key_create(&self, Parameters(p): Parameters<KeyCreateParams>) -> ToolResult<CreatedKey> {
+    async fn key_create(
+        &self,
+        Parameters(p): Parameters<KeyCreateParams>,
+    ) -> Result<Json<CreatedKey>, ToolError> {
         let p = p?;
-        let new = NewKey { name: p.name, workspace: p.workspace, kind: p.kind, creator_user_id: p.creator_user_id, expires_at: p.expires_at, limit: p.limit };
+        let new = NewKey {
+            name: p.name,
+            workspace: p.workspace,
+            kind: p.kind,
+            creator_user_id: p.creator_user_id,
+            expires_at: p.expires_at,
+            limit: p.limit,
+        };
         Ok(Json(self.run(move |g, c| g.key_create(c, new)).await?))
     }
 
@@ -301,12 +463,23 @@ impl McpServer {
         description = "List the API keys of a workspace (by UUID or slug), oldest first. Active keys \
             only unless include_inactive is true (then disabled and expired keys too). Secrets are \
             never returned; label shows a recognizable fragment. Returns {data, total_count}.",
-        annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+        annotations(
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
     )]
-    async fn key_list(&self, Parameters(p): Parameters<KeyListParams>) -> ToolResult<Paged<ApiKey>> {
+    async fn key_list(
+        &self,
+        Parameters(p): Parameters<KeyListParams>,
+    ) -> Result<Json<Paged<ApiKey>>, ToolError> {
         let p = p?;
         let page = page(p.offset, p.limit)?;
-        Ok(Json(self.run(move |g, c| g.key_list(c, &p.workspace, p.include_inactive, page)).await?))
+        Ok(Json(
+            self.run(move |g, c| g.key_list(c, &p.workspace, p.include_inactive, page))
+                .await?,
+        ))
     }
 
     #[tool(
@@ -314,11 +487,21 @@ impl McpServer {
         title = "Get an API key",
         description = "Get one API key by id (key_…): name, workspace, user, kind, disabled, expiry, \
             limit. Never the secret. Returns {data: key}.",
-        annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+        annotations(
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
     )]
-    async fn key_get(&self, Parameters(p): Parameters<KeyIdParams>) -> ToolResult<Data<ApiKey>> {
+    async fn key_get(
+        &self,
+        Parameters(p): Parameters<KeyIdParams>,
+    ) -> Result<Json<Data<ApiKey>>, ToolError> {
         let p = p?;
-        Ok(Json(Data { data: self.run(move |g, c| g.key_get(c, &p.id)).await? }))
+        Ok(Json(Data {
+            data: self.run(move |g, c| g.key_get(c, &p.id)).await?,
+        }))
     }
 
     #[tool(
@@ -327,13 +510,28 @@ impl McpServer {
         description = "Rename a key, disable or re-enable it, change or remove its expiry (null = never \
             expires) or spending limit (null = unlimited). Disabling takes effect immediately. \
             Returns {data: key}.",
-        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = false)
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
     )]
-    async fn key_update(&self, Parameters(p): Parameters<KeyUpdateParams>) -> ToolResult<Data<ApiKey>> {
+    async fn key_update(
+        &self,
+        Parameters(p): Parameters<KeyUpdateParams>,
+    ) -> Result<Json<Data<ApiKey>>, ToolError> {
         let p = p?;
         let id = p.id;
-        let patch = KeyPatch { name: p.name, disabled: p.disabled, expires_at: p.expires_at.into(), limit: p.limit.into() };
-        Ok(Json(Data { data: self.run(move |g, c| g.key_update(c, &id, patch)).await? }))
+        let patch = KeyPatch {
+            name: p.name,
+            disabled: p.disabled,
+            expires_at: p.expires_at.into(),
+            limit: p.limit.into(),
+        };
+        Ok(Json(Data {
+            data: self.run(move |g, c| g.key_update(c, &id, patch)).await?,
+        }))
     }
 
     #[tool(
@@ -341,12 +539,23 @@ impl McpServer {
         title = "Delete an API key",
         description = "Permanently delete an API key by id; it stops working immediately. To pause a \
             key instead, use key_update with disabled: true. Returns {deleted: true, id}.",
-        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = false)
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
     )]
-    async fn key_delete(&self, Parameters(p): Parameters<KeyIdParams>) -> ToolResult<Deleted> {
+    async fn key_delete(
+        &self,
+        Parameters(p): Parameters<KeyIdParams>,
+    ) -> Result<Json<Deleted>, ToolError> {
         let p = p?;
         let k = self.run(move |g, c| g.key_delete(c, &p.id)).await?;
-        Ok(Json(Deleted { deleted: true, id: k.id.to_string() }))
+        Ok(Json(Deleted {
+            deleted: true,
+            id: k.id.to_string(),
+        }))
     }
 }
 

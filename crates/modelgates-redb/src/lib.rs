@@ -68,13 +68,20 @@ impl RedbStore {
     pub fn open(path: impl AsRef<Path>) -> Result<Self, RedbError> {
         let path = path.as_ref().to_path_buf();
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)
-                .map_err(|source| RedbError::CreateDir { path: parent.to_path_buf(), source })?;
+            std::fs::create_dir_all(parent).map_err(|source| RedbError::CreateDir {
+                path: parent.to_path_buf(),
+                source,
+            })?;
         }
-        let db = redb::Database::create(&path)
-            .map_err(|source| RedbError::Open { path: path.clone(), source })?;
+        let db = redb::Database::create(&path).map_err(|source| RedbError::Open {
+            path: path.clone(),
+            source,
+        })?;
         tracing::debug!(path = %path.display(), "opened redb database");
-        Ok(Self { db: Arc::new(Mutex::new(Some(Arc::new(db)))), path })
+        Ok(Self {
+            db: Arc::new(Mutex::new(Some(Arc::new(db)))),
+            path,
+        })
     }
 
     /// The database file.
@@ -93,7 +100,12 @@ impl RedbStore {
     /// Closes the database cleanly (redb's `Database::close`). Further transactions fail.
     /// Call it once every `ModelGates` using this store is done.
     pub fn close(&self) -> Result<(), RedbError> {
-        let db = self.db.lock().unwrap_or_else(|e| e.into_inner()).take().ok_or(RedbError::Closed)?;
+        let db = self
+            .db
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .ok_or(RedbError::Closed)?;
         match Arc::try_unwrap(db) {
             Ok(db) => db.close().map_err(RedbError::Close),
             // A transaction still holds the database; it closes when the last one ends.
@@ -205,11 +217,15 @@ impl WriteTxn for RedbWrite {
 
 impl Storage for RedbStore {
     fn begin_read(&self) -> StorageResult<Box<dyn ReadTxn + '_>> {
-        Ok(Box::new(RedbRead { txn: self.db()?.begin_read().map_err(storage)? }))
+        Ok(Box::new(RedbRead {
+            txn: self.db()?.begin_read().map_err(storage)?,
+        }))
     }
 
     fn begin_write(&self) -> StorageResult<Box<dyn WriteTxn + '_>> {
-        Ok(Box::new(RedbWrite { txn: self.db()?.begin_write().map_err(storage)? }))
+        Ok(Box::new(RedbWrite {
+            txn: self.db()?.begin_write().map_err(storage)?,
+        }))
     }
 
     fn backend_name(&self) -> &'static str {

@@ -105,7 +105,10 @@ impl ModelGates {
     /// returns a caller acting as that admin.
     pub fn create_account(&self, options: &Bootstrap) -> Result<Caller> {
         let account = self.write(|tx| bootstrap(&mut *tx.txn, tx.now, options))?;
-        Ok(Caller { account: account.id, user_id: account.bootstrap_admin })
+        Ok(Caller {
+            account: account.id,
+            user_id: account.bootstrap_admin,
+        })
     }
 
     /// The caller's account.
@@ -119,5 +122,7 @@ impl ModelGates {
 
 /// The account record; an unknown account is an internal error (callers are authorized first).
 pub(crate) fn load(txn: &dyn ReadTxn, id: AccountId) -> Result<Account> {
-    ACCOUNTS.get(txn, &id)?.ok_or_else(|| Error::internal(format!("account {id} is missing")))
+    ACCOUNTS
+        .get(txn, &id)?
+        .ok_or_else(|| Error::internal(format!("account {id} is missing")))
 }

@@ -77,11 +77,15 @@ impl KeyRecord {
     pub(crate) fn hash_bytes(&self) -> Result<[u8; 32]> {
         let mut out = [0u8; 32];
         if self.hash.len() != 64 {
-            return Err(Error::Corrupt(format!("API key {} has a malformed hash", self.key.id)));
+            return Err(Error::Corrupt(format!(
+                "API key {} has a malformed hash",
+                self.key.id
+            )));
         }
         for (i, byte) in out.iter_mut().enumerate() {
-            *byte = u8::from_str_radix(&self.hash[2 * i..2 * i + 2], 16)
-                .map_err(|_| Error::Corrupt(format!("API key {} has a malformed hash", self.key.id)))?;
+            *byte = u8::from_str_radix(&self.hash[2 * i..2 * i + 2], 16).map_err(|_| {
+                Error::Corrupt(format!("API key {} has a malformed hash", self.key.id))
+            })?;
         }
         Ok(out)
     }
@@ -89,10 +93,12 @@ impl KeyRecord {
 
 fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 /// Input of [`ModelGates::key_create`].
@@ -124,7 +130,10 @@ pub struct CreatedKey {
 
 impl std::fmt::Debug for CreatedKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CreatedKey").field("data", &self.data).field("key", &"<redacted>").finish()
+        f.debug_struct("CreatedKey")
+            .field("data", &self.data)
+            .field("key", &"<redacted>")
+            .finish()
     }
 }
 
@@ -147,7 +156,10 @@ fn check_limit(v: f64) -> Result<()> {
     if v.is_finite() && (0.0..=LIMIT_MAX).contains(&v) {
         Ok(())
     } else {
-        Err(Error::invalid("limit", format!("{v} is not an amount in [0, {LIMIT_MAX}]")))
+        Err(Error::invalid(
+            "limit",
+            format!("{v} is not an amount in [0, {LIMIT_MAX}]"),
+        ))
     }
 }
 
@@ -155,20 +167,40 @@ fn check_expiry(t: DateTime<Utc>, now: DateTime<Utc>) -> Result<()> {
     if t <= now {
         return Err(Error::invalid(
             "expires_at",
-            format!("{} is not in the future (now is {}); use disabled to stop a key", t.to_rfc3339(), now.to_rfc3339()),
+            format!(
+                "{} is not in the future (now is {}); use disabled to stop a key",
+                t.to_rfc3339(),
+                now.to_rfc3339()
+            ),
         ));
     }
     Ok(())
 }
 
 /// Every key record of workspace `ws`, oldest first.
-pub(crate) fn records_of_workspace(txn: &dyn ReadTxn, account: AccountId, ws: WorkspaceId) -> Result<Vec<KeyRecord>> {
-    load_all(txn, account, WORKSPACE_KEYS.values_with_prefix(txn, &(account, ws))?)
+pub(crate) fn records_of_workspace(
+    txn: &dyn ReadTxn,
+    account: AccountId,
+    ws: WorkspaceId,
+) -> Result<Vec<KeyRecord>> {
+    load_all(
+        txn,
+        account,
+        WORKSPACE_KEYS.values_with_prefix(txn, &(account, ws))?,
+    )
 }
 
 /// Every key record of `user`, oldest first.
-pub(crate) fn records_of_user(txn: &dyn ReadTxn, account: AccountId, user: &UserId) -> Result<Vec<KeyRecord>> {
-    load_all(txn, account, USER_KEYS.values_with_prefix(txn, &(account, user.clone()))?)
+pub(crate) fn records_of_user(
+    txn: &dyn ReadTxn,
+    account: AccountId,
+    user: &UserId,
+) -> Result<Vec<KeyRecord>> {
+    load_all(
+        txn,
+        account,
+        USER_KEYS.values_with_prefix(txn, &(account, user.clone()))?,
+    )
 }
 
 fn load_all(txn: &dyn ReadTxn, account: AccountId, ids: Vec<KeyId>) -> Result<Vec<KeyRecord>> {
@@ -183,7 +215,9 @@ fn load_all(txn: &dyn ReadTxn, account: AccountId, ids: Vec<KeyId>) -> Result<Ve
 
 fn load(txn: &dyn ReadTxn, account: AccountId, raw_id: &str) -> Result<KeyRecord> {
     let id = KeyId::parse_field(raw_id, "id")?;
-    API_KEYS.get(txn, &(account, id))?.ok_or_else(|| Error::not_found("API key", id.to_string()))
+    API_KEYS
+        .get(txn, &(account, id))?
+        .ok_or_else(|| Error::not_found("API key", id.to_string()))
 }
 
 /// Deletes a key with its indexes and its io-logging references, and unpublishes it.
@@ -207,7 +241,10 @@ pub(crate) fn delete_record(tx: &mut Tx<'_>, account: AccountId, record: &KeyRec
 
 fn store(tx: &mut Tx<'_>, record: &KeyRecord) -> Result<()> {
     API_KEYS.put(&mut *tx.txn, &(record.account, record.key.id), record)?;
-    tx.key_changes.push(KeyChange::Upsert(record.hash_bytes()?, KeyEntry::of(record.account, record)));
+    tx.key_changes.push(KeyChange::Upsert(
+        record.hash_bytes()?,
+        KeyEntry::of(record.account, record),
+    ));
     Ok(())
 }
 
@@ -238,7 +275,10 @@ impl ModelGates {
             }
             let account = caller.account;
             let ws = workspace::resolve(&*tx.txn, account, &new.workspace)?;
-            if crate::schema::MEMBERS.get(&*tx.txn, &(account, creator.clone()))?.is_none() {
+            if crate::schema::MEMBERS
+                .get(&*tx.txn, &(account, creator.clone()))?
+                .is_none()
+            {
                 return Err(Error::invalid(
                     "creator_user_id",
                     format!("user {creator} is not a member of the organization"),
@@ -255,7 +295,8 @@ impl ModelGates {
                 ));
             }
             let mut raw = [0u8; 32];
-            getrandom::fill(&mut raw).map_err(|e| Error::internal(format!("random source: {e}")))?;
+            getrandom::fill(&mut raw)
+                .map_err(|e| Error::internal(format!("random source: {e}")))?;
             let body = hex(&raw);
             let secret = format!("{SECRET_PREFIX}{body}");
             let hash = hash_secret(&secret);
@@ -273,18 +314,31 @@ impl ModelGates {
                 created_at: tx.now,
                 updated_at: None,
             };
-            let record = KeyRecord { account, key: key.clone(), hash: hex(&hash) };
+            let record = KeyRecord {
+                account,
+                key: key.clone(),
+                hash: hex(&hash),
+            };
             store(tx, &record)?;
             WORKSPACE_KEYS.put(&mut *tx.txn, &(account, ws.id, id), &id)?;
             USER_KEYS.put(&mut *tx.txn, &(account, creator.clone(), id), &id)?;
             KEY_HASHES.put(&mut *tx.txn, &hash, &(account, id))?;
-            Ok(CreatedKey { data: key, key: secret })
+            Ok(CreatedKey {
+                data: key,
+                key: secret,
+            })
         })
     }
 
     /// Lists a workspace's keys, oldest first; disabled and expired keys only when
     /// `include_inactive`.
-    pub fn key_list(&self, caller: &Caller, workspace: &str, include_inactive: bool, page: Page) -> Result<Paged<ApiKey>> {
+    pub fn key_list(
+        &self,
+        caller: &Caller,
+        workspace: &str,
+        include_inactive: bool,
+        page: Page,
+    ) -> Result<Paged<ApiKey>> {
         let now = self.now();
         self.read(|txn| {
             authorize(txn, caller, false)?;

@@ -126,9 +126,9 @@ pub fn decode_value<V: DeserializeOwned>(table: TableName, bytes: &[u8]) -> Resu
             "table {table} holds a record of value format {v}; this build reads up to \
              {VALUE_FORMAT_VERSION}. Upgrade modelgates."
         ))),
-        Some((v, _)) => {
-            Err(Error::Corrupt(format!("table {table}: unknown value format version {v}")))
-        }
+        Some((v, _)) => Err(Error::Corrupt(format!(
+            "table {table}: unknown value format version {v}"
+        ))),
         None => Err(Error::Corrupt(format!("table {table}: empty record"))),
     }
 }
@@ -150,7 +150,10 @@ impl<K: ?Sized, V> Copy for Table<K, V> {}
 impl<K: KeyPart + ?Sized, V: Serialize + DeserializeOwned> Table<K, V> {
     /// A table named `name`.
     pub const fn new(name: &'static str) -> Self {
-        Self { name: TableName(name), _types: PhantomData }
+        Self {
+            name: TableName(name),
+            _types: PhantomData,
+        }
     }
 
     /// This table's name.
@@ -203,7 +206,11 @@ impl<K: KeyPart + ?Sized, V: Serialize + DeserializeOwned> Table<K, V> {
         txn: &(impl ReadTxn + ?Sized),
         prefix: &impl KeyPart,
     ) -> Result<Vec<V>> {
-        Ok(self.scan_prefix(txn, prefix)?.into_iter().map(|(_, v)| v).collect())
+        Ok(self
+            .scan_prefix(txn, prefix)?
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect())
     }
 }
 
@@ -248,7 +255,13 @@ mod tests {
     fn newer_value_format_is_refused_with_a_clear_error() {
         let err = decode_value::<u32>(TableName("t"), &[9, b'1']).unwrap_err();
         assert!(err.to_string().contains("value format 9"), "{err}");
-        assert!(matches!(decode_value::<u32>(TableName("t"), &[]), Err(Error::Corrupt(_))));
-        assert_eq!(decode_value::<u32>(TableName("t"), &encode_value(&7u32).unwrap()).unwrap(), 7);
+        assert!(matches!(
+            decode_value::<u32>(TableName("t"), &[]),
+            Err(Error::Corrupt(_))
+        ));
+        assert_eq!(
+            decode_value::<u32>(TableName("t"), &encode_value(&7u32).unwrap()).unwrap(),
+            7
+        );
     }
 }

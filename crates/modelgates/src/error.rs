@@ -120,9 +120,10 @@ impl Error {
             Self::FailedPrecondition { .. } => ErrorKind::FailedPrecondition,
             Self::Unauthenticated(_) => ErrorKind::Unauthenticated,
             Self::PermissionDenied(_) => ErrorKind::PermissionDenied,
-            Self::Storage(_) | Self::Corrupt(_) | Self::UnsupportedVersion(_) | Self::Internal(_) => {
-                ErrorKind::Internal
-            }
+            Self::Storage(_)
+            | Self::Corrupt(_)
+            | Self::UnsupportedVersion(_)
+            | Self::Internal(_) => ErrorKind::Internal,
         }
     }
 
@@ -145,22 +146,34 @@ impl Error {
 
     /// An [`Error::InvalidArgument`] on `field`.
     pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self::InvalidArgument { field: field.into(), reason: reason.into() }
+        Self::InvalidArgument {
+            field: field.into(),
+            reason: reason.into(),
+        }
     }
 
     /// An [`Error::NotFound`].
     pub fn not_found(resource: &'static str, id: impl Into<String>) -> Self {
-        Self::NotFound { resource, id: id.into() }
+        Self::NotFound {
+            resource,
+            id: id.into(),
+        }
     }
 
     /// An [`Error::Conflict`] on `field`.
     pub fn conflict(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::Conflict { field: Some(field.into()), message: message.into() }
+        Self::Conflict {
+            field: Some(field.into()),
+            message: message.into(),
+        }
     }
 
     /// An [`Error::FailedPrecondition`].
     pub fn precondition(reason: &'static str, message: impl Into<String>) -> Self {
-        Self::FailedPrecondition { reason, message: message.into() }
+        Self::FailedPrecondition {
+            reason,
+            message: message.into(),
+        }
     }
 
     /// An [`Error::Internal`].

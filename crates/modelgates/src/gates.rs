@@ -38,7 +38,10 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Self { clock: Arc::new(SystemClock), bootstrap: Bootstrap::default() }
+        Self {
+            clock: Arc::new(SystemClock),
+            bootstrap: Bootstrap::default(),
+        }
     }
 }
 
@@ -61,7 +64,9 @@ struct Inner {
 
 impl std::fmt::Debug for ModelGates {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ModelGates").field("backend", &self.inner.store.backend_name()).finish()
+        f.debug_struct("ModelGates")
+            .field("backend", &self.inner.store.backend_name())
+            .finish()
     }
 }
 
@@ -115,7 +120,11 @@ impl ModelGates {
             let txn = store.begin_read()?;
             Snapshot::load(&*txn)?
         };
-        tracing::debug!(backend = store.backend_name(), keys = snapshot.len(), "opened");
+        tracing::debug!(
+            backend = store.backend_name(),
+            keys = snapshot.len(),
+            "opened"
+        );
         Ok(Self {
             inner: Arc::new(Inner {
                 store,
@@ -148,7 +157,10 @@ impl ModelGates {
                 .filter(|m| m.role == OrgRole::Admin)
                 .min_by_key(|m| (m.user_id != account.bootstrap_admin, m.created_at))
                 .ok_or_else(|| Error::internal("the account has no org admin"))?;
-            Ok(Caller { account: account.id, user_id: admin.user_id })
+            Ok(Caller {
+                account: account.id,
+                user_id: admin.user_id,
+            })
         })
     }
 
@@ -162,7 +174,11 @@ impl ModelGates {
     /// `f` may be re-run if the backend reports a conflict, so it must not have side effects
     /// outside the transaction.
     pub(crate) fn write<T>(&self, mut f: impl FnMut(&mut Tx<'_>) -> Result<T>) -> Result<T> {
-        let _serial = self.inner.write_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let _serial = self
+            .inner
+            .write_lock
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -199,12 +215,14 @@ impl ModelGates {
 
 /// Loads the caller's membership in its account; `admin` requires the `org:admin` role.
 pub(crate) fn authorize(txn: &dyn ReadTxn, caller: &Caller, admin: bool) -> Result<Member> {
-    let member = MEMBERS.get(txn, &(caller.account, caller.user_id.clone()))?.ok_or_else(|| {
-        Error::Unauthenticated(format!(
-            "user {} is not a member of account {}",
-            caller.user_id, caller.account
-        ))
-    })?;
+    let member = MEMBERS
+        .get(txn, &(caller.account, caller.user_id.clone()))?
+        .ok_or_else(|| {
+            Error::Unauthenticated(format!(
+                "user {} is not a member of account {}",
+                caller.user_id, caller.account
+            ))
+        })?;
     if admin && member.role != OrgRole::Admin {
         return Err(Error::PermissionDenied(format!(
             "user {} has role {}; this operation needs org:admin",

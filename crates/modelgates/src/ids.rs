@@ -137,7 +137,11 @@ pub struct WorkspaceId(uuid::Uuid);
 impl WorkspaceId {
     /// A new id, ordered by `millis`.
     pub fn generate(millis: u64) -> Self {
-        let ts = uuid::Timestamp::from_unix(uuid::NoContext, millis / 1000, ((millis % 1000) * 1_000_000) as u32);
+        let ts = uuid::Timestamp::from_unix(
+            uuid::NoContext,
+            millis / 1000,
+            ((millis % 1000) * 1_000_000) as u32,
+        );
         let mut bytes = *uuid::Uuid::new_v7(ts).as_bytes();
         // Fill the random part from the OS (uuid's own RNG feature is not enabled).
         let rnd = random_u128().to_le_bytes();
@@ -189,7 +193,8 @@ impl UserId {
     pub fn parse_field(s: &str, field: &str) -> Result<Self, Error> {
         let ok = (1..=64).contains(&s.len())
             && s.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
-            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
         if ok {
             Ok(Self(s.to_owned()))
         } else {
@@ -266,7 +271,9 @@ mod tests {
         assert!(a < b);
         assert!(a.to_string().starts_with("key_"));
         assert_eq!(a.to_string().parse::<KeyId>().unwrap(), a);
-        let err = "wsm_01J0000000000000000000000".parse::<KeyId>().unwrap_err();
+        let err = "wsm_01J0000000000000000000000"
+            .parse::<KeyId>()
+            .unwrap_err();
         assert!(err.to_string().contains("not a valid API key id"), "{err}");
     }
 

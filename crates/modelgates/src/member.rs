@@ -195,7 +195,12 @@ impl ModelGates {
 
     /// Changes a member's email, names or role. A role change applies to every workspace
     /// membership of the member in the same transaction; the last org admin cannot be demoted.
-    pub fn member_update(&self, caller: &Caller, user_id: &str, patch: MemberPatch) -> Result<Member> {
+    pub fn member_update(
+        &self,
+        caller: &Caller,
+        user_id: &str,
+        patch: MemberPatch,
+    ) -> Result<Member> {
         let user_id = UserId::parse_field(user_id, "user_id")?;
         if let Some(email) = &patch.email {
             validate::email("email", email)?;
@@ -249,13 +254,18 @@ impl ModelGates {
             if m.role == OrgRole::Admin && count_admins(&*tx.txn, account)? <= 1 {
                 return Err(Error::precondition(
                     "LAST_ORG_ADMIN",
-                    format!("user {user_id} is the organization's only org:admin and cannot be removed"),
+                    format!(
+                        "user {user_id} is the organization's only org:admin and cannot be removed"
+                    ),
                 ));
             }
             let keys = api_key::records_of_user(&*tx.txn, account, &user_id)?;
             let now = tx.now;
-            let active: Vec<String> =
-                keys.iter().filter(|k| k.key.is_active(now)).map(|k| k.key.id.to_string()).collect();
+            let active: Vec<String> = keys
+                .iter()
+                .filter(|k| k.key.is_active(now))
+                .map(|k| k.key.id.to_string())
+                .collect();
             if !active.is_empty() {
                 return Err(Error::precondition(
                     "MEMBER_HAS_ACTIVE_KEYS",
@@ -275,13 +285,22 @@ impl ModelGates {
             }
             MEMBER_EMAILS.delete(&mut *tx.txn, &email_key(account, &m.email))?;
             MEMBERS.delete(&mut *tx.txn, &(account, user_id.clone()))?;
-            debug_assert!(USER_KEYS.values_with_prefix(&*tx.txn, &(account, user_id.clone()))?.is_empty());
+            debug_assert!(
+                USER_KEYS
+                    .values_with_prefix(&*tx.txn, &(account, user_id.clone()))?
+                    .is_empty()
+            );
             Ok(m)
         })
     }
 }
 
-fn sync_workspace_roles(tx: &mut Tx<'_>, account: AccountId, user_id: &UserId, role: OrgRole) -> Result<()> {
+fn sync_workspace_roles(
+    tx: &mut Tx<'_>,
+    account: AccountId,
+    user_id: &UserId,
+    role: OrgRole,
+) -> Result<()> {
     for (_, ws) in crate::workspace::memberships_of_user(&*tx.txn, account, user_id)? {
         let key = (account, ws, user_id.clone());
         if let Some(mut wm) = WORKSPACE_MEMBERS.get(&*tx.txn, &key)? {

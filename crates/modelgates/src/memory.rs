@@ -32,19 +32,29 @@ impl MemoryStore {
     }
 
     fn snapshot(&self) -> Arc<Tables> {
-        self.inner.committed.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.inner
+            .committed
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }
 
 impl Storage for MemoryStore {
     fn begin_read(&self) -> StorageResult<Box<dyn ReadTxn + '_>> {
-        Ok(Box::new(MemoryRead { tables: self.snapshot() }))
+        Ok(Box::new(MemoryRead {
+            tables: self.snapshot(),
+        }))
     }
 
     fn begin_write(&self) -> StorageResult<Box<dyn WriteTxn + '_>> {
         let guard = self.inner.writer.lock().unwrap_or_else(|e| e.into_inner());
         let tables = (*self.snapshot()).clone();
-        Ok(Box::new(MemoryWrite { store: self, _guard: guard, tables }))
+        Ok(Box::new(MemoryWrite {
+            store: self,
+            _guard: guard,
+            tables,
+        }))
     }
 
     fn backend_name(&self) -> &'static str {
@@ -73,7 +83,9 @@ fn range(
     end: Bound<&[u8]>,
     limit: usize,
 ) -> StorageResult<Vec<Entry>> {
-    let Some(t) = tables.get(&table) else { return Ok(Vec::new()) };
+    let Some(t) = tables.get(&table) else {
+        return Ok(Vec::new());
+    };
     if let (Bound::Included(s) | Bound::Excluded(s), Bound::Included(e) | Bound::Excluded(e)) =
         (start, end)
         && s > e
@@ -126,18 +138,28 @@ impl ReadTxn for MemoryWrite<'_> {
 
 impl WriteTxn for MemoryWrite<'_> {
     fn put(&mut self, table: TableName, key: &[u8], value: &[u8]) -> StorageResult<()> {
-        self.tables.entry(table).or_default().insert(key.to_vec(), value.to_vec());
+        self.tables
+            .entry(table)
+            .or_default()
+            .insert(key.to_vec(), value.to_vec());
         Ok(())
     }
 
     fn delete(&mut self, table: TableName, key: &[u8]) -> StorageResult<bool> {
-        Ok(self.tables.get_mut(&table).is_some_and(|t| t.remove(key).is_some()))
+        Ok(self
+            .tables
+            .get_mut(&table)
+            .is_some_and(|t| t.remove(key).is_some()))
     }
 
     fn commit(self: Box<Self>) -> StorageResult<()> {
         let this = *self;
-        let mut committed =
-            this.store.inner.committed.write().map_err(|_| StorageError::backend("poisoned lock"))?;
+        let mut committed = this
+            .store
+            .inner
+            .committed
+            .write()
+            .map_err(|_| StorageError::backend("poisoned lock"))?;
         *committed = Arc::new(this.tables);
         Ok(())
     }

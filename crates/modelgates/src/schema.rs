@@ -45,8 +45,7 @@ pub(crate) const API_KEYS: Table<(AccountId, KeyId), KeyRecord> = Table::new("ap
 pub(crate) const WORKSPACE_KEYS: Table<(AccountId, WorkspaceId, KeyId), KeyId> =
     Table::new("workspace_keys");
 /// Index: (account, user, key) → key.
-pub(crate) const USER_KEYS: Table<(AccountId, UserId, KeyId), KeyId> =
-    Table::new("user_keys");
+pub(crate) const USER_KEYS: Table<(AccountId, UserId, KeyId), KeyId> = Table::new("user_keys");
 /// Global index: SHA-256 of a key secret → (account, key id).
 pub(crate) const KEY_HASHES: Table<[u8; 32], (AccountId, KeyId)> = Table::new("key_hashes");
 

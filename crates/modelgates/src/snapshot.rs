@@ -83,7 +83,9 @@ impl Snapshot {
             let account = record.account;
             keys.insert(record.hash_bytes()?, KeyEntry::of(account, &record));
         }
-        Ok(Self { keys: Arc::new(keys) })
+        Ok(Self {
+            keys: Arc::new(keys),
+        })
     }
 
     /// A new snapshot with `changes` applied in order.
@@ -99,7 +101,9 @@ impl Snapshot {
                 }
             }
         }
-        Self { keys: Arc::new(keys) }
+        Self {
+            keys: Arc::new(keys),
+        }
     }
 
     /// How many keys the snapshot holds.
@@ -123,10 +127,16 @@ impl Snapshot {
             .get(&hash_secret(secret))
             .ok_or_else(|| Error::Unauthenticated("unknown API key".into()))?;
         if entry.disabled {
-            return Err(Error::PermissionDenied(format!("API key {} is disabled", entry.key_id)));
+            return Err(Error::PermissionDenied(format!(
+                "API key {} is disabled",
+                entry.key_id
+            )));
         }
         if entry.expires_at.is_some_and(|t| t <= now) {
-            return Err(Error::PermissionDenied(format!("API key {} has expired", entry.key_id)));
+            return Err(Error::PermissionDenied(format!(
+                "API key {} has expired",
+                entry.key_id
+            )));
         }
         Ok(VerifiedKey {
             key_id: entry.key_id,

@@ -29,7 +29,10 @@ pub fn name(field: &str, value: &str, max: usize) -> Result<()> {
     if len > max {
         return Err(Error::invalid(
             field,
-            format!("{:?} is {len} characters; at most {max} are allowed", excerpt(value)),
+            format!(
+                "{:?} is {len} characters; at most {max} are allowed",
+                excerpt(value)
+            ),
         ));
     }
     if value.chars().any(char::is_control) {
@@ -50,12 +53,18 @@ pub fn slug(field: &str, value: &str) -> Result<()> {
     if len == 0 || len > SLUG_MAX {
         return Err(Error::invalid(
             field,
-            format!("{:?} is {len} characters; a slug has 1 to {SLUG_MAX}", excerpt(value)),
+            format!(
+                "{:?} is {len} characters; a slug has 1 to {SLUG_MAX}",
+                excerpt(value)
+            ),
         ));
     }
-    let well_formed = value
-        .split('-')
-        .all(|seg| !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()));
+    let well_formed = value.split('-').all(|seg| {
+        !seg.is_empty()
+            && seg
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    });
     if !well_formed {
         return Err(Error::invalid(
             field,
@@ -84,7 +93,9 @@ pub fn text(field: &str, value: &str, max: usize) -> Result<()> {
 /// A model reference `provider/model` (e.g. `openai/gpt-4o`).
 pub fn model_ref(field: &str, value: &str) -> Result<()> {
     let ok = value.len() <= 200
-        && value.split_once('/').is_some_and(|(p, m)| !p.is_empty() && !m.is_empty())
+        && value
+            .split_once('/')
+            .is_some_and(|(p, m)| !p.is_empty() && !m.is_empty())
         && !value.chars().any(|c| c.is_whitespace() || c.is_control());
     if ok {
         Ok(())
@@ -112,7 +123,10 @@ pub fn email(field: &str, value: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::invalid(field, format!("{:?} is not an email address", excerpt(value))))
+        Err(Error::invalid(
+            field,
+            format!("{:?} is not an email address", excerpt(value)),
+        ))
     }
 }
 
@@ -124,7 +138,10 @@ pub fn labels(field: &str, labels: &BTreeMap<String, String>) -> Result<()> {
     if labels.len() > LABELS_MAX {
         return Err(Error::invalid(
             field,
-            format!("{} labels given; at most {LABELS_MAX} are allowed", labels.len()),
+            format!(
+                "{} labels given; at most {LABELS_MAX} are allowed",
+                labels.len()
+            ),
         ));
     }
     for (k, v) in labels {
@@ -133,7 +150,9 @@ pub fn labels(field: &str, labels: &BTreeMap<String, String>) -> Result<()> {
         let key_ok = (1..=63).contains(&bytes.len())
             && edge_ok(bytes[0])
             && edge_ok(bytes[bytes.len() - 1])
-            && bytes.iter().all(|&b| edge_ok(b) || matches!(b, b'-' | b'_' | b'.' | b'/'));
+            && bytes
+                .iter()
+                .all(|&b| edge_ok(b) || matches!(b, b'-' | b'_' | b'.' | b'/'));
         if !key_ok {
             return Err(Error::invalid(
                 format!("{field}.{}", excerpt(k)),
@@ -147,7 +166,10 @@ pub fn labels(field: &str, labels: &BTreeMap<String, String>) -> Result<()> {
         if v.chars().count() > 256 || v.chars().any(char::is_control) {
             return Err(Error::invalid(
                 format!("{field}.{k}"),
-                format!("label value {:?} must be at most 256 characters without control characters", excerpt(v)),
+                format!(
+                    "label value {:?} must be at most 256 characters without control characters",
+                    excerpt(v)
+                ),
             ));
         }
     }
@@ -170,7 +192,10 @@ pub struct Page {
 
 impl Default for Page {
     fn default() -> Self {
-        Self { offset: 0, limit: PAGE_DEFAULT_LIMIT }
+        Self {
+            offset: 0,
+            limit: PAGE_DEFAULT_LIMIT,
+        }
     }
 }
 
@@ -180,7 +205,10 @@ impl Page {
     pub fn new(offset: Option<i64>, limit: Option<i64>) -> Result<Self> {
         let offset = offset.unwrap_or(0);
         if offset < 0 {
-            return Err(Error::invalid("offset", format!("{offset} is negative; offset must be ≥ 0")));
+            return Err(Error::invalid(
+                "offset",
+                format!("{offset} is negative; offset must be ≥ 0"),
+            ));
         }
         let limit = limit.unwrap_or(i64::from(PAGE_DEFAULT_LIMIT));
         if !(1..=i64::from(PAGE_MAX_LIMIT)).contains(&limit) {
@@ -189,7 +217,10 @@ impl Page {
                 format!("{limit} is outside 1..={PAGE_MAX_LIMIT}"),
             ));
         }
-        Ok(Self { offset: offset as u64, limit: limit as u32 })
+        Ok(Self {
+            offset: offset as u64,
+            limit: limit as u32,
+        })
     }
 
     /// The page's slice of `items`, plus the total count.
@@ -237,7 +268,17 @@ mod tests {
         for ok in ["a", "prod", "prod-eu-1", "0", &"a".repeat(50)] {
             slug("slug", ok).unwrap();
         }
-        for bad in ["", "-a", "a-", "a--b", "Prod", "a_b", "a b", "é", &"a".repeat(51)] {
+        for bad in [
+            "",
+            "-a",
+            "a-",
+            "a--b",
+            "Prod",
+            "a_b",
+            "a b",
+            "é",
+            &"a".repeat(51),
+        ] {
             let err = slug("slug", bad).unwrap_err();
             assert_eq!(err.field(), Some("slug"), "{bad}");
         }
@@ -255,13 +296,37 @@ mod tests {
 
     #[test]
     fn page_contract() {
-        assert_eq!(Page::new(None, None).unwrap(), Page { offset: 0, limit: 50 });
-        assert_eq!(Page::new(Some(5), Some(100)).unwrap(), Page { offset: 5, limit: 100 });
+        assert_eq!(
+            Page::new(None, None).unwrap(),
+            Page {
+                offset: 0,
+                limit: 50
+            }
+        );
+        assert_eq!(
+            Page::new(Some(5), Some(100)).unwrap(),
+            Page {
+                offset: 5,
+                limit: 100
+            }
+        );
         assert_eq!(Page::new(None, Some(0)).unwrap_err().field(), Some("limit"));
-        assert_eq!(Page::new(None, Some(101)).unwrap_err().field(), Some("limit"));
-        assert_eq!(Page::new(Some(-1), None).unwrap_err().field(), Some("offset"));
+        assert_eq!(
+            Page::new(None, Some(101)).unwrap_err().field(),
+            Some("limit")
+        );
+        assert_eq!(
+            Page::new(Some(-1), None).unwrap_err().field(),
+            Some("offset")
+        );
         let p = Page::new(Some(1), Some(2)).unwrap().apply(vec![1, 2, 3, 4]);
-        assert_eq!(p, Paged { data: vec![2, 3], total_count: 4 });
+        assert_eq!(
+            p,
+            Paged {
+                data: vec![2, 3],
+                total_count: 4
+            }
+        );
     }
 
     #[test]

@@ -207,7 +207,11 @@ fn check_name(field: &str, v: &str) -> Result<()> {
 }
 
 /// Resolves a workspace by UUID or slug inside the account; anything else is not_found.
-pub(crate) fn resolve(txn: &dyn ReadTxn, account: AccountId, id_or_slug: &str) -> Result<Workspace> {
+pub(crate) fn resolve(
+    txn: &dyn ReadTxn,
+    account: AccountId,
+    id_or_slug: &str,
+) -> Result<Workspace> {
     let id = match WorkspaceId::parse(id_or_slug) {
         Some(id) => Some(id),
         None => WORKSPACE_SLUGS.get(txn, &(account, id_or_slug.to_owned()))?,
@@ -230,7 +234,10 @@ fn io_logging_keys(
     if ids.len() > IO_LOGGING_KEYS_MAX {
         return Err(Error::invalid(
             FIELD,
-            format!("{} ids given; at most {IO_LOGGING_KEYS_MAX} are allowed", ids.len()),
+            format!(
+                "{} ids given; at most {IO_LOGGING_KEYS_MAX} are allowed",
+                ids.len()
+            ),
         ));
     }
     let mut out: Vec<KeyId> = Vec::with_capacity(ids.len());
@@ -238,7 +245,10 @@ fn io_logging_keys(
         let field = format!("{FIELD}[{i}]");
         let id = KeyId::parse_field(raw, &field)?;
         if !WORKSPACE_KEYS.contains(txn, &(account, ws, id))? {
-            return Err(Error::invalid(field, format!("API key {id} is not a key of this workspace")));
+            return Err(Error::invalid(
+                field,
+                format!("API key {id} is not a key of this workspace"),
+            ));
         }
         if !out.contains(&id) {
             out.push(id);
@@ -287,7 +297,12 @@ fn upsert_membership(
     Ok((wm, true))
 }
 
-fn remove_membership(txn: &mut dyn WriteTxn, account: AccountId, ws: WorkspaceId, user: &UserId) -> Result<bool> {
+fn remove_membership(
+    txn: &mut dyn WriteTxn,
+    account: AccountId,
+    ws: WorkspaceId,
+    user: &UserId,
+) -> Result<bool> {
     USER_WORKSPACES.delete(txn, &(account, user.clone(), ws))?;
     WORKSPACE_MEMBERS.delete(txn, &(account, ws, user.clone()))
 }
@@ -302,7 +317,12 @@ pub(crate) fn memberships_of_user(
 }
 
 /// Whether `user` is a member of workspace `ws`.
-pub(crate) fn is_member(txn: &dyn ReadTxn, account: AccountId, ws: WorkspaceId, user: &UserId) -> Result<bool> {
+pub(crate) fn is_member(
+    txn: &dyn ReadTxn,
+    account: AccountId,
+    ws: WorkspaceId,
+    user: &UserId,
+) -> Result<bool> {
     WORKSPACE_MEMBERS.contains(txn, &(account, ws, user.clone()))
 }
 
@@ -315,7 +335,11 @@ pub(crate) fn insert_default(
 ) -> Result<WorkspaceId> {
     let ws = new_record(
         WorkspaceId::generate(millis(now)),
-        NewWorkspace { name: "Default".into(), slug: "default".into(), ..Default::default() },
+        NewWorkspace {
+            name: "Default".into(),
+            slug: "default".into(),
+            ..Default::default()
+        },
         Vec::new(),
         Some(admin.user_id.clone()),
         now,
@@ -363,7 +387,11 @@ fn new_record(
 
 /// Resolves and checks a bulk list of user ids: 1..=100, each a valid id of an org member.
 /// Duplicates are folded. Unknown users are reported together, by name.
-fn org_members_for_bulk(txn: &dyn ReadTxn, account: AccountId, raw: &[String]) -> Result<Vec<Member>> {
+fn org_members_for_bulk(
+    txn: &dyn ReadTxn,
+    account: AccountId,
+    raw: &[String],
+) -> Result<Vec<Member>> {
     validate::bulk_len("user_ids", raw.len())?;
     let mut seen = BTreeSet::new();
     let mut members = Vec::new();
@@ -405,8 +433,16 @@ impl ModelGates {
         check_name("name", &new.name)?;
         validate::slug("slug", &new.slug)?;
         check_optional("description", new.description.as_ref(), check_description)?;
-        check_optional("default_text_model", new.default_text_model.as_ref(), validate::model_ref)?;
-        check_optional("default_image_model", new.default_image_model.as_ref(), validate::model_ref)?;
+        check_optional(
+            "default_text_model",
+            new.default_text_model.as_ref(),
+            validate::model_ref,
+        )?;
+        check_optional(
+            "default_image_model",
+            new.default_image_model.as_ref(),
+            validate::model_ref,
+        )?;
         if let Some(rate) = new.io_logging_sampling_rate {
             check_sampling_rate(rate)?;
         }
@@ -440,18 +476,37 @@ impl ModelGates {
 
     /// Applies a patch to a workspace (by UUID or slug). Nothing changes if any field is
     /// invalid.
-    pub fn workspace_update(&self, caller: &Caller, id_or_slug: &str, patch: WorkspacePatch) -> Result<Workspace> {
+    pub fn workspace_update(
+        &self,
+        caller: &Caller,
+        id_or_slug: &str,
+        patch: WorkspacePatch,
+    ) -> Result<Workspace> {
         if matches!(patch.name, Patch::Clear) {
-            return Err(Error::invalid("name", "cannot be null; a workspace always has a name"));
+            return Err(Error::invalid(
+                "name",
+                "cannot be null; a workspace always has a name",
+            ));
         }
         if matches!(patch.slug, Patch::Clear) {
-            return Err(Error::invalid("slug", "cannot be null; a workspace always has a slug"));
+            return Err(Error::invalid(
+                "slug",
+                "cannot be null; a workspace always has a slug",
+            ));
         }
         check_optional("name", patch.name.as_set(), check_name)?;
         check_optional("slug", patch.slug.as_set(), validate::slug)?;
         check_optional("description", patch.description.as_set(), check_description)?;
-        check_optional("default_text_model", patch.default_text_model.as_set(), validate::model_ref)?;
-        check_optional("default_image_model", patch.default_image_model.as_set(), validate::model_ref)?;
+        check_optional(
+            "default_text_model",
+            patch.default_text_model.as_set(),
+            validate::model_ref,
+        )?;
+        check_optional(
+            "default_image_model",
+            patch.default_image_model.as_set(),
+            validate::model_ref,
+        )?;
         if let Some(&rate) = patch.io_logging_sampling_rate.as_set() {
             check_sampling_rate(rate)?;
         }
@@ -474,14 +529,24 @@ impl ModelGates {
                 ws.name = name.clone();
             }
             patch.description.clone().apply_to(&mut ws.description);
-            patch.default_text_model.clone().apply_to(&mut ws.default_text_model);
-            patch.default_image_model.clone().apply_to(&mut ws.default_image_model);
-            patch.default_provider_sort.clone().apply_to(&mut ws.default_provider_sort);
+            patch
+                .default_text_model
+                .clone()
+                .apply_to(&mut ws.default_text_model);
+            patch
+                .default_image_model
+                .clone()
+                .apply_to(&mut ws.default_image_model);
+            patch
+                .default_provider_sort
+                .clone()
+                .apply_to(&mut ws.default_provider_sort);
             match &patch.io_logging_api_key_ids {
                 Patch::Keep => {}
                 Patch::Clear => ws.io_logging_api_key_ids = None,
                 Patch::Set(ids) => {
-                    ws.io_logging_api_key_ids = Some(io_logging_keys(&*tx.txn, account, ws.id, ids)?);
+                    ws.io_logging_api_key_ids =
+                        Some(io_logging_keys(&*tx.txn, account, ws.id, ids)?);
                 }
             }
             let reset = |p: &Patch<bool>, current: &mut bool, default: bool| match p {
@@ -489,9 +554,21 @@ impl ModelGates {
                 Patch::Clear => *current = default,
                 Patch::Set(v) => *current = *v,
             };
-            reset(&patch.is_data_discount_logging_enabled, &mut ws.is_data_discount_logging_enabled, true);
-            reset(&patch.is_observability_broadcast_enabled, &mut ws.is_observability_broadcast_enabled, false);
-            reset(&patch.is_observability_io_logging_enabled, &mut ws.is_observability_io_logging_enabled, false);
+            reset(
+                &patch.is_data_discount_logging_enabled,
+                &mut ws.is_data_discount_logging_enabled,
+                true,
+            );
+            reset(
+                &patch.is_observability_broadcast_enabled,
+                &mut ws.is_observability_broadcast_enabled,
+                false,
+            );
+            reset(
+                &patch.is_observability_io_logging_enabled,
+                &mut ws.is_observability_io_logging_enabled,
+                false,
+            );
             match &patch.io_logging_sampling_rate {
                 Patch::Keep => {}
                 Patch::Clear => ws.io_logging_sampling_rate = 1.0,
@@ -518,12 +595,18 @@ impl ModelGates {
             if account::load(&*tx.txn, account)?.default_workspace_id == ws.id {
                 return Err(Error::precondition(
                     "DEFAULT_WORKSPACE",
-                    format!("workspace {:?} is the account's default workspace and cannot be deleted", ws.slug),
+                    format!(
+                        "workspace {:?} is the account's default workspace and cannot be deleted",
+                        ws.slug
+                    ),
                 ));
             }
             let keys = api_key::records_of_workspace(&*tx.txn, account, ws.id)?;
-            let active: Vec<String> =
-                keys.iter().filter(|k| k.key.is_active(tx.now)).map(|k| k.key.id.to_string()).collect();
+            let active: Vec<String> = keys
+                .iter()
+                .filter(|k| k.key.is_active(tx.now))
+                .map(|k| k.key.id.to_string())
+                .collect();
             if !active.is_empty() {
                 return Err(Error::precondition(
                     "WORKSPACE_HAS_ACTIVE_KEYS",
@@ -548,7 +631,12 @@ impl ModelGates {
     }
 
     /// Lists a workspace's members, ordered by user id.
-    pub fn workspace_members_list(&self, caller: &Caller, id_or_slug: &str, page: Page) -> Result<Paged<WorkspaceMember>> {
+    pub fn workspace_members_list(
+        &self,
+        caller: &Caller,
+        id_or_slug: &str,
+        page: Page,
+    ) -> Result<Paged<WorkspaceMember>> {
         self.read(|txn| {
             authorize(txn, caller, false)?;
             let ws = resolve(txn, caller.account, id_or_slug)?;
@@ -559,7 +647,12 @@ impl ModelGates {
     /// Adds organization members to a workspace with the role they hold in the organization.
     /// Idempotent: re-adding refreshes the role. All-or-nothing: one unknown user id fails the
     /// whole call.
-    pub fn workspace_members_add(&self, caller: &Caller, id_or_slug: &str, user_ids: &[String]) -> Result<BulkAdded> {
+    pub fn workspace_members_add(
+        &self,
+        caller: &Caller,
+        id_or_slug: &str,
+        user_ids: &[String],
+    ) -> Result<BulkAdded> {
         self.write(|tx| {
             authorize(&*tx.txn, caller, true)?;
             let account = caller.account;
@@ -579,7 +672,12 @@ impl ModelGates {
     /// Removes members from a workspace. All-or-nothing: if any of them has an active API key
     /// in the workspace, nobody is removed and the error names the users and keys. Inactive
     /// keys of removed members in this workspace are deleted with their membership.
-    pub fn workspace_members_remove(&self, caller: &Caller, id_or_slug: &str, user_ids: &[String]) -> Result<BulkRemoved> {
+    pub fn workspace_members_remove(
+        &self,
+        caller: &Caller,
+        id_or_slug: &str,
+        user_ids: &[String],
+    ) -> Result<BulkRemoved> {
         self.write(|tx| {
             authorize(&*tx.txn, caller, true)?;
             let account = caller.account;

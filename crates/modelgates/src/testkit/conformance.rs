@@ -23,7 +23,11 @@ pub fn run_conformance(store: &dyn Storage) {
 
 fn get_put_delete(store: &dyn Storage) {
     let r = store.begin_read().unwrap();
-    assert_eq!(r.get(T, b"a").unwrap(), None, "missing table reads as empty");
+    assert_eq!(
+        r.get(T, b"a").unwrap(),
+        None,
+        "missing table reads as empty"
+    );
     drop(r);
     let mut w = store.begin_write().unwrap();
     w.put(T, b"a", b"1").unwrap();
@@ -31,7 +35,11 @@ fn get_put_delete(store: &dyn Storage) {
     w.put(T, b"a", b"3").unwrap();
     w.commit().unwrap();
     let r = store.begin_read().unwrap();
-    assert_eq!(r.get(T, b"a").unwrap().as_deref(), Some(&b"3"[..]), "put replaces");
+    assert_eq!(
+        r.get(T, b"a").unwrap().as_deref(),
+        Some(&b"3"[..]),
+        "put replaces"
+    );
     assert_eq!(r.get(T, b"b").unwrap().as_deref(), Some(&b"2"[..]));
     drop(r);
     let mut w = store.begin_write().unwrap();
@@ -53,22 +61,57 @@ fn range_order_and_limits(store: &dyn Storage) {
     }
     w.commit().unwrap();
     let r = store.begin_read().unwrap();
-    let all = r.range(T, Bound::Unbounded, Bound::Unbounded, usize::MAX).unwrap();
+    let all = r
+        .range(T, Bound::Unbounded, Bound::Unbounded, usize::MAX)
+        .unwrap();
     assert_eq!(
         keys(&all),
-        vec![b"".to_vec(), b"a".to_vec(), b"b".to_vec(), b"b\x00".to_vec(), b"c".to_vec(), b"d".to_vec(), b"\xff\xff".to_vec()],
+        vec![
+            b"".to_vec(),
+            b"a".to_vec(),
+            b"b".to_vec(),
+            b"b\x00".to_vec(),
+            b"c".to_vec(),
+            b"d".to_vec(),
+            b"\xff\xff".to_vec()
+        ],
         "ascending byte order"
     );
     assert!(all.iter().all(|(k, v)| k == v), "values travel with keys");
-    let two = r.range(T, Bound::Included(b"b"), Bound::Unbounded, 2).unwrap();
+    let two = r
+        .range(T, Bound::Included(b"b"), Bound::Unbounded, 2)
+        .unwrap();
     assert_eq!(keys(&two), vec![b"b".to_vec(), b"b\x00".to_vec()], "limit");
-    let excl = r.range(T, Bound::Excluded(b"b"), Bound::Excluded(b"d"), 10).unwrap();
-    assert_eq!(keys(&excl), vec![b"b\x00".to_vec(), b"c".to_vec()], "exclusive bounds");
-    let incl = r.range(T, Bound::Included(b"a"), Bound::Included(b"c"), 10).unwrap();
+    let excl = r
+        .range(T, Bound::Excluded(b"b"), Bound::Excluded(b"d"), 10)
+        .unwrap();
+    assert_eq!(
+        keys(&excl),
+        vec![b"b\x00".to_vec(), b"c".to_vec()],
+        "exclusive bounds"
+    );
+    let incl = r
+        .range(T, Bound::Included(b"a"), Bound::Included(b"c"), 10)
+        .unwrap();
     assert_eq!(incl.len(), 4, "inclusive bounds");
-    assert!(r.range(T, Bound::Included(b"d"), Bound::Excluded(b"a"), 10).unwrap().is_empty(), "inverted range is empty");
-    assert!(r.range(T, Bound::Excluded(b"c"), Bound::Excluded(b"c"), 10).unwrap().is_empty(), "empty range");
-    assert!(r.range(T, Bound::Unbounded, Bound::Unbounded, 0).unwrap().is_empty(), "limit 0");
+    assert!(
+        r.range(T, Bound::Included(b"d"), Bound::Excluded(b"a"), 10)
+            .unwrap()
+            .is_empty(),
+        "inverted range is empty"
+    );
+    assert!(
+        r.range(T, Bound::Excluded(b"c"), Bound::Excluded(b"c"), 10)
+            .unwrap()
+            .is_empty(),
+        "empty range"
+    );
+    assert!(
+        r.range(T, Bound::Unbounded, Bound::Unbounded, 0)
+            .unwrap()
+            .is_empty(),
+        "limit 0"
+    );
     drop(r);
     let mut w = store.begin_write().unwrap();
     for (k, _) in all {
@@ -95,7 +138,12 @@ fn writer_sees_own_writes(store: &dyn Storage) {
     let mut w = store.begin_write().unwrap();
     w.put(T, b"k", b"v").unwrap();
     assert_eq!(w.get(T, b"k").unwrap().as_deref(), Some(&b"v"[..]));
-    assert_eq!(w.range(T, Bound::Unbounded, Bound::Unbounded, 10).unwrap().len(), 1);
+    assert_eq!(
+        w.range(T, Bound::Unbounded, Bound::Unbounded, 10)
+            .unwrap()
+            .len(),
+        1
+    );
     w.delete(T, b"k").unwrap();
     assert_eq!(w.get(T, b"k").unwrap(), None);
     w.commit().unwrap();
@@ -107,10 +155,18 @@ fn reader_isolation(store: &dyn Storage) {
     w.put(T, b"iso", b"1").unwrap();
     {
         let during = store.begin_read().unwrap();
-        assert_eq!(during.get(T, b"iso").unwrap(), None, "uncommitted writes are invisible");
+        assert_eq!(
+            during.get(T, b"iso").unwrap(),
+            None,
+            "uncommitted writes are invisible"
+        );
     }
     w.commit().unwrap();
-    assert_eq!(before.get(T, b"iso").unwrap(), None, "a reader keeps its snapshot");
+    assert_eq!(
+        before.get(T, b"iso").unwrap(),
+        None,
+        "a reader keeps its snapshot"
+    );
     drop(before);
     let after = store.begin_read().unwrap();
     assert_eq!(after.get(T, b"iso").unwrap().as_deref(), Some(&b"1"[..]));

@@ -1,1 +1,2 @@
-pub fn check_invariants() {} pub fn run_model_check() {}
+pub fn check_invariants() {}
+pub fn run_model_check() {}
