@@ -1,2 +1,522 @@
-pub fn check_invariants() {}
-pub fn run_model_check() {}
+//! Model-based check of the domain: random operation sequences run against a store and against
+//! a simple reference model; every result must match the model and every invariant must hold.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use chrono::{TimeZone, Utc};
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
+
+use crate::api_key::KeyPatch;
+use crate::clock::ManualClock;
+use crate::error::ErrorKind;
+use crate::gates::{Caller, ModelGates, Options};
+use crate::member::NewMember;
+use crate::schema::*;
+use crate::storage::Storage;
+use crate::validate::Page;
+use crate::workspace::{NewWorkspace, WorkspacePatch};
+use crate::{NewKey, Patch};
+
+/// Checks every cross-table invariant of every account in `gates`' store, and that the
+/// data-plane snapshot matches the stored keys. Panics on a breach.
+pub fn check_invariants(gates: &ModelGates) {
+    gates
+        .read(|txn| {
+            let accounts = ACCOUNTS.values_with_prefix(txn, &())?;
+            assert!(!accounts.is_empty(), "at least one account");
+            let mut all_key_hashes = BTreeSet::new();
+            for acct in accounts {
+                let a = acct.id;
+                let workspaces = WORKSPACES.values_with_prefix(txn, &(a,))?;
+                let ws_ids: BTreeSet<_> = workspaces.iter().map(|w| w.id).collect();
+                assert!(
+                    ws_ids.contains(&acct.default_workspace_id),
+                    "default workspace exists"
+                );
+                // slug index <-> workspaces
+                let slugs = WORKSPACE_SLUGS.scan_prefix(txn, &(a,))?;
+                assert_eq!(
+                    slugs.len(),
+                    workspaces.len(),
+                    "one slug entry per workspace"
+                );
+                for w in &workspaces {
+                    assert_eq!(
+                        WORKSPACE_SLUGS.get(txn, &(a, w.slug.clone()))?,
+                        Some(w.id),
+                        "slug index"
+                    );
+                }
+                // members <-> email index
+                let members = MEMBERS.values_with_prefix(txn, &(a,))?;
+                assert!(
+                    members.iter().any(|m| m.role == crate::OrgRole::Admin),
+                    "an org admin exists"
+                );
+                assert_eq!(
+                    MEMBER_EMAILS.scan_prefix(txn, &(a,))?.len(),
+                    members.len(),
+                    "email index size"
+                );
+                let member_ids: BTreeSet<_> = members.iter().map(|m| m.user_id.clone()).collect();
+                // memberships <-> reverse index, members, workspaces, roles
+                let mut forward = BTreeSet::new();
+                for w in &workspaces {
+                    for wm in WORKSPACE_MEMBERS.values_with_prefix(txn, &(a, w.id))? {
+                        assert_eq!(wm.workspace_id, w.id);
+                        let m = MEMBERS
+                            .get(txn, &(a, wm.user_id.clone()))?
+                            .expect("membership of an org member");
+                        assert_eq!(
+                            wm.role,
+                            m.role.workspace_role(),
+                            "workspace role follows org role"
+                        );
+                        forward.insert((wm.user_id.clone(), w.id));
+                    }
+                }
+                let mut reverse = BTreeSet::new();
+                for u in &member_ids {
+                    for (_, ws) in USER_WORKSPACES.scan_prefix(txn, &(a, u.clone()))? {
+                        reverse.insert((u.clone(), ws));
+                    }
+                }
+                assert_eq!(forward, reverse, "membership index is symmetric");
+                // keys <-> indexes <-> workspaces <-> memberships
+                let keys = API_KEYS.values_with_prefix(txn, &(a,))?;
+                let mut via_ws = 0;
+                for w in &workspaces {
+                    via_ws += WORKSPACE_KEYS.scan_prefix(txn, &(a, w.id))?.len();
+                }
+                let mut via_user = 0;
+                for u in &member_ids {
+                    via_user += USER_KEYS.scan_prefix(txn, &(a, u.clone()))?.len();
+                }
+                assert_eq!(via_ws, keys.len(), "workspace key index covers every key");
+                assert_eq!(via_user, keys.len(), "user key index covers every key");
+                for r in &keys {
+                    let k = &r.key;
+                    assert!(ws_ids.contains(&k.workspace_id), "key's workspace exists");
+                    assert!(
+                        forward.contains(&(k.creator_user_id.clone(), k.workspace_id)),
+                        "key's user is a member of its workspace"
+                    );
+                    let h = r.hash_bytes()?;
+                    assert_eq!(KEY_HASHES.get(txn, &h)?, Some((a, k.id)), "hash index");
+                    assert!(all_key_hashes.insert(h), "hashes are unique");
+                }
+                for w in &workspaces {
+                    for id in w.io_logging_api_key_ids.iter().flatten() {
+                        assert!(
+                            WORKSPACE_KEYS.contains(txn, &(a, w.id, *id))?,
+                            "io logging key exists"
+                        );
+                    }
+                }
+            }
+            assert_eq!(
+                KEY_HASHES.scan_prefix(txn, &())?.len(),
+                all_key_hashes.len(),
+                "no stray hashes"
+            );
+            assert_eq!(
+                gates.snapshot().len(),
+                all_key_hashes.len(),
+                "snapshot matches the store"
+            );
+            Ok(())
+        })
+        .expect("invariant scan");
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    CreateWs(u8),
+    RenameWs(u8, u8),
+    DeleteWs(u8),
+    AddMember(u8, bool),
+    RemoveMember(u8),
+    SetRole(u8, bool),
+    AddToWs(u8, Vec<u8>),
+    RemoveFromWs(u8, Vec<u8>),
+    CreateKey(u8, u8, Option<u8>),
+    DisableKey(u8),
+    DeleteKey(u8),
+    Advance(u8),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let small = 0u8..6;
+    prop_oneof![
+        small.clone().prop_map(Op::CreateWs),
+        (small.clone(), small.clone()).prop_map(|(a, b)| Op::RenameWs(a, b)),
+        small.clone().prop_map(Op::DeleteWs),
+        (small.clone(), any::<bool>()).prop_map(|(u, a)| Op::AddMember(u, a)),
+        small.clone().prop_map(Op::RemoveMember),
+        (small.clone(), any::<bool>()).prop_map(|(u, a)| Op::SetRole(u, a)),
+        (small.clone(), prop::collection::vec(0u8..7, 1..4)).prop_map(|(w, u)| Op::AddToWs(w, u)),
+        (small.clone(), prop::collection::vec(0u8..7, 1..4))
+            .prop_map(|(w, u)| Op::RemoveFromWs(w, u)),
+        (small.clone(), small.clone(), prop::option::of(1u8..5))
+            .prop_map(|(w, u, e)| Op::CreateKey(w, u, e)),
+        (0u8..12).prop_map(Op::DisableKey),
+        (0u8..12).prop_map(Op::DeleteKey),
+        (1u8..4).prop_map(Op::Advance),
+    ]
+}
+
+/// A key in the model: (workspace slug, user, disabled, expiry in seconds).
+type ModelKey = (String, String, bool, Option<i64>);
+
+/// The reference model: plain sets and maps, with the contract written out directly.
+#[derive(Debug, Default)]
+struct Model {
+    now: i64,
+    /// Workspace slugs ("default" is the default workspace).
+    workspaces: BTreeSet<String>,
+    /// user → is org admin ("user_admin" is the bootstrap admin and the caller).
+    members: BTreeMap<String, bool>,
+    /// (slug, user)
+    memberships: BTreeSet<(String, String)>,
+    /// key id → key
+    keys: BTreeMap<String, ModelKey>,
+}
+
+impl Model {
+    fn active(&self, k: &ModelKey) -> bool {
+        !k.2 && k.3.is_none_or(|e| e > self.now)
+    }
+    fn admins(&self) -> usize {
+        self.members.values().filter(|a| **a).count()
+    }
+}
+
+fn ws_slug(i: u8) -> String {
+    if i == 0 {
+        "default".into()
+    } else {
+        format!("ws-{i}")
+    }
+}
+
+fn user(i: u8) -> String {
+    if i == 0 {
+        "user_admin".into()
+    } else {
+        format!("user_{i}")
+    }
+}
+
+fn role(admin: bool) -> crate::OrgRole {
+    if admin {
+        crate::OrgRole::Admin
+    } else {
+        crate::OrgRole::Member
+    }
+}
+
+const EPOCH: i64 = 1_800_000_000;
+
+fn run_one(store: Arc<dyn Storage>, ops: &[Op]) -> Result<(), TestCaseError> {
+    let clock = ManualClock::new(Utc.timestamp_opt(EPOCH, 0).unwrap());
+    let options = Options {
+        clock: Arc::new(clock.clone()),
+        ..Default::default()
+    };
+    let gates =
+        ModelGates::open_with(store, options).map_err(|e| TestCaseError::fail(e.to_string()))?;
+    let admin: Caller = gates.default_caller().unwrap();
+    let mut m = Model {
+        now: EPOCH,
+        ..Default::default()
+    };
+    m.workspaces.insert("default".into());
+    m.members.insert("user_admin".into(), true);
+    m.memberships
+        .insert(("default".into(), "user_admin".into()));
+    let mut key_ids: Vec<String> = Vec::new();
+    let all = Page::new(None, Some(100)).unwrap();
+
+    for op in ops {
+        // Each arm computes the model's expectation (Ok or the error kind) and runs the domain.
+        let (expect, got): (Result<(), ErrorKind>, Result<(), ErrorKind>) = match op {
+            Op::CreateWs(i) => {
+                let slug = ws_slug(*i);
+                let exp = if m.workspaces.contains(&slug) {
+                    Err(ErrorKind::Conflict)
+                } else {
+                    Ok(())
+                };
+                let new = NewWorkspace {
+                    name: slug.clone(),
+                    slug: slug.clone(),
+                    ..Default::default()
+                };
+                let got = gates.workspace_create(&admin, new).map(|_| ());
+                if exp.is_ok() {
+                    m.workspaces.insert(slug.clone());
+                    m.memberships.insert((slug, "user_admin".into()));
+                }
+                (exp, got.map_err(|e| e.kind()))
+            }
+            Op::RenameWs(a, b) => {
+                let (from, to) = (ws_slug(*a), ws_slug(*b));
+                if from == "default" || to == "default" {
+                    continue; // the default workspace keeps its slug in this model
+                }
+                let exp = if !m.workspaces.contains(&from) {
+                    Err(ErrorKind::NotFound)
+                } else if from != to && m.workspaces.contains(&to) {
+                    Err(ErrorKind::Conflict)
+                } else {
+                    Ok(())
+                };
+                let patch = WorkspacePatch {
+                    slug: Patch::Set(to.clone()),
+                    ..Default::default()
+                };
+                let got = gates.workspace_update(&admin, &from, patch).map(|_| ());
+                if exp.is_ok() && from != to {
+                    m.workspaces.remove(&from);
+                    m.workspaces.insert(to.clone());
+                    let moved: Vec<_> = m
+                        .memberships
+                        .iter()
+                        .filter(|(s, _)| *s == from)
+                        .cloned()
+                        .collect();
+                    for (s, u) in moved {
+                        m.memberships.remove(&(s, u.clone()));
+                        m.memberships.insert((to.clone(), u));
+                    }
+                    for k in m.keys.values_mut().filter(|k| k.0 == from) {
+                        k.0 = to.clone();
+                    }
+                }
+                (exp, got.map_err(|e| e.kind()))
+            }
+            Op::DeleteWs(i) => {
+                let slug = ws_slug(*i);
+                let exp = if !m.workspaces.contains(&slug) {
+                    Err(ErrorKind::NotFound)
+                } else if slug == "default" || m.keys.values().any(|k| k.0 == slug && m.active(k)) {
+                    Err(ErrorKind::FailedPrecondition)
+                } else {
+                    Ok(())
+                };
+                let got = gates.workspace_delete(&admin, &slug).map(|_| ());
+                if exp.is_ok() {
+                    m.workspaces.remove(&slug);
+                    m.memberships.retain(|(s, _)| *s != slug);
+                    m.keys.retain(|_, k| k.0 != slug);
+                }
+                (exp, got.map_err(|e| e.kind()))
+            }
+            Op::AddMember(i, is_admin) => {
+                let u = user(*i);
+                let exp = if m.members.contains_key(&u) {
+                    Err(ErrorKind::Conflict)
+                } else {
+                    Ok(())
+                };
+                let new = NewMember {
+                    user_id: u.clone(),
+                    email: format!("{u}@example.com"),
+                    role: Some(role(*is_admin)),
+                    ..Default::default()
+                };
+                let got = gates.member_add(&admin, new).map(|_| ());
+                if exp.is_ok() {
+                    m.members.insert(u, *is_admin);
+                }
+                (exp, got.map_err(|e| e.kind()))
+            }
+            Op::RemoveMember(i) => {
+                let u = user(*i);
+                if u == "user_admin" {
+                    continue; // the caller; covered by the contract tests
+                }
+                let exp = match m.members.get(&u) {
+                    None => Err(ErrorKind::NotFound),
+                    Some(true) if m.admins() <= 1 => Err(ErrorKind::FailedPrecondition),
+                    Some(_) if m.keys.values().any(|k| k.1 == u && m.active(k)) => {
+                        Err(ErrorKind::FailedPrecondition)
+                    }
+                    Some(_) => Ok(()),
+                };
+                let got = gates.member_remove(&admin, &u).map(|_| ());
+                if exp.is_ok() {
+                    m.members.remove(&u);
+                    m.memberships.retain(|(_, x)| *x != u);
+                    m.keys.retain(|_, k| k.1 != u);
+                }
+                (exp, got.map_err(|e| e.kind()))
+            }
+            Op::SetRole(i, is_admin) => {
+                let u = user(*i);
+                if u == "user_admin" {
+                    continue; // keep the caller an admin
+                }
+                let exp = match m.members.get(&u) {
+                    None => Err(ErrorKind::NotFound),
+                    Some(true) if !*is_admin && m.admins() <= 1 => {
+                        Err(ErrorKind::FailedPrecondition)
+                    }
+                    Some(_) => Ok(()),
+                };
+                let patch = crate::MemberPatch {
+                    role: Some(role(*is_admin)),
+                    ..Default::default()
+                };
+                let got = gates.member_update(&admin, &u, patch).map(|_| ());
+                if exp.is_ok() {
+                    m.members.insert(u, *is_admin);
+                }
+                (exp, got.map_err(|e| e.kind()))
+            }
+            Op::AddToWs(w, users) | Op::RemoveFromWs(w, users) => {
+                let slug = ws_slug(*w);
+                let ids: Vec<String> = users.iter().map(|u| user(*u)).collect();
+                let adding = matches!(op, Op::AddToWs(..));
+                let unknown = ids.iter().any(|u| !m.members.contains_key(u));
+                let exp = if !m.workspaces.contains(&slug) {
+                    Err(ErrorKind::NotFound)
+                } else if unknown {
+                    Err(ErrorKind::InvalidArgument)
+                } else if !adding
+                    && m.keys
+                        .values()
+                        .any(|k| k.0 == slug && ids.contains(&k.1) && m.active(k))
+                {
+                    Err(ErrorKind::FailedPrecondition)
+                } else {
+                    Ok(())
+                };
+                let got = if adding {
+                    gates.workspace_members_add(&admin, &slug, &ids).map(|r| {
+                        assert_eq!(r.data.len(), ids.iter().collect::<BTreeSet<_>>().len());
+                    })
+                } else {
+                    gates
+                        .workspace_members_remove(&admin, &slug, &ids)
+                        .map(|_| ())
+                };
+                if exp.is_ok() {
+                    for u in &ids {
+                        if adding {
+                            m.memberships.insert((slug.clone(), u.clone()));
+                        } else {
+                            m.memberships.remove(&(slug.clone(), u.clone()));
+                            m.keys.retain(|_, k| !(k.0 == slug && k.1 == *u));
+                        }
+                    }
+                }
+                (exp, got.map_err(|e| e.kind()))
+            }
+            Op::CreateKey(w, u, expiry) => {
+                let (slug, uid) = (ws_slug(*w), user(*u));
+                let exp = if !m.workspaces.contains(&slug) {
+                    Err(ErrorKind::NotFound)
+                } else if !m.members.contains_key(&uid) {
+                    Err(ErrorKind::InvalidArgument)
+                } else if !m.memberships.contains(&(slug.clone(), uid.clone())) {
+                    Err(ErrorKind::FailedPrecondition)
+                } else {
+                    Ok(())
+                };
+                let expires = expiry.map(|s| m.now + i64::from(s));
+                let got = gates.key_create(
+                    &admin,
+                    NewKey {
+                        name: "k".into(),
+                        workspace: slug.clone(),
+                        creator_user_id: Some(uid.clone()),
+                        expires_at: expires.map(|s| Utc.timestamp_opt(s, 0).unwrap()),
+                        ..Default::default()
+                    },
+                );
+                if let Ok(created) = &got {
+                    let id = created.data.id.to_string();
+                    prop_assert!(gates.verify_key(&created.key).is_ok(), "fresh key verifies");
+                    key_ids.push(id.clone());
+                    m.keys.insert(id, (slug, uid, false, expires));
+                }
+                (exp, got.map(|_| ()).map_err(|e| e.kind()))
+            }
+            Op::DisableKey(i) | Op::DeleteKey(i) => {
+                let Some(id) = key_ids.get(*i as usize).cloned() else {
+                    continue;
+                };
+                let exp = if m.keys.contains_key(&id) {
+                    Ok(())
+                } else {
+                    Err(ErrorKind::NotFound)
+                };
+                let got = if matches!(op, Op::DisableKey(_)) {
+                    let patch = KeyPatch {
+                        disabled: Some(true),
+                        ..Default::default()
+                    };
+                    let r = gates.key_update(&admin, &id, patch);
+                    if r.is_ok() {
+                        m.keys.get_mut(&id).expect("model has the key").2 = true;
+                    }
+                    r.map(|_| ())
+                } else {
+                    let r = gates.key_delete(&admin, &id);
+                    if r.is_ok() {
+                        m.keys.remove(&id);
+                    }
+                    r.map(|_| ())
+                };
+                (exp, got.map_err(|e| e.kind()))
+            }
+            Op::Advance(s) => {
+                clock.advance_millis(i64::from(*s) * 1000);
+                m.now += i64::from(*s);
+                continue;
+            }
+        };
+        prop_assert_eq!(got, expect, "op {:?}", op);
+        check_invariants(&gates);
+        // The store agrees with the model.
+        let ws = gates.workspace_list(&admin, all).unwrap();
+        let slugs: BTreeSet<String> = ws.data.iter().map(|w| w.slug.clone()).collect();
+        prop_assert_eq!(&slugs, &m.workspaces);
+        let members = gates.member_list(&admin, all).unwrap();
+        prop_assert_eq!(members.total_count as usize, m.members.len());
+        let mut store_keys = BTreeSet::new();
+        for w in &ws.data {
+            for k in gates.key_list(&admin, &w.slug, true, all).unwrap().data {
+                store_keys.insert(k.id.to_string());
+            }
+        }
+        prop_assert_eq!(store_keys, m.keys.keys().cloned().collect::<BTreeSet<_>>());
+    }
+    Ok(())
+}
+
+/// Runs `cases` random operation sequences, each on a fresh store from `new_store`.
+pub fn run_model_check(cases: u32, new_store: impl Fn() -> Arc<dyn Storage>) {
+    let config = Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    };
+    let mut runner = TestRunner::new(config);
+    runner
+        .run(&prop::collection::vec(op(), 1..40), |ops| {
+            run_one(new_store(), &ops)
+        })
+        .unwrap();
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn memory_store_matches_the_reference_model() {
+        super::run_model_check(64, || std::sync::Arc::new(crate::MemoryStore::new()));
+    }
+}
