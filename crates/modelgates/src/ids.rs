@@ -16,6 +16,26 @@ pub(crate) fn random_u128() -> u128 {
     u128::from_le_bytes(buf)
 }
 
+/// The last (millisecond, random part) handed out by one id kind in this process.
+type Last = std::sync::Mutex<(u64, u128)>;
+
+/// A (millisecond, random part) pair strictly greater than the previous one of this kind, so
+/// ids created in the same millisecond — or while the clock steps back — still sort in
+/// creation order: within a millisecond the random part is incremented (as ULID's monotonic
+/// mode does); `mask` keeps it inside the id's random bits.
+fn monotonic(last: &Last, millis: u64, mask: u128) -> (u64, u128) {
+    let mut last = last.lock().unwrap_or_else(|e| e.into_inner());
+    let next = if millis > last.0 {
+        (millis, random_u128() & mask >> 1) // headroom for increments
+    } else if last.1 < mask {
+        (last.0, last.1 + 1)
+    } else {
+        (last.0 + 1, random_u128() & mask >> 1)
+    };
+    *last = next;
+    next
+}
+
 macro_rules! prefixed_id {
     ($(#[$doc:meta])* $name:ident, $prefix:literal, $resource:literal) => {
         $(#[$doc])*
@@ -26,9 +46,12 @@ macro_rules! prefixed_id {
             /// The id's textual prefix, including the underscore.
             pub const PREFIX: &'static str = $prefix;
 
-            /// A new id, ordered by `millis` (milliseconds since the Unix epoch).
+            /// A new id, ordered by `millis` (milliseconds since the Unix epoch) and, within a
+            /// millisecond, by creation order in this process.
             pub fn generate(millis: u64) -> Self {
-                Self(ulid::Ulid::from_parts(millis, random_u128()))
+                static LAST: Last = std::sync::Mutex::new((0, 0));
+                let (ms, rand) = monotonic(&LAST, millis, (1u128 << 80) - 1);
+                Self(ulid::Ulid::from_parts(ms, rand))
             }
 
             /// The id's 16 bytes, which sort by creation time.
@@ -135,21 +158,20 @@ prefixed_id!(
 pub struct WorkspaceId(uuid::Uuid);
 
 impl WorkspaceId {
-    /// A new id, ordered by `millis`.
+    /// A new id, ordered by `millis` and, within a millisecond, by creation order in this
+    /// process. Layout (RFC 9562): 48-bit Unix milliseconds, version 7, 74 bits that start
+    /// random and count up within a millisecond, variant bits.
     pub fn generate(millis: u64) -> Self {
-        let ts = uuid::Timestamp::from_unix(
-            uuid::NoContext,
-            millis / 1000,
-            ((millis % 1000) * 1_000_000) as u32,
-        );
-        let mut bytes = *uuid::Uuid::new_v7(ts).as_bytes();
-        // Fill the random part from the OS (uuid's own RNG feature is not enabled).
-        let rnd = random_u128().to_le_bytes();
-        bytes[6] = (bytes[6] & 0xF0) | (rnd[0] & 0x0F);
-        bytes[7] = rnd[1];
-        bytes[8] = (bytes[8] & 0xC0) | (rnd[2] & 0x3F);
-        bytes[9..16].copy_from_slice(&rnd[3..10]);
-        Self(uuid::Uuid::from_bytes(bytes))
+        static LAST: Last = std::sync::Mutex::new((0, 0));
+        let (ms, rand) = monotonic(&LAST, millis, (1u128 << 74) - 1);
+        let rand_a = (rand >> 62) & 0xFFF;
+        let rand_b = rand & ((1u128 << 62) - 1);
+        let value = (u128::from(ms & 0xFFFF_FFFF_FFFF) << 80)
+            | (0x7u128 << 76)
+            | (rand_a << 64)
+            | (0b10u128 << 62)
+            | rand_b;
+        Self(uuid::Uuid::from_u128(value))
     }
 
     /// Parses a UUID in any of its usual spellings; `None` if `s` is not a UUID.
@@ -275,6 +297,20 @@ mod tests {
             .parse::<KeyId>()
             .unwrap_err();
         assert!(err.to_string().contains("not a valid API key id"), "{err}");
+    }
+
+    #[test]
+    fn ids_created_in_the_same_millisecond_keep_creation_order() {
+        let keys: Vec<_> = (0..1000).map(|_| KeyId::generate(5_000)).collect();
+        assert!(keys.windows(2).all(|w| w[0] < w[1]));
+        let ws: Vec<_> = (0..1000).map(|_| WorkspaceId::generate(5_000)).collect();
+        for w in ws.windows(2) {
+            assert!(w[0] < w[1], "{} !< {}", w[0], w[1]);
+        }
+        assert!(ws.iter().all(|w| w.as_uuid().get_version_num() == 7
+            && w.as_uuid().get_variant() == uuid::Variant::RFC4122));
+        // A clock that steps back does not break the order either.
+        assert!(KeyId::generate(1) > keys[999]);
     }
 
     #[test]
