@@ -134,9 +134,14 @@ pub fn decode_value<V: DeserializeOwned>(table: TableName, bytes: &[u8]) -> Resu
 }
 
 /// A typed table: key type `K`, value type `V`.
+///
+/// Several typed tables may share one storage table as *key families*: a record table and its
+/// indexes live together, distinguished by a leading family byte, so one write touches fewer
+/// storage tables (each touched table costs pages at commit).
 #[derive(Debug)]
 pub struct Table<K: ?Sized, V> {
     name: TableName,
+    family: Option<u8>,
     _types: PhantomData<fn(&K) -> V>,
 }
 
@@ -148,12 +153,31 @@ impl<K: ?Sized, V> Clone for Table<K, V> {
 impl<K: ?Sized, V> Copy for Table<K, V> {}
 
 impl<K: KeyPart + ?Sized, V: Serialize + DeserializeOwned> Table<K, V> {
-    /// A table named `name`.
+    /// A table of its own, named `name`.
     pub const fn new(name: &'static str) -> Self {
         Self {
             name: TableName(name),
+            family: None,
             _types: PhantomData,
         }
+    }
+
+    /// Key family `family` of the storage table `name`.
+    pub const fn family(name: &'static str, family: u8) -> Self {
+        Self {
+            name: TableName(name),
+            family: Some(family),
+            _types: PhantomData,
+        }
+    }
+
+    fn key(&self, key: &(impl KeyPart + ?Sized)) -> Vec<u8> {
+        let mut out = Vec::with_capacity(48);
+        if let Some(f) = self.family {
+            out.push(f);
+        }
+        key.encode_key(&mut out);
+        out
     }
 
     /// This table's name.
@@ -163,7 +187,7 @@ impl<K: KeyPart + ?Sized, V: Serialize + DeserializeOwned> Table<K, V> {
 
     /// The value under `key`.
     pub fn get(&self, txn: &(impl ReadTxn + ?Sized), key: &K) -> Result<Option<V>> {
-        match txn.get(self.name, &encode_key(&key))? {
+        match txn.get(self.name, &self.key(key))? {
             Some(bytes) => decode_value(self.name, &bytes).map(Some),
             None => Ok(None),
         }
@@ -171,18 +195,18 @@ impl<K: KeyPart + ?Sized, V: Serialize + DeserializeOwned> Table<K, V> {
 
     /// Whether `key` is present.
     pub fn contains(&self, txn: &(impl ReadTxn + ?Sized), key: &K) -> Result<bool> {
-        Ok(txn.get(self.name, &encode_key(&key))?.is_some())
+        Ok(txn.get(self.name, &self.key(key))?.is_some())
     }
 
     /// Inserts or replaces `key`.
     pub fn put(&self, txn: &mut (impl WriteTxn + ?Sized), key: &K, value: &V) -> Result<()> {
-        txn.put(self.name, &encode_key(&key), &encode_value(value)?)?;
+        txn.put(self.name, &self.key(key), &encode_value(value)?)?;
         Ok(())
     }
 
     /// Removes `key`; returns whether it was present.
     pub fn delete(&self, txn: &mut (impl WriteTxn + ?Sized), key: &K) -> Result<bool> {
-        Ok(txn.delete(self.name, &encode_key(&key))?)
+        Ok(txn.delete(self.name, &self.key(key))?)
     }
 
     /// Every value whose key starts with the encoded `prefix`, in key order, with raw keys.
@@ -191,7 +215,7 @@ impl<K: KeyPart + ?Sized, V: Serialize + DeserializeOwned> Table<K, V> {
         txn: &(impl ReadTxn + ?Sized),
         prefix: &impl KeyPart,
     ) -> Result<Vec<(Vec<u8>, V)>> {
-        let start = encode_key(prefix);
+        let start = self.key(prefix);
         let end = prefix_successor(&start);
         let end_bound = end.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
         let rows = txn.range(self.name, Bound::Included(&start), end_bound, usize::MAX)?;

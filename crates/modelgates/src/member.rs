@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::gates::{Caller, ModelGates, Tx, authorize};
 use crate::ids::{AccountId, UserId};
 use crate::patch::Patch;
-use crate::schema::{MEMBER_EMAILS, MEMBERS, USER_KEYS, USER_WORKSPACES, WORKSPACE_MEMBERS};
+use crate::schema::{MEMBER_EMAILS, MEMBERS, USER_KEYS, WORKSPACE_MEMBERS};
 use crate::storage::{ReadTxn, WriteTxn};
 use crate::validate::{self, Page, Paged};
 use crate::workspace::WorkspaceRole;
@@ -279,9 +279,8 @@ impl ModelGates {
             for record in &keys {
                 api_key::delete_record(tx, account, record)?;
             }
-            for (_, ws) in crate::workspace::memberships_of_user(&*tx.txn, account, &user_id)? {
+            for ws in crate::workspace::memberships_of_user(&*tx.txn, account, &user_id)? {
                 WORKSPACE_MEMBERS.delete(&mut *tx.txn, &(account, ws, user_id.clone()))?;
-                USER_WORKSPACES.delete(&mut *tx.txn, &(account, user_id.clone(), ws))?;
             }
             MEMBER_EMAILS.delete(&mut *tx.txn, &email_key(account, &m.email))?;
             MEMBERS.delete(&mut *tx.txn, &(account, user_id.clone()))?;
@@ -301,7 +300,7 @@ fn sync_workspace_roles(
     user_id: &UserId,
     role: OrgRole,
 ) -> Result<()> {
-    for (_, ws) in crate::workspace::memberships_of_user(&*tx.txn, account, user_id)? {
+    for ws in crate::workspace::memberships_of_user(&*tx.txn, account, user_id)? {
         let key = (account, ws, user_id.clone());
         if let Some(mut wm) = WORKSPACE_MEMBERS.get(&*tx.txn, &key)? {
             wm.role = role.workspace_role();

@@ -2,6 +2,11 @@
 //!
 //! Every key starts with the account id (except the global key-hash index), so nothing in one
 //! account is reachable from another.
+//!
+//! Storage tables: `meta`, `accounts`, `members` (members + email index), `workspaces`
+//! (records + slug index + memberships), `api_keys` (records + workspace and user indexes),
+//! `key_hashes`. A record table and its indexes share one storage table as key
+//! families (see `Table::family`), so a write touches as few storage tables as possible.
 
 use serde_json::Value as Json;
 
@@ -25,27 +30,27 @@ pub(crate) const META: Table<str, Json> = Table::new("meta");
 /// Accounts (organizations).
 pub(crate) const ACCOUNTS: Table<AccountId, Account> = Table::new("accounts");
 /// Organization members by (account, user id).
-pub(crate) const MEMBERS: Table<(AccountId, UserId), Member> = Table::new("members");
+pub(crate) const MEMBERS: Table<(AccountId, UserId), Member> = Table::family("members", 0);
 /// Unique index: (account, lowercased email) → user id.
-pub(crate) const MEMBER_EMAILS: Table<(AccountId, String), UserId> = Table::new("member_emails");
+pub(crate) const MEMBER_EMAILS: Table<(AccountId, String), UserId> = Table::family("members", 1);
 /// Workspaces by (account, workspace id).
-pub(crate) const WORKSPACES: Table<(AccountId, WorkspaceId), Workspace> = Table::new("workspaces");
+pub(crate) const WORKSPACES: Table<(AccountId, WorkspaceId), Workspace> =
+    Table::family("workspaces", 0);
 /// Unique index: (account, slug) → workspace id.
 pub(crate) const WORKSPACE_SLUGS: Table<(AccountId, String), WorkspaceId> =
-    Table::new("workspace_slugs");
-/// Workspace memberships by (account, workspace, user).
+    Table::family("workspaces", 1);
+/// Workspace memberships by (account, workspace, user), in the workspaces storage table:
+/// creating a workspace with its first member then touches one storage table. There is no
+/// reverse (user → workspaces) index; the rare per-user operations scan the account.
 pub(crate) const WORKSPACE_MEMBERS: Table<(AccountId, WorkspaceId, UserId), WorkspaceMember> =
-    Table::new("workspace_members");
-/// Reverse membership index: (account, user, workspace) → workspace.
-pub(crate) const USER_WORKSPACES: Table<(AccountId, UserId, WorkspaceId), WorkspaceId> =
-    Table::new("user_workspaces");
+    Table::family("workspaces", 2);
 /// API keys by (account, key id); holds the secret's hash, never the secret.
-pub(crate) const API_KEYS: Table<(AccountId, KeyId), KeyRecord> = Table::new("api_keys");
+pub(crate) const API_KEYS: Table<(AccountId, KeyId), KeyRecord> = Table::family("api_keys", 0);
 /// Index: (account, workspace, key) → key.
 pub(crate) const WORKSPACE_KEYS: Table<(AccountId, WorkspaceId, KeyId), KeyId> =
-    Table::new("workspace_keys");
+    Table::family("api_keys", 1);
 /// Index: (account, user, key) → key.
-pub(crate) const USER_KEYS: Table<(AccountId, UserId, KeyId), KeyId> = Table::new("user_keys");
+pub(crate) const USER_KEYS: Table<(AccountId, UserId, KeyId), KeyId> = Table::family("api_keys", 2);
 /// Global index: SHA-256 of a key secret → (account, key id).
 pub(crate) const KEY_HASHES: Table<[u8; 32], (AccountId, KeyId)> = Table::new("key_hashes");
 

@@ -14,9 +14,7 @@ use crate::gates::{Caller, ModelGates, Tx, authorize};
 use crate::ids::{AccountId, KeyId, MembershipId, UserId, WorkspaceId};
 use crate::member::Member;
 use crate::patch::Patch;
-use crate::schema::{
-    MEMBERS, USER_WORKSPACES, WORKSPACE_KEYS, WORKSPACE_MEMBERS, WORKSPACE_SLUGS, WORKSPACES,
-};
+use crate::schema::{MEMBERS, WORKSPACE_KEYS, WORKSPACE_MEMBERS, WORKSPACE_SLUGS, WORKSPACES};
 use crate::storage::{ReadTxn, WriteTxn};
 use crate::validate::{self, Page, Paged, excerpt};
 
@@ -293,7 +291,6 @@ fn upsert_membership(
         created_at: tx.now,
     };
     WORKSPACE_MEMBERS.put(&mut *tx.txn, &key, &wm)?;
-    USER_WORKSPACES.put(&mut *tx.txn, &(account, m.user_id.clone(), ws), &ws)?;
     Ok((wm, true))
 }
 
@@ -303,17 +300,21 @@ fn remove_membership(
     ws: WorkspaceId,
     user: &UserId,
 ) -> Result<bool> {
-    USER_WORKSPACES.delete(txn, &(account, user.clone(), ws))?;
     WORKSPACE_MEMBERS.delete(txn, &(account, ws, user.clone()))
 }
 
-/// The workspaces `user` is a member of: (raw index key, workspace id).
+/// The workspaces `user` is a member of (a scan of the account's memberships).
 pub(crate) fn memberships_of_user(
     txn: &dyn ReadTxn,
     account: AccountId,
     user: &UserId,
-) -> Result<Vec<(Vec<u8>, WorkspaceId)>> {
-    USER_WORKSPACES.scan_prefix(txn, &(account, user.clone()))
+) -> Result<Vec<WorkspaceId>> {
+    Ok(WORKSPACE_MEMBERS
+        .values_with_prefix(txn, &(account,))?
+        .into_iter()
+        .filter(|m| &m.user_id == user)
+        .map(|m| m.workspace_id)
+        .collect())
 }
 
 /// Whether `user` is a member of workspace `ws`.
@@ -354,7 +355,6 @@ pub(crate) fn insert_default(
         created_at: now,
     };
     WORKSPACE_MEMBERS.put(txn, &(account, ws.id, admin.user_id.clone()), &wm)?;
-    USER_WORKSPACES.put(txn, &(account, admin.user_id.clone(), ws.id), &ws.id)?;
     Ok(ws.id)
 }
 
