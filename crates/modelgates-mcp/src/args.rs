@@ -73,3 +73,72 @@ where
 {
     Option::<T>::deserialize(d).map(Some)
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::params::{KeyUpdateParams, WorkspaceCreateParams};
+
+    fn obj(v: serde_json::Value) -> JsonObject {
+        v.as_object().cloned().unwrap()
+    }
+
+    fn field_of<T: DeserializeOwned + std::fmt::Debug>(v: serde_json::Value) -> String {
+        let err = decode_args::<T>(obj(v)).unwrap_err();
+        assert_eq!(err.0.kind(), modelgates::ErrorKind::InvalidArgument);
+        err.0.field().unwrap().to_owned()
+    }
+
+    #[test]
+    fn malformed_arguments_name_the_field() {
+        assert_eq!(
+            field_of::<WorkspaceCreateParams>(json!({"name": "a", "slug": "a", "bogus": 1})),
+            "bogus"
+        );
+        assert_eq!(
+            field_of::<WorkspaceCreateParams>(json!({"name": 5, "slug": "a"})),
+            "name"
+        );
+        assert_eq!(
+            field_of::<WorkspaceCreateParams>(json!({"slug": "a"})),
+            "arguments"
+        );
+        assert_eq!(
+            field_of::<WorkspaceCreateParams>(
+                json!({"name": "a", "slug": "a", "default_provider_sort": "cheap"})
+            ),
+            "default_provider_sort"
+        );
+        assert_eq!(
+            field_of::<WorkspaceCreateParams>(
+                json!({"name": "a", "slug": "a", "labels": {"k": 1}})
+            ),
+            "labels.k"
+        );
+        assert_eq!(
+            field_of::<KeyUpdateParams>(json!({"id": "k", "expires_at": "tomorrow"})),
+            "expires_at"
+        );
+    }
+
+    #[test]
+    fn patch_fields_distinguish_absent_null_and_value() {
+        let p: KeyUpdateParams = decode_args(obj(json!({"id": "k", "limit": null}))).unwrap();
+        assert_eq!(p.limit, Some(None));
+        assert_eq!(p.expires_at, None);
+        let p: KeyUpdateParams = decode_args(obj(json!({"id": "k", "limit": 5.0}))).unwrap();
+        assert_eq!(p.limit, Some(Some(5.0)));
+    }
+
+    #[test]
+    fn oversized_arguments_are_refused_before_decoding() {
+        let err = decode_args::<WorkspaceCreateParams>(obj(
+            json!({"name": "n".repeat(MAX_ARGUMENT_BYTES), "slug": "a"}),
+        ))
+        .unwrap_err();
+        assert_eq!(err.0.field(), Some("arguments"));
+        assert!(err.0.to_string().len() < 200);
+    }
+}

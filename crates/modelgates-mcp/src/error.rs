@@ -45,3 +45,30 @@ impl IntoCallToolResult for ToolError {
         Ok(CallToolResult::structured_error(self.body()).into())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_details_are_not_leaked() {
+        let body = ToolError(Error::Internal("disk /secret/path exploded".into())).body();
+        assert_eq!(body["error"]["code"], "internal");
+        assert!(!body.to_string().contains("/secret/path"));
+    }
+
+    #[test]
+    fn failed_preconditions_carry_their_reason_and_conflicts_their_field() {
+        let body = ToolError(Error::precondition("DEFAULT_WORKSPACE", "no")).body();
+        assert_eq!(body["error"]["code"], "failed_precondition");
+        assert_eq!(body["error"]["reason"], "DEFAULT_WORKSPACE");
+        let body = ToolError(Error::conflict("slug", "taken")).body();
+        assert_eq!(
+            (
+                body["error"]["code"].as_str(),
+                body["error"]["field"].as_str()
+            ),
+            (Some("conflict"), Some("slug"))
+        );
+    }
+}

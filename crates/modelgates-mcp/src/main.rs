@@ -74,6 +74,15 @@ fn main() -> ExitCode {
     }
 }
 
+/// Resolves on SIGINT or SIGTERM with the signal's name.
+async fn shutdown_signal() -> std::io::Result<String> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r.map(|()| "SIGINT".to_owned()),
+        _ = term.recv() => Ok("SIGTERM".to_owned()),
+    }
+}
+
 async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     match cli.command {
         Command::Mcp { db } => {
@@ -81,12 +90,19 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let gates = ModelGates::open(store.clone())?;
             let caller = gates.default_caller()?;
             tracing::info!(db = %db.display(), account = %caller.account, user = %caller.user_id, "serving MCP over stdio");
-            let service = McpServer::new(gates, caller)
-                .serve(rmcp::transport::stdio())
-                .await?;
+            // Listen for signals from the start, also while waiting for the client's handshake.
+            let shutdown = shutdown_signal();
+            tokio::pin!(shutdown);
+            let server = McpServer::new(gates, caller);
             let reason = tokio::select! {
-                r = service.waiting() => format!("client closed the session ({r:?})"),
-                _ = tokio::signal::ctrl_c() => "interrupted".to_owned(),
+                served = server.serve(rmcp::transport::stdio()) => {
+                    let service = served?;
+                    tokio::select! {
+                        r = service.waiting() => format!("client closed the session ({r:?})"),
+                        signal = &mut shutdown => signal?,
+                    }
+                }
+                signal = &mut shutdown => signal?,
             };
             tracing::info!("{reason}; closing the database");
             store.close()?;

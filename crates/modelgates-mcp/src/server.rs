@@ -567,3 +567,62 @@ impl ServerHandler for McpServer {
             .with_instructions(INSTRUCTIONS)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_tool_is_fully_described() {
+        let gates = ModelGates::open(modelgates::MemoryStore::new()).unwrap();
+        let caller = gates.default_caller().unwrap();
+        let tools = McpServer::new(gates, caller).tools();
+        assert_eq!(tools.len(), 18);
+        for t in &tools {
+            let name = t.name.as_ref();
+            let (noun, verb) = name.rsplit_once('_').unwrap();
+            assert!(
+                ["workspace", "workspace_members", "member", "key"].contains(&noun),
+                "{name}"
+            );
+            assert!(
+                t.title.is_some() && t.description.as_ref().is_some_and(|d| d.len() > 80),
+                "{name}"
+            );
+            let out = t
+                .output_schema
+                .as_ref()
+                .unwrap_or_else(|| panic!("{name} has no output schema"));
+            assert_eq!(
+                out.get("type").and_then(|v| v.as_str()),
+                Some("object"),
+                "{name}"
+            );
+            assert_eq!(
+                t.input_schema.get("additionalProperties"),
+                Some(&serde_json::Value::Bool(false)),
+                "{name} refuses unknown arguments"
+            );
+            let a = t.annotations.as_ref().unwrap();
+            let hints = [
+                a.read_only_hint,
+                a.destructive_hint,
+                a.idempotent_hint,
+                a.open_world_hint,
+            ];
+            assert!(
+                hints.iter().all(Option::is_some),
+                "{name} sets all four hints"
+            );
+            let read_only = matches!(verb, "list" | "get");
+            assert_eq!(a.read_only_hint, Some(read_only), "{name}");
+            assert_eq!(a.open_world_hint, Some(false), "{name}");
+            if read_only {
+                assert_eq!(a.destructive_hint, Some(false), "{name}");
+            }
+            if matches!(verb, "delete" | "remove") {
+                assert_eq!(a.destructive_hint, Some(true), "{name}");
+            }
+        }
+    }
+}
