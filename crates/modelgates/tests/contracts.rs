@@ -63,6 +63,16 @@ fn key(e: &Env, workspace: &str, user: &str) -> CreatedKey {
     e.gates.key_create(&e.admin, new).unwrap()
 }
 
+/// A second account, with its own admin `user_other`.
+fn other_account(e: &Env) -> Caller {
+    let bootstrap = Bootstrap {
+        account_name: "Other".into(),
+        admin_user_id: UserId::parse_field("user_other", "admin_user_id").unwrap(),
+        admin_email: "o@example.com".into(),
+    };
+    e.gates.create_account(&bootstrap).unwrap()
+}
+
 fn ids(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
 }
@@ -390,14 +400,7 @@ fn slugs_are_unique_per_account() {
         (ErrorKind::Conflict, Some("slug"))
     );
     assert!(err.to_string().contains("\"p\""), "{err}");
-    let other = e
-        .gates
-        .create_account(&Bootstrap {
-            account_name: "Other".into(),
-            admin_user_id: UserId::parse_field("user_other", "u").unwrap(),
-            admin_email: "o@example.com".into(),
-        })
-        .unwrap();
+    let other = other_account(&e);
     e.gates.workspace_create(&other, ws("P", "p")).unwrap();
 }
 
@@ -409,14 +412,7 @@ fn accounts_are_isolated_not_found_not_forbidden() {
         .workspace_create(&e.admin, ws("P", "secret-project"))
         .unwrap();
     let k = key(&e, "secret-project", "user_admin");
-    let other = e
-        .gates
-        .create_account(&Bootstrap {
-            account_name: "Other".into(),
-            admin_user_id: UserId::parse_field("user_other", "u").unwrap(),
-            admin_email: "o@example.com".into(),
-        })
-        .unwrap();
+    let other = other_account(&e);
     assert_eq!(
         e.gates
             .workspace_get(&other, "secret-project")
