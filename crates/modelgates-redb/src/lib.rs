@@ -108,8 +108,12 @@ impl RedbStore {
             .ok_or(RedbError::Closed)?;
         match Arc::try_unwrap(db) {
             Ok(db) => db.close().map_err(RedbError::Close),
-            // A transaction still holds the database; it closes when the last one ends.
-            Err(_) => Ok(()),
+            // A clone of the handle (or a live transaction) still holds the database; redb
+            // closes it when the last holder drops it.
+            Err(_) => {
+                tracing::warn!(path = %self.path.display(), "database still in use; it closes when the last user drops it");
+                Ok(())
+            }
         }
     }
 }
