@@ -1,11 +1,21 @@
 #!/usr/bin/env bash
-# Installs what the end-to-end tests need into the repo, never globally:
-# a Python venv at .venv with the `mcp` client package from PyPI. Idempotent and quick when done.
+# Installs the independent MCP clients the end-to-end tests use, into the repo, never globally:
+#   .venv/          Python venv with the `mcp` client package from PyPI
+#   node_modules/   @modelcontextprotocol/inspector from npm (pinned in package.json)
+# Idempotent and quick once done; safe to run from several tests at once (flock).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+exec 9>"$root/.e2e-setup.lock"
+flock 9
+
 venv="$root/.venv"
-marker="$venv/.modelgates-e2e-v1"
-if [ -f "$marker" ]; then exit 0; fi
-python3 -m venv "$venv"
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check "mcp>=2.3,<3"
-touch "$marker"
+if [ ! -f "$venv/.modelgates-e2e-v1" ]; then
+  python3 -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "mcp>=2.3,<3"
+  touch "$venv/.modelgates-e2e-v1"
+fi
+
+if [ ! -f "$root/node_modules/.modelgates-e2e-v1" ]; then
+  (cd "$root" && npm install --no-audit --no-fund --loglevel=error)
+  touch "$root/node_modules/.modelgates-e2e-v1"
+fi

@@ -7,6 +7,7 @@ Exits non-zero with a message on the first failed expectation.
 """
 
 import asyncio
+import json
 import sys
 
 from mcp import Client
@@ -26,13 +27,16 @@ def check(cond, what):
 
 
 async def call(c, name, args, expect_error=False):
+    """Calls a tool; returns its structured result, or for an error the {error: …} body, which
+    travels as the JSON text of the one content block (structuredContent is for success)."""
     r = await c.call_tool(name, args)
-    sc = r.structured_content
-    if expect_error:
-        check(r.is_error, f"{name} fails as expected -> {sc}")
-    else:
-        check(not r.is_error, f"{name} succeeds ({sc if r.is_error else 'ok'})")
-    return sc
+    if r.is_error:
+        body = json.loads(r.content[0].text)
+        check(expect_error, f"{name} fails as expected -> {body}")
+        check(r.structured_content is None, f"{name}: no structuredContent on an error")
+        return body
+    check(not expect_error, f"{name} succeeds")
+    return r.structured_content
 
 
 async def first_session(mode):

@@ -1,9 +1,10 @@
-//! The one place where domain errors become MCP tool results: `isError: true` with a structured
-//! body `{error: {code, message, field?, reason?}}`. Internal details are logged, never returned.
+//! The one place where domain errors become MCP tool results: `isError: true` with the body
+//! `{error: {code, message, field?, reason?}}` as JSON text. Internal details are logged, never
+//! returned.
 
 use modelgates::{Error, ErrorKind};
 use rmcp::handler::server::tool::IntoCallToolResult;
-use rmcp::model::{CallToolResponse, CallToolResult};
+use rmcp::model::{CallToolResponse, CallToolResult, ContentBlock};
 use serde_json::{Map, Value, json};
 
 /// A failed tool call, as the client sees it.
@@ -40,9 +41,12 @@ impl ToolError {
     }
 }
 
+/// The body travels as the JSON text of the result's one content block, not as
+/// `structuredContent`: clients validate `structuredContent` against the tool's output schema
+/// even on errors (the TypeScript SDK does), and the schema describes the success shape.
 impl IntoCallToolResult for ToolError {
     fn into_call_tool_result(self) -> Result<CallToolResponse, rmcp::ErrorData> {
-        Ok(CallToolResult::structured_error(self.body()).into())
+        Ok(CallToolResult::error(vec![ContentBlock::text(self.body().to_string())]).into())
     }
 }
 

@@ -4,6 +4,7 @@
 mod args;
 mod error;
 mod params;
+mod schema;
 mod server;
 
 pub use args::{MAX_ARGUMENT_BYTES, Parameters, decode_args};

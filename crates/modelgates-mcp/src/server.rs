@@ -41,10 +41,22 @@ internal. Lists take offset/limit (limit 1-100, default 50) and return {data, to
 impl McpServer {
     /// A server acting as `caller`.
     pub fn new(gates: ModelGates, caller: Caller) -> Self {
+        let mut tool_router = Self::tool_router();
+        for route in tool_router.map.values_mut() {
+            let tool = &mut route.attr;
+            let mut input = (*tool.input_schema).clone();
+            crate::schema::make_portable(&mut input);
+            tool.input_schema = std::sync::Arc::new(input);
+            if let Some(output) = &tool.output_schema {
+                let mut output = (**output).clone();
+                crate::schema::make_portable(&mut output);
+                tool.output_schema = Some(std::sync::Arc::new(output));
+            }
+        }
         Self {
             gates,
             caller,
-            tool_router: Self::tool_router(),
+            tool_router,
         }
     }
 
@@ -603,6 +615,16 @@ mod tests {
                 Some(&serde_json::Value::Bool(false)),
                 "{name} refuses unknown arguments"
             );
+            for schema in [Some(&t.input_schema), t.output_schema.as_ref()]
+                .into_iter()
+                .flatten()
+            {
+                let text = serde_json::to_string(schema).unwrap();
+                assert!(
+                    !text.contains("\"type\":["),
+                    "{name}: a type array is left: {text}"
+                );
+            }
             let a = t.annotations.as_ref().unwrap();
             let hints = [
                 a.read_only_hint,

@@ -1,0 +1,117 @@
+//! End-to-end: the built `modelgates` binary driven over stdio by the MCP Inspector CLI
+//! (`@modelcontextprotocol/inspector` from npm, installed into `node_modules` by
+//! `scripts/setup-e2e.sh`): schema portability lint, a tool call, and an error result.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+fn setup(root: &Path) {
+    let status = Command::new("bash")
+        .arg(root.join("scripts/setup-e2e.sh"))
+        .status()
+        .unwrap();
+    assert!(
+        status.success(),
+        "scripts/setup-e2e.sh failed: the e2e clients could not be installed"
+    );
+}
+
+fn inspector(root: &Path, db: &Path, args: &[&str]) -> Output {
+    Command::new(root.join("node_modules/.bin/mcp-inspector"))
+        .args([
+            "--cli",
+            "-e",
+            "RUST_LOG=error",
+            env!("CARGO_BIN_EXE_modelgates"),
+            "mcp",
+            "--db",
+        ])
+        .arg(db)
+        .args(args)
+        .current_dir(root)
+        .output()
+        .expect("run mcp-inspector")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn inspector_cli_lists_portable_tools_and_calls_them() {
+    let root = repo_root();
+    setup(&root);
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("inspector.redb");
+
+    let list = inspector(&root, &db, &["--method", "tools/list", "--strict"]);
+    let out = text(&list);
+    assert!(
+        list.status.success(),
+        "tools/list failed ({}):\n{out}",
+        list.status
+    );
+    assert!(
+        !out.contains("Warning"),
+        "the strict schema lint warned:\n{out}"
+    );
+    let tools: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(tools["tools"].as_array().map(Vec::len), Some(18), "{out}");
+
+    let get = inspector(
+        &root,
+        &db,
+        &[
+            "--method",
+            "tools/call",
+            "--tool-name",
+            "workspace_get",
+            "--tool-args-json",
+            r#"{"id":"default"}"#,
+        ],
+    );
+    let out = text(&get);
+    assert!(
+        get.status.success(),
+        "workspace_get failed ({}):\n{out}",
+        get.status
+    );
+    assert!(
+        out.contains(r#""slug": "default""#) || out.contains(r#""slug":"default""#),
+        "{out}"
+    );
+
+    let bad = inspector(
+        &root,
+        &db,
+        &[
+            "--method",
+            "tools/call",
+            "--tool-name",
+            "workspace_create",
+            "--tool-args-json",
+            r#"{"name":"X","slug":"Not A Slug"}"#,
+        ],
+    );
+    let out = text(&bad);
+    assert_eq!(
+        bad.status.code(),
+        Some(5),
+        "a tool error is exit code 5:\n{out}"
+    );
+    assert!(
+        out.contains("invalid_argument") && out.contains("slug"),
+        "{out}"
+    );
+}
