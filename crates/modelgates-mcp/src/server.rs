@@ -417,7 +417,7 @@ impl McpServer {
         title = "Remove an organization member",
         description = "Remove a user from the organization and from all its workspaces; their disabled/\
             expired keys are deleted. Fails with failed_precondition (MEMBER_HAS_ACTIVE_KEYS, naming \
-            the keys) while they have active API keys, or (LAST_ORG_ADMIN) for the only org:admin. \
+            the keys) while they have active API keys, or (CANNOT_REMOVE_SELF) for yourself. \
             Returns {deleted: true, id}.",
         annotations(
             read_only_hint = false,

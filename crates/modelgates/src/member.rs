@@ -244,21 +244,20 @@ impl ModelGates {
 
     /// Removes a member from the organization and from every workspace. Fails with
     /// `failed_precondition` if the member still has active API keys (naming them) or is the
-    /// last org admin; their inactive keys are deleted with them.
+    /// caller (so the organization always keeps an admin); their inactive keys are deleted with
+    /// them.
     pub fn member_remove(&self, caller: &Caller, user_id: &str) -> Result<Member> {
         let user_id = UserId::parse_field(user_id, "user_id")?;
         self.write(|tx| {
             authorize(&*tx.txn, caller, true)?;
             let account = caller.account;
-            let m = load(&*tx.txn, account, &user_id)?;
-            if m.role == OrgRole::Admin && count_admins(&*tx.txn, account)? <= 1 {
+            if user_id == caller.user_id {
                 return Err(Error::precondition(
-                    "LAST_ORG_ADMIN",
-                    format!(
-                        "user {user_id} is the organization's only org:admin and cannot be removed"
-                    ),
+                    "CANNOT_REMOVE_SELF",
+                    format!("user {user_id} cannot remove themselves; another org:admin can"),
                 ));
             }
+            let m = load(&*tx.txn, account, &user_id)?;
             let keys = api_key::records_of_user(&*tx.txn, account, &user_id)?;
             let now = tx.now;
             let active: Vec<String> = keys

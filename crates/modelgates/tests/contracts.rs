@@ -950,7 +950,7 @@ fn org_members_are_unique_and_the_last_admin_stays() {
             .member_remove(&e.admin, "user_admin")
             .unwrap_err()
             .reason(),
-        Some("LAST_ORG_ADMIN")
+        Some("CANNOT_REMOVE_SELF")
     );
     let page = e.gates.member_list(&e.admin, Page::default()).unwrap();
     assert_eq!(page.total_count, 2);
