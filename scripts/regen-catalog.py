@@ -51,6 +51,8 @@ CURATED = [
     ("google", "gemini-2.5-flash-lite", "gemini/gemini-2.5-flash-lite"),
     ("google", "gemini-3.1-flash-lite", "gemini/gemini-3.1-flash-lite"),
     ("google", "gemini-3.5-flash", "gemini/gemini-3.5-flash"),
+    ("google", "gemini-2.5-flash-image", "gemini/gemini-2.5-flash-image"),
+    ("google", "gemini-3-pro-image", "gemini/gemini-3-pro-image"),
     ("mistralai", "mistral-large-3", "mistral/mistral-large-3"),
     ("mistralai", "mistral-medium-3", "mistral/mistral-medium-3"),
     ("mistralai", "mistral-small", "mistral/mistral-small-latest"),

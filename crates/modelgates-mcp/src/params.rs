@@ -59,7 +59,7 @@ pub struct WorkspaceCreateParams {
     pub description: Option<String>,
     /// Default text model as "provider/model", e.g. "openai/gpt-4o".
     pub default_text_model: Option<String>,
-    /// Default image model as "provider/model", e.g. "openai/dall-e-3".
+    /// Default image model as "provider/model", e.g. "google/gemini-2.5-flash-image".
     pub default_image_model: Option<String>,
     /// Default provider sort preference.
     pub default_provider_sort: Option<ProviderSort>,

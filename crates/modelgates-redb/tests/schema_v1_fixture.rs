@@ -9,7 +9,8 @@ use std::sync::Arc;
 use chrono::{TimeZone, Utc};
 use modelgates::testkit::check_invariants;
 use modelgates::{
-    ManualClock, ModelGates, NewKey, NewMember, NewWorkspace, Options, Page, ProviderSort,
+    ManualClock, ModelFilter, ModelGates, ModelStatus, NewKey, NewMember, NewWorkspace, Options,
+    Page, ProviderSort,
 };
 use modelgates_redb::RedbStore;
 use serde_json::{Value, json};
@@ -33,22 +34,55 @@ fn a_schema_v1_database_opens_and_serves_its_data() {
     assert_eq!(ws.id.to_string(), facts["workspace_id"].as_str().unwrap());
     assert_eq!(ws.default_provider_sort, Some(ProviderSort::Latency));
     assert_eq!(ws.labels.get("team").map(String::as_str), Some("core"));
-    let members = gates.workspace_members_list(&admin, "legacy", Page::default()).unwrap();
+    let members = gates
+        .workspace_members_list(&admin, "legacy", Page::default())
+        .unwrap();
     assert_eq!(members.total_count, 2);
     let key = gates.verify_key(facts["secret"].as_str().unwrap()).unwrap();
     assert_eq!(key.workspace_id, ws.id);
-    assert_eq!(gates.workspace_list(&admin, Page::default()).unwrap().total_count, 2);
+    assert_eq!(
+        gates
+            .workspace_list(&admin, Page::default())
+            .unwrap()
+            .total_count,
+        2
+    );
+    // Schema 2 added model catalogs: the migration seeded the old workspaces.
+    let filter = ModelFilter::default();
+    let models = gates.model_list(
+        &admin,
+        "legacy",
+        &filter,
+        Page::new(None, Some(100)).unwrap(),
+    );
+    assert_eq!(
+        models.unwrap().total_count as usize,
+        gates.catalog().models().len()
+    );
+    let gpt4o = gates.model_get(&admin, "legacy", "openai/gpt-4o").unwrap();
+    assert_eq!(
+        gpt4o.spec.status,
+        ModelStatus::Enabled,
+        "the legacy default stays usable"
+    );
 }
 
 #[test]
 #[ignore = "re-creates the schema-v1 fixture; only valid while SCHEMA_VERSION is 1"]
 fn regenerate_schema_v1_fixture() {
-    assert_eq!(modelgates::SCHEMA_VERSION, 1, "the fixture must be written by schema 1");
+    assert_eq!(
+        modelgates::SCHEMA_VERSION,
+        1,
+        "the fixture must be written by schema 1"
+    );
     let path = fixtures().join("schema-v1.redb");
     let _ = std::fs::remove_file(&path);
     let store = RedbStore::open(&path).unwrap();
     let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 23, 0, 0, 0).unwrap());
-    let options = Options { clock: Arc::new(clock), ..Default::default() };
+    let options = Options {
+        clock: Arc::new(clock),
+        ..Default::default()
+    };
     let gates = ModelGates::open_with(Arc::new(store.clone()), options).unwrap();
     let admin = gates.default_caller().unwrap();
     let new = NewMember {
@@ -68,7 +102,9 @@ fn regenerate_schema_v1_fixture() {
         ..Default::default()
     };
     let ws = gates.workspace_create(&admin, new).unwrap();
-    gates.workspace_members_add(&admin, "legacy", &["user_alice".to_owned()]).unwrap();
+    gates
+        .workspace_members_add(&admin, "legacy", &["user_alice".to_owned()])
+        .unwrap();
     let new = NewKey {
         name: "alice".into(),
         workspace: "legacy".into(),
@@ -78,7 +114,11 @@ fn regenerate_schema_v1_fixture() {
     let key = gates.key_create(&admin, new).unwrap();
     drop(gates);
     store.close().unwrap();
-    let facts = json!({ "schema_version": 1, "workspace_id": ws.id.to_string(), "secret": key.key });
-    std::fs::write(fixtures().join("schema-v1.json"), serde_json::to_vec_pretty(&facts).unwrap())
-        .unwrap();
+    let facts =
+        json!({ "schema_version": 1, "workspace_id": ws.id.to_string(), "secret": key.key });
+    std::fs::write(
+        fixtures().join("schema-v1.json"),
+        serde_json::to_vec_pretty(&facts).unwrap(),
+    )
+    .unwrap();
 }

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::catalog::Catalog;
 use crate::clock::millis;
 use crate::error::{Error, Result};
 use crate::gates::{Caller, ModelGates};
@@ -74,6 +75,7 @@ pub(crate) fn bootstrap(
     txn: &mut dyn WriteTxn,
     now: DateTime<Utc>,
     b: &Bootstrap,
+    catalog: &Catalog,
 ) -> Result<Account> {
     validate::name("account_name", &b.account_name, 100)?;
     validate::email("admin_email", &b.admin_email)?;
@@ -88,7 +90,7 @@ pub(crate) fn bootstrap(
         updated_at: None,
     };
     member::insert(txn, id, &admin)?;
-    let ws = workspace::insert_default(txn, id, now, &admin)?;
+    let ws = workspace::insert_default(txn, id, now, &admin, catalog)?;
     let account = Account {
         id,
         name: b.account_name.clone(),
@@ -104,7 +106,7 @@ impl ModelGates {
     /// Creates another account (organization) with its org admin and default workspace, and
     /// returns a caller acting as that admin.
     pub fn create_account(&self, options: &Bootstrap) -> Result<Caller> {
-        let account = self.write(|tx| bootstrap(&mut *tx.txn, tx.now, options))?;
+        let account = self.write(|tx| bootstrap(&mut *tx.txn, tx.now, options, self.catalog()))?;
         Ok(Caller {
             account: account.id,
             user_id: account.bootstrap_admin,

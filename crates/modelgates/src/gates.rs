@@ -7,11 +7,12 @@ use arc_swap::ArcSwap;
 use chrono::{DateTime, Utc};
 
 use crate::account::{self, Bootstrap};
+use crate::catalog::Catalog;
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, UserId};
 use crate::member::{Member, OrgRole};
-use crate::schema::{self, MEMBERS, META, META_SCHEMA_VERSION};
+use crate::schema::{self, MEMBERS, META, META_CATALOG_FINGERPRINT, META_SCHEMA_VERSION};
 use crate::snapshot::{KeyChange, Snapshot};
 use crate::storage::{ReadTxn, Storage, StorageError, WriteTxn};
 
@@ -34,6 +35,8 @@ pub struct Options {
     pub clock: Arc<dyn Clock>,
     /// What to create when the store is empty.
     pub bootstrap: Bootstrap,
+    /// The model catalog workspaces are seeded with (default: the embedded one).
+    pub catalog: Arc<Catalog>,
 }
 
 impl Default for Options {
@@ -41,6 +44,7 @@ impl Default for Options {
         Self {
             clock: Arc::new(SystemClock),
             bootstrap: Bootstrap::default(),
+            catalog: Arc::new(Catalog::embedded()),
         }
     }
 }
@@ -56,6 +60,7 @@ pub struct ModelGates {
 struct Inner {
     store: Arc<dyn Storage>,
     clock: Arc<dyn Clock>,
+    catalog: Arc<Catalog>,
     snapshot: ArcSwap<Snapshot>,
     /// Serializes write transactions with the snapshot publication that follows them, so the
     /// snapshot is always updated in commit order.
@@ -88,9 +93,10 @@ impl ModelGates {
     pub fn open_with(store: Arc<dyn Storage>, options: Options) -> Result<Self> {
         let now = options.clock.now();
         {
+            // Migration, bootstrap and catalog sync run in one transaction: all or nothing.
             let mut txn = store.begin_write()?;
-            let version = META.get(&*txn, META_SCHEMA_VERSION)?;
-            match version {
+            let mut changed = false;
+            match META.get(&*txn, META_SCHEMA_VERSION)? {
                 None => {
                     if account::any_account(&*txn)? {
                         return Err(Error::Corrupt(
@@ -98,22 +104,41 @@ impl ModelGates {
                         ));
                     }
                     schema::migrate(&mut *txn, 0)?;
-                    account::bootstrap(&mut *txn, now, &options.bootstrap)?;
-                    txn.commit()?;
+                    account::bootstrap(&mut *txn, now, &options.bootstrap, &options.catalog)?;
+                    changed = true;
                 }
                 Some(v) => {
                     let v = v.as_u64().ok_or_else(|| {
                         Error::Corrupt(format!("schema version {v} is not a number"))
                     })?;
-                    if v == schema::SCHEMA_VERSION {
-                        txn.abort()?;
-                    } else {
+                    if v != schema::SCHEMA_VERSION {
                         // An unknown newer version errors here; the transaction is dropped
                         // unfinished, so the file is left untouched.
                         schema::migrate(&mut *txn, v)?;
-                        txn.commit()?;
+                        changed = true;
                     }
                 }
+            }
+            let fingerprint = options.catalog.fingerprint();
+            if META
+                .get(&*txn, META_CATALOG_FINGERPRINT)?
+                .as_ref()
+                .and_then(|v| v.as_str())
+                != Some(fingerprint)
+            {
+                let added = crate::model::sync_all(&mut *txn, &options.catalog, now)?;
+                META.put(&mut *txn, META_CATALOG_FINGERPRINT, &fingerprint.into())?;
+                tracing::info!(
+                    added,
+                    catalog_version = options.catalog.version(),
+                    "synced the model catalog"
+                );
+                changed = true;
+            }
+            if changed {
+                txn.commit()?;
+            } else {
+                txn.abort()?;
             }
         }
         let snapshot = {
@@ -129,10 +154,16 @@ impl ModelGates {
             inner: Arc::new(Inner {
                 store,
                 clock: options.clock,
+                catalog: options.catalog,
                 snapshot: ArcSwap::from_pointee(snapshot),
                 write_lock: Mutex::new(()),
             }),
         })
+    }
+
+    /// The model catalog new workspaces are seeded with.
+    pub fn catalog(&self) -> &Catalog {
+        &self.inner.catalog
     }
 
     /// The current time of this instance's clock.

@@ -145,6 +145,12 @@ prefixed_id!(
     "API key"
 );
 prefixed_id!(
+    /// A model of a workspace's catalog: `model_01J…`.
+    ModelId,
+    "model_",
+    "model"
+);
+prefixed_id!(
     /// A workspace membership: `wsm_01J…`.
     MembershipId,
     "wsm_",

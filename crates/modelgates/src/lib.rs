@@ -44,6 +44,7 @@
 
 mod account;
 mod api_key;
+mod catalog;
 mod clock;
 mod codec;
 mod error;
@@ -51,6 +52,7 @@ mod gates;
 mod ids;
 mod member;
 mod memory;
+mod model;
 mod patch;
 mod schema;
 mod snapshot;
@@ -63,13 +65,17 @@ pub mod testkit;
 
 pub use account::{Account, Bootstrap};
 pub use api_key::{ApiKey, CreatedKey, KeyKind, KeyPatch, NewKey, SECRET_PREFIX};
+pub use catalog::{Catalog, CatalogModel};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use codec::{KeyPart, VALUE_FORMAT_VERSION, encode_key, prefix_successor};
 pub use error::{Error, ErrorKind, Result};
 pub use gates::{Caller, ModelGates, Options};
-pub use ids::{AccountId, KeyId, MembershipId, UserId, WorkspaceId};
+pub use ids::{AccountId, KeyId, MembershipId, ModelId, UserId, WorkspaceId};
 pub use member::{Member, MemberPatch, NewMember, OrgRole};
 pub use memory::MemoryStore;
+pub use model::{
+    CATALOG_BUNDLE, Model, ModelFilter, ModelSpec, ModelStatus, NewModel, ResourceMetadata,
+};
 pub use patch::Patch;
 pub use schema::SCHEMA_VERSION;
 pub use snapshot::{Snapshot, VerifiedKey};

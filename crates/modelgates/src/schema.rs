@@ -4,7 +4,7 @@
 //! account is reachable from another.
 //!
 //! Storage tables: `meta`, `accounts`, `members` (members + email index), `workspaces`
-//! (records + slug index + memberships), `api_keys` (records + workspace and user indexes),
+//! (records + slug index + memberships + models + model index), `api_keys` (records + workspace and user indexes),
 //! `key_hashes`. A record table and its indexes share one storage table as key
 //! families (see `Table::family`), so a write touches as few storage tables as possible.
 
@@ -14,16 +14,19 @@ use crate::account::Account;
 use crate::api_key::KeyRecord;
 use crate::codec::Table;
 use crate::error::{Error, Result};
-use crate::ids::{AccountId, KeyId, UserId, WorkspaceId};
+use crate::ids::{AccountId, KeyId, ModelId, UserId, WorkspaceId};
 use crate::member::Member;
+use crate::model::Model;
 use crate::storage::WriteTxn;
 use crate::workspace::{Workspace, WorkspaceMember};
 
 /// The schema version this build writes. Bump it with a migration in [`migrate`].
-pub const SCHEMA_VERSION: u64 = 1;
+pub const SCHEMA_VERSION: u64 = 2;
 
 /// The meta key holding the schema version.
 pub(crate) const META_SCHEMA_VERSION: &str = "schema_version";
+/// The meta key holding the fingerprint of the catalog the workspaces were last synced with.
+pub(crate) const META_CATALOG_FINGERPRINT: &str = "catalog_fingerprint";
 
 /// Database-wide settings: `schema_version`.
 pub(crate) const META: Table<str, Json> = Table::new("meta");
@@ -44,6 +47,12 @@ pub(crate) const WORKSPACE_SLUGS: Table<(AccountId, String), WorkspaceId> =
 /// reverse (user → workspaces) index; the rare per-user operations scan the account.
 pub(crate) const WORKSPACE_MEMBERS: Table<(AccountId, WorkspaceId, UserId), WorkspaceMember> =
     Table::family("workspaces", 2);
+/// Models of a workspace by (account, workspace, model id), in the workspaces storage table.
+pub(crate) const MODELS: Table<(AccountId, WorkspaceId, ModelId), Model> =
+    Table::family("workspaces", 3);
+/// Unique index: (account, workspace, provider, family) → model id.
+pub(crate) const MODEL_REFS: Table<(AccountId, WorkspaceId, String, String), ModelId> =
+    Table::family("workspaces", 4);
 /// API keys by (account, key id); holds the secret's hash, never the secret.
 pub(crate) const API_KEYS: Table<(AccountId, KeyId), KeyRecord> = Table::family("api_keys", 0);
 /// Index: (account, workspace, key) → key.
@@ -62,8 +71,9 @@ pub(crate) fn migrate(txn: &mut dyn WriteTxn, from: u64) -> Result<()> {
              {SCHEMA_VERSION}. It was left untouched; upgrade modelgates to open it."
         )));
     }
-    // Version 1 is the first schema: nothing to migrate yet. Future steps go here, one
-    // `if from < N { … }` block per version, each re-runnable.
+    // One `if from < N { … }` block per version, each re-runnable.
+    // Version 2 adds per-workspace model catalogs: existing workspaces are seeded by the
+    // catalog sync that runs after migration (the catalog fingerprint is unset in version 1).
     if from < SCHEMA_VERSION {
         META.put(txn, META_SCHEMA_VERSION, &Json::from(SCHEMA_VERSION))?;
     }

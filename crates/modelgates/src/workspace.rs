@@ -8,11 +8,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::account;
 use crate::api_key::{self, KeyRecord};
+use crate::catalog::Catalog;
 use crate::clock::millis;
 use crate::error::{Error, Result};
 use crate::gates::{Caller, ModelGates, Tx, authorize};
 use crate::ids::{AccountId, KeyId, MembershipId, UserId, WorkspaceId};
 use crate::member::Member;
+use crate::model;
 use crate::patch::Patch;
 use crate::schema::{MEMBERS, WORKSPACE_KEYS, WORKSPACE_MEMBERS, WORKSPACE_SLUGS, WORKSPACES};
 use crate::storage::{ReadTxn, WriteTxn};
@@ -333,6 +335,7 @@ pub(crate) fn insert_default(
     account: AccountId,
     now: DateTime<Utc>,
     admin: &Member,
+    catalog: &Catalog,
 ) -> Result<WorkspaceId> {
     let ws = new_record(
         WorkspaceId::generate(millis(now)),
@@ -355,7 +358,19 @@ pub(crate) fn insert_default(
         created_at: now,
     };
     WORKSPACE_MEMBERS.put(txn, &(account, ws.id, admin.user_id.clone()), &wm)?;
+    model::seed_workspace(txn, account, &ws, catalog, now, admin.user_id.as_str())?;
     Ok(ws.id)
+}
+
+/// The workspace's default models must name enabled models of its catalog.
+fn check_defaults(txn: &dyn ReadTxn, account: AccountId, ws: &Workspace) -> Result<()> {
+    if let Some(m) = &ws.default_text_model {
+        model::check_default(txn, account, ws, "default_text_model", m)?;
+    }
+    if let Some(m) = &ws.default_image_model {
+        model::check_default(txn, account, ws, "default_image_model", m)?;
+    }
+    Ok(())
 }
 
 fn new_record(
@@ -462,6 +477,15 @@ impl ModelGates {
             WORKSPACES.put(&mut *tx.txn, &(account, id), &ws)?;
             WORKSPACE_SLUGS.put(&mut *tx.txn, &(account, ws.slug.clone()), &id)?;
             upsert_membership(tx, account, id, &me)?;
+            model::seed_workspace(
+                &mut *tx.txn,
+                account,
+                &ws,
+                self.catalog(),
+                tx.now,
+                me.user_id.as_str(),
+            )?;
+            check_defaults(&*tx.txn, account, &ws)?;
             Ok(ws)
         })
     }
@@ -579,6 +603,11 @@ impl ModelGates {
                 Patch::Clear => ws.labels.clear(),
                 Patch::Set(l) => ws.labels = l.clone(),
             }
+            if patch.default_text_model.as_set().is_some()
+                || patch.default_image_model.as_set().is_some()
+            {
+                check_defaults(&*tx.txn, account, &ws)?;
+            }
             ws.updated_at = Some(tx.now);
             WORKSPACES.put(&mut *tx.txn, &(account, ws.id), &ws)?;
             Ok(ws)
@@ -624,6 +653,7 @@ impl ModelGates {
             for wm in WORKSPACE_MEMBERS.values_with_prefix(&*tx.txn, &(account, ws.id))? {
                 remove_membership(&mut *tx.txn, account, ws.id, &wm.user_id)?;
             }
+            model::delete_all(&mut *tx.txn, account, ws.id)?;
             WORKSPACE_SLUGS.delete(&mut *tx.txn, &(account, ws.slug.clone()))?;
             WORKSPACES.delete(&mut *tx.txn, &(account, ws.id))?;
             Ok(ws)

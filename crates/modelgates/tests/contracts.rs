@@ -278,7 +278,7 @@ fn update_is_a_patch_absent_keeps_null_clears_value_sets() {
     e.gates.workspace_create(&e.admin, new).unwrap();
     let patch = WorkspacePatch {
         description: Patch::Clear,
-        default_image_model: Patch::Set("openai/dall-e-3".into()),
+        default_image_model: Patch::Set("google/gemini-2.5-flash-image".into()),
         is_observability_broadcast_enabled: Patch::Clear,
         ..Default::default()
     };
@@ -286,7 +286,7 @@ fn update_is_a_patch_absent_keeps_null_clears_value_sets() {
     assert_eq!(w.description, None, "null clears");
     assert_eq!(
         w.default_image_model.as_deref(),
-        Some("openai/dall-e-3"),
+        Some("google/gemini-2.5-flash-image"),
         "value sets"
     );
     assert_eq!(

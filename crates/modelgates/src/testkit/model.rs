@@ -106,6 +106,38 @@ pub fn check_invariants(gates: &ModelGates) {
                     assert_eq!(KEY_HASHES.get(txn, &h)?, Some((a, k.id)), "hash index");
                     assert!(all_key_hashes.insert(h), "hashes are unique");
                 }
+                // models <-> model index; defaults name enabled models
+                for w in &workspaces {
+                    let models = MODELS.values_with_prefix(txn, &(a, w.id))?;
+                    let refs = MODEL_REFS.values_with_prefix(txn, &(a, w.id))?;
+                    assert_eq!(models.len(), refs.len(), "one index entry per model");
+                    for m in &models {
+                        assert_eq!(m.metadata.workspace_id, w.id);
+                        let key = (a, w.id, m.spec.provider.clone(), m.spec.family.clone());
+                        assert_eq!(
+                            MODEL_REFS.get(txn, &key)?,
+                            Some(m.metadata.id),
+                            "model index"
+                        );
+                    }
+                    for default in [&w.default_text_model, &w.default_image_model]
+                        .into_iter()
+                        .flatten()
+                    {
+                        let enabled = models.iter().any(|m| {
+                            &m.reference() == default
+                                && m.spec.status == crate::ModelStatus::Enabled
+                        });
+                        assert!(enabled, "default {default} names an enabled model");
+                    }
+                }
+                let all_models = MODELS.values_with_prefix(txn, &(a,))?;
+                assert!(
+                    all_models
+                        .iter()
+                        .all(|m| ws_ids.contains(&m.metadata.workspace_id)),
+                    "no model outlives its workspace"
+                );
                 for w in &workspaces {
                     for id in w.io_logging_api_key_ids.iter().flatten() {
                         assert!(

@@ -1,0 +1,558 @@
+//! Per-workspace model catalogs (seed 003): every workspace holds its own copy of the catalog
+//! models (seeded at creation, gaining new catalog models on open) plus custom models it
+//! registers; each can be enabled or disabled. Workspace defaults must name enabled models.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::{Catalog, CatalogModel, check_model_fields, check_ref_part};
+use crate::clock::millis;
+use crate::error::{Error, Result};
+use crate::gates::{Caller, ModelGates, authorize};
+use crate::ids::{AccountId, ModelId, WorkspaceId};
+use crate::schema::{ACCOUNTS, MODEL_REFS, MODELS, WORKSPACES};
+use crate::storage::{ReadTxn, WriteTxn};
+use crate::validate::{self, Page, Paged, excerpt};
+use crate::workspace::{self, Workspace};
+
+/// The `bundleKey` of models that come from the catalog (custom models have none).
+pub const CATALOG_BUNDLE: &str = "catalog";
+
+/// Whether a model may be used in a workspace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+pub enum ModelStatus {
+    /// Usable: routing and defaults may name it.
+    #[serde(rename = "MODEL_STATUS_ENABLED")]
+    Enabled,
+    /// Not usable.
+    #[serde(rename = "MODEL_STATUS_DISABLED")]
+    Disabled,
+}
+
+/// Standard metadata of a persistent, named resource (seed 003's `ResourceMetadata`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceMetadata {
+    /// Prefixed, time-ordered id (`model_01J…`).
+    pub id: ModelId,
+    /// The account the resource belongs to.
+    pub account_id: AccountId,
+    /// When the resource was created.
+    pub created_at: DateTime<Utc>,
+    /// Human-readable name (`provider/family` for models).
+    pub name: String,
+    /// The actor that created the resource.
+    pub profile_id: String,
+    /// The workspace the resource belongs to.
+    pub workspace_id: WorkspaceId,
+    /// `"catalog"` for models seeded from the catalog (they can be disabled, not deleted);
+    /// absent for custom models.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle_key: Option<String>,
+    /// An id in an external system.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    /// Key-value labels for filtering.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<BTreeMap<String, String>>,
+}
+
+/// What a model is (seed 003's `ModelSpec`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ModelSpec {
+    /// Model family (`claude-sonnet-4.6`).
+    pub family: String,
+    /// Provider (`anthropic`).
+    pub provider: String,
+    /// Cents per million input tokens, decimal string (`"300"` = $3.00).
+    pub input_price_per_million_tokens: String,
+    /// Cents per million output tokens, decimal string.
+    pub output_price_per_million_tokens: String,
+    /// Maximum input tokens.
+    pub max_input_tokens: u32,
+    /// Maximum output tokens.
+    pub max_output_tokens: u32,
+    /// Enabled or disabled in this workspace.
+    pub status: ModelStatus,
+}
+
+/// A model of a workspace: `{metadata, spec}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+pub struct Model {
+    /// Identity and ownership.
+    pub metadata: ResourceMetadata,
+    /// Provider, family, prices, limits, status.
+    pub spec: ModelSpec,
+}
+
+impl Model {
+    /// `provider/family`.
+    pub fn reference(&self) -> String {
+        format!("{}/{}", self.spec.provider, self.spec.family)
+    }
+
+    /// Whether the model came from the catalog.
+    pub fn is_catalog(&self) -> bool {
+        self.metadata.bundle_key.as_deref() == Some(CATALOG_BUNDLE)
+    }
+}
+
+/// Filters of [`ModelGates::model_list`].
+#[derive(Debug, Clone, Default)]
+pub struct ModelFilter {
+    /// Only this provider.
+    pub provider: Option<String>,
+    /// Only this status.
+    pub status: Option<ModelStatus>,
+    /// Label selector `key=value[,key=value…]`: every pair must match.
+    pub label_selector: Option<String>,
+}
+
+/// Input of [`ModelGates::model_register`]: a custom model (e.g. a self-hosted family).
+#[derive(Debug, Clone, Default)]
+pub struct NewModel {
+    /// Provider slug (`vllm`, `ollama`, `llamacpp`, or any other).
+    pub provider: String,
+    /// Family (`qwen2.5-coder-32b`).
+    pub family: String,
+    /// Cents per million input tokens (default `"0"`).
+    pub input_price_per_million_tokens: Option<String>,
+    /// Cents per million output tokens (default `"0"`).
+    pub output_price_per_million_tokens: Option<String>,
+    /// Maximum input tokens.
+    pub max_input_tokens: u32,
+    /// Maximum output tokens.
+    pub max_output_tokens: u32,
+    /// Labels.
+    pub labels: Option<BTreeMap<String, String>>,
+    /// An id in an external system.
+    pub external_id: Option<String>,
+    /// Initial status (default enabled).
+    pub status: Option<ModelStatus>,
+}
+
+/// Splits `provider/family`.
+fn split_ref<'a>(field: &str, reference: &'a str) -> Result<(&'a str, &'a str)> {
+    reference
+        .split_once('/')
+        .filter(|(p, f)| !p.is_empty() && !f.is_empty())
+        .ok_or_else(|| {
+            Error::invalid(
+                field,
+                format!(
+                    "{:?} is neither a model id (model_…) nor a \"provider/family\" reference",
+                    excerpt(reference)
+                ),
+            )
+        })
+}
+
+fn insert(txn: &mut dyn WriteTxn, model: &Model) -> Result<()> {
+    let m = &model.metadata;
+    MODELS.put(txn, &(m.account_id, m.workspace_id, m.id), model)?;
+    let key = (
+        m.account_id,
+        m.workspace_id,
+        model.spec.provider.clone(),
+        model.spec.family.clone(),
+    );
+    MODEL_REFS.put(txn, &key, &m.id)
+}
+
+fn from_catalog(
+    account: AccountId,
+    ws: &Workspace,
+    c: &CatalogModel,
+    now: DateTime<Utc>,
+    profile: &str,
+) -> Model {
+    Model {
+        metadata: ResourceMetadata {
+            id: ModelId::generate(millis(now)),
+            account_id: account,
+            created_at: now,
+            name: format!("{}/{}", c.provider, c.family),
+            profile_id: profile.to_owned(),
+            workspace_id: ws.id,
+            bundle_key: Some(CATALOG_BUNDLE.to_owned()),
+            external_id: None,
+            labels: None,
+        },
+        spec: ModelSpec {
+            family: c.family.clone(),
+            provider: c.provider.clone(),
+            input_price_per_million_tokens: c.input_price_per_million_tokens.clone(),
+            output_price_per_million_tokens: c.output_price_per_million_tokens.clone(),
+            max_input_tokens: c.max_input_tokens,
+            max_output_tokens: c.max_output_tokens,
+            status: ModelStatus::Enabled,
+        },
+    }
+}
+
+/// Adds every catalog model the workspace does not have yet (by provider/family), enabled.
+/// Existing entries — and the user's changes to them — are left alone. Returns how many were
+/// added.
+pub(crate) fn seed_workspace(
+    txn: &mut dyn WriteTxn,
+    account: AccountId,
+    ws: &Workspace,
+    catalog: &Catalog,
+    now: DateTime<Utc>,
+    profile: &str,
+) -> Result<usize> {
+    let mut added = 0;
+    for c in catalog.models() {
+        let key = (account, ws.id, c.provider.clone(), c.family.clone());
+        if MODEL_REFS.contains(txn, &key)? {
+            continue;
+        }
+        insert(txn, &from_catalog(account, ws, c, now, profile))?;
+        added += 1;
+    }
+    Ok(added)
+}
+
+/// Seeds every workspace of every account with the catalog models it lacks.
+pub(crate) fn sync_all(
+    txn: &mut dyn WriteTxn,
+    catalog: &Catalog,
+    now: DateTime<Utc>,
+) -> Result<usize> {
+    let mut added = 0;
+    for account in ACCOUNTS.values_with_prefix(txn, &())? {
+        for ws in WORKSPACES.values_with_prefix(txn, &(account.id,))? {
+            let profile = ws
+                .created_by
+                .as_ref()
+                .map_or("system", |u| u.as_str())
+                .to_owned();
+            added += seed_workspace(txn, account.id, &ws, catalog, now, &profile)?;
+        }
+    }
+    Ok(added)
+}
+
+/// Deletes every model of a workspace (with the workspace).
+pub(crate) fn delete_all(
+    txn: &mut dyn WriteTxn,
+    account: AccountId,
+    ws: WorkspaceId,
+) -> Result<()> {
+    for m in MODELS.values_with_prefix(txn, &(account, ws))? {
+        MODELS.delete(txn, &(account, ws, m.metadata.id))?;
+        MODEL_REFS.delete(
+            txn,
+            &(account, ws, m.spec.provider.clone(), m.spec.family.clone()),
+        )?;
+    }
+    Ok(())
+}
+
+/// The model `id_or_ref` (a `model_…` id or `provider/family`) of workspace `ws`.
+pub(crate) fn resolve(
+    txn: &dyn ReadTxn,
+    account: AccountId,
+    ws: WorkspaceId,
+    field: &str,
+    id_or_ref: &str,
+) -> Result<Model> {
+    let id = if id_or_ref.starts_with(ModelId::PREFIX) {
+        Some(ModelId::parse_field(id_or_ref, field)?)
+    } else {
+        let (p, f) = split_ref(field, id_or_ref)?;
+        MODEL_REFS.get(txn, &(account, ws, p.to_owned(), f.to_owned()))?
+    };
+    match id {
+        Some(id) => MODELS.get(txn, &(account, ws, id))?,
+        None => None,
+    }
+    .ok_or_else(|| Error::not_found("model", excerpt(id_or_ref)))
+}
+
+/// Checks that `reference` (a workspace default) names an enabled model of workspace `ws`.
+pub(crate) fn check_default(
+    txn: &dyn ReadTxn,
+    account: AccountId,
+    ws: &Workspace,
+    field: &str,
+    reference: &str,
+) -> Result<()> {
+    let (p, f) = split_ref(field, reference)?;
+    let Some(id) = MODEL_REFS.get(txn, &(account, ws.id, p.to_owned(), f.to_owned()))? else {
+        return Err(Error::invalid(
+            field,
+            format!(
+                "model {reference:?} is not in the catalog of workspace {:?}; pick one from \
+                 model_list or register it with model_register",
+                ws.slug
+            ),
+        ));
+    };
+    let model = MODELS
+        .get(txn, &(account, ws.id, id))?
+        .ok_or_else(|| Error::Corrupt(format!("model index names {id}, which does not exist")))?;
+    if model.spec.status != ModelStatus::Enabled {
+        return Err(Error::precondition(
+            "MODEL_DISABLED",
+            format!(
+                "model {reference:?} is disabled in workspace {:?}; enable it with \
+                 model_set_status before using it as {field}",
+                ws.slug
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The workspace settings that name `model` (for errors when disabling or deleting it).
+fn dependents(ws: &Workspace, model: &Model) -> Vec<&'static str> {
+    let r = model.reference();
+    let mut out = Vec::new();
+    if ws.default_text_model.as_deref() == Some(r.as_str()) {
+        out.push("default_text_model");
+    }
+    if ws.default_image_model.as_deref() == Some(r.as_str()) {
+        out.push("default_image_model");
+    }
+    out
+}
+
+fn parse_selector(selector: &str) -> Result<Vec<(&str, &str)>> {
+    selector
+        .split(',')
+        .map(|pair| {
+            pair.split_once('=')
+                .filter(|(k, _)| !k.trim().is_empty())
+                .map(|(k, v)| (k.trim(), v.trim()))
+                .ok_or_else(|| {
+                    Error::invalid(
+                        "label_selector",
+                        format!(
+                            "{:?} is not a key=value pair (e.g. \"team=platform\")",
+                            excerpt(pair)
+                        ),
+                    )
+                })
+        })
+        .collect()
+}
+
+impl ModelGates {
+    /// Lists a workspace's models, ordered by provider then family, with optional filters.
+    pub fn model_list(
+        &self,
+        caller: &Caller,
+        workspace: &str,
+        filter: &ModelFilter,
+        page: Page,
+    ) -> Result<Paged<Model>> {
+        let selector = filter
+            .label_selector
+            .as_deref()
+            .map(parse_selector)
+            .transpose()?;
+        self.read(|txn| {
+            authorize(txn, caller, false)?;
+            let ws = workspace::resolve(txn, caller.account, workspace)?;
+            let mut models: Vec<Model> = MODELS
+                .values_with_prefix(txn, &(caller.account, ws.id))?
+                .into_iter()
+                .filter(|m| {
+                    filter
+                        .provider
+                        .as_ref()
+                        .is_none_or(|p| &m.spec.provider == p)
+                })
+                .filter(|m| filter.status.is_none_or(|s| m.spec.status == s))
+                .filter(|m| {
+                    selector.as_ref().is_none_or(|pairs| {
+                        pairs.iter().all(|(k, v)| {
+                            m.metadata
+                                .labels
+                                .as_ref()
+                                .and_then(|l| l.get(*k))
+                                .map(String::as_str)
+                                == Some(*v)
+                        })
+                    })
+                })
+                .collect();
+            models.sort_by(|a, b| {
+                (&a.spec.provider, &a.spec.family).cmp(&(&b.spec.provider, &b.spec.family))
+            });
+            Ok(page.apply(models))
+        })
+    }
+
+    /// One model of a workspace by id (`model_…`) or `provider/family`.
+    pub fn model_get(&self, caller: &Caller, workspace: &str, model: &str) -> Result<Model> {
+        self.read(|txn| {
+            authorize(txn, caller, false)?;
+            let ws = workspace::resolve(txn, caller.account, workspace)?;
+            resolve(txn, caller.account, ws.id, "model", model)
+        })
+    }
+
+    /// Enables or disables a model. Disabling a model that a workspace default names fails
+    /// with `failed_precondition` (reason `MODEL_IN_USE`) naming the setting.
+    pub fn model_set_status(
+        &self,
+        caller: &Caller,
+        workspace: &str,
+        model: &str,
+        status: ModelStatus,
+    ) -> Result<Model> {
+        self.write(|tx| {
+            authorize(&*tx.txn, caller, true)?;
+            let account = caller.account;
+            let ws = workspace::resolve(&*tx.txn, account, workspace)?;
+            let mut m = resolve(&*tx.txn, account, ws.id, "model", model)?;
+            if status == ModelStatus::Disabled {
+                let uses = dependents(&ws, &m);
+                if !uses.is_empty() {
+                    return Err(Error::precondition(
+                        "MODEL_IN_USE",
+                        format!(
+                            "model {} is workspace {:?}'s {}; change that setting first",
+                            m.reference(),
+                            ws.slug,
+                            uses.join(" and ")
+                        ),
+                    ));
+                }
+            }
+            if m.spec.status != status {
+                m.spec.status = status;
+                MODELS.put(&mut *tx.txn, &(account, ws.id, m.metadata.id), &m)?;
+            }
+            Ok(m)
+        })
+    }
+
+    /// Registers a custom model in a workspace (a family not in the catalog, e.g. self-hosted
+    /// on vllm, ollama or llama.cpp). Fails with `conflict` if `provider/family` exists.
+    pub fn model_register(&self, caller: &Caller, workspace: &str, new: NewModel) -> Result<Model> {
+        let input = new
+            .input_price_per_million_tokens
+            .clone()
+            .unwrap_or_else(|| "0".into());
+        let output = new
+            .output_price_per_million_tokens
+            .clone()
+            .unwrap_or_else(|| "0".into());
+        let field = |f: &str| match f {
+            "inputPricePerMillionTokens" => "input_price_per_million_tokens".to_owned(),
+            "outputPricePerMillionTokens" => "output_price_per_million_tokens".to_owned(),
+            "maxInputTokens" => "max_input_tokens".to_owned(),
+            "maxOutputTokens" => "max_output_tokens".to_owned(),
+            other => other.to_owned(),
+        };
+        check_model_fields(
+            &field,
+            &new.provider,
+            &new.family,
+            &input,
+            &output,
+            new.max_input_tokens,
+            new.max_output_tokens,
+        )?;
+        if let Some(labels) = &new.labels {
+            validate::labels("labels", labels)?;
+        }
+        if let Some(ext) = &new.external_id {
+            validate::name("external_id", ext, 200)?;
+        }
+        check_ref_part("provider", &new.provider, "provider")?;
+        self.write(|tx| {
+            let me = authorize(&*tx.txn, caller, true)?;
+            let account = caller.account;
+            let ws = workspace::resolve(&*tx.txn, account, workspace)?;
+            let key = (account, ws.id, new.provider.clone(), new.family.clone());
+            if let Some(existing) = MODEL_REFS.get(&*tx.txn, &key)? {
+                return Err(Error::conflict(
+                    "family",
+                    format!(
+                        "workspace {:?} already has model {}/{} ({existing})",
+                        ws.slug, new.provider, new.family
+                    ),
+                ));
+            }
+            let model = Model {
+                metadata: ResourceMetadata {
+                    id: ModelId::generate(millis(tx.now)),
+                    account_id: account,
+                    created_at: tx.now,
+                    name: format!("{}/{}", new.provider, new.family),
+                    profile_id: me.user_id.to_string(),
+                    workspace_id: ws.id,
+                    bundle_key: None,
+                    external_id: new.external_id.clone(),
+                    labels: new.labels.clone(),
+                },
+                spec: ModelSpec {
+                    family: new.family.clone(),
+                    provider: new.provider.clone(),
+                    input_price_per_million_tokens: input.clone(),
+                    output_price_per_million_tokens: output.clone(),
+                    max_input_tokens: new.max_input_tokens,
+                    max_output_tokens: new.max_output_tokens,
+                    status: new.status.unwrap_or(ModelStatus::Enabled),
+                },
+            };
+            insert(&mut *tx.txn, &model)?;
+            Ok(model)
+        })
+    }
+
+    /// Deletes a custom model. Catalog models cannot be deleted (disable them instead); a
+    /// model that a workspace default names cannot be deleted either.
+    pub fn model_delete(&self, caller: &Caller, workspace: &str, model: &str) -> Result<Model> {
+        self.write(|tx| {
+            authorize(&*tx.txn, caller, true)?;
+            let account = caller.account;
+            let ws = workspace::resolve(&*tx.txn, account, workspace)?;
+            let m = resolve(&*tx.txn, account, ws.id, "model", model)?;
+            if m.is_catalog() {
+                return Err(Error::precondition(
+                    "CATALOG_MODEL",
+                    format!(
+                        "model {} comes from the catalog and cannot be deleted; disable it with \
+                         model_set_status instead",
+                        m.reference()
+                    ),
+                ));
+            }
+            let uses = dependents(&ws, &m);
+            if !uses.is_empty() {
+                return Err(Error::precondition(
+                    "MODEL_IN_USE",
+                    format!(
+                        "model {} is workspace {:?}'s {}; change that setting first",
+                        m.reference(),
+                        ws.slug,
+                        uses.join(" and ")
+                    ),
+                ));
+            }
+            MODELS.delete(&mut *tx.txn, &(account, ws.id, m.metadata.id))?;
+            MODEL_REFS.delete(
+                &mut *tx.txn,
+                &(
+                    account,
+                    ws.id,
+                    m.spec.provider.clone(),
+                    m.spec.family.clone(),
+                ),
+            )?;
+            Ok(m)
+        })
+    }
+}
