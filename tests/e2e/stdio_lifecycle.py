@@ -46,7 +46,8 @@ async def first_session(mode):
                      "workspace_list", "workspace_members_list", "workspace_members_add",
                      "workspace_members_remove", "member_add", "member_list", "member_get",
                      "member_update", "member_remove", "key_create", "key_list", "key_get",
-                     "key_update", "key_delete"]:
+                     "key_update", "key_delete", "model_list", "model_get", "model_set_status",
+                     "model_register", "model_delete"]:
             check(name in tools, f"tool {name} is listed")
             t = tools[name]
             check(bool(t.description) and t.output_schema is not None, f"{name} has a description and an output schema")
@@ -114,8 +115,43 @@ async def first_session(mode):
         err = await call(c, "workspace_delete", {"id": "default"}, expect_error=True)
         check(err["error"].get("reason") == "DEFAULT_WORKSPACE", "default workspace cannot be deleted")
 
+        await models_flow(c)
+
         # Leave data behind for the restart check.
         await call(c, "workspace_create", {"name": "Staging", "slug": "staging"})
+
+
+async def models_flow(c):
+    await call(c, "workspace_create", {"name": "Models", "slug": "models"})
+    listed = await call(c, "model_list", {"workspace": "models", "limit": 100})
+    check(listed["total_count"] >= 40, f"a new workspace is seeded with the catalog ({listed['total_count']} models)")
+    by_ref = {f"{m['spec']['provider']}/{m['spec']['family']}": m for m in listed["data"]}
+    gpt = by_ref.get("openai/gpt-4o")
+    check(gpt is not None and gpt["spec"]["inputPricePerMillionTokens"] == "250"
+          and gpt["spec"]["status"] == "MODEL_STATUS_ENABLED"
+          and gpt["metadata"]["id"].startswith("model_") and gpt["metadata"]["bundleKey"] == "catalog",
+          "seeded model has seed-003 camelCase fields and prices")
+    anthropic = await call(c, "model_list", {"workspace": "models", "provider": "anthropic"})
+    check(anthropic["total_count"] > 0 and all(m["spec"]["provider"] == "anthropic" for m in anthropic["data"]), "provider filter")
+
+    await call(c, "model_set_status", {"workspace": "models", "model": "openai/gpt-4o", "status": "MODEL_STATUS_DISABLED"})
+    err = await call(c, "workspace_update", {"id": "models", "default_text_model": "openai/gpt-4o"}, expect_error=True)
+    check("openai/gpt-4o" in err["error"]["message"] and "disabled" in err["error"]["message"], "default naming a disabled model is refused, by name")
+    await call(c, "model_set_status", {"workspace": "models", "model": gpt["metadata"]["id"], "status": "MODEL_STATUS_ENABLED"})
+    upd = (await call(c, "workspace_update", {"id": "models", "default_text_model": "openai/gpt-4o"}))["data"]
+    check(upd["default_text_model"] == "openai/gpt-4o", "default set once the model is enabled")
+    err = await call(c, "model_set_status", {"workspace": "models", "model": "openai/gpt-4o", "status": "MODEL_STATUS_DISABLED"}, expect_error=True)
+    check(err["error"].get("reason") == "MODEL_IN_USE" and "default_text_model" in err["error"]["message"], "disabling a default names the setting")
+
+    custom = (await call(c, "model_register", {"workspace": "models", "provider": "ollama", "family": "qwen2.5-coder:7b",
+                                                "maxInputTokens": 32768, "maxOutputTokens": 8192, "labels": {"host": "local"}}))["data"]
+    check(custom["spec"]["inputPricePerMillionTokens"] == "0" and "bundleKey" not in custom["metadata"], "custom model registered")
+    local = await call(c, "model_list", {"workspace": "models", "label_selector": "host=local"})
+    check(local["total_count"] == 1, "label selector finds the custom model")
+    err = await call(c, "model_delete", {"workspace": "models", "model": "openai/gpt-4o-mini"}, expect_error=True)
+    check(err["error"].get("reason") == "CATALOG_MODEL", "catalog models cannot be deleted")
+    await call(c, "model_delete", {"workspace": "models", "model": "ollama/qwen2.5-coder:7b"})
+    await call(c, "workspace_delete", {"id": "models"})
 
 
 async def second_session(mode):

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use modelgates::{KeyKind, OrgRole, ProviderSort};
+use modelgates::{KeyKind, ModelStatus, OrgRole, ProviderSort};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -247,4 +247,72 @@ pub struct KeyUpdateParams {
     /// New spending limit in USD; null removes the limit.
     #[serde(default, deserialize_with = "double_option")]
     pub limit: Option<Option<f64>>,
+}
+
+/// Parameters of model_list.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ModelListParams {
+    /// The workspace ID (UUID) or slug.
+    pub workspace: String,
+    /// Only models of this provider, e.g. "anthropic".
+    pub provider: Option<String>,
+    /// Only models with this status.
+    pub status: Option<ModelStatus>,
+    /// Only models whose labels match every key=value pair, e.g. "tier=fast,team=core".
+    pub label_selector: Option<String>,
+    /// Number of records to skip (default 0).
+    #[schemars(range(min = 0))]
+    pub offset: Option<i64>,
+    /// Maximum number of records to return, 1-100 (default 50).
+    #[schemars(range(min = 1, max = 100))]
+    pub limit: Option<i64>,
+}
+
+/// Addresses one model of a workspace.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ModelRefParams {
+    /// The workspace ID (UUID) or slug.
+    pub workspace: String,
+    /// The model: its id ("model_01J…") or "provider/family" (e.g. "openai/gpt-4o").
+    pub model: String,
+}
+
+/// Parameters of model_set_status.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSetStatusParams {
+    /// The workspace ID (UUID) or slug.
+    pub workspace: String,
+    /// The model: its id ("model_01J…") or "provider/family".
+    pub model: String,
+    /// The new status.
+    pub status: ModelStatus,
+}
+
+/// Parameters of model_register (model fields in the seed's camelCase).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ModelRegisterParams {
+    /// The workspace ID (UUID) or slug.
+    pub workspace: String,
+    /// Provider, e.g. "vllm", "ollama", "llamacpp" (lowercase letters, digits, '-', '_', '.', ':').
+    pub provider: String,
+    /// Model family, e.g. "qwen2.5-coder-32b".
+    pub family: String,
+    /// Cents per million input tokens as a decimal string ("300" = $3.00); default "0".
+    pub input_price_per_million_tokens: Option<String>,
+    /// Cents per million output tokens as a decimal string; default "0".
+    pub output_price_per_million_tokens: Option<String>,
+    /// Maximum input tokens (context window), at least 1.
+    pub max_input_tokens: u32,
+    /// Maximum output tokens, at least 1.
+    pub max_output_tokens: u32,
+    /// Labels for filtering with label_selector.
+    pub labels: Option<BTreeMap<String, String>>,
+    /// An id of the model in an external system.
+    pub external_id: Option<String>,
+    /// Initial status (default MODEL_STATUS_ENABLED).
+    pub status: Option<ModelStatus>,
 }

@@ -2,8 +2,8 @@
 
 use modelgates::{
     ApiKey, BulkAdded, BulkRemoved, Caller, CreatedKey, Error, KeyPatch, Member, MemberPatch,
-    ModelGates, NewKey, NewMember, NewWorkspace, Page, Paged, Workspace, WorkspaceMember,
-    WorkspacePatch,
+    Model, ModelFilter, ModelGates, NewKey, NewMember, NewModel, NewWorkspace, Page, Paged,
+    Workspace, WorkspaceMember, WorkspacePatch,
 };
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::model::{Implementation, ServerCapabilities, ServerConfig};
@@ -569,6 +569,154 @@ impl McpServer {
             id: k.id.to_string(),
         }))
     }
+
+    #[tool(
+        name = "model_list",
+        title = "List a workspace's models",
+        description = "List the models of a workspace (by UUID or slug) — the catalog models it was \
+            seeded with and custom ones registered for it — ordered by provider and family, as \
+            {metadata, spec} with prices in cents per million tokens (\"300\" = $3.00) and \
+            status. Filter by provider, status or label_selector (\"key=value,…\"); paginate with \
+            offset/limit. Returns {data, total_count}.",
+        annotations(
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn model_list(
+        &self,
+        Parameters(p): Parameters<ModelListParams>,
+    ) -> Result<Json<Paged<Model>>, ToolError> {
+        let p = p?;
+        let page = page(p.offset, p.limit)?;
+        let filter = ModelFilter {
+            provider: p.provider,
+            status: p.status,
+            label_selector: p.label_selector,
+        };
+        Ok(Json(
+            self.run(move |g, c| g.model_list(c, &p.workspace, &filter, page))
+                .await?,
+        ))
+    }
+
+    #[tool(
+        name = "model_get",
+        title = "Get a model",
+        description = "Get one model of a workspace by its id (model_…) or by \"provider/family\" \
+            (e.g. \"anthropic/claude-sonnet-4.6\"). Fails with not_found if the workspace has no \
+            such model. Returns {data: {metadata, spec}}.",
+        annotations(
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn model_get(
+        &self,
+        Parameters(p): Parameters<ModelRefParams>,
+    ) -> Result<Json<Data<Model>>, ToolError> {
+        let p = p?;
+        Ok(Json(Data {
+            data: self
+                .run(move |g, c| g.model_get(c, &p.workspace, &p.model))
+                .await?,
+        }))
+    }
+
+    #[tool(
+        name = "model_set_status",
+        title = "Enable or disable a model",
+        description = "Enable (MODEL_STATUS_ENABLED) or disable (MODEL_STATUS_DISABLED) a model in a \
+            workspace. Disabling a model that the workspace uses as default_text_model or \
+            default_image_model fails with failed_precondition (reason MODEL_IN_USE) naming the \
+            setting: change the default first. Returns {data: model}.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn model_set_status(
+        &self,
+        Parameters(p): Parameters<ModelSetStatusParams>,
+    ) -> Result<Json<Data<Model>>, ToolError> {
+        let p = p?;
+        let m = self
+            .run(move |g, c| g.model_set_status(c, &p.workspace, &p.model, p.status))
+            .await?;
+        Ok(Json(Data { data: m }))
+    }
+
+    #[tool(
+        name = "model_register",
+        title = "Register a custom model",
+        description = "Add a model that is not in the catalog to a workspace, e.g. a self-hosted \
+            family on vllm, ollama or llama.cpp: provider, family, token limits, optional prices \
+            (cents per million tokens as decimal strings) and labels. Fails with conflict if the \
+            workspace already has that provider/family. Returns {data: model}.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
+    )]
+    async fn model_register(
+        &self,
+        Parameters(p): Parameters<ModelRegisterParams>,
+    ) -> Result<Json<Data<Model>>, ToolError> {
+        let p = p?;
+        let workspace = p.workspace;
+        let new = NewModel {
+            provider: p.provider,
+            family: p.family,
+            input_price_per_million_tokens: p.input_price_per_million_tokens,
+            output_price_per_million_tokens: p.output_price_per_million_tokens,
+            max_input_tokens: p.max_input_tokens,
+            max_output_tokens: p.max_output_tokens,
+            labels: p.labels,
+            external_id: p.external_id,
+            status: p.status,
+        };
+        Ok(Json(Data {
+            data: self
+                .run(move |g, c| g.model_register(c, &workspace, new))
+                .await?,
+        }))
+    }
+
+    #[tool(
+        name = "model_delete",
+        title = "Delete a custom model",
+        description = "Delete a custom model from a workspace (by id or provider/family). Catalog \
+            models (bundleKey \"catalog\") cannot be deleted — disable them with model_set_status; \
+            a model used as a workspace default cannot be deleted either (failed_precondition). \
+            Returns {deleted: true, id}.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn model_delete(
+        &self,
+        Parameters(p): Parameters<ModelRefParams>,
+    ) -> Result<Json<Deleted>, ToolError> {
+        let p = p?;
+        let m = self
+            .run(move |g, c| g.model_delete(c, &p.workspace, &p.model))
+            .await?;
+        Ok(Json(Deleted {
+            deleted: true,
+            id: m.metadata.id.to_string(),
+        }))
+    }
 }
 
 #[tool_handler(router = self.tool_router)]
@@ -589,13 +737,14 @@ mod tests {
         let gates = ModelGates::open(modelgates::MemoryStore::new()).unwrap();
         let caller = gates.default_caller().unwrap();
         let tools = McpServer::new(gates, caller).tools();
-        assert_eq!(tools.len(), 18);
+        assert_eq!(tools.len(), 23);
         for t in &tools {
             let name = t.name.as_ref();
-            let (noun, verb) = name.rsplit_once('_').unwrap();
+            let verb = name.rsplit_once('_').unwrap().1;
+            let nouns = ["workspace_", "member_", "key_", "model_"];
             assert!(
-                ["workspace", "workspace_members", "member", "key"].contains(&noun),
-                "{name}"
+                nouns.iter().any(|n| name.starts_with(n)),
+                "{name} is noun_verb"
             );
             assert!(
                 t.title.is_some() && t.description.as_ref().is_some_and(|d| d.len() > 80),

@@ -67,7 +67,7 @@ fn inspector_cli_lists_portable_tools_and_calls_them() {
         "the strict schema lint warned:\n{out}"
     );
     let tools: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
-    assert_eq!(tools["tools"].as_array().map(Vec::len), Some(18), "{out}");
+    assert_eq!(tools["tools"].as_array().map(Vec::len), Some(23), "{out}");
 
     let get = inspector(
         &root,

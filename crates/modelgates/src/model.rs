@@ -448,13 +448,7 @@ impl ModelGates {
             .output_price_per_million_tokens
             .clone()
             .unwrap_or_else(|| "0".into());
-        let field = |f: &str| match f {
-            "inputPricePerMillionTokens" => "input_price_per_million_tokens".to_owned(),
-            "outputPricePerMillionTokens" => "output_price_per_million_tokens".to_owned(),
-            "maxInputTokens" => "max_input_tokens".to_owned(),
-            "maxOutputTokens" => "max_output_tokens".to_owned(),
-            other => other.to_owned(),
-        };
+        let field = |f: &str| f.to_owned();
         check_model_fields(
             &field,
             &new.provider,
@@ -468,7 +462,7 @@ impl ModelGates {
             validate::labels("labels", labels)?;
         }
         if let Some(ext) = &new.external_id {
-            validate::name("external_id", ext, 200)?;
+            validate::name("externalId", ext, 200)?;
         }
         check_ref_part("provider", &new.provider, "provider")?;
         self.write(|tx| {
