@@ -4,7 +4,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use modelgates::ModelGates;
+use std::sync::Arc;
+
+use modelgates::{Catalog, ModelGates, Options};
 use modelgates_mcp::McpServer;
 use modelgates_redb::RedbStore;
 use rmcp::ServiceExt;
@@ -29,6 +31,11 @@ enum Command {
         /// The database file. Created (with its directory) if missing.
         #[arg(long, env = "MODELGATES_DB", default_value_os_t = default_db_path())]
         db: PathBuf,
+        /// A model catalog file to seed workspaces with instead of the built-in one (same
+        /// shape as crates/modelgates/catalog/models.json). Workspaces gain its new models on
+        /// start; models they already have are left as they are.
+        #[arg(long, env = "MODELGATES_CATALOG")]
+        catalog: Option<PathBuf>,
     },
 }
 
@@ -67,7 +74,6 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!("{e}");
             eprintln!("modelgates: {e}");
             ExitCode::FAILURE
         }
@@ -85,9 +91,17 @@ async fn shutdown_signal() -> std::io::Result<String> {
 
 async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     match cli.command {
-        Command::Mcp { db } => {
+        Command::Mcp { db, catalog } => {
+            let mut options = Options::default();
+            if let Some(path) = catalog {
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| format!("cannot read catalog {}: {e}", path.display()))?;
+                let parsed = Catalog::from_json(&text)
+                    .map_err(|e| format!("catalog {}: {e}", path.display()))?;
+                options.catalog = Arc::new(parsed);
+            }
             let store = RedbStore::open(&db)?;
-            let gates = ModelGates::open(store.clone())?;
+            let gates = ModelGates::open_with(Arc::new(store.clone()), options)?;
             let caller = gates.default_caller()?;
             tracing::info!(db = %db.display(), account = %caller.account, user = %caller.user_id, "serving MCP over stdio");
             // Listen for signals from the start, also while waiting for the client's handshake.

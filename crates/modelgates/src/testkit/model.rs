@@ -17,7 +17,7 @@ use crate::schema::*;
 use crate::storage::Storage;
 use crate::validate::Page;
 use crate::workspace::{NewWorkspace, WorkspacePatch};
-use crate::{NewKey, Patch};
+use crate::{Catalog, ModelFilter, ModelStatus, NewKey, NewModel, Patch};
 
 /// Checks every cross-table invariant of every account in `gates`' store, and that the
 /// data-plane snapshot matches the stored keys. Panics on a breach.
@@ -176,6 +176,10 @@ enum Op {
     DisableKey(u8),
     DeleteKey(u8),
     Advance(u8),
+    SetModelStatus(u8, u8, bool),
+    RegisterModel(u8, u8),
+    DeleteModel(u8, u8),
+    SetDefault(u8, Option<u8>),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -195,7 +199,59 @@ fn op() -> impl Strategy<Value = Op> {
         (0u8..12).prop_map(Op::DisableKey),
         (0u8..12).prop_map(Op::DeleteKey),
         (1u8..4).prop_map(Op::Advance),
+        // Model operations aim at the default workspace and ws-1 so that sequences meet.
+        (0u8..2, 0u8..MODEL_REFS_N, any::<bool>())
+            .prop_map(|(w, m, on)| Op::SetModelStatus(w, m, on)),
+        (0u8..2, CATALOG_N..MODEL_REFS_N).prop_map(|(w, m)| Op::RegisterModel(w, m)),
+        (0u8..2, 0u8..MODEL_REFS_N).prop_map(|(w, m)| Op::DeleteModel(w, m)),
+        (0u8..2, prop::option::of(0u8..MODEL_REFS_N)).prop_map(|(w, m)| Op::SetDefault(w, m)),
     ]
+}
+
+/// Catalog models of the check's small catalog; refs at or above it are custom.
+const CATALOG_N: u8 = 4;
+/// Model refs the operations pick from: the catalog's, then custom ones.
+const MODEL_REFS_N: u8 = 7;
+
+fn model_ref(i: u8) -> String {
+    if i < CATALOG_N {
+        format!("prov/cat-{i}")
+    } else {
+        format!("vllm/custom-{i}")
+    }
+}
+
+fn small_catalog() -> Catalog {
+    let models: Vec<_> = (0..CATALOG_N)
+        .map(|i| {
+            serde_json::json!({
+                "provider": "prov", "family": format!("cat-{i}"),
+                "inputPricePerMillionTokens": "100", "outputPricePerMillionTokens": "200",
+                "maxInputTokens": 1000, "maxOutputTokens": 100
+            })
+        })
+        .collect();
+    Catalog::from_json(&serde_json::json!({ "version": 1, "models": models }).to_string())
+        .expect("valid test catalog")
+}
+
+/// A workspace's models in the model: ref → (enabled, custom), and its default text model.
+#[derive(Debug, Clone, Default)]
+struct WsModels {
+    models: BTreeMap<String, (bool, bool)>,
+    default: Option<String>,
+}
+
+impl WsModels {
+    fn seeded() -> Self {
+        let models = (0..CATALOG_N)
+            .map(|i| (model_ref(i), (true, false)))
+            .collect();
+        Self {
+            models,
+            default: None,
+        }
+    }
 }
 
 /// A key in the model: (workspace slug, user, disabled, expiry in seconds).
@@ -213,6 +269,8 @@ struct Model {
     memberships: BTreeSet<(String, String)>,
     /// key id → key
     keys: BTreeMap<String, ModelKey>,
+    /// slug → the workspace's models
+    catalogs: BTreeMap<String, WsModels>,
 }
 
 impl Model {
@@ -254,6 +312,7 @@ fn run_one(store: Arc<dyn Storage>, ops: &[Op]) -> Result<(), TestCaseError> {
     let clock = ManualClock::new(Utc.timestamp_opt(EPOCH, 0).unwrap());
     let options = Options {
         clock: Arc::new(clock.clone()),
+        catalog: Arc::new(small_catalog()),
         ..Default::default()
     };
     let gates =
@@ -264,6 +323,7 @@ fn run_one(store: Arc<dyn Storage>, ops: &[Op]) -> Result<(), TestCaseError> {
         ..Default::default()
     };
     m.workspaces.insert("default".into());
+    m.catalogs.insert("default".into(), WsModels::seeded());
     m.members.insert("user_admin".into(), true);
     m.memberships
         .insert(("default".into(), "user_admin".into()));
@@ -288,6 +348,7 @@ fn run_one(store: Arc<dyn Storage>, ops: &[Op]) -> Result<(), TestCaseError> {
                 let got = gates.workspace_create(&admin, new).map(|_| ());
                 if exp.is_ok() {
                     m.workspaces.insert(slug.clone());
+                    m.catalogs.insert(slug.clone(), WsModels::seeded());
                     m.memberships.insert((slug, "user_admin".into()));
                 }
                 (exp, got.map_err(|e| e.kind()))
@@ -312,6 +373,8 @@ fn run_one(store: Arc<dyn Storage>, ops: &[Op]) -> Result<(), TestCaseError> {
                 if exp.is_ok() && from != to {
                     m.workspaces.remove(&from);
                     m.workspaces.insert(to.clone());
+                    let models = m.catalogs.remove(&from).unwrap_or_default();
+                    m.catalogs.insert(to.clone(), models);
                     let moved: Vec<_> = m
                         .memberships
                         .iter()
@@ -340,6 +403,7 @@ fn run_one(store: Arc<dyn Storage>, ops: &[Op]) -> Result<(), TestCaseError> {
                 let got = gates.workspace_delete(&admin, &slug).map(|_| ());
                 if exp.is_ok() {
                     m.workspaces.remove(&slug);
+                    m.catalogs.remove(&slug);
                     m.memberships.retain(|(s, _)| *s != slug);
                     m.keys.retain(|_, k| k.0 != slug);
                 }
@@ -504,6 +568,105 @@ fn run_one(store: Arc<dyn Storage>, ops: &[Op]) -> Result<(), TestCaseError> {
                 };
                 (exp, got.map_err(|e| e.kind()))
             }
+            Op::SetModelStatus(w, mi, on) => {
+                let (slug, r) = (ws_slug(*w), model_ref(*mi));
+                let exp = match m.catalogs.get(&slug) {
+                    None => Err(ErrorKind::NotFound),
+                    Some(c) if !c.models.contains_key(&r) => Err(ErrorKind::NotFound),
+                    Some(c) if !*on && c.default.as_ref() == Some(&r) => {
+                        Err(ErrorKind::FailedPrecondition)
+                    }
+                    Some(_) => Ok(()),
+                };
+                let status = if *on {
+                    ModelStatus::Enabled
+                } else {
+                    ModelStatus::Disabled
+                };
+                let got = gates
+                    .model_set_status(&admin, &slug, &r, status)
+                    .map(|_| ());
+                if exp.is_ok() {
+                    m.catalogs
+                        .get_mut(&slug)
+                        .expect("checked")
+                        .models
+                        .get_mut(&r)
+                        .expect("checked")
+                        .0 = *on;
+                }
+                (exp, got.map_err(|e| e.kind()))
+            }
+            Op::RegisterModel(w, mi) => {
+                let (slug, r) = (ws_slug(*w), model_ref(*mi));
+                let exp = match m.catalogs.get(&slug) {
+                    None => Err(ErrorKind::NotFound),
+                    Some(c) if c.models.contains_key(&r) => Err(ErrorKind::Conflict),
+                    Some(_) => Ok(()),
+                };
+                let (provider, family) = r.split_once('/').expect("provider/family");
+                let new = NewModel {
+                    provider: provider.into(),
+                    family: family.into(),
+                    max_input_tokens: 1000,
+                    max_output_tokens: 100,
+                    ..Default::default()
+                };
+                let got = gates.model_register(&admin, &slug, new).map(|_| ());
+                if exp.is_ok() {
+                    m.catalogs
+                        .get_mut(&slug)
+                        .expect("checked")
+                        .models
+                        .insert(r, (true, true));
+                }
+                (exp, got.map_err(|e| e.kind()))
+            }
+            Op::DeleteModel(w, mi) => {
+                let (slug, r) = (ws_slug(*w), model_ref(*mi));
+                let exp = match m.catalogs.get(&slug) {
+                    None => Err(ErrorKind::NotFound),
+                    Some(c) => match c.models.get(&r) {
+                        None => Err(ErrorKind::NotFound),
+                        Some((_, false)) => Err(ErrorKind::FailedPrecondition),
+                        Some(_) if c.default.as_ref() == Some(&r) => {
+                            Err(ErrorKind::FailedPrecondition)
+                        }
+                        Some(_) => Ok(()),
+                    },
+                };
+                let got = gates.model_delete(&admin, &slug, &r).map(|_| ());
+                if exp.is_ok() {
+                    m.catalogs
+                        .get_mut(&slug)
+                        .expect("checked")
+                        .models
+                        .remove(&r);
+                }
+                (exp, got.map_err(|e| e.kind()))
+            }
+            Op::SetDefault(w, mi) => {
+                let slug = ws_slug(*w);
+                let r = mi.map(model_ref);
+                let exp = match (m.catalogs.get(&slug), &r) {
+                    (None, _) => Err(ErrorKind::NotFound),
+                    (Some(_), None) => Ok(()),
+                    (Some(c), Some(r)) => match c.models.get(r) {
+                        None => Err(ErrorKind::InvalidArgument),
+                        Some((false, _)) => Err(ErrorKind::FailedPrecondition),
+                        Some(_) => Ok(()),
+                    },
+                };
+                let patch = WorkspacePatch {
+                    default_text_model: r.clone().map_or(Patch::Clear, Patch::Set),
+                    ..Default::default()
+                };
+                let got = gates.workspace_update(&admin, &slug, patch).map(|_| ());
+                if exp.is_ok() {
+                    m.catalogs.get_mut(&slug).expect("checked").default = r;
+                }
+                (exp, got.map_err(|e| e.kind()))
+            }
             Op::Advance(s) => {
                 clock.advance_millis(i64::from(*s) * 1000);
                 m.now += i64::from(*s);
@@ -525,6 +688,24 @@ fn run_one(store: Arc<dyn Storage>, ops: &[Op]) -> Result<(), TestCaseError> {
             }
         }
         prop_assert_eq!(store_keys, m.keys.keys().cloned().collect::<BTreeSet<_>>());
+        for (slug, c) in &m.catalogs {
+            let listed = gates
+                .model_list(&admin, slug, &ModelFilter::default(), all)
+                .unwrap();
+            let got: BTreeMap<String, (bool, bool)> = listed
+                .data
+                .iter()
+                .map(|x| {
+                    (
+                        x.reference(),
+                        (x.spec.status == ModelStatus::Enabled, !x.is_catalog()),
+                    )
+                })
+                .collect();
+            prop_assert_eq!(&got, &c.models, "models of {}", slug);
+            let ws = gates.workspace_get(&admin, slug).unwrap();
+            prop_assert_eq!(&ws.default_text_model, &c.default, "default of {}", slug);
+        }
     }
     Ok(())
 }
@@ -548,6 +729,6 @@ pub fn run_model_check(cases: u32, new_store: impl Fn() -> Arc<dyn Storage>) {
 mod tests {
     #[test]
     fn memory_store_matches_the_reference_model() {
-        super::run_model_check(64, || std::sync::Arc::new(crate::MemoryStore::new()));
+        super::run_model_check(256, || std::sync::Arc::new(crate::MemoryStore::new()));
     }
 }
