@@ -4,7 +4,6 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::Catalog;
 use crate::clock::millis;
 use crate::error::{Error, Result};
 use crate::gates::{Caller, ModelGates};
@@ -75,7 +74,6 @@ pub(crate) fn bootstrap(
     txn: &mut dyn WriteTxn,
     now: DateTime<Utc>,
     b: &Bootstrap,
-    catalog: &Catalog,
 ) -> Result<Account> {
     validate::name("account_name", &b.account_name, 100)?;
     validate::email("admin_email", &b.admin_email)?;
@@ -90,7 +88,7 @@ pub(crate) fn bootstrap(
         updated_at: None,
     };
     member::insert(txn, id, &admin)?;
-    let ws = workspace::insert_default(txn, id, now, &admin, catalog)?;
+    let ws = workspace::insert_default(txn, id, now, &admin)?;
     let account = Account {
         id,
         name: b.account_name.clone(),
@@ -106,7 +104,7 @@ impl ModelGates {
     /// Creates another account (organization) with its org admin and default workspace, and
     /// returns a caller acting as that admin.
     pub fn create_account(&self, options: &Bootstrap) -> Result<Caller> {
-        let account = self.write(|tx| bootstrap(&mut *tx.txn, tx.now, options, self.catalog()))?;
+        let account = self.write(|tx| bootstrap(&mut *tx.txn, tx.now, options))?;
         Ok(Caller {
             account: account.id,
             user_id: account.bootstrap_admin,

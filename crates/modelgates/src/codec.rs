@@ -171,6 +171,11 @@ impl<K: KeyPart + ?Sized, V: Serialize + DeserializeOwned> Table<K, V> {
         }
     }
 
+    /// The encoded storage key of `key` (as `scan_prefix` returns raw keys).
+    pub fn key_bytes(&self, key: &K) -> Vec<u8> {
+        self.key(key)
+    }
+
     fn key(&self, key: &(impl KeyPart + ?Sized)) -> Vec<u8> {
         let mut out = Vec::with_capacity(48);
         if let Some(f) = self.family {

@@ -104,7 +104,7 @@ impl ModelGates {
                         ));
                     }
                     schema::migrate(&mut *txn, 0)?;
-                    account::bootstrap(&mut *txn, now, &options.bootstrap, &options.catalog)?;
+                    account::bootstrap(&mut *txn, now, &options.bootstrap)?;
                     changed = true;
                 }
                 Some(v) => {
@@ -126,7 +126,7 @@ impl ModelGates {
                 .and_then(|v| v.as_str())
                 != Some(fingerprint)
             {
-                let added = crate::model::sync_all(&mut *txn, &options.catalog, now)?;
+                let added = crate::model::sync_catalog(&mut *txn, &options.catalog, now)?;
                 META.put(&mut *txn, META_CATALOG_FINGERPRINT, &fingerprint.into())?;
                 tracing::info!(
                     added,

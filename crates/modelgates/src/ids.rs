@@ -54,6 +54,12 @@ macro_rules! prefixed_id {
                 Self(ulid::Ulid::from_parts(ms, rand))
             }
 
+            /// The id made of a time part (`millis`) and an 80-bit random part (the low 80
+            /// bits of `random`), for ids derived deterministically.
+            pub fn from_parts(millis: u64, random: u128) -> Self {
+                Self(ulid::Ulid::from_parts(millis, random))
+            }
+
             /// The id's 16 bytes, which sort by creation time.
             pub fn to_bytes(self) -> [u8; 16] {
                 self.0.to_bytes()

@@ -1,18 +1,22 @@
-//! Per-workspace model catalogs (seed 003): every workspace holds its own copy of the catalog
-//! models (seeded at creation, gaining new catalog models on open) plus custom models it
-//! registers; each can be enabled or disabled. Workspace defaults must name enabled models.
+//! Per-workspace model catalogs (seed 003): every workspace has the catalog models (the
+//! database's copy of the catalog, synced on open) plus the custom models it registers; each can
+//! be enabled or disabled. A workspace stores only what differs from the catalog (overrides and
+//! custom models), so creating one writes no model records. Workspace defaults must name
+//! enabled models.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use sha2::{Digest, Sha256};
+
 use crate::catalog::{Catalog, CatalogModel, check_model_fields, check_ref_part};
 use crate::clock::millis;
 use crate::error::{Error, Result};
 use crate::gates::{Caller, ModelGates, authorize};
 use crate::ids::{AccountId, ModelId, WorkspaceId};
-use crate::schema::{ACCOUNTS, MODEL_REFS, MODELS, WORKSPACES};
+use crate::schema::{CATALOG, MODEL_OVERRIDES, MODEL_REFS, MODELS};
 use crate::storage::{ReadTxn, WriteTxn};
 use crate::validate::{self, Page, Paged, excerpt};
 use crate::workspace::{self, Workspace};
@@ -154,32 +158,110 @@ fn split_ref<'a>(field: &str, reference: &'a str) -> Result<(&'a str, &'a str)> 
         })
 }
 
-fn insert(txn: &mut dyn WriteTxn, model: &Model) -> Result<()> {
-    let m = &model.metadata;
-    MODELS.put(txn, &(m.account_id, m.workspace_id, m.id), model)?;
-    let key = (
-        m.account_id,
-        m.workspace_id,
-        model.spec.provider.clone(),
-        model.spec.family.clone(),
-    );
-    MODEL_REFS.put(txn, &key, &m.id)
+/// A catalog model as the database keeps it: the newest spec, when the database first saw
+/// it, and when a newer catalog dropped it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct CatalogEntry {
+    model: CatalogModel,
+    first_seen_at: DateTime<Utc>,
+    retired_at: Option<DateTime<Utc>>,
 }
 
-fn from_catalog(
+impl CatalogEntry {
+    /// Whether workspace `ws` has this model: every workspace has the current catalog; a
+    /// dropped model stays in the workspaces that existed before it was dropped.
+    fn visible_in(&self, ws: &Workspace) -> bool {
+        self.retired_at
+            .is_none_or(|retired| ws.created_at < retired)
+    }
+}
+
+/// A workspace's own state of a catalog model: what the user changed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct ModelOverride {
+    status: ModelStatus,
+}
+
+/// Brings the database's catalog in line with `catalog`: new models are added (every
+/// workspace gains them), specs of known ones are updated, models the catalog no longer
+/// lists are retired (kept by the workspaces that had them). Workspace overrides are never
+/// touched. Returns how many models were added.
+pub(crate) fn sync_catalog(
+    txn: &mut dyn WriteTxn,
+    catalog: &Catalog,
+    now: DateTime<Utc>,
+) -> Result<usize> {
+    let mut added = 0;
+    let mut listed = std::collections::BTreeSet::new();
+    for m in catalog.models() {
+        let key = (m.provider.clone(), m.family.clone());
+        listed.insert(key.clone());
+        let entry = match CATALOG.get(txn, &key)? {
+            Some(mut e) => {
+                e.model = m.clone();
+                e.retired_at = None;
+                e
+            }
+            None => {
+                added += 1;
+                CatalogEntry {
+                    model: m.clone(),
+                    first_seen_at: now,
+                    retired_at: None,
+                }
+            }
+        };
+        CATALOG.put(txn, &key, &entry)?;
+    }
+    for (_, mut e) in CATALOG.scan_prefix(txn, &())? {
+        let key = (e.model.provider.clone(), e.model.family.clone());
+        if !listed.contains(&key) && e.retired_at.is_none() {
+            e.retired_at = Some(now);
+            CATALOG.put(txn, &key, &e)?;
+        }
+    }
+    Ok(added)
+}
+
+/// A stable, time-ordered id for catalog model `(provider, family)` in workspace `ws`:
+/// the time part is when the workspace got the model, the random part a hash of the three.
+fn catalog_model_id(
+    ws: &Workspace,
+    created_at: DateTime<Utc>,
+    provider: &str,
+    family: &str,
+) -> ModelId {
+    let mut h = Sha256::new();
+    h.update(ws.id.as_uuid().as_bytes());
+    h.update(provider.as_bytes());
+    h.update([0]);
+    h.update(family.as_bytes());
+    let digest = h.finalize();
+    let mut rand = [0u8; 16];
+    rand[6..].copy_from_slice(&digest[..10]);
+    ModelId::from_parts(millis(created_at), u128::from_be_bytes(rand))
+}
+
+/// The catalog model `entry` as workspace `ws` sees it.
+fn catalog_model(
     account: AccountId,
     ws: &Workspace,
-    c: &CatalogModel,
-    now: DateTime<Utc>,
-    profile: &str,
+    entry: &CatalogEntry,
+    over: Option<&ModelOverride>,
 ) -> Model {
+    let c = &entry.model;
+    let created_at = ws.created_at.max(entry.first_seen_at);
     Model {
         metadata: ResourceMetadata {
-            id: ModelId::generate(millis(now)),
+            id: catalog_model_id(ws, created_at, &c.provider, &c.family),
             account_id: account,
-            created_at: now,
+            created_at,
             name: format!("{}/{}", c.provider, c.family),
-            profile_id: profile.to_owned(),
+            profile_id: ws
+                .created_by
+                .as_ref()
+                .map_or("system", |u| u.as_str())
+                .to_owned(),
             workspace_id: ws.id,
             bundle_key: Some(CATALOG_BUNDLE.to_owned()),
             external_id: None,
@@ -192,55 +274,66 @@ fn from_catalog(
             output_price_per_million_tokens: c.output_price_per_million_tokens.clone(),
             max_input_tokens: c.max_input_tokens,
             max_output_tokens: c.max_output_tokens,
-            status: ModelStatus::Enabled,
+            status: over.map_or(ModelStatus::Enabled, |o| o.status),
         },
     }
 }
 
-/// Adds every catalog model the workspace does not have yet (by provider/family), enabled.
-/// Existing entries — and the user's changes to them — are left alone. Returns how many were
-/// added.
-pub(crate) fn seed_workspace(
-    txn: &mut dyn WriteTxn,
+/// Every model of workspace `ws`: its custom models, and the catalog models it has (a custom
+/// model shadows a catalog model of the same provider/family).
+pub(crate) fn workspace_models(
+    txn: &dyn ReadTxn,
     account: AccountId,
     ws: &Workspace,
-    catalog: &Catalog,
-    now: DateTime<Utc>,
-    profile: &str,
-) -> Result<usize> {
-    let mut added = 0;
-    for c in catalog.models() {
-        let key = (account, ws.id, c.provider.clone(), c.family.clone());
-        if MODEL_REFS.contains(txn, &key)? {
+) -> Result<Vec<Model>> {
+    let mut models = MODELS.values_with_prefix(txn, &(account, ws.id))?;
+    let custom: std::collections::BTreeSet<(String, String)> = models
+        .iter()
+        .map(|m| (m.spec.provider.clone(), m.spec.family.clone()))
+        .collect();
+    let overrides: BTreeMap<Vec<u8>, ModelOverride> = MODEL_OVERRIDES
+        .scan_prefix(txn, &(account, ws.id))?
+        .into_iter()
+        .collect();
+    for (_, entry) in CATALOG.scan_prefix(txn, &())? {
+        let key = (entry.model.provider.clone(), entry.model.family.clone());
+        if !entry.visible_in(ws) || custom.contains(&key) {
             continue;
         }
-        insert(txn, &from_catalog(account, ws, c, now, profile))?;
-        added += 1;
+        let over_key = MODEL_OVERRIDES.key_bytes(&(account, ws.id, key.0, key.1));
+        models.push(catalog_model(account, ws, &entry, overrides.get(&over_key)));
     }
-    Ok(added)
+    Ok(models)
 }
 
-/// Seeds every workspace of every account with the catalog models it lacks.
-pub(crate) fn sync_all(
-    txn: &mut dyn WriteTxn,
-    catalog: &Catalog,
-    now: DateTime<Utc>,
-) -> Result<usize> {
-    let mut added = 0;
-    for account in ACCOUNTS.values_with_prefix(txn, &())? {
-        for ws in WORKSPACES.values_with_prefix(txn, &(account.id,))? {
-            let profile = ws
-                .created_by
-                .as_ref()
-                .map_or("system", |u| u.as_str())
-                .to_owned();
-            added += seed_workspace(txn, account.id, &ws, catalog, now, &profile)?;
-        }
+/// The model `(provider, family)` of workspace `ws`, if it has one.
+fn by_ref(
+    txn: &dyn ReadTxn,
+    account: AccountId,
+    ws: &Workspace,
+    provider: &str,
+    family: &str,
+) -> Result<Option<Model>> {
+    if let Some(id) = MODEL_REFS.get(
+        txn,
+        &(account, ws.id, provider.to_owned(), family.to_owned()),
+    )? {
+        return MODELS.get(txn, &(account, ws.id, id));
     }
-    Ok(added)
+    let Some(entry) = CATALOG.get(txn, &(provider.to_owned(), family.to_owned()))? else {
+        return Ok(None);
+    };
+    if !entry.visible_in(ws) {
+        return Ok(None);
+    }
+    let over = MODEL_OVERRIDES.get(
+        txn,
+        &(account, ws.id, provider.to_owned(), family.to_owned()),
+    )?;
+    Ok(Some(catalog_model(account, ws, &entry, over.as_ref())))
 }
 
-/// Deletes every model of a workspace (with the workspace).
+/// Deletes every model and override of a workspace (with the workspace).
 pub(crate) fn delete_all(
     txn: &mut dyn WriteTxn,
     account: AccountId,
@@ -253,6 +346,9 @@ pub(crate) fn delete_all(
             &(account, ws, m.spec.provider.clone(), m.spec.family.clone()),
         )?;
     }
+    for (key, _) in MODEL_OVERRIDES.scan_prefix(txn, &(account, ws))? {
+        txn.delete(MODEL_OVERRIDES.name(), &key)?;
+    }
     Ok(())
 }
 
@@ -260,21 +356,23 @@ pub(crate) fn delete_all(
 pub(crate) fn resolve(
     txn: &dyn ReadTxn,
     account: AccountId,
-    ws: WorkspaceId,
+    ws: &Workspace,
     field: &str,
     id_or_ref: &str,
 ) -> Result<Model> {
-    let id = if id_or_ref.starts_with(ModelId::PREFIX) {
-        Some(ModelId::parse_field(id_or_ref, field)?)
+    let found = if id_or_ref.starts_with(ModelId::PREFIX) {
+        let id = ModelId::parse_field(id_or_ref, field)?;
+        match MODELS.get(txn, &(account, ws.id, id))? {
+            Some(m) => Some(m),
+            None => workspace_models(txn, account, ws)?
+                .into_iter()
+                .find(|m| m.metadata.id == id),
+        }
     } else {
         let (p, f) = split_ref(field, id_or_ref)?;
-        MODEL_REFS.get(txn, &(account, ws, p.to_owned(), f.to_owned()))?
+        by_ref(txn, account, ws, p, f)?
     };
-    match id {
-        Some(id) => MODELS.get(txn, &(account, ws, id))?,
-        None => None,
-    }
-    .ok_or_else(|| Error::not_found("model", excerpt(id_or_ref)))
+    found.ok_or_else(|| Error::not_found("model", excerpt(id_or_ref)))
 }
 
 /// Checks that `reference` (a workspace default) names an enabled model of workspace `ws`.
@@ -286,7 +384,7 @@ pub(crate) fn check_default(
     reference: &str,
 ) -> Result<()> {
     let (p, f) = split_ref(field, reference)?;
-    let Some(id) = MODEL_REFS.get(txn, &(account, ws.id, p.to_owned(), f.to_owned()))? else {
+    let Some(model) = by_ref(txn, account, ws, p, f)? else {
         return Err(Error::invalid(
             field,
             format!(
@@ -296,9 +394,6 @@ pub(crate) fn check_default(
             ),
         ));
     };
-    let model = MODELS
-        .get(txn, &(account, ws.id, id))?
-        .ok_or_else(|| Error::Corrupt(format!("model index names {id}, which does not exist")))?;
     if model.spec.status != ModelStatus::Enabled {
         return Err(Error::precondition(
             "MODEL_DISABLED",
@@ -323,6 +418,22 @@ fn dependents(ws: &Workspace, model: &Model) -> Vec<&'static str> {
         out.push("default_image_model");
     }
     out
+}
+
+fn in_use(ws: &Workspace, m: &Model) -> Result<()> {
+    let uses = dependents(ws, m);
+    if uses.is_empty() {
+        return Ok(());
+    }
+    Err(Error::precondition(
+        "MODEL_IN_USE",
+        format!(
+            "model {} is workspace {:?}'s {}; change that setting first",
+            m.reference(),
+            ws.slug,
+            uses.join(" and ")
+        ),
+    ))
 }
 
 fn parse_selector(selector: &str) -> Result<Vec<(&str, &str)>> {
@@ -362,8 +473,7 @@ impl ModelGates {
         self.read(|txn| {
             authorize(txn, caller, false)?;
             let ws = workspace::resolve(txn, caller.account, workspace)?;
-            let mut models: Vec<Model> = MODELS
-                .values_with_prefix(txn, &(caller.account, ws.id))?
+            let mut models: Vec<Model> = workspace_models(txn, caller.account, &ws)?
                 .into_iter()
                 .filter(|m| {
                     filter
@@ -397,7 +507,7 @@ impl ModelGates {
         self.read(|txn| {
             authorize(txn, caller, false)?;
             let ws = workspace::resolve(txn, caller.account, workspace)?;
-            resolve(txn, caller.account, ws.id, "model", model)
+            resolve(txn, caller.account, &ws, "model", model)
         })
     }
 
@@ -414,24 +524,23 @@ impl ModelGates {
             authorize(&*tx.txn, caller, true)?;
             let account = caller.account;
             let ws = workspace::resolve(&*tx.txn, account, workspace)?;
-            let mut m = resolve(&*tx.txn, account, ws.id, "model", model)?;
+            let mut m = resolve(&*tx.txn, account, &ws, "model", model)?;
             if status == ModelStatus::Disabled {
-                let uses = dependents(&ws, &m);
-                if !uses.is_empty() {
-                    return Err(Error::precondition(
-                        "MODEL_IN_USE",
-                        format!(
-                            "model {} is workspace {:?}'s {}; change that setting first",
-                            m.reference(),
-                            ws.slug,
-                            uses.join(" and ")
-                        ),
-                    ));
-                }
+                in_use(&ws, &m)?;
             }
             if m.spec.status != status {
                 m.spec.status = status;
-                MODELS.put(&mut *tx.txn, &(account, ws.id, m.metadata.id), &m)?;
+                if m.is_catalog() {
+                    let key = (
+                        account,
+                        ws.id,
+                        m.spec.provider.clone(),
+                        m.spec.family.clone(),
+                    );
+                    MODEL_OVERRIDES.put(&mut *tx.txn, &key, &ModelOverride { status })?;
+                } else {
+                    MODELS.put(&mut *tx.txn, &(account, ws.id, m.metadata.id), &m)?;
+                }
             }
             Ok(m)
         })
@@ -469,13 +578,14 @@ impl ModelGates {
             let me = authorize(&*tx.txn, caller, true)?;
             let account = caller.account;
             let ws = workspace::resolve(&*tx.txn, account, workspace)?;
-            let key = (account, ws.id, new.provider.clone(), new.family.clone());
-            if let Some(existing) = MODEL_REFS.get(&*tx.txn, &key)? {
+            if let Some(existing) = by_ref(&*tx.txn, account, &ws, &new.provider, &new.family)? {
                 return Err(Error::conflict(
                     "family",
                     format!(
-                        "workspace {:?} already has model {}/{} ({existing})",
-                        ws.slug, new.provider, new.family
+                        "workspace {:?} already has model {} ({})",
+                        ws.slug,
+                        existing.reference(),
+                        existing.metadata.id
                     ),
                 ));
             }
@@ -501,7 +611,14 @@ impl ModelGates {
                     status: new.status.unwrap_or(ModelStatus::Enabled),
                 },
             };
-            insert(&mut *tx.txn, &model)?;
+            MODELS.put(&mut *tx.txn, &(account, ws.id, model.metadata.id), &model)?;
+            let key = (
+                account,
+                ws.id,
+                model.spec.provider.clone(),
+                model.spec.family.clone(),
+            );
+            MODEL_REFS.put(&mut *tx.txn, &key, &model.metadata.id)?;
             Ok(model)
         })
     }
@@ -513,7 +630,7 @@ impl ModelGates {
             authorize(&*tx.txn, caller, true)?;
             let account = caller.account;
             let ws = workspace::resolve(&*tx.txn, account, workspace)?;
-            let m = resolve(&*tx.txn, account, ws.id, "model", model)?;
+            let m = resolve(&*tx.txn, account, &ws, "model", model)?;
             if m.is_catalog() {
                 return Err(Error::precondition(
                     "CATALOG_MODEL",
@@ -524,18 +641,7 @@ impl ModelGates {
                     ),
                 ));
             }
-            let uses = dependents(&ws, &m);
-            if !uses.is_empty() {
-                return Err(Error::precondition(
-                    "MODEL_IN_USE",
-                    format!(
-                        "model {} is workspace {:?}'s {}; change that setting first",
-                        m.reference(),
-                        ws.slug,
-                        uses.join(" and ")
-                    ),
-                ));
-            }
+            in_use(&ws, &m)?;
             MODELS.delete(&mut *tx.txn, &(account, ws.id, m.metadata.id))?;
             MODEL_REFS.delete(
                 &mut *tx.txn,

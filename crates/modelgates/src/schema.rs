@@ -4,7 +4,8 @@
 //! account is reachable from another.
 //!
 //! Storage tables: `meta`, `accounts`, `members` (members + email index), `workspaces`
-//! (records + slug index + memberships + models + model index), `api_keys` (records + workspace and user indexes),
+//! (records + slug index + memberships + custom models + their index + catalog overrides),
+//! `catalog` (the database's copy of the model catalog), `api_keys` (records + workspace and user indexes),
 //! `key_hashes`. A record table and its indexes share one storage table as key
 //! families (see `Table::family`), so a write touches as few storage tables as possible.
 
@@ -16,7 +17,7 @@ use crate::codec::Table;
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, KeyId, ModelId, UserId, WorkspaceId};
 use crate::member::Member;
-use crate::model::Model;
+use crate::model::{CatalogEntry, Model, ModelOverride};
 use crate::storage::WriteTxn;
 use crate::workspace::{Workspace, WorkspaceMember};
 
@@ -47,10 +48,16 @@ pub(crate) const WORKSPACE_SLUGS: Table<(AccountId, String), WorkspaceId> =
 /// reverse (user → workspaces) index; the rare per-user operations scan the account.
 pub(crate) const WORKSPACE_MEMBERS: Table<(AccountId, WorkspaceId, UserId), WorkspaceMember> =
     Table::family("workspaces", 2);
-/// Models of a workspace by (account, workspace, model id), in the workspaces storage table.
+/// Custom models of a workspace by (account, workspace, model id), in the workspaces storage
+/// table. Catalog models are not stored per workspace (see `CATALOG`, `MODEL_OVERRIDES`).
 pub(crate) const MODELS: Table<(AccountId, WorkspaceId, ModelId), Model> =
     Table::family("workspaces", 3);
-/// Unique index: (account, workspace, provider, family) → model id.
+/// A workspace's changes to catalog models: (account, workspace, provider, family) → override.
+pub(crate) const MODEL_OVERRIDES: Table<(AccountId, WorkspaceId, String, String), ModelOverride> =
+    Table::family("workspaces", 5);
+/// The database's model catalog, shared by all workspaces: (provider, family) → entry.
+pub(crate) const CATALOG: Table<(String, String), CatalogEntry> = Table::new("catalog");
+/// Unique index of custom models: (account, workspace, provider, family) → model id.
 pub(crate) const MODEL_REFS: Table<(AccountId, WorkspaceId, String, String), ModelId> =
     Table::family("workspaces", 4);
 /// API keys by (account, key id); holds the secret's hash, never the secret.

@@ -8,7 +8,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::account;
 use crate::api_key::{self, KeyRecord};
-use crate::catalog::Catalog;
 use crate::clock::millis;
 use crate::error::{Error, Result};
 use crate::gates::{Caller, ModelGates, Tx, authorize};
@@ -335,7 +334,6 @@ pub(crate) fn insert_default(
     account: AccountId,
     now: DateTime<Utc>,
     admin: &Member,
-    catalog: &Catalog,
 ) -> Result<WorkspaceId> {
     let ws = new_record(
         WorkspaceId::generate(millis(now)),
@@ -358,7 +356,6 @@ pub(crate) fn insert_default(
         created_at: now,
     };
     WORKSPACE_MEMBERS.put(txn, &(account, ws.id, admin.user_id.clone()), &wm)?;
-    model::seed_workspace(txn, account, &ws, catalog, now, admin.user_id.as_str())?;
     Ok(ws.id)
 }
 
@@ -477,14 +474,6 @@ impl ModelGates {
             WORKSPACES.put(&mut *tx.txn, &(account, id), &ws)?;
             WORKSPACE_SLUGS.put(&mut *tx.txn, &(account, ws.slug.clone()), &id)?;
             upsert_membership(tx, account, id, &me)?;
-            model::seed_workspace(
-                &mut *tx.txn,
-                account,
-                &ws,
-                self.catalog(),
-                tx.now,
-                me.user_id.as_str(),
-            )?;
             check_defaults(&*tx.txn, account, &ws)?;
             Ok(ws)
         })

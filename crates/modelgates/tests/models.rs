@@ -331,44 +331,70 @@ fn a_new_catalog_adds_models_to_existing_workspaces_without_touching_user_change
     let json = |models: &[CatalogModel], version: u32| {
         serde_json::json!({"version": version, "models": models}).to_string()
     };
-    let first = Catalog::from_json(&json(&base.models()[..10], 1)).unwrap();
-    let options = Options {
-        catalog: Arc::new(first.clone()),
-        ..Default::default()
+    let open = |catalog: Catalog| {
+        let options = Options {
+            catalog: Arc::new(catalog),
+            ..Default::default()
+        };
+        ModelGates::open_with(Arc::new(store.clone()), options).unwrap()
     };
-    let g = ModelGates::open_with(Arc::new(store.clone()), options).unwrap();
+    let count = |g: &ModelGates, c: &Caller, ws: &str| {
+        g.model_list(c, ws, &ModelFilter::default(), all())
+            .unwrap()
+            .total_count
+    };
+    let g = open(Catalog::from_json(&json(&base.models()[..10], 1)).unwrap());
     let c = g.default_caller().unwrap();
     let changed = &base.models()[0];
     let changed_ref = format!("{}/{}", changed.provider, changed.family);
     g.model_set_status(&c, "default", &changed_ref, ModelStatus::Disabled)
         .unwrap();
     let before = g.model_get(&c, "default", &changed_ref).unwrap();
-    assert_eq!(
-        g.model_list(&c, "default", &ModelFilter::default(), all())
-            .unwrap()
-            .total_count,
-        10
-    );
-    drop(g);
-
-    // A newer catalog with more models (and a changed price for an existing one).
-    let mut models = base.models()[..20].to_vec();
-    models[0].input_price_per_million_tokens = "999".into();
-    let second = Catalog::from_json(&json(&models, 2)).unwrap();
-    let options = Options {
-        catalog: Arc::new(second),
+    let dropped = &base.models()[9];
+    let dropped_ref = format!("{}/{}", dropped.provider, dropped.family);
+    let patch = WorkspacePatch {
+        default_text_model: Patch::Set(dropped_ref.clone()),
         ..Default::default()
     };
-    let g = ModelGates::open_with(Arc::new(store.clone()), options).unwrap();
+    g.workspace_update(&c, "default", patch).unwrap();
+    assert_eq!(count(&g, &c, "default"), 10);
+    drop(g);
+
+    // A newer catalog: ten more models, a new price for the first, the tenth dropped.
+    let mut models = base.models()[..20].to_vec();
+    models[0].input_price_per_million_tokens = "999".into();
+    models.remove(9);
+    let g = open(Catalog::from_json(&json(&models, 2)).unwrap());
     assert_eq!(
-        g.model_list(&c, "default", &ModelFilter::default(), all())
-            .unwrap()
-            .total_count,
-        20
+        count(&g, &c, "default"),
+        20,
+        "19 listed + the dropped one the workspace keeps"
     );
     let after = g.model_get(&c, "default", &changed_ref).unwrap();
     assert_eq!(
-        after, before,
-        "the user's change and the workspace's own price are kept"
+        after.spec.status,
+        ModelStatus::Disabled,
+        "the user's change is kept"
+    );
+    assert_eq!(after.metadata.id, before.metadata.id, "ids are stable");
+    assert_eq!(
+        after.spec.input_price_per_million_tokens, "999",
+        "catalog facts are updated"
+    );
+    assert!(
+        g.model_get(&c, "default", &dropped_ref).is_ok(),
+        "a dropped model stays where it was"
+    );
+    // A workspace created after the drop does not get the dropped model.
+    let new = NewWorkspace {
+        name: "N".into(),
+        slug: "n".into(),
+        ..Default::default()
+    };
+    g.workspace_create(&c, new).unwrap();
+    assert_eq!(count(&g, &c, "n"), 19);
+    assert_eq!(
+        g.model_get(&c, "n", &dropped_ref).unwrap_err().kind(),
+        ErrorKind::NotFound
     );
 }

@@ -120,11 +120,12 @@ pub fn check_invariants(gates: &ModelGates) {
                             "model index"
                         );
                     }
+                    let view = crate::model::workspace_models(txn, a, w)?;
                     for default in [&w.default_text_model, &w.default_image_model]
                         .into_iter()
                         .flatten()
                     {
-                        let enabled = models.iter().any(|m| {
+                        let enabled = view.iter().any(|m| {
                             &m.reference() == default
                                 && m.spec.status == crate::ModelStatus::Enabled
                         });
