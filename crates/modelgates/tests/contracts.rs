@@ -73,6 +73,14 @@ fn other_account(e: &Env) -> Caller {
     e.gates.create_account(&bootstrap).unwrap()
 }
 
+/// How many members workspace `ws` has.
+fn members_of(e: &Env, ws: &str) -> u64 {
+    e.gates
+        .workspace_members_list(&e.admin, ws, Page::default())
+        .unwrap()
+        .total_count
+}
+
 fn ids(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
 }
@@ -583,13 +591,7 @@ fn re_adding_members_is_idempotent() {
         .unwrap();
     assert_eq!(again.added_count, 0);
     assert_eq!(again.data[0].id, first.data[0].id, "same membership");
-    assert_eq!(
-        e.gates
-            .workspace_members_list(&e.admin, "default", Page::default())
-            .unwrap()
-            .total_count,
-        2
-    );
+    assert_eq!(members_of(&e, "default"), 2);
 }
 
 #[test]
@@ -612,13 +614,7 @@ fn unknown_or_non_org_user_ids_are_rejected_by_name_and_nobody_is_added() {
         err.to_string().contains("user_ghost") && err.to_string().contains("user_x"),
         "{err}"
     );
-    assert_eq!(
-        e.gates
-            .workspace_members_list(&e.admin, "default", Page::default())
-            .unwrap()
-            .total_count,
-        1
-    );
+    assert_eq!(members_of(&e, "default"), 1);
 }
 
 #[test]
@@ -645,13 +641,7 @@ fn removing_a_member_with_active_keys_fails_and_removes_nobody() {
         err.to_string().contains("user_b") && err.to_string().contains(&k.data.id.to_string()),
         "{err}"
     );
-    assert_eq!(
-        e.gates
-            .workspace_members_list(&e.admin, "default", Page::default())
-            .unwrap()
-            .total_count,
-        3
-    );
+    assert_eq!(members_of(&e, "default"), 3);
     // A disabled key no longer blocks; the membership goes, and so does the inactive key.
     e.gates
         .key_update(
@@ -976,13 +966,7 @@ fn removing_an_org_member_cascades_memberships_unless_keys_are_active() {
         .key_delete(&e.admin, &k.data.id.to_string())
         .unwrap();
     e.gates.member_remove(&e.admin, "user_a").unwrap();
-    assert_eq!(
-        e.gates
-            .workspace_members_list(&e.admin, "p", Page::default())
-            .unwrap()
-            .total_count,
-        1
-    );
+    assert_eq!(members_of(&e, "p"), 1);
     member(&e, "user_a", OrgRole::Member); // the id and email are free again
 }
 
