@@ -43,3 +43,97 @@ fn help_lists_the_documented_options() {
         assert!(text.contains(opt), "{opt} missing from:\n{text}");
     }
 }
+
+fn modelgates(args: &[&str], db: &std::path::Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_modelgates"))
+        .args(args)
+        .arg("--db")
+        .arg(db)
+        .output()
+        .unwrap()
+}
+
+/// A database with a workspace and a key, written through the library.
+fn populated(dir: &std::path::Path) -> std::path::PathBuf {
+    let db = dir.join("db.redb");
+    let store = modelgates_redb::RedbStore::open(&db).unwrap();
+    let gates = modelgates::ModelGates::open(store.clone()).unwrap();
+    let admin = gates.default_caller().unwrap();
+    let new = modelgates::NewWorkspace {
+        name: "P".into(),
+        slug: "p".into(),
+        ..Default::default()
+    };
+    gates.workspace_create(&admin, new).unwrap();
+    let new = modelgates::NewKey {
+        name: "k".into(),
+        workspace: "p".into(),
+        ..Default::default()
+    };
+    gates.key_create(&admin, new).unwrap();
+    drop(gates);
+    store.close().unwrap();
+    db
+}
+
+#[test]
+fn check_reports_a_consistent_database_and_backup_makes_a_checkable_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = populated(dir.path());
+    let out = modelgates(&["check"], &db);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("2 workspaces") && text.contains("1 API keys") && text.contains("ok:"),
+        "{text}"
+    );
+
+    let backup = dir.path().join("backup.redb");
+    let out = modelgates(&["backup", backup.to_str().unwrap()], &db);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = modelgates(&["check"], &backup);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let again = modelgates(&["backup", backup.to_str().unwrap()], &db);
+    assert_eq!(
+        again.status.code(),
+        Some(1),
+        "an existing backup file is never overwritten"
+    );
+}
+
+#[test]
+fn damaged_files_are_reported_not_panicked_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = populated(dir.path());
+    let bytes = std::fs::read(&db).unwrap();
+    for (name, damaged) in [
+        ("truncated", bytes[..bytes.len() / 3].to_vec()),
+        ("garbage", vec![0x5a; 64 * 1024]),
+        ("empty-header", vec![0; 512]),
+    ] {
+        let path = dir.path().join(format!("{name}.redb"));
+        std::fs::write(&path, &damaged).unwrap();
+        for args in [&["check"][..], &["mcp"][..]] {
+            let out = modelgates(args, &path);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{name} {args:?}: {stderr}");
+            assert!(
+                stderr.starts_with("modelgates: "),
+                "{name} {args:?}: a clear error: {stderr}"
+            );
+            assert!(!stderr.contains("panicked"), "{name} {args:?}: {stderr}");
+        }
+    }
+}

@@ -49,6 +49,31 @@ pub enum RedbError {
     /// The database was already closed.
     #[error("the database is already closed")]
     Closed,
+    /// The integrity check could not run or found damage it could not repair.
+    #[error("integrity check of {path} failed: {source}")]
+    Check {
+        /// The database file.
+        path: PathBuf,
+        /// redb's reason.
+        source: redb::DatabaseError,
+    },
+    /// Writing the backup failed.
+    #[error("backup to {path} failed: {reason}")]
+    Backup {
+        /// The backup file.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+/// What [`RedbStore::check_file`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Integrity {
+    /// The file passed redb's integrity check.
+    Clean,
+    /// The file was damaged (e.g. an interrupted commit) and redb repaired it.
+    Repaired,
 }
 
 fn def(table: TableName) -> TableDefinition<'static, &'static [u8], &'static [u8]> {
@@ -87,6 +112,63 @@ impl RedbStore {
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Runs redb's integrity check on the file at `path` (opening it exclusively).
+    pub fn check_file(path: impl AsRef<Path>) -> Result<Integrity, RedbError> {
+        let path = path.as_ref().to_path_buf();
+        let mut db = redb::Database::open(&path).map_err(|source| RedbError::Open {
+            path: path.clone(),
+            source,
+        })?;
+        let clean = db.check_integrity().map_err(|source| RedbError::Check {
+            path: path.clone(),
+            source,
+        })?;
+        db.close().map_err(RedbError::Close)?;
+        Ok(if clean {
+            Integrity::Clean
+        } else {
+            Integrity::Repaired
+        })
+    }
+
+    /// Writes a consistent copy of the whole database to a new file `dest`, from one read
+    /// transaction: writers keep working meanwhile and nothing they commit later is copied.
+    /// Returns the number of entries copied. `dest` must not exist.
+    pub fn backup_to(&self, dest: impl AsRef<Path>) -> Result<u64, RedbError> {
+        let dest = dest.as_ref().to_path_buf();
+        let fail = |reason: String| RedbError::Backup {
+            path: dest.clone(),
+            reason,
+        };
+        if dest.exists() {
+            return Err(fail("the file already exists; choose a new path".into()));
+        }
+        let db = self.db().map_err(|e| fail(e.to_string()))?;
+        let read = db.begin_read().map_err(|e| fail(e.to_string()))?;
+        let out = redb::Database::create(&dest).map_err(|e| fail(e.to_string()))?;
+        let write = out.begin_write().map_err(|e| fail(e.to_string()))?;
+        let mut copied = 0;
+        for handle in read.list_tables().map_err(|e| fail(e.to_string()))? {
+            let name = redb::TableHandle::name(&handle).to_owned();
+            let def: TableDefinition<&[u8], &[u8]> = TableDefinition::new(&name);
+            let src = read
+                .open_table(def)
+                .map_err(|e| fail(format!("table {name}: {e}")))?;
+            let mut dst = write
+                .open_table(def)
+                .map_err(|e| fail(format!("table {name}: {e}")))?;
+            for item in src.iter().map_err(|e| fail(e.to_string()))? {
+                let (k, v) = item.map_err(|e| fail(e.to_string()))?;
+                dst.insert(k.value(), v.value())
+                    .map_err(|e| fail(e.to_string()))?;
+                copied += 1;
+            }
+        }
+        write.commit().map_err(|e| fail(e.to_string()))?;
+        out.close().map_err(|e| fail(e.to_string()))?;
+        Ok(copied)
     }
 
     fn db(&self) -> StorageResult<Arc<redb::Database>> {

@@ -37,6 +37,9 @@ pub struct Options {
     pub bootstrap: Bootstrap,
     /// The model catalog workspaces are seeded with (default: the embedded one).
     pub catalog: Arc<Catalog>,
+    /// Whether opening brings the database's catalog in line with `catalog` (default true;
+    /// a read-only inspection such as `modelgates check` turns it off).
+    pub sync_catalog: bool,
 }
 
 impl Default for Options {
@@ -45,6 +48,7 @@ impl Default for Options {
             clock: Arc::new(SystemClock),
             bootstrap: Bootstrap::default(),
             catalog: Arc::new(Catalog::embedded()),
+            sync_catalog: true,
         }
     }
 }
@@ -120,11 +124,8 @@ impl ModelGates {
                 }
             }
             let fingerprint = options.catalog.fingerprint();
-            if META
-                .get(&*txn, META_CATALOG_FINGERPRINT)?
-                .as_ref()
-                .and_then(|v| v.as_str())
-                != Some(fingerprint)
+            let synced = META.get(&*txn, META_CATALOG_FINGERPRINT)?;
+            if options.sync_catalog && synced.as_ref().and_then(|v| v.as_str()) != Some(fingerprint)
             {
                 let added = crate::model::sync_catalog(&mut *txn, &options.catalog, now)?;
                 META.put(&mut *txn, META_CATALOG_FINGERPRINT, &fingerprint.into())?;

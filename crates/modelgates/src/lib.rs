@@ -45,6 +45,7 @@
 mod account;
 mod api_key;
 mod catalog;
+mod check;
 mod clock;
 mod codec;
 mod error;
@@ -66,6 +67,7 @@ pub mod testkit;
 pub use account::{Account, Bootstrap};
 pub use api_key::{ApiKey, CreatedKey, KeyKind, KeyPatch, NewKey, SECRET_PREFIX};
 pub use catalog::{Catalog, CatalogModel};
+pub use check::CheckReport;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use codec::{KeyPart, VALUE_FORMAT_VERSION, encode_key, prefix_successor};
 pub use error::{Error, ErrorKind, Result};

@@ -13,154 +13,16 @@ use crate::clock::ManualClock;
 use crate::error::ErrorKind;
 use crate::gates::{Caller, ModelGates, Options};
 use crate::member::NewMember;
-use crate::schema::*;
 use crate::storage::Storage;
 use crate::validate::Page;
 use crate::workspace::{NewWorkspace, WorkspacePatch};
 use crate::{Catalog, ModelFilter, ModelStatus, NewKey, NewModel, Patch};
 
 /// Checks every cross-table invariant of every account in `gates`' store, and that the
-/// data-plane snapshot matches the stored keys. Panics on a breach.
+/// data-plane snapshot matches the stored keys ([`ModelGates::check`]). Panics on a breach.
 pub fn check_invariants(gates: &ModelGates) {
-    gates
-        .read(|txn| {
-            let accounts = ACCOUNTS.values_with_prefix(txn, &())?;
-            assert!(!accounts.is_empty(), "at least one account");
-            let mut all_key_hashes = BTreeSet::new();
-            for acct in accounts {
-                let a = acct.id;
-                let workspaces = WORKSPACES.values_with_prefix(txn, &(a,))?;
-                let ws_ids: BTreeSet<_> = workspaces.iter().map(|w| w.id).collect();
-                assert!(
-                    ws_ids.contains(&acct.default_workspace_id),
-                    "default workspace exists"
-                );
-                // slug index <-> workspaces
-                let slugs = WORKSPACE_SLUGS.scan_prefix(txn, &(a,))?;
-                assert_eq!(
-                    slugs.len(),
-                    workspaces.len(),
-                    "one slug entry per workspace"
-                );
-                for w in &workspaces {
-                    assert_eq!(
-                        WORKSPACE_SLUGS.get(txn, &(a, w.slug.clone()))?,
-                        Some(w.id),
-                        "slug index"
-                    );
-                }
-                // members <-> email index
-                let members = MEMBERS.values_with_prefix(txn, &(a,))?;
-                assert!(
-                    members.iter().any(|m| m.role == crate::OrgRole::Admin),
-                    "an org admin exists"
-                );
-                assert_eq!(
-                    MEMBER_EMAILS.scan_prefix(txn, &(a,))?.len(),
-                    members.len(),
-                    "email index size"
-                );
-                let member_ids: BTreeSet<_> = members.iter().map(|m| m.user_id.clone()).collect();
-                // memberships <-> reverse index, members, workspaces, roles
-                let mut forward = BTreeSet::new();
-                for w in &workspaces {
-                    for wm in WORKSPACE_MEMBERS.values_with_prefix(txn, &(a, w.id))? {
-                        assert_eq!(wm.workspace_id, w.id);
-                        let m = MEMBERS
-                            .get(txn, &(a, wm.user_id.clone()))?
-                            .expect("membership of an org member");
-                        assert_eq!(
-                            wm.role,
-                            m.role.workspace_role(),
-                            "workspace role follows org role"
-                        );
-                        forward.insert((wm.user_id.clone(), w.id));
-                    }
-                }
-                let listed: usize = WORKSPACE_MEMBERS.values_with_prefix(txn, &(a,))?.len();
-                assert_eq!(
-                    forward.len(),
-                    listed,
-                    "no membership outside a live workspace"
-                );
-                // keys <-> indexes <-> workspaces <-> memberships
-                let keys = API_KEYS.values_with_prefix(txn, &(a,))?;
-                let mut via_ws = 0;
-                for w in &workspaces {
-                    via_ws += WORKSPACE_KEYS.scan_prefix(txn, &(a, w.id))?.len();
-                }
-                let mut via_user = 0;
-                for u in &member_ids {
-                    via_user += USER_KEYS.scan_prefix(txn, &(a, u.clone()))?.len();
-                }
-                assert_eq!(via_ws, keys.len(), "workspace key index covers every key");
-                assert_eq!(via_user, keys.len(), "user key index covers every key");
-                for r in &keys {
-                    let k = &r.key;
-                    assert!(ws_ids.contains(&k.workspace_id), "key's workspace exists");
-                    assert!(
-                        forward.contains(&(k.creator_user_id.clone(), k.workspace_id)),
-                        "key's user is a member of its workspace"
-                    );
-                    let h = r.hash_bytes()?;
-                    assert_eq!(KEY_HASHES.get(txn, &h)?, Some((a, k.id)), "hash index");
-                    assert!(all_key_hashes.insert(h), "hashes are unique");
-                }
-                // models <-> model index; defaults name enabled models
-                for w in &workspaces {
-                    let models = MODELS.values_with_prefix(txn, &(a, w.id))?;
-                    let refs = MODEL_REFS.values_with_prefix(txn, &(a, w.id))?;
-                    assert_eq!(models.len(), refs.len(), "one index entry per model");
-                    for m in &models {
-                        assert_eq!(m.metadata.workspace_id, w.id);
-                        let key = (a, w.id, m.spec.provider.clone(), m.spec.family.clone());
-                        assert_eq!(
-                            MODEL_REFS.get(txn, &key)?,
-                            Some(m.metadata.id),
-                            "model index"
-                        );
-                    }
-                    let view = crate::model::workspace_models(txn, a, w)?;
-                    for default in [&w.default_text_model, &w.default_image_model]
-                        .into_iter()
-                        .flatten()
-                    {
-                        let enabled = view.iter().any(|m| {
-                            &m.reference() == default
-                                && m.spec.status == crate::ModelStatus::Enabled
-                        });
-                        assert!(enabled, "default {default} names an enabled model");
-                    }
-                }
-                let all_models = MODELS.values_with_prefix(txn, &(a,))?;
-                assert!(
-                    all_models
-                        .iter()
-                        .all(|m| ws_ids.contains(&m.metadata.workspace_id)),
-                    "no model outlives its workspace"
-                );
-                for w in &workspaces {
-                    for id in w.io_logging_api_key_ids.iter().flatten() {
-                        assert!(
-                            WORKSPACE_KEYS.contains(txn, &(a, w.id, *id))?,
-                            "io logging key exists"
-                        );
-                    }
-                }
-            }
-            assert_eq!(
-                KEY_HASHES.scan_prefix(txn, &())?.len(),
-                all_key_hashes.len(),
-                "no stray hashes"
-            );
-            assert_eq!(
-                gates.snapshot().len(),
-                all_key_hashes.len(),
-                "snapshot matches the store"
-            );
-            Ok(())
-        })
-        .expect("invariant scan");
+    let report = gates.check().expect("every record decodes");
+    assert!(report.is_ok(), "invariants broken: {:#?}", report.problems);
 }
 
 #[derive(Debug, Clone)]
