@@ -77,7 +77,8 @@ fn default_db_path() -> PathBuf {
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new("warn,modelgates=info,modelgates_mcp=info")),
         )
         .with_writer(std::io::stderr)
         .with_ansi(false)
