@@ -84,6 +84,9 @@ pub struct WorkspaceCreateParams {
 pub struct WorkspaceUpdateParams {
     /// The workspace ID (UUID) or slug.
     pub id: String,
+    /// Update only if the workspace's `revision` is still this value (from your last read);
+    /// otherwise fail with conflict and change nothing. Omit to update unconditionally.
+    pub expected_revision: Option<u64>,
     /// New name, 1-100 characters.
     #[serde(default, deserialize_with = "double_option")]
     pub name: Option<Option<String>>,

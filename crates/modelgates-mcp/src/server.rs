@@ -171,7 +171,9 @@ impl McpServer {
         description = "Change fields of a workspace (by UUID or slug). Omitted fields are kept; null \
             clears a field (description, default models, provider sort, io_logging_api_key_ids = all \
             keys, labels) or resets a flag/sampling rate to its default; name and slug cannot be null. \
-            A new slug must be free. Nothing changes if any field is invalid. Returns {data: workspace}.",
+            A new slug must be free. Pass expected_revision (the revision you read) to fail with \
+            conflict instead of overwriting a concurrent change. Nothing changes if any field is \
+            invalid. Returns {data: workspace}.",
         annotations(
             read_only_hint = false,
             destructive_hint = true,
@@ -186,6 +188,7 @@ impl McpServer {
         let p = p?;
         let id = p.id;
         let patch = WorkspacePatch {
+            expected_revision: p.expected_revision,
             name: p.name.into(),
             slug: p.slug.into(),
             description: p.description.into(),

@@ -81,6 +81,10 @@ pub struct Workspace {
     pub created_at: DateTime<Utc>,
     /// Last update time; `None` until the first update.
     pub updated_at: Option<DateTime<Utc>>,
+    /// Incremented by every update; pass it back as `expected_revision` to update only if
+    /// nobody changed the workspace since you read it.
+    #[serde(default)]
+    pub revision: u64,
 }
 
 /// A user's membership in a workspace.
@@ -133,6 +137,9 @@ pub struct NewWorkspace {
 /// `slug` cannot be cleared; clearing a flag or the sampling rate resets it to its default.
 #[derive(Debug, Clone, Default)]
 pub struct WorkspacePatch {
+    /// Update only if the workspace's `revision` is still this (optimistic concurrency: two
+    /// agents editing the same workspace cannot silently overwrite each other).
+    pub expected_revision: Option<u64>,
     /// New name.
     pub name: Patch<String>,
     /// New slug.
@@ -394,6 +401,7 @@ fn new_record(
         created_by,
         created_at: now,
         updated_at: None,
+        revision: 1,
     }
 }
 
@@ -530,6 +538,18 @@ impl ModelGates {
             authorize(&*tx.txn, caller, true)?;
             let account = caller.account;
             let mut ws = resolve(&*tx.txn, account, id_or_slug)?;
+            if let Some(expected) = patch.expected_revision
+                && expected != ws.revision
+            {
+                return Err(Error::conflict(
+                    "expected_revision",
+                    format!(
+                        "workspace {:?} is at revision {}, not {expected}: it changed since you \
+                         read it; get it again and reapply your change",
+                        ws.slug, ws.revision
+                    ),
+                ));
+            }
             if let Some(slug) = patch.slug.as_set()
                 && slug != &ws.slug
             {
@@ -598,6 +618,7 @@ impl ModelGates {
                 check_defaults(&*tx.txn, account, &ws)?;
             }
             ws.updated_at = Some(tx.now);
+            ws.revision += 1;
             WORKSPACES.put(&mut *tx.txn, &(account, ws.id), &ws)?;
             Ok(ws)
         })

@@ -1028,3 +1028,49 @@ fn error_kinds_map_to_the_documented_codes() {
         assert_eq!((kind.code(), kind.http_status()), (code, status));
     }
 }
+
+#[test]
+fn stale_expected_revisions_are_conflicts_and_change_nothing() {
+    let e = env();
+    let w = e.gates.workspace_create(&e.admin, ws("P", "p")).unwrap();
+    assert_eq!(w.revision, 1);
+    let rename = |rev: Option<u64>, name: &str| WorkspacePatch {
+        expected_revision: rev,
+        name: Patch::Set(name.into()),
+        ..Default::default()
+    };
+    // Two agents read revision 1; the first update wins, the second is refused.
+    let first = e
+        .gates
+        .workspace_update(&e.admin, "p", rename(Some(1), "Agent A"))
+        .unwrap();
+    assert_eq!(first.revision, 2);
+    let err = e
+        .gates
+        .workspace_update(&e.admin, "p", rename(Some(1), "Agent B"))
+        .unwrap_err();
+    assert_eq!(
+        (err.kind(), err.field()),
+        (ErrorKind::Conflict, Some("expected_revision"))
+    );
+    assert!(err.to_string().contains("revision 2"), "{err}");
+    assert_eq!(
+        e.gates.workspace_get(&e.admin, "p").unwrap().name,
+        "Agent A"
+    );
+    // With the fresh revision, or without one, it goes through.
+    assert_eq!(
+        e.gates
+            .workspace_update(&e.admin, "p", rename(Some(2), "B"))
+            .unwrap()
+            .revision,
+        3
+    );
+    assert_eq!(
+        e.gates
+            .workspace_update(&e.admin, "p", rename(None, "C"))
+            .unwrap()
+            .revision,
+        4
+    );
+}
