@@ -9,4 +9,5 @@ mod server;
 
 pub use args::{MAX_ARGUMENT_BYTES, Parameters, decode_args};
 pub use error::ToolError;
+pub use params::decode_tool_arguments;
 pub use server::McpServer;

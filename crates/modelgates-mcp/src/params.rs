@@ -319,3 +319,36 @@ pub struct ModelRegisterParams {
     /// Initial status (default MODEL_STATUS_ENABLED).
     pub status: Option<ModelStatus>,
 }
+
+/// Decodes `args` for tool `tool` exactly as the server does (the tool's `Parameters<T>`), for
+/// fuzzing and tests. `Ok(true)` when the arguments are valid for the tool, `Ok(false)` for an
+/// unknown tool.
+pub fn decode_tool_arguments(
+    tool: &str,
+    args: rmcp::model::JsonObject,
+) -> Result<bool, crate::ToolError> {
+    use crate::args::decode_args as d;
+    match tool {
+        "workspace_list" | "member_list" => d::<ListParams>(args).map(|_| ()),
+        "workspace_get" | "workspace_delete" => d::<WorkspaceIdParams>(args).map(|_| ()),
+        "workspace_create" => d::<WorkspaceCreateParams>(args).map(|_| ()),
+        "workspace_update" => d::<WorkspaceUpdateParams>(args).map(|_| ()),
+        "workspace_members_list" => d::<WorkspaceMembersListParams>(args).map(|_| ()),
+        "workspace_members_add" | "workspace_members_remove" => {
+            d::<WorkspaceMembersParams>(args).map(|_| ())
+        }
+        "member_add" => d::<MemberAddParams>(args).map(|_| ()),
+        "member_get" | "member_remove" => d::<UserIdParams>(args).map(|_| ()),
+        "member_update" => d::<MemberUpdateParams>(args).map(|_| ()),
+        "key_create" => d::<KeyCreateParams>(args).map(|_| ()),
+        "key_list" => d::<KeyListParams>(args).map(|_| ()),
+        "key_get" | "key_delete" => d::<KeyIdParams>(args).map(|_| ()),
+        "key_update" => d::<KeyUpdateParams>(args).map(|_| ()),
+        "model_list" => d::<ModelListParams>(args).map(|_| ()),
+        "model_get" | "model_delete" => d::<ModelRefParams>(args).map(|_| ()),
+        "model_set_status" => d::<ModelSetStatusParams>(args).map(|_| ()),
+        "model_register" => d::<ModelRegisterParams>(args).map(|_| ()),
+        _ => return Ok(false),
+    }?;
+    Ok(true)
+}

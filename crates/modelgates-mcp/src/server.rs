@@ -777,6 +777,11 @@ mod tests {
                     "{name}: a type array is left: {text}"
                 );
             }
+            let known = crate::params::decode_tool_arguments(name, Default::default());
+            assert!(
+                !matches!(known, Ok(false)),
+                "{name} has no decoder for fuzzing"
+            );
             let a = t.annotations.as_ref().unwrap();
             let hints = [
                 a.read_only_hint,
