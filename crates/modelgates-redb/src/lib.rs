@@ -109,6 +109,16 @@ impl RedbStore {
         })
     }
 
+    /// A store over an already open redb database — e.g. one built with
+    /// `redb::Builder::create_with_backend` (in-memory, or with injected faults in tests).
+    /// `label` stands in for the path in messages.
+    pub fn from_database(db: redb::Database, label: impl Into<PathBuf>) -> Self {
+        Self {
+            db: Arc::new(Mutex::new(Some(Arc::new(db)))),
+            path: label.into(),
+        }
+    }
+
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
