@@ -103,7 +103,7 @@ fn injected_io_failures_lose_nothing_acknowledged_and_break_no_invariant() {
                     ..Default::default()
                 };
                 gates.member_add(&admin, new)?;
-                gates.workspace_members_add(&admin, &slug, &[user.clone()])?;
+                gates.workspace_members_add(&admin, &slug, std::slice::from_ref(&user))?;
                 let new = NewKey {
                     name: "k".into(),
                     workspace: slug.clone(),
