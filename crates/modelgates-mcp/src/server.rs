@@ -5,8 +5,10 @@ use modelgates::{
     Model, ModelFilter, ModelGates, NewKey, NewMember, NewModel, NewWorkspace, Page, Paged,
     Workspace, WorkspaceMember, WorkspacePatch,
 };
+use rmcp::RoleServer;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::model::{Implementation, ServerCapabilities, ServerConfig};
+use rmcp::service::RequestContext;
 use rmcp::{Json, ServerHandler, tool, tool_handler, tool_router};
 
 use crate::args::Parameters;
@@ -20,7 +22,7 @@ use crate::params::*;
 #[derive(Clone)]
 pub struct McpServer {
     gates: ModelGates,
-    caller: Caller,
+    caller: Option<Caller>,
     tool_router: ToolRouter<Self>,
 }
 
@@ -39,8 +41,18 @@ invalid_argument, not_found, conflict, failed_precondition, permission_denied, u
 internal. Lists take offset/limit (limit 1-100, default 50) and return {data, total_count}.";
 
 impl McpServer {
-    /// A server acting as `caller`.
+    /// A server acting as `caller` (stdio: one local user).
     pub fn new(gates: ModelGates, caller: Caller) -> Self {
+        Self::build(gates, Some(caller))
+    }
+
+    /// A server whose every request carries its own authenticated `Caller` in the HTTP
+    /// request's extensions (see `crate::http`); a request without one is refused.
+    pub fn per_request(gates: ModelGates) -> Self {
+        Self::build(gates, None)
+    }
+
+    fn build(gates: ModelGates, caller: Option<Caller>) -> Self {
         let mut tool_router = Self::tool_router();
         for route in tool_router.map.values_mut() {
             let tool = &mut route.attr;
@@ -65,13 +77,25 @@ impl McpServer {
         self.tool_router.list_all()
     }
 
-    /// Runs a blocking domain call off the async runtime.
+    /// Runs a blocking domain call off the async runtime, as the caller of this request: the
+    /// server's fixed caller (stdio), or the one the HTTP layer authenticated (`Caller` in the
+    /// request's extensions).
     async fn run<T: Send + 'static>(
         &self,
+        ctx: &RequestContext<RoleServer>,
         f: impl FnOnce(&ModelGates, &Caller) -> modelgates::Result<T> + Send + 'static,
     ) -> Result<T, ToolError> {
+        let from_http = ctx
+            .extensions
+            .get::<http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<Caller>())
+            .cloned();
+        let caller = from_http.or_else(|| self.caller.clone()).ok_or_else(|| {
+            ToolError(Error::Unauthenticated(
+                "no authenticated caller for this request".into(),
+            ))
+        })?;
         let gates = self.gates.clone();
-        let caller = self.caller.clone();
         tokio::task::spawn_blocking(move || f(&gates, &caller))
             .await
             .map_err(|e| ToolError(Error::internal(format!("tool task failed: {e}"))))?
@@ -101,10 +125,14 @@ impl McpServer {
     async fn workspace_list(
         &self,
         Parameters(p): Parameters<ListParams>,
+        ctx: RequestContext<RoleServer>,
     ) -> Result<Json<Paged<Workspace>>, ToolError> {
         let p = p?;
         let page = page(p.offset, p.limit)?;
-        Ok(Json(self.run(move |g, c| g.workspace_list(c, page)).await?))
+        Ok(Json(
+            self.run(&ctx, move |g, c| g.workspace_list(c, page))
+                .await?,
+        ))
     }
 
     #[tool(
@@ -124,6 +152,7 @@ impl McpServer {
     async fn workspace_create(
         &self,
         Parameters(p): Parameters<WorkspaceCreateParams>,
+        ctx: RequestContext<RoleServer>,
     ) -> Result<Json<Data<Workspace>>, ToolError> {
         let p = p?;
         let new = NewWorkspace {
@@ -140,7 +169,9 @@ impl McpServer {
             is_observability_io_logging_enabled: p.is_observability_io_logging_enabled,
             labels: p.labels,
         };
-        let ws = self.run(move |g, c| g.workspace_create(c, new)).await?;
+        let ws = self
+            .run(&ctx, move |g, c| g.workspace_create(c, new))
+            .await?;
         Ok(Json(Data { data: ws }))
     }
 
@@ -159,9 +190,12 @@ impl McpServer {
     async fn workspace_get(
         &self,
         Parameters(p): Parameters<WorkspaceIdParams>,
+        ctx: RequestContext<RoleServer>,
     ) -> Result<Json<Data<Workspace>>, ToolError> {
         let p = p?;
-        let ws = self.run(move |g, c| g.workspace_get(c, &p.id)).await?;
+        let ws = self
+            .run(&ctx, move |g, c| g.workspace_get(c, &p.id))
+            .await?;
         Ok(Json(Data { data: ws }))
     }
 
@@ -184,6 +218,7 @@ impl McpServer {
     async fn workspace_update(
         &self,
         Parameters(p): Parameters<WorkspaceUpdateParams>,
+        ctx: RequestContext<RoleServer>,
     ) -> Result<Json<Data<Workspace>>, ToolError> {
         let p = p?;
         let id = p.id;
@@ -203,7 +238,7 @@ impl McpServer {
             labels: p.labels.into(),
         };
         let ws = self
-            .run(move |g, c| g.workspace_update(c, &id, patch))
+            .run(&ctx, move |g, c| g.workspace_update(c, &id, patch))
             .await?;
         Ok(Json(Data { data: ws }))
     }
@@ -225,9 +260,12 @@ impl McpServer {
     async fn workspace_delete(
         &self,
         Parameters(p): Parameters<WorkspaceIdParams>,
+        ctx: RequestContext<RoleServer>,
     ) -> Result<Json<Deleted>, ToolError> {
         let p = p?;
-        let ws = self.run(move |g, c| g.workspace_delete(c, &p.id)).await?;
+        let ws = self
+            .run(&ctx, move |g, c| g.workspace_delete(c, &p.id))
+            .await?;
         Ok(Json(Deleted {
             deleted: true,
             id: ws.id.to_string(),
@@ -250,11 +288,12 @@ impl McpServer {
     async fn workspace_members_list(
         &self,
         Parameters(p): Parameters<WorkspaceMembersListParams>,
+        ctx: RequestContext<RoleServer>,
     ) -> Result<Json<Paged<WorkspaceMember>>, ToolError> {
         let p = p?;
         let page = page(p.offset, p.limit)?;
         Ok(Json(
-            self.run(move |g, c| g.workspace_members_list(c, &p.id, page))
+            self.run(&ctx, move |g, c| g.workspace_members_list(c, &p.id, page))
                 .await?,
         ))
     }
@@ -276,11 +315,14 @@ impl McpServer {
     async fn workspace_members_add(
         &self,
         Parameters(p): Parameters<WorkspaceMembersParams>,
+        ctx: RequestContext<RoleServer>,
     ) -> Result<Json<BulkAdded>, ToolError> {
         let p = p?;
         Ok(Json(
-            self.run(move |g, c| g.workspace_members_add(c, &p.id, &p.user_ids))
-                .await?,
+            self.run(&ctx, move |g, c| {
+                g.workspace_members_add(c, &p.id, &p.user_ids)
+            })
+            .await?,
         ))
     }
 
@@ -301,11 +343,14 @@ impl McpServer {
     async fn workspace_members_remove(
         &self,
         Parameters(p): Parameters<WorkspaceMembersParams>,
+        ctx: RequestContext<RoleServer>,
     ) -> Result<Json<BulkRemoved>, ToolError> {
         let p = p?;
         Ok(Json(
-            self.run(move |g, c| g.workspace_members_remove(c, &p.id, &p.user_ids))
-                .await?,
+            self.run(&ctx, move |g, c| {
+                g.workspace_members_remove(c, &p.id, &p.user_ids)
+            })
+            .await?,
         ))
     }
 
@@ -326,6 +371,7 @@ impl McpServer {
     async fn member_add(
         &self,
         Parameters(p): Parameters<MemberAddParams>,
+        ctx: RequestContext<RoleServer>,
     ) -> Result<Json<Data<Member>>, ToolError> {
         let p = p?;
         let new = NewMember {
@@ -336,7 +382,7 @@ impl McpServer {
             role: p.role,
         };
         Ok(Json(Data {
-            data: self.run(move |g, c| g.member_add(c, new)).await?,
+            data: self.run(&ctx, move |g, c| g.member_add(c, new)).await?,
         }))
     }
 
@@ -355,10 +401,13 @@ impl McpServer {
     async fn member_list(
         &self,
         Parameters(p): Parameters<ListParams>,
+        ctx: RequestContext<RoleServer>,
     ) -> Result<Json<Paged<Member>>, ToolError> {
         let p = p?;
         let page = page(p.offset, p.limit)?;
-        Ok(Json(self.run(move |g, c| g.member_list(c, page)).await?))
+        Ok(Json(
+            self.run(&ctx, move |g, c| g.member_list(c, page)).await?,
+        ))
     }
 
     #[tool(
@@ -376,10 +425,13 @@ impl McpServer {
     async fn member_get(
         &self,
         Parameters(p): Parameters<UserIdParams>,
+        ctx: RequestContext<RoleServer>,
     ) -> Result<Json<Data<Member>>, ToolError> {
         let p = p?;
         Ok(Json(Data {
-            data: self.run(move |g, c| g.member_get(c, &p.user_id)).await?,
+            data: self
+                .run(&ctx, move |g, c| g.member_get(c, &p.user_id))
+                .await?,
         }))
     }
 
@@ -399,6 +451,7 @@ impl McpServer {
     async fn member_update(
         &self,
         Parameters(p): Parameters<MemberUpdateParams>,
+        ctx: RequestContext<RoleServer>,
     ) -> Result<Json<Data<Member>>, ToolError> {
         let p = p?;
         let user_id = p.user_id;
@@ -410,7 +463,7 @@ impl McpServer {
         };
         Ok(Json(Data {
             data: self
-                .run(move |g, c| g.member_update(c, &user_id, patch))
+                .run(&ctx, move |g, c| g.member_update(c, &user_id, patch))
                 .await?,
         }))
     }
@@ -432,9 +485,12 @@ impl McpServer {
     async fn member_remove(
         &self,
         Parameters(p): Parameters<UserIdParams>,
+        ctx: RequestContext<RoleServer>,
     ) -> Result<Json<Deleted>, ToolError> {
         let p = p?;
-        let m = self.run(move |g, c| g.member_remove(c, &p.user_id)).await?;
+        let m = self
+            .run(&ctx, move |g, c| g.member_remove(c, &p.user_id))
+            .await?;
         Ok(Json(Deleted {
             deleted: true,
             id: m.user_id.to_string(),
@@ -459,6 +515,7 @@ impl McpServer {
     async fn key_create(
         &self,
         Parameters(p): Parameters<KeyCreateParams>,
+        ctx: RequestContext<RoleServer>,
     ) -> Result<Json<CreatedKey>, ToolError> {
         let p = p?;
         let new = NewKey {
@@ -469,7 +526,9 @@ impl McpServer {
             expires_at: p.expires_at,
             limit: p.limit,
         };
-        Ok(Json(self.run(move |g, c| g.key_create(c, new)).await?))
+        Ok(Json(
+            self.run(&ctx, move |g, c| g.key_create(c, new)).await?,
+        ))
     }
 
     #[tool(
@@ -488,12 +547,15 @@ impl McpServer {
     async fn key_list(
         &self,
         Parameters(p): Parameters<KeyListParams>,
+        ctx: RequestContext<RoleServer>,
     ) -> Result<Json<Paged<ApiKey>>, ToolError> {
         let p = p?;
         let page = page(p.offset, p.limit)?;
         Ok(Json(
-            self.run(move |g, c| g.key_list(c, &p.workspace, p.include_inactive, page))
-                .await?,
+            self.run(&ctx, move |g, c| {
+                g.key_list(c, &p.workspace, p.include_inactive, page)
+            })
+            .await?,
         ))
     }
 
@@ -512,10 +574,11 @@ impl McpServer {
     async fn key_get(
         &self,
         Parameters(p): Parameters<KeyIdParams>,
+        ctx: RequestContext<RoleServer>,
     ) -> Result<Json<Data<ApiKey>>, ToolError> {
         let p = p?;
         Ok(Json(Data {
-            data: self.run(move |g, c| g.key_get(c, &p.id)).await?,
+            data: self.run(&ctx, move |g, c| g.key_get(c, &p.id)).await?,
         }))
     }
 
@@ -535,6 +598,7 @@ impl McpServer {
     async fn key_update(
         &self,
         Parameters(p): Parameters<KeyUpdateParams>,
+        ctx: RequestContext<RoleServer>,
     ) -> Result<Json<Data<ApiKey>>, ToolError> {
         let p = p?;
         let id = p.id;
@@ -545,7 +609,9 @@ impl McpServer {
             limit: p.limit.into(),
         };
         Ok(Json(Data {
-            data: self.run(move |g, c| g.key_update(c, &id, patch)).await?,
+            data: self
+                .run(&ctx, move |g, c| g.key_update(c, &id, patch))
+                .await?,
         }))
     }
 
@@ -564,9 +630,10 @@ impl McpServer {
     async fn key_delete(
         &self,
         Parameters(p): Parameters<KeyIdParams>,
+        ctx: RequestContext<RoleServer>,
     ) -> Result<Json<Deleted>, ToolError> {
         let p = p?;
-        let k = self.run(move |g, c| g.key_delete(c, &p.id)).await?;
+        let k = self.run(&ctx, move |g, c| g.key_delete(c, &p.id)).await?;
         Ok(Json(Deleted {
             deleted: true,
             id: k.id.to_string(),
@@ -591,6 +658,7 @@ impl McpServer {
     async fn model_list(
         &self,
         Parameters(p): Parameters<ModelListParams>,
+        ctx: RequestContext<RoleServer>,
     ) -> Result<Json<Paged<Model>>, ToolError> {
         let p = p?;
         let page = page(p.offset, p.limit)?;
@@ -600,8 +668,10 @@ impl McpServer {
             label_selector: p.label_selector,
         };
         Ok(Json(
-            self.run(move |g, c| g.model_list(c, &p.workspace, &filter, page))
-                .await?,
+            self.run(&ctx, move |g, c| {
+                g.model_list(c, &p.workspace, &filter, page)
+            })
+            .await?,
         ))
     }
 
@@ -621,11 +691,12 @@ impl McpServer {
     async fn model_get(
         &self,
         Parameters(p): Parameters<ModelRefParams>,
+        ctx: RequestContext<RoleServer>,
     ) -> Result<Json<Data<Model>>, ToolError> {
         let p = p?;
         Ok(Json(Data {
             data: self
-                .run(move |g, c| g.model_get(c, &p.workspace, &p.model))
+                .run(&ctx, move |g, c| g.model_get(c, &p.workspace, &p.model))
                 .await?,
         }))
     }
@@ -647,10 +718,13 @@ impl McpServer {
     async fn model_set_status(
         &self,
         Parameters(p): Parameters<ModelSetStatusParams>,
+        ctx: RequestContext<RoleServer>,
     ) -> Result<Json<Data<Model>>, ToolError> {
         let p = p?;
         let m = self
-            .run(move |g, c| g.model_set_status(c, &p.workspace, &p.model, p.status))
+            .run(&ctx, move |g, c| {
+                g.model_set_status(c, &p.workspace, &p.model, p.status)
+            })
             .await?;
         Ok(Json(Data { data: m }))
     }
@@ -672,6 +746,7 @@ impl McpServer {
     async fn model_register(
         &self,
         Parameters(p): Parameters<ModelRegisterParams>,
+        ctx: RequestContext<RoleServer>,
     ) -> Result<Json<Data<Model>>, ToolError> {
         let p = p?;
         let workspace = p.workspace;
@@ -688,7 +763,7 @@ impl McpServer {
         };
         Ok(Json(Data {
             data: self
-                .run(move |g, c| g.model_register(c, &workspace, new))
+                .run(&ctx, move |g, c| g.model_register(c, &workspace, new))
                 .await?,
         }))
     }
@@ -710,10 +785,11 @@ impl McpServer {
     async fn model_delete(
         &self,
         Parameters(p): Parameters<ModelRefParams>,
+        ctx: RequestContext<RoleServer>,
     ) -> Result<Json<Deleted>, ToolError> {
         let p = p?;
         let m = self
-            .run(move |g, c| g.model_delete(c, &p.workspace, &p.model))
+            .run(&ctx, move |g, c| g.model_delete(c, &p.workspace, &p.model))
             .await?;
         Ok(Json(Deleted {
             deleted: true,
