@@ -3,6 +3,7 @@
 
 mod args;
 mod error;
+pub mod http;
 mod params;
 mod schema;
 mod server;

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use std::sync::Arc;
 
-use modelgates::{Catalog, ModelGates, Options};
+use modelgates::{Catalog, KeyKind, ModelGates, NewKey, Options};
 use modelgates_mcp::McpServer;
 use modelgates_redb::RedbStore;
 use rmcp::ServiceExt;
@@ -37,6 +37,31 @@ enum Command {
         #[arg(long, env = "MODELGATES_CATALOG")]
         catalog: Option<PathBuf>,
     },
+    /// Serve MCP over streamable HTTP at /mcp (for shared, remote use). Every request needs
+    /// `Authorization: Bearer <management key>`; create the first with `keys create`.
+    Serve {
+        /// Address to listen on (loopback by default; port 0 picks a free port).
+        #[arg(long = "http", default_value = "127.0.0.1:8787")]
+        addr: std::net::SocketAddr,
+        #[command(flatten)]
+        db: DbArg,
+        /// A model catalog file to use instead of the built-in one (see `mcp --help`).
+        #[arg(long, env = "MODELGATES_CATALOG")]
+        catalog: Option<PathBuf>,
+        /// A browser origin allowed to call, e.g. http://localhost:6274 (repeatable). Requests
+        /// with any other Origin header get 403; requests without one pass.
+        #[arg(long = "allow-origin")]
+        allowed_origins: Vec<String>,
+        /// A Host header value to accept besides loopback names (repeatable), for a server
+        /// behind a reverse proxy.
+        #[arg(long = "allow-host")]
+        allowed_hosts: Vec<String>,
+    },
+    /// Manage API keys from the command line (bootstrap: the first management key).
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Check the database: redb's integrity check (repairing an interrupted commit), then every
     /// record is decoded and every cross-table invariant verified. Exit code 0 when consistent.
     /// Run it while no server has the file open.
@@ -49,6 +74,25 @@ enum Command {
     Backup {
         /// The backup file to create (must not exist).
         dest: PathBuf,
+        #[command(flatten)]
+        db: DbArg,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum KeysCommand {
+    /// Create an API key for the account's org admin and print its secret — once, alone on
+    /// stdout (details go to stderr). Works on a fresh database.
+    Create {
+        /// The key's name.
+        #[arg(long)]
+        name: String,
+        /// Create a management key (for `serve --http`); without it, an inference key.
+        #[arg(long)]
+        management: bool,
+        /// The workspace (UUID or slug) the key belongs to.
+        #[arg(long, default_value = "default")]
+        workspace: String,
         #[command(flatten)]
         db: DbArg,
     },
@@ -112,6 +156,24 @@ async fn shutdown_signal() -> std::io::Result<String> {
     }
 }
 
+/// Opens the database (and the catalog file, if given) as every serving command does.
+fn open(
+    db: &std::path::Path,
+    catalog: Option<&std::path::Path>,
+) -> Result<(RedbStore, ModelGates), Box<dyn std::error::Error>> {
+    let mut options = Options::default();
+    if let Some(path) = catalog {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read catalog {}: {e}", path.display()))?;
+        let parsed =
+            Catalog::from_json(&text).map_err(|e| format!("catalog {}: {e}", path.display()))?;
+        options.catalog = Arc::new(parsed);
+    }
+    let store = RedbStore::open(db)?;
+    let gates = ModelGates::open_with(Arc::new(store.clone()), options)?;
+    Ok((store, gates))
+}
+
 /// `modelgates check`: prints what it read and every problem; fails if there is one.
 fn check(path: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
     if !path.exists() {
@@ -164,18 +226,72 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             );
             Ok(())
         }
+        Command::Keys {
+            command:
+                KeysCommand::Create {
+                    name,
+                    management,
+                    workspace,
+                    db,
+                },
+        } => {
+            let (store, gates) = open(&db.path, None)?;
+            let caller = gates.default_caller()?;
+            let kind = if management {
+                KeyKind::Management
+            } else {
+                KeyKind::Inference
+            };
+            let new = NewKey {
+                name,
+                workspace,
+                kind: Some(kind),
+                ..Default::default()
+            };
+            let created = gates.key_create(&caller, new)?;
+            eprintln!(
+                "created {:?} key {} ({}) for {} in workspace {}; the secret below is shown once",
+                kind, created.data.id, created.data.name, caller.user_id, created.data.workspace_id
+            );
+            println!("{}", created.key);
+            drop(gates);
+            store.close()?;
+            Ok(())
+        }
+        Command::Serve {
+            addr,
+            db,
+            catalog,
+            allowed_origins,
+            allowed_hosts,
+        } => {
+            let (store, gates) = open(&db.path, catalog.as_deref())?;
+            let listener = tokio::net::TcpListener::bind(addr).await?;
+            let local = listener.local_addr()?;
+            let token = tokio_util::sync::CancellationToken::new();
+            let options = modelgates_mcp::http::HttpOptions {
+                allowed_origins,
+                allowed_hosts,
+            };
+            let app = modelgates_mcp::http::router(gates.clone(), &options, token.clone());
+            // A stable line for scripts and tests: where the server listens.
+            eprintln!("modelgates: serving MCP over HTTP at http://{local}/mcp");
+            let stop = token.clone();
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let signal = shutdown_signal().await.unwrap_or_else(|e| e.to_string());
+                    tracing::info!("{signal}: finishing in-flight requests");
+                    stop.cancel();
+                })
+                .await?;
+            tracing::info!("HTTP server stopped; closing the database");
+            drop(gates);
+            store.close()?;
+            Ok(())
+        }
         Command::Mcp { db, catalog } => {
             let db = db.path;
-            let mut options = Options::default();
-            if let Some(path) = catalog {
-                let text = std::fs::read_to_string(&path)
-                    .map_err(|e| format!("cannot read catalog {}: {e}", path.display()))?;
-                let parsed = Catalog::from_json(&text)
-                    .map_err(|e| format!("catalog {}: {e}", path.display()))?;
-                options.catalog = Arc::new(parsed);
-            }
-            let store = RedbStore::open(&db)?;
-            let gates = ModelGates::open_with(Arc::new(store.clone()), options)?;
+            let (store, gates) = open(&db, catalog.as_deref())?;
             let caller = gates.default_caller()?;
             tracing::info!(db = %db.display(), account = %caller.account, user = %caller.user_id, "serving MCP over stdio");
             // Listen for signals from the start, also while waiting for the client's handshake.
