@@ -13,7 +13,7 @@ use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, Stream
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use crate::McpServer;
+use crate::{McpServer, Surface};
 
 /// How the HTTP front end is exposed.
 #[derive(Debug, Clone, Default)]
@@ -23,6 +23,8 @@ pub struct HttpOptions {
     pub allowed_origins: Vec<String>,
     /// Extra `Host` values to accept besides loopback (for a server behind a proxy).
     pub allowed_hosts: Vec<String>,
+    /// The tools every session exposes.
+    pub surface: Surface,
 }
 
 /// The axum router serving MCP at `/mcp`. `shutdown` ends every session when cancelled.
@@ -35,8 +37,9 @@ pub fn router(gates: ModelGates, options: &HttpOptions, shutdown: CancellationTo
         .enforce_origin_validation()
         .with_cancellation_token(shutdown);
     let factory_gates = gates.clone();
+    let surface = options.surface.clone();
     let service = StreamableHttpService::new(
-        move || Ok(McpServer::per_request(factory_gates.clone())),
+        move || Ok(McpServer::per_request(factory_gates.clone()).with_surface(&surface)),
         LocalSessionManager::default().into(),
         config,
     );

@@ -11,4 +11,4 @@ mod server;
 pub use args::{MAX_ARGUMENT_BYTES, Parameters, decode_args};
 pub use error::ToolError;
 pub use params::decode_tool_arguments;
-pub use server::McpServer;
+pub use server::{McpServer, Surface, TOOLSETS, toolset_of};

@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use std::sync::Arc;
 
 use modelgates::{Catalog, KeyKind, ModelGates, NewKey, Options};
-use modelgates_mcp::McpServer;
+use modelgates_mcp::{McpServer, Surface};
 use modelgates_redb::RedbStore;
 use rmcp::ServiceExt;
 use tracing_subscriber::EnvFilter;
@@ -31,6 +31,8 @@ enum Command {
     Mcp {
         #[command(flatten)]
         db: DbArg,
+        #[command(flatten)]
+        surface: SurfaceArgs,
         /// A model catalog file to use instead of the built-in one (same shape as
         /// crates/modelgates/catalog/models.json). On start, workspaces gain its new models and
         /// its prices; enable/disable choices are kept.
@@ -56,6 +58,8 @@ enum Command {
         /// behind a reverse proxy.
         #[arg(long = "allow-host")]
         allowed_hosts: Vec<String>,
+        #[command(flatten)]
+        surface: SurfaceArgs,
     },
     /// Manage API keys from the command line (bootstrap: the first management key).
     Keys {
@@ -96,6 +100,26 @@ enum KeysCommand {
         #[command(flatten)]
         db: DbArg,
     },
+}
+
+#[derive(clap::Args, Debug)]
+struct SurfaceArgs {
+    /// Expose only read-only tools (lists and gets).
+    #[arg(long)]
+    read_only: bool,
+    /// Expose only these toolsets (comma-separated): workspaces, members, keys, models,
+    /// routing, personas, or all (default).
+    #[arg(long, value_delimiter = ',')]
+    toolsets: Vec<String>,
+}
+
+impl SurfaceArgs {
+    fn surface(&self) -> Result<Surface, String> {
+        Ok(Surface {
+            read_only: self.read_only,
+            toolsets: Surface::parse_toolsets(&self.toolsets)?,
+        })
+    }
 }
 
 #[derive(clap::Args, Debug)]
@@ -264,7 +288,9 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             catalog,
             allowed_origins,
             allowed_hosts,
+            surface,
         } => {
+            let surface = surface.surface()?;
             let (store, gates) = open(&db.path, catalog.as_deref())?;
             let listener = tokio::net::TcpListener::bind(addr).await?;
             let local = listener.local_addr()?;
@@ -272,6 +298,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let options = modelgates_mcp::http::HttpOptions {
                 allowed_origins,
                 allowed_hosts,
+                surface,
             };
             let app = modelgates_mcp::http::router(gates.clone(), &options, token.clone());
             // A stable line for scripts and tests: where the server listens.
@@ -289,7 +316,12 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             store.close()?;
             Ok(())
         }
-        Command::Mcp { db, catalog } => {
+        Command::Mcp {
+            db,
+            catalog,
+            surface,
+        } => {
+            let surface = surface.surface()?;
             let db = db.path;
             let (store, gates) = open(&db, catalog.as_deref())?;
             let caller = gates.default_caller()?;
@@ -297,7 +329,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             // Listen for signals from the start, also while waiting for the client's handshake.
             let shutdown = shutdown_signal();
             tokio::pin!(shutdown);
-            let server = McpServer::new(gates, caller);
+            let server = McpServer::new(gates, caller).with_surface(&surface);
             let reason = tokio::select! {
                 served = server.serve(rmcp::transport::stdio()) => {
                     let service = served?;

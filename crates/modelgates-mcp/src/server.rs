@@ -15,6 +15,62 @@ use crate::args::Parameters;
 use crate::error::ToolError;
 use crate::params::*;
 
+/// The toolsets a server can be limited to (`--toolsets`). `routing` and `personas` are
+/// accepted ahead of their tools (issue 4).
+pub const TOOLSETS: [&str; 6] = [
+    "workspaces",
+    "members",
+    "keys",
+    "models",
+    "routing",
+    "personas",
+];
+
+/// Which toolset a tool belongs to: workspace membership counts as `members`.
+pub fn toolset_of(tool: &str) -> &'static str {
+    if tool.starts_with("workspace_members_") || tool.starts_with("member_") {
+        "members"
+    } else if tool.starts_with("workspace_") {
+        "workspaces"
+    } else if tool.starts_with("key_") {
+        "keys"
+    } else if tool.starts_with("model_") {
+        "models"
+    } else {
+        "other"
+    }
+}
+
+/// The tool surface a server exposes.
+#[derive(Debug, Clone, Default)]
+pub struct Surface {
+    /// Only read-only tools.
+    pub read_only: bool,
+    /// Only these toolsets (`None` = all).
+    pub toolsets: Option<Vec<&'static str>>,
+}
+
+impl Surface {
+    /// Parses `--toolsets` values (`all` or names from [`TOOLSETS`]), naming an unknown one.
+    pub fn parse_toolsets(values: &[String]) -> Result<Option<Vec<&'static str>>, String> {
+        if values.is_empty() || values.iter().any(|v| v == "all") {
+            return Ok(None);
+        }
+        values
+            .iter()
+            .map(|v| {
+                TOOLSETS.iter().copied().find(|t| t == v).ok_or_else(|| {
+                    format!(
+                        "unknown toolset {v:?}; choose from all, {}",
+                        TOOLSETS.join(", ")
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
+    }
+}
+
 // Tool signatures spell out `Result<Json<T>, ToolError>`: rmcp derives an output schema only
 // from that literal shape, not through a type alias.
 
@@ -70,6 +126,29 @@ impl McpServer {
             caller,
             tool_router,
         }
+    }
+
+    /// Limits the tools clients can list and call: with `surface.read_only`, only tools whose
+    /// read-only annotation is true; with `surface.toolsets`, only tools of those toolsets.
+    pub fn with_surface(mut self, surface: &Surface) -> Self {
+        let hidden: Vec<String> = self
+            .tool_router
+            .list_all()
+            .into_iter()
+            .filter(|t| {
+                let read_only = t.annotations.as_ref().and_then(|a| a.read_only_hint) == Some(true);
+                (surface.read_only && !read_only)
+                    || surface
+                        .toolsets
+                        .as_ref()
+                        .is_some_and(|sets| !sets.contains(&toolset_of(&t.name)))
+            })
+            .map(|t| t.name.to_string())
+            .collect();
+        for name in hidden {
+            self.tool_router.disable_route(name);
+        }
+        self
     }
 
     /// Every tool definition, sorted by name.
@@ -810,6 +889,62 @@ impl ServerHandler for McpServer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn server() -> McpServer {
+        let gates = ModelGates::open(modelgates::MemoryStore::new()).unwrap();
+        let caller = gates.default_caller().unwrap();
+        McpServer::new(gates, caller)
+    }
+
+    #[test]
+    fn read_only_and_toolsets_limit_the_listed_tools() {
+        let read_only = server().with_surface(&Surface {
+            read_only: true,
+            toolsets: None,
+        });
+        let names: Vec<String> = read_only
+            .tools()
+            .iter()
+            .map(|t| t.name.to_string())
+            .collect();
+        assert!(!names.is_empty());
+        assert!(
+            names
+                .iter()
+                .all(|n| n.ends_with("_list") || n.ends_with("_get")),
+            "{names:?}"
+        );
+        let keys_only = server().with_surface(&Surface {
+            read_only: false,
+            toolsets: Some(vec!["keys"]),
+        });
+        let names: Vec<String> = keys_only
+            .tools()
+            .iter()
+            .map(|t| t.name.to_string())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "key_create",
+                "key_delete",
+                "key_get",
+                "key_list",
+                "key_update"
+            ]
+        );
+        let err = Surface::parse_toolsets(&["keys".into(), "nope".into()]).unwrap_err();
+        assert!(err.contains("\"nope\""), "{err}");
+        assert_eq!(Surface::parse_toolsets(&["all".into()]).unwrap(), None);
+        for t in server().tools() {
+            assert_ne!(
+                toolset_of(&t.name),
+                "other",
+                "{} belongs to a toolset",
+                t.name
+            );
+        }
+    }
 
     #[test]
     fn every_tool_is_fully_described() {
