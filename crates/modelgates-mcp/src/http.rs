@@ -18,22 +18,32 @@ use crate::{McpServer, Surface};
 /// How the HTTP front end is exposed.
 #[derive(Debug, Clone, Default)]
 pub struct HttpOptions {
-    /// Browser origins allowed to call (e.g. `http://localhost:6274`); any other `Origin`
-    /// header is refused with 403. Requests without an `Origin` (non-browser clients) pass.
+    /// Browser origins allowed to call besides loopback ones (`http://localhost:*` and the
+    /// like are always allowed); any other `Origin` header is refused with 403. Requests
+    /// without an `Origin` (non-browser clients) pass.
     pub allowed_origins: Vec<String>,
     /// Extra `Host` values to accept besides loopback (for a server behind a proxy).
     pub allowed_hosts: Vec<String>,
     /// The tools every session exposes.
     pub surface: Surface,
+    /// TEST ONLY: skip authentication and act as this caller for every request (for protocol
+    /// conformance suites, which cannot send a key). Never set in production.
+    pub insecure_caller: Option<Caller>,
 }
 
 /// The axum router serving MCP at `/mcp`. `shutdown` ends every session when cancelled.
 pub fn router(gates: ModelGates, options: &HttpOptions, shutdown: CancellationToken) -> Router {
     let mut hosts: Vec<String> = vec!["localhost".into(), "127.0.0.1".into(), "[::1]".into()];
     hosts.extend(options.allowed_hosts.iter().cloned());
+    // Loopback pages may call a loopback server; any other Origin needs --allow-origin.
+    let mut origins: Vec<String> = ["localhost", "127.0.0.1", "[::1]"]
+        .iter()
+        .flat_map(|h| [format!("http://{h}:*"), format!("https://{h}:*")])
+        .collect();
+    origins.extend(options.allowed_origins.iter().cloned());
     let config = StreamableHttpServerConfig::default()
         .with_allowed_hosts(hosts)
-        .with_allowed_origins(options.allowed_origins.clone())
+        .with_allowed_origins(origins)
         .enforce_origin_validation()
         .with_cancellation_token(shutdown);
     let factory_gates = gates.clone();
@@ -43,9 +53,19 @@ pub fn router(gates: ModelGates, options: &HttpOptions, shutdown: CancellationTo
         LocalSessionManager::default().into(),
         config,
     );
-    Router::new()
-        .nest_service("/mcp", service)
-        .layer(axum::middleware::from_fn_with_state(gates, authenticate))
+    let router = Router::new().nest_service("/mcp", service);
+    match options.insecure_caller.clone() {
+        Some(caller) => {
+            tracing::warn!("authentication is DISABLED (--insecure-no-auth): test use only");
+            router.layer(axum::middleware::from_fn(
+                move |mut request: Request, next: Next| {
+                    request.extensions_mut().insert(caller.clone());
+                    next.run(request)
+                },
+            ))
+        }
+        None => router.layer(axum::middleware::from_fn_with_state(gates, authenticate)),
+    }
 }
 
 /// `{error: {code, message}}` with the status of the error kind (and `WWW-Authenticate` on 401).

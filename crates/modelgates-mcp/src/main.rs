@@ -60,6 +60,10 @@ enum Command {
         allowed_hosts: Vec<String>,
         #[command(flatten)]
         surface: SurfaceArgs,
+        /// TEST ONLY: serve without authentication, as the org admin (for protocol
+        /// conformance suites). Refused unless the address is loopback.
+        #[arg(long, hide = true)]
+        insecure_no_auth: bool,
     },
     /// Manage API keys from the command line (bootstrap: the first management key).
     Keys {
@@ -289,16 +293,26 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             allowed_origins,
             allowed_hosts,
             surface,
+            insecure_no_auth,
         } => {
             let surface = surface.surface()?;
+            if insecure_no_auth && !addr.ip().is_loopback() {
+                return Err("--insecure-no-auth is only allowed on a loopback address".into());
+            }
             let (store, gates) = open(&db.path, catalog.as_deref())?;
             let listener = tokio::net::TcpListener::bind(addr).await?;
             let local = listener.local_addr()?;
             let token = tokio_util::sync::CancellationToken::new();
+            let insecure_caller = if insecure_no_auth {
+                Some(gates.default_caller()?)
+            } else {
+                None
+            };
             let options = modelgates_mcp::http::HttpOptions {
                 allowed_origins,
                 allowed_hosts,
                 surface,
+                insecure_caller,
             };
             let app = modelgates_mcp::http::router(gates.clone(), &options, token.clone());
             // A stable line for scripts and tests: where the server listens.
