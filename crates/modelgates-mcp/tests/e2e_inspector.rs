@@ -115,3 +115,95 @@ fn inspector_cli_lists_portable_tools_and_calls_them() {
         "{out}"
     );
 }
+
+#[test]
+fn inspector_cli_over_http_with_a_bearer_header() {
+    let root = repo_root();
+    setup(&root);
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("http.redb");
+    let key = Command::new(env!("CARGO_BIN_EXE_modelgates"))
+        .args([
+            "keys",
+            "create",
+            "--management",
+            "--name",
+            "inspector",
+            "--db",
+        ])
+        .arg(&db)
+        .output()
+        .unwrap();
+    let key = String::from_utf8(key.stdout).unwrap().trim().to_owned();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_modelgates"))
+        .args(["serve", "--http", "127.0.0.1:0", "--db"])
+        .arg(&db)
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(server.stderr.take().unwrap());
+    let mut line = String::new();
+    let url = loop {
+        line.clear();
+        assert!(
+            std::io::BufRead::read_line(&mut stderr, &mut line).unwrap() > 0,
+            "no listen line"
+        );
+        if let Some(rest) = line
+            .trim()
+            .strip_prefix("modelgates: serving MCP over HTTP at ")
+        {
+            break rest.to_owned();
+        }
+    };
+    let run = |args: &[&str]| {
+        Command::new(root.join("node_modules/.bin/mcp-inspector"))
+            .args([
+                "--cli",
+                "-q",
+                "--format",
+                "json",
+                &url,
+                "--transport",
+                "http",
+            ])
+            .args([
+                "--header",
+                &format!("Authorization: Bearer {key}"),
+                "--stored-auth-only",
+            ])
+            .args(args)
+            .current_dir(&root)
+            .output()
+            .unwrap()
+    };
+    let list = run(&["--method", "tools/list"]);
+    let call = run(&[
+        "--method",
+        "tools/call",
+        "--tool-name",
+        "workspace_get",
+        "--tool-args-json",
+        r#"{"id":"default"}"#,
+    ]);
+    let _ = server.kill();
+    let _ = server.wait();
+    let short = |o: &Output| text(o).chars().take(2000).collect::<String>();
+    assert!(
+        list.status.success(),
+        "tools/list over HTTP failed:\n{}",
+        short(&list)
+    );
+    let out: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    let tools = out.get("result").unwrap_or(&out)["tools"]
+        .as_array()
+        .map(Vec::len);
+    assert_eq!(tools, Some(23), "{}", short(&list));
+    assert!(
+        call.status.success(),
+        "tools/call over HTTP failed:\n{}",
+        short(&call)
+    );
+    assert!(text(&call).contains("default"), "{}", short(&call));
+}

@@ -131,7 +131,7 @@ macro_rules! prefixed_id {
                 schemars::json_schema!({
                     "type": "string",
                     "pattern": concat!("^", $prefix, "[0-9A-HJKMNP-TV-Z]{26}$"),
-                    "description": concat!("A ", $resource, " id: '", $prefix, "' followed by a ULID.")
+                    "description": concat!($resource, " id: '", $prefix, "' followed by a ULID.")
                 })
             }
         }
