@@ -7,6 +7,7 @@ pub mod http;
 mod params;
 mod schema;
 mod server;
+pub mod stdio;
 
 pub use args::{MAX_ARGUMENT_BYTES, Parameters, decode_args};
 pub use error::ToolError;

@@ -345,7 +345,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             tokio::pin!(shutdown);
             let server = McpServer::new(gates, caller).with_surface(&surface);
             let reason = tokio::select! {
-                served = server.serve(rmcp::transport::stdio()) => {
+                served = server.serve(modelgates_mcp::stdio::transport()?) => {
                     let service = served?;
                     tokio::select! {
                         r = service.waiting() => format!("client closed the session ({r:?})"),

@@ -156,24 +156,41 @@ impl McpServer {
         self.tool_router.list_all()
     }
 
-    /// Runs a blocking domain call off the async runtime, as the caller of this request: the
-    /// server's fixed caller (stdio), or the one the HTTP layer authenticated (`Caller` in the
-    /// request's extensions).
-    async fn run<T: Send + 'static>(
-        &self,
-        ctx: &RequestContext<RoleServer>,
-        f: impl FnOnce(&ModelGates, &Caller) -> modelgates::Result<T> + Send + 'static,
-    ) -> Result<T, ToolError> {
+    /// The caller of this request: the server's fixed caller (stdio), or the one the HTTP
+    /// layer authenticated (`Caller` in the request's extensions).
+    fn caller(&self, ctx: &RequestContext<RoleServer>) -> Result<Caller, ToolError> {
         let from_http = ctx
             .extensions
             .get::<http::request::Parts>()
             .and_then(|parts| parts.extensions.get::<Caller>())
             .cloned();
-        let caller = from_http.or_else(|| self.caller.clone()).ok_or_else(|| {
+        from_http.or_else(|| self.caller.clone()).ok_or_else(|| {
             ToolError(Error::Unauthenticated(
                 "no authenticated caller for this request".into(),
             ))
-        })?;
+        })
+    }
+
+    /// Runs a read-only domain call inline on the runtime's worker: one read transaction of
+    /// the store (microseconds, no fsync), so the hop to the blocking pool would cost more than
+    /// the call (docs/decisions.md).
+    fn read<T>(
+        &self,
+        ctx: &RequestContext<RoleServer>,
+        f: impl FnOnce(&ModelGates, &Caller) -> modelgates::Result<T>,
+    ) -> Result<T, ToolError> {
+        let caller = self.caller(ctx)?;
+        f(&self.gates, &caller).map_err(ToolError)
+    }
+
+    /// Runs a mutating domain call on the blocking pool: a durable commit waits for fsync and
+    /// must not stall the runtime's workers.
+    async fn run<T: Send + 'static>(
+        &self,
+        ctx: &RequestContext<RoleServer>,
+        f: impl FnOnce(&ModelGates, &Caller) -> modelgates::Result<T> + Send + 'static,
+    ) -> Result<T, ToolError> {
+        let caller = self.caller(ctx)?;
         let gates = self.gates.clone();
         tokio::task::spawn_blocking(move || f(&gates, &caller))
             .await
@@ -209,8 +226,7 @@ impl McpServer {
         let p = p?;
         let page = page(p.offset, p.limit)?;
         Ok(Json(
-            self.run(&ctx, move |g, c| g.workspace_list(c, page))
-                .await?,
+            self.read(&ctx, move |g, c| g.workspace_list(c, page))?,
         ))
     }
 
@@ -272,9 +288,7 @@ impl McpServer {
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<Data<Workspace>>, ToolError> {
         let p = p?;
-        let ws = self
-            .run(&ctx, move |g, c| g.workspace_get(c, &p.id))
-            .await?;
+        let ws = self.read(&ctx, move |g, c| g.workspace_get(c, &p.id))?;
         Ok(Json(Data { data: ws }))
     }
 
@@ -371,10 +385,9 @@ impl McpServer {
     ) -> Result<Json<Paged<WorkspaceMember>>, ToolError> {
         let p = p?;
         let page = page(p.offset, p.limit)?;
-        Ok(Json(
-            self.run(&ctx, move |g, c| g.workspace_members_list(c, &p.id, page))
-                .await?,
-        ))
+        Ok(Json(self.read(&ctx, move |g, c| {
+            g.workspace_members_list(c, &p.id, page)
+        })?))
     }
 
     #[tool(
@@ -484,9 +497,7 @@ impl McpServer {
     ) -> Result<Json<Paged<Member>>, ToolError> {
         let p = p?;
         let page = page(p.offset, p.limit)?;
-        Ok(Json(
-            self.run(&ctx, move |g, c| g.member_list(c, page)).await?,
-        ))
+        Ok(Json(self.read(&ctx, move |g, c| g.member_list(c, page))?))
     }
 
     #[tool(
@@ -508,9 +519,7 @@ impl McpServer {
     ) -> Result<Json<Data<Member>>, ToolError> {
         let p = p?;
         Ok(Json(Data {
-            data: self
-                .run(&ctx, move |g, c| g.member_get(c, &p.user_id))
-                .await?,
+            data: self.read(&ctx, move |g, c| g.member_get(c, &p.user_id))?,
         }))
     }
 
@@ -630,12 +639,9 @@ impl McpServer {
     ) -> Result<Json<Paged<ApiKey>>, ToolError> {
         let p = p?;
         let page = page(p.offset, p.limit)?;
-        Ok(Json(
-            self.run(&ctx, move |g, c| {
-                g.key_list(c, &p.workspace, p.include_inactive, page)
-            })
-            .await?,
-        ))
+        Ok(Json(self.read(&ctx, move |g, c| {
+            g.key_list(c, &p.workspace, p.include_inactive, page)
+        })?))
     }
 
     #[tool(
@@ -657,7 +663,7 @@ impl McpServer {
     ) -> Result<Json<Data<ApiKey>>, ToolError> {
         let p = p?;
         Ok(Json(Data {
-            data: self.run(&ctx, move |g, c| g.key_get(c, &p.id)).await?,
+            data: self.read(&ctx, move |g, c| g.key_get(c, &p.id))?,
         }))
     }
 
@@ -746,12 +752,9 @@ impl McpServer {
             status: p.status,
             label_selector: p.label_selector,
         };
-        Ok(Json(
-            self.run(&ctx, move |g, c| {
-                g.model_list(c, &p.workspace, &filter, page)
-            })
-            .await?,
-        ))
+        Ok(Json(self.read(&ctx, move |g, c| {
+            g.model_list(c, &p.workspace, &filter, page)
+        })?))
     }
 
     #[tool(
@@ -774,9 +777,7 @@ impl McpServer {
     ) -> Result<Json<Data<Model>>, ToolError> {
         let p = p?;
         Ok(Json(Data {
-            data: self
-                .run(&ctx, move |g, c| g.model_get(c, &p.workspace, &p.model))
-                .await?,
+            data: self.read(&ctx, move |g, c| g.model_get(c, &p.workspace, &p.model))?,
         }))
     }
 
