@@ -26,6 +26,9 @@ pub struct Account {
     pub default_workspace_id: WorkspaceId,
     /// The org admin created with the account.
     pub bootstrap_admin: UserId,
+    /// The workspace tools use when none is named (`None` = the default workspace).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_workspace_id: Option<WorkspaceId>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
 }
@@ -94,6 +97,7 @@ pub(crate) fn bootstrap(
         name: b.account_name.clone(),
         default_workspace_id: ws,
         bootstrap_admin: admin.user_id,
+        active_workspace_id: None,
         created_at: now,
     };
     ACCOUNTS.put(txn, &id, &account)?;
@@ -104,7 +108,11 @@ impl ModelGates {
     /// Creates another account (organization) with its org admin and default workspace, and
     /// returns a caller acting as that admin.
     pub fn create_account(&self, options: &Bootstrap) -> Result<Caller> {
-        let account = self.write(|tx| bootstrap(&mut *tx.txn, tx.now, options))?;
+        let account = self.write(|tx| {
+            let account = bootstrap(&mut *tx.txn, tx.now, options)?;
+            crate::routing::publish_workspace(tx, account.id, account.default_workspace_id)?;
+            Ok(account)
+        })?;
         Ok(Caller {
             account: account.id,
             user_id: account.bootstrap_admin,
@@ -117,6 +125,14 @@ impl ModelGates {
             crate::gates::authorize(txn, caller, false)?;
             load(txn, caller.account)
         })
+    }
+}
+
+impl Account {
+    /// The workspace tools use when none is named.
+    pub fn active_workspace(&self) -> WorkspaceId {
+        self.active_workspace_id
+            .unwrap_or(self.default_workspace_id)
     }
 }
 

@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::ids::{AccountId, UserId};
 use crate::member::{Member, OrgRole};
 use crate::schema::{self, MEMBERS, META, META_CATALOG_FINGERPRINT, META_SCHEMA_VERSION};
-use crate::snapshot::{KeyChange, Snapshot};
+use crate::snapshot::{KeyChange, RoutingChange, Snapshot};
 use crate::storage::{ReadTxn, Storage, StorageError, WriteTxn};
 
 /// How often a write closure is re-run when the backend reports a transaction conflict.
@@ -84,6 +84,7 @@ pub(crate) struct Tx<'a> {
     pub(crate) txn: Box<dyn WriteTxn + 'a>,
     pub(crate) now: DateTime<Utc>,
     pub(crate) key_changes: Vec<KeyChange>,
+    pub(crate) routing_changes: Vec<RoutingChange>,
 }
 
 impl ModelGates {
@@ -218,6 +219,7 @@ impl ModelGates {
                 txn: self.inner.store.begin_write()?,
                 now: self.inner.clock.now(),
                 key_changes: Vec::new(),
+                routing_changes: Vec::new(),
             };
             let out = match f(&mut tx) {
                 Ok(out) => out,
@@ -231,13 +233,18 @@ impl ModelGates {
                 }
             };
             let changes = std::mem::take(&mut tx.key_changes);
+            let routing_changes = std::mem::take(&mut tx.routing_changes);
             match tx.txn.commit() {
                 Ok(()) => {}
                 Err(StorageError::Conflict) if attempt < MAX_WRITE_ATTEMPTS => continue,
                 Err(e) => return Err(e.into()),
             }
-            if !changes.is_empty() {
-                let next = self.inner.snapshot.load().with_changes(changes);
+            if !changes.is_empty() || !routing_changes.is_empty() {
+                let next = self
+                    .inner
+                    .snapshot
+                    .load()
+                    .with_changes(changes, routing_changes);
                 self.inner.snapshot.store(Arc::new(next));
             }
             return Ok(out);

@@ -157,6 +157,18 @@ prefixed_id!(
     "model"
 );
 prefixed_id!(
+    /// A provider endpoint: `prov_01J…`.
+    ProviderId,
+    "prov_",
+    "provider"
+);
+prefixed_id!(
+    /// A persona: `persona_01J…`.
+    PersonaId,
+    "persona_",
+    "persona"
+);
+prefixed_id!(
     /// A workspace membership: `wsm_01J…`.
     MembershipId,
     "wsm_",

@@ -55,6 +55,9 @@ mod member;
 mod memory;
 mod model;
 mod patch;
+mod persona;
+mod provider;
+mod routing;
 mod schema;
 mod snapshot;
 mod storage;
@@ -72,18 +75,28 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use codec::{KeyPart, VALUE_FORMAT_VERSION, encode_key, prefix_successor};
 pub use error::{Error, ErrorKind, Result};
 pub use gates::{Caller, ModelGates, Options};
-pub use ids::{AccountId, KeyId, MembershipId, ModelId, UserId, WorkspaceId};
+pub use ids::{
+    AccountId, KeyId, MembershipId, ModelId, PersonaId, ProviderId, UserId, WorkspaceId,
+};
 pub use member::{Member, MemberPatch, NewMember, OrgRole};
 pub use memory::MemoryStore;
 pub use model::{
     CATALOG_BUNDLE, Model, ModelFilter, ModelSpec, ModelStatus, NewModel, ResourceMetadata,
 };
 pub use patch::Patch;
+pub use persona::{Persona, PersonaPatch, SIMILARITY_THRESHOLD, description_similarity};
+pub use provider::{
+    AuthType, NewProvider, Provider, ProviderDeleted, ProviderPatch, ProviderType, Secret,
+};
+pub use routing::{
+    INSTRUCTIONS_MAX, Instructions, MUX_RULES_MAX, MatcherType, MuxRule, MuxRules, NewMuxRule,
+    ROUTE_FILES_MAX, RemovedRule, RequestKind, Route, RouteProvider, RouteSource,
+};
 pub use schema::SCHEMA_VERSION;
 pub use snapshot::{Snapshot, VerifiedKey};
 pub use storage::{Entry, ReadTxn, Storage, StorageError, StorageResult, TableName, WriteTxn};
 pub use validate::{BULK_MAX, PAGE_DEFAULT_LIMIT, PAGE_MAX_LIMIT, Page, Paged, SLUG_MAX};
 pub use workspace::{
-    BulkAdded, BulkRemoved, NewWorkspace, ProviderSort, Workspace, WorkspaceMember, WorkspacePatch,
-    WorkspaceRole,
+    BulkAdded, BulkRemoved, NewWorkspace, ProviderSort, Workspace, WorkspaceFilter,
+    WorkspaceMember, WorkspacePatch, WorkspaceRole,
 };

@@ -307,7 +307,7 @@ pub(crate) fn workspace_models(
 }
 
 /// The model `(provider, family)` of workspace `ws`, if it has one.
-fn by_ref(
+pub(crate) fn by_ref(
     txn: &dyn ReadTxn,
     account: AccountId,
     ws: &Workspace,
@@ -420,15 +420,26 @@ fn dependents(ws: &Workspace, model: &Model) -> Vec<&'static str> {
     out
 }
 
-fn in_use(ws: &Workspace, m: &Model) -> Result<()> {
-    let uses = dependents(ws, m);
+fn in_use(txn: &dyn ReadTxn, account: AccountId, ws: &Workspace, m: &Model) -> Result<()> {
+    let mut uses: Vec<String> = dependents(ws, m).into_iter().map(str::to_owned).collect();
+    let r = m.reference();
+    let rules: Vec<String> = crate::routing::load_config(txn, account, ws.id)?
+        .mux_rules
+        .iter()
+        .enumerate()
+        .filter(|(_, rule)| rule.model_ref == r)
+        .map(|(i, _)| format!("#{i}"))
+        .collect();
+    if !rules.is_empty() {
+        uses.push(format!("mux rule(s) {}", rules.join(", ")));
+    }
     if uses.is_empty() {
         return Ok(());
     }
     Err(Error::precondition(
         "MODEL_IN_USE",
         format!(
-            "model {} is workspace {:?}'s {}; change that setting first",
+            "model {} is used by workspace {:?}'s {}; change that first",
             m.reference(),
             ws.slug,
             uses.join(" and ")
@@ -526,7 +537,7 @@ impl ModelGates {
             let ws = workspace::resolve(&*tx.txn, account, workspace)?;
             let mut m = resolve(&*tx.txn, account, &ws, "model", model)?;
             if status == ModelStatus::Disabled {
-                in_use(&ws, &m)?;
+                in_use(&*tx.txn, account, &ws, &m)?;
             }
             if m.spec.status != status {
                 m.spec.status = status;
@@ -641,7 +652,7 @@ impl ModelGates {
                     ),
                 ));
             }
-            in_use(&ws, &m)?;
+            in_use(&*tx.txn, account, &ws, &m)?;
             MODELS.delete(&mut *tx.txn, &(account, ws.id, m.metadata.id))?;
             MODEL_REFS.delete(
                 &mut *tx.txn,

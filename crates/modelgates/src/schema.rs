@@ -6,7 +6,9 @@
 //! Storage tables: `meta`, `accounts`, `members` (members + email index), `workspaces`
 //! (records + slug index + memberships + custom models + their index + catalog overrides),
 //! `catalog` (the database's copy of the model catalog), `api_keys` (records + workspace and user indexes),
-//! `key_hashes`. A record table and its indexes share one storage table as key
+//! `key_hashes`, `providers` (records + name index + rule-use index), `personas` (records + name
+//! index); workspace configuration (custom instructions + mux rules) is one record per workspace
+//! in the `workspaces` storage table. A record table and its indexes share one storage table as key
 //! families (see `Table::family`), so a write touches as few storage tables as possible.
 
 use serde_json::Value as Json;
@@ -15,14 +17,17 @@ use crate::account::Account;
 use crate::api_key::KeyRecord;
 use crate::codec::Table;
 use crate::error::{Error, Result};
-use crate::ids::{AccountId, KeyId, ModelId, UserId, WorkspaceId};
+use crate::ids::{AccountId, KeyId, ModelId, PersonaId, ProviderId, UserId, WorkspaceId};
 use crate::member::Member;
 use crate::model::{CatalogEntry, Model, ModelOverride};
+use crate::persona::Persona;
+use crate::provider::{ProviderRecord, ProviderUse};
+use crate::routing::WorkspaceConfig;
 use crate::storage::WriteTxn;
 use crate::workspace::{Workspace, WorkspaceMember};
 
 /// The schema version this build writes. Bump it with a migration in [`migrate`].
-pub const SCHEMA_VERSION: u64 = 2;
+pub const SCHEMA_VERSION: u64 = 3;
 
 /// The meta key holding the schema version.
 pub(crate) const META_SCHEMA_VERSION: &str = "schema_version";
@@ -70,6 +75,25 @@ pub(crate) const USER_KEYS: Table<(AccountId, UserId, KeyId), KeyId> = Table::fa
 /// Global index: SHA-256 of a key secret → (account, key id).
 pub(crate) const KEY_HASHES: Table<[u8; 32], (AccountId, KeyId)> = Table::new("key_hashes");
 
+/// Custom instructions and mux rules of a workspace: (account, workspace) → config. Absent =
+/// no instructions, no rules (revision 0).
+pub(crate) const WORKSPACE_CONFIG: Table<(AccountId, WorkspaceId), WorkspaceConfig> =
+    Table::family("workspaces", 6);
+/// Provider endpoints by (account, provider id); holds the API key, which no read returns.
+pub(crate) const PROVIDERS: Table<(AccountId, ProviderId), ProviderRecord> =
+    Table::family("providers", 0);
+/// Unique index: (account, lowercased provider name) → provider id.
+pub(crate) const PROVIDER_NAMES: Table<(AccountId, String), ProviderId> =
+    Table::family("providers", 1);
+/// Which workspaces' mux rules use a provider: (account, provider, workspace) → use.
+pub(crate) const PROVIDER_USES: Table<(AccountId, ProviderId, WorkspaceId), ProviderUse> =
+    Table::family("providers", 2);
+/// Personas by (account, persona id).
+pub(crate) const PERSONAS: Table<(AccountId, PersonaId), Persona> = Table::family("personas", 0);
+/// Unique index: (account, lowercased persona name) → persona id.
+pub(crate) const PERSONA_NAMES: Table<(AccountId, String), PersonaId> =
+    Table::family("personas", 1);
+
 /// Brings a database at schema `from` up to [`SCHEMA_VERSION`], inside the caller's transaction.
 pub(crate) fn migrate(txn: &mut dyn WriteTxn, from: u64) -> Result<()> {
     if from > SCHEMA_VERSION {
@@ -81,6 +105,9 @@ pub(crate) fn migrate(txn: &mut dyn WriteTxn, from: u64) -> Result<()> {
     // One `if from < N { … }` block per version, each re-runnable.
     // Version 2 adds per-workspace model catalogs: existing workspaces are seeded by the
     // catalog sync that runs after migration (the catalog fingerprint is unset in version 1).
+    // Version 3 adds providers, mux rules, custom instructions, personas, archiving and the
+    // active workspace: new tables start empty and new record fields have serde defaults, so
+    // no record is rewritten.
     if from < SCHEMA_VERSION {
         META.put(txn, META_SCHEMA_VERSION, &Json::from(SCHEMA_VERSION))?;
     }

@@ -1,5 +1,6 @@
-//! The data-plane snapshot: an immutable, in-memory view of every API key, swapped atomically
-//! after each committed change. Key verification reads only this, never the store.
+//! The data-plane snapshot: an immutable, in-memory view of every API key and of the compiled
+//! routing state, swapped atomically after each committed change. Key verification and route
+//! resolution read only this, never the store.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -9,7 +10,8 @@ use sha2::{Digest, Sha256};
 
 use crate::api_key::{KeyKind, KeyRecord, SECRET_PREFIX};
 use crate::error::{Error, Result};
-use crate::ids::{AccountId, KeyId, UserId, WorkspaceId};
+use crate::ids::{AccountId, KeyId, ProviderId, UserId, WorkspaceId};
+use crate::routing::{CompiledWorkspace, RequestKind, Route, RouteProvider, Routing};
 use crate::schema::API_KEYS;
 use crate::storage::ReadTxn;
 
@@ -47,6 +49,14 @@ pub(crate) enum KeyChange {
     Remove([u8; 32]),
 }
 
+/// A routing change to publish after commit: a workspace's compiled rules (`None` = gone), or
+/// a provider (`None` = deleted).
+#[derive(Debug, Clone)]
+pub(crate) enum RoutingChange {
+    Workspace(AccountId, WorkspaceId, Option<Arc<CompiledWorkspace>>),
+    Provider(AccountId, ProviderId, Option<Arc<RouteProvider>>),
+}
+
 /// A verified API key: who it belongs to and what it may be used for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -63,10 +73,12 @@ pub struct VerifiedKey {
     pub kind: KeyKind,
 }
 
-/// An immutable view of all API keys, by secret hash.
+/// An immutable view of all API keys (by secret hash) and of every workspace's compiled
+/// routing rules.
 #[derive(Debug, Default, Clone)]
 pub struct Snapshot {
     keys: Arc<HashMap<[u8; 32], KeyEntry>>,
+    routing: Routing,
 }
 
 /// SHA-256 of a secret: what the store keeps instead of the secret.
@@ -85,25 +97,59 @@ impl Snapshot {
         }
         Ok(Self {
             keys: Arc::new(keys),
+            routing: Routing::load(txn)?,
         })
     }
 
-    /// A new snapshot with `changes` applied in order.
-    pub(crate) fn with_changes(&self, changes: Vec<KeyChange>) -> Self {
-        let mut keys = (*self.keys).clone();
-        for change in changes {
-            match change {
-                KeyChange::Upsert(hash, entry) => {
-                    keys.insert(hash, entry);
-                }
-                KeyChange::Remove(hash) => {
-                    keys.remove(&hash);
+    /// A new snapshot with `changes` applied in order. The routing maps are persistent: a
+    /// change copies only the path to the workspace or account it touches.
+    pub(crate) fn with_changes(
+        &self,
+        key_changes: Vec<KeyChange>,
+        routing_changes: Vec<RoutingChange>,
+    ) -> Self {
+        let keys = if key_changes.is_empty() {
+            self.keys.clone()
+        } else {
+            let mut keys = (*self.keys).clone();
+            for change in key_changes {
+                match change {
+                    KeyChange::Upsert(hash, entry) => {
+                        keys.insert(hash, entry);
+                    }
+                    KeyChange::Remove(hash) => {
+                        keys.remove(&hash);
+                    }
                 }
             }
+            Arc::new(keys)
+        };
+        let mut routing = self.routing.clone();
+        for change in routing_changes {
+            routing.apply(change);
         }
-        Self {
-            keys: Arc::new(keys),
-        }
+        Self { keys, routing }
+    }
+
+    /// Routes a request of workspace `ws` of `account` (the data-plane entry point for an
+    /// embedding gateway, e.g. with the ids of a [`VerifiedKey`]): the first mux rule whose
+    /// matcher type applies to `kind` and whose glob matches one of `files` (a pattern without
+    /// `/` matches a file's base name, one with `/` the whole path; case-sensitive; `\` is
+    /// read as `/`), else the workspace's `default_text_model` when a provider serves it, else
+    /// `failed_precondition` `NO_ROUTE` listing the rules tried.
+    pub fn route(
+        &self,
+        account: AccountId,
+        ws: WorkspaceId,
+        kind: RequestKind,
+        files: &[impl AsRef<str>],
+    ) -> Result<Route> {
+        self.routing.resolve(account, ws, kind, files)
+    }
+
+    /// How many workspaces the routing state holds.
+    pub fn routed_workspaces(&self) -> usize {
+        self.routing.workspace_count()
     }
 
     /// How many keys the snapshot holds.

@@ -20,6 +20,21 @@ pub fn excerpt(s: &str) -> String {
     }
 }
 
+/// Items joined with `, `, at most 20 of them, then `… and N more`.
+pub fn list_excerpt(items: &[String]) -> String {
+    const SHOWN: usize = 20;
+    let mut out = items
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if items.len() > SHOWN {
+        out.push_str(&format!(" … and {} more", items.len() - SHOWN));
+    }
+    out
+}
+
 /// A display name: 1..=`max` characters, not blank, no control characters.
 pub fn name(field: &str, value: &str, max: usize) -> Result<()> {
     let len = value.chars().count();

@@ -15,7 +15,11 @@ use crate::ids::{AccountId, KeyId, MembershipId, UserId, WorkspaceId};
 use crate::member::Member;
 use crate::model;
 use crate::patch::Patch;
-use crate::schema::{MEMBERS, WORKSPACE_KEYS, WORKSPACE_MEMBERS, WORKSPACE_SLUGS, WORKSPACES};
+use crate::provider;
+use crate::routing::{self, NewMuxRule};
+use crate::schema::{
+    ACCOUNTS, MEMBERS, WORKSPACE_KEYS, WORKSPACE_MEMBERS, WORKSPACE_SLUGS, WORKSPACES,
+};
 use crate::storage::{ReadTxn, WriteTxn};
 use crate::validate::{self, Page, Paged, excerpt};
 
@@ -85,6 +89,14 @@ pub struct Workspace {
     /// nobody changed the workspace since you read it.
     #[serde(default)]
     pub revision: u64,
+    /// When the workspace was archived; archived workspaces keep their slug, are hidden from
+    /// lists unless asked for, and cannot be activated or routed to.
+    #[serde(default)]
+    pub archived_at: Option<DateTime<Utc>>,
+    /// Whether this is the account's active workspace (the one tools use when none is named).
+    /// Computed when read (a stored value is ignored).
+    #[serde(default, skip_deserializing)]
+    pub is_active: bool,
 }
 
 /// A user's membership in a workspace.
@@ -131,6 +143,11 @@ pub struct NewWorkspace {
     pub is_observability_io_logging_enabled: Option<bool>,
     /// Labels.
     pub labels: Option<BTreeMap<String, String>>,
+    /// Custom instructions (≤ 64 KiB), the seed's `config.custom_instructions`.
+    pub custom_instructions: Option<String>,
+    /// Mux rules, validated like [`ModelGates::workspace_mux_set`] (the seed's
+    /// `config.muxing_rules`).
+    pub mux_rules: Option<Vec<NewMuxRule>>,
 }
 
 /// Input of [`ModelGates::workspace_update`]: every field is keep / clear / set. `name` and
@@ -164,6 +181,19 @@ pub struct WorkspacePatch {
     pub is_observability_io_logging_enabled: Patch<bool>,
     /// Labels (replaces the whole map); clear = no labels.
     pub labels: Patch<BTreeMap<String, String>>,
+    /// Custom instructions; clear = none.
+    pub custom_instructions: Patch<String>,
+    /// Replaces the whole mux rule list (validated like `workspace_mux_set`).
+    pub mux_rules: Option<Vec<NewMuxRule>>,
+}
+
+/// Filters of [`ModelGates::workspace_list_filtered`].
+#[derive(Debug, Clone, Default)]
+pub struct WorkspaceFilter {
+    /// Only workspaces whose mux rules use this provider (name or id).
+    pub provider: Option<String>,
+    /// Include archived workspaces (hidden by default).
+    pub include_archived: bool,
 }
 
 /// Result of [`ModelGates::workspace_members_add`].
@@ -222,11 +252,46 @@ pub(crate) fn resolve(
         Some(id) => Some(id),
         None => WORKSPACE_SLUGS.get(txn, &(account, id_or_slug.to_owned()))?,
     };
-    match id {
+    let mut ws = match id {
         Some(id) => WORKSPACES.get(txn, &(account, id))?,
         None => None,
     }
-    .ok_or_else(|| Error::not_found("workspace", excerpt(id_or_slug)))
+    .ok_or_else(|| Error::not_found("workspace", excerpt(id_or_slug)))?;
+    ws.is_active = account::load(txn, account)?.active_workspace() == ws.id;
+    Ok(ws)
+}
+
+/// The workspace `id_or_slug`, or the account's active workspace when `None`.
+pub(crate) fn resolve_or_active(
+    txn: &dyn ReadTxn,
+    account: AccountId,
+    id_or_slug: Option<&str>,
+) -> Result<Workspace> {
+    match id_or_slug {
+        Some(w) => resolve(txn, account, w),
+        None => {
+            let active = account::load(txn, account)?.active_workspace();
+            let mut ws = WORKSPACES.get(txn, &(account, active))?.ok_or_else(|| {
+                Error::internal(format!("the active workspace {active} is missing"))
+            })?;
+            ws.is_active = true;
+            Ok(ws)
+        }
+    }
+}
+
+/// Archived workspaces are read-only until restored.
+pub(crate) fn check_not_archived(ws: &Workspace) -> Result<()> {
+    if ws.archived_at.is_some() {
+        return Err(Error::precondition(
+            "WORKSPACE_ARCHIVED",
+            format!(
+                "workspace {:?} is archived; restore it with workspace_restore first",
+                ws.slug
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Parses, dedupes and checks io-logging key ids: each must be a key of workspace `ws`.
@@ -402,6 +467,8 @@ fn new_record(
         created_at: now,
         updated_at: None,
         revision: 1,
+        archived_at: None,
+        is_active: false,
     }
 }
 
@@ -439,11 +506,42 @@ fn org_members_for_bulk(
 }
 
 impl ModelGates {
-    /// Lists the account's workspaces, oldest first.
+    /// Lists the account's workspaces that are not archived, oldest first.
     pub fn workspace_list(&self, caller: &Caller, page: Page) -> Result<Paged<Workspace>> {
+        self.workspace_list_filtered(caller, &WorkspaceFilter::default(), page)
+    }
+
+    /// Lists the account's workspaces, oldest first: archived ones only with
+    /// `include_archived`; with `provider`, only those whose mux rules use that provider.
+    pub fn workspace_list_filtered(
+        &self,
+        caller: &Caller,
+        filter: &WorkspaceFilter,
+        page: Page,
+    ) -> Result<Paged<Workspace>> {
         self.read(|txn| {
             authorize(txn, caller, false)?;
-            Ok(page.apply(WORKSPACES.values_with_prefix(txn, &(caller.account,))?))
+            let account = caller.account;
+            let active = account::load(txn, account)?.active_workspace();
+            let mut all = match &filter.provider {
+                None => WORKSPACES.values_with_prefix(txn, &(account,))?,
+                Some(p) => {
+                    let p = provider::resolve(txn, account, "provider", p)?;
+                    let mut out = Vec::new();
+                    for id in provider::users(txn, account, p.provider.id)? {
+                        out.extend(WORKSPACES.get(txn, &(account, id))?);
+                    }
+                    out.sort_by_key(|w| w.id);
+                    out
+                }
+            };
+            if !filter.include_archived {
+                all.retain(|w| w.archived_at.is_none());
+            }
+            for w in &mut all {
+                w.is_active = w.id == active;
+            }
+            Ok(page.apply(all))
         })
     }
 
@@ -469,6 +567,9 @@ impl ModelGates {
         if let Some(labels) = &new.labels {
             validate::labels("labels", labels)?;
         }
+        if let Some(text) = &new.custom_instructions {
+            routing::check_instructions("custom_instructions", text)?;
+        }
         self.write(|tx| {
             let me = authorize(&*tx.txn, caller, true)?;
             let account = caller.account;
@@ -483,6 +584,16 @@ impl ModelGates {
             WORKSPACE_SLUGS.put(&mut *tx.txn, &(account, ws.slug.clone()), &id)?;
             upsert_membership(tx, account, id, &me)?;
             check_defaults(&*tx.txn, account, &ws)?;
+            if let Some(text) = &new.custom_instructions {
+                let mut config = routing::load_config(&*tx.txn, account, id)?;
+                config.custom_instructions = Some(text.clone());
+                routing::save_config(tx, account, id, &config)?;
+            }
+            if let Some(rules) = &new.mux_rules {
+                let stored = routing::check_rules(&*tx.txn, account, &ws, "mux_rules", rules)?;
+                routing::store_rules(tx, account, id, stored)?;
+            }
+            routing::publish_workspace(tx, account, id)?;
             Ok(ws)
         })
     }
@@ -534,10 +645,14 @@ impl ModelGates {
         if let Some(labels) = patch.labels.as_set() {
             validate::labels("labels", labels)?;
         }
+        if let Some(text) = patch.custom_instructions.as_set() {
+            routing::check_instructions("custom_instructions", text)?;
+        }
         self.write(|tx| {
             authorize(&*tx.txn, caller, true)?;
             let account = caller.account;
             let mut ws = resolve(&*tx.txn, account, id_or_slug)?;
+            check_not_archived(&ws)?;
             if let Some(expected) = patch.expected_revision
                 && expected != ws.revision
             {
@@ -620,6 +735,19 @@ impl ModelGates {
             ws.updated_at = Some(tx.now);
             ws.revision += 1;
             WORKSPACES.put(&mut *tx.txn, &(account, ws.id), &ws)?;
+            if !patch.custom_instructions.is_keep() {
+                let mut config = routing::load_config(&*tx.txn, account, ws.id)?;
+                patch
+                    .custom_instructions
+                    .clone()
+                    .apply_to(&mut config.custom_instructions);
+                routing::save_config(tx, account, ws.id, &config)?;
+            }
+            if let Some(rules) = &patch.mux_rules {
+                let stored = routing::check_rules(&*tx.txn, account, &ws, "mux_rules", rules)?;
+                routing::store_rules(tx, account, ws.id, stored)?;
+            }
+            routing::publish_workspace(tx, account, ws.id)?;
             Ok(ws)
         })
     }
@@ -631,11 +759,21 @@ impl ModelGates {
             authorize(&*tx.txn, caller, true)?;
             let account = caller.account;
             let ws = resolve(&*tx.txn, account, id_or_slug)?;
-            if account::load(&*tx.txn, account)?.default_workspace_id == ws.id {
+            let acct = account::load(&*tx.txn, account)?;
+            if acct.default_workspace_id == ws.id {
                 return Err(Error::precondition(
                     "DEFAULT_WORKSPACE",
                     format!(
                         "workspace {:?} is the account's default workspace and cannot be deleted",
+                        ws.slug
+                    ),
+                ));
+            }
+            if acct.active_workspace() == ws.id {
+                return Err(Error::precondition(
+                    "ACTIVE_WORKSPACE",
+                    format!(
+                        "workspace {:?} is the account's active workspace and cannot be deleted;                          activate another workspace first",
                         ws.slug
                     ),
                 ));
@@ -664,8 +802,90 @@ impl ModelGates {
                 remove_membership(&mut *tx.txn, account, ws.id, &wm.user_id)?;
             }
             model::delete_all(&mut *tx.txn, account, ws.id)?;
+            routing::delete_config(tx, account, ws.id)?;
             WORKSPACE_SLUGS.delete(&mut *tx.txn, &(account, ws.slug.clone()))?;
             WORKSPACES.delete(&mut *tx.txn, &(account, ws.id))?;
+            Ok(ws)
+        })
+    }
+
+    /// Makes a workspace the account's active one: tools whose workspace parameter is omitted
+    /// use it. Archived workspaces cannot be activated.
+    pub fn workspace_activate(&self, caller: &Caller, id_or_slug: &str) -> Result<Workspace> {
+        self.write(|tx| {
+            authorize(&*tx.txn, caller, true)?;
+            let account = caller.account;
+            let mut ws = resolve(&*tx.txn, account, id_or_slug)?;
+            if ws.archived_at.is_some() {
+                return Err(Error::precondition(
+                    "WORKSPACE_ARCHIVED",
+                    format!(
+                        "workspace {:?} is archived and cannot be activated; restore it with                          workspace_restore first",
+                        ws.slug
+                    ),
+                ));
+            }
+            let mut acct = account::load(&*tx.txn, account)?;
+            if acct.active_workspace() != ws.id {
+                acct.active_workspace_id = Some(ws.id);
+                ACCOUNTS.put(&mut *tx.txn, &account, &acct)?;
+            }
+            ws.is_active = true;
+            Ok(ws)
+        })
+    }
+
+    /// Archives a workspace: it keeps its slug, leaves lists (unless asked for), and can no
+    /// longer be activated, changed or routed to. The default and the active workspace cannot
+    /// be archived.
+    pub fn workspace_archive(&self, caller: &Caller, id_or_slug: &str) -> Result<Workspace> {
+        self.write(|tx| {
+            authorize(&*tx.txn, caller, true)?;
+            let account = caller.account;
+            let mut ws = resolve(&*tx.txn, account, id_or_slug)?;
+            let acct = account::load(&*tx.txn, account)?;
+            if acct.default_workspace_id == ws.id {
+                return Err(Error::precondition(
+                    "DEFAULT_WORKSPACE",
+                    format!(
+                        "workspace {:?} is the account's default workspace and cannot be archived",
+                        ws.slug
+                    ),
+                ));
+            }
+            if ws.is_active {
+                return Err(Error::precondition(
+                    "ACTIVE_WORKSPACE",
+                    format!(
+                        "workspace {:?} is the account's active workspace and cannot be archived;                          activate another workspace first",
+                        ws.slug
+                    ),
+                ));
+            }
+            if ws.archived_at.is_none() {
+                ws.archived_at = Some(tx.now);
+                ws.updated_at = Some(tx.now);
+                ws.revision += 1;
+                WORKSPACES.put(&mut *tx.txn, &(account, ws.id), &ws)?;
+                routing::publish_workspace(tx, account, ws.id)?;
+            }
+            Ok(ws)
+        })
+    }
+
+    /// Restores an archived workspace (a no-op for one that is not archived).
+    pub fn workspace_restore(&self, caller: &Caller, id_or_slug: &str) -> Result<Workspace> {
+        self.write(|tx| {
+            authorize(&*tx.txn, caller, true)?;
+            let account = caller.account;
+            let mut ws = resolve(&*tx.txn, account, id_or_slug)?;
+            if ws.archived_at.is_some() {
+                ws.archived_at = None;
+                ws.updated_at = Some(tx.now);
+                ws.revision += 1;
+                WORKSPACES.put(&mut *tx.txn, &(account, ws.id), &ws)?;
+                routing::publish_workspace(tx, account, ws.id)?;
+            }
             Ok(ws)
         })
     }
