@@ -5,6 +5,8 @@ mod args;
 mod error;
 pub mod http;
 mod params;
+mod persona;
+mod routing;
 mod schema;
 mod server;
 pub mod stdio;

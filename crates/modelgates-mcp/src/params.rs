@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use modelgates::{KeyKind, ModelStatus, OrgRole, ProviderSort};
+use modelgates::{
+    AuthType, KeyKind, MatcherType, ModelStatus, OrgRole, ProviderSort, ProviderType, RequestKind,
+};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -24,6 +26,23 @@ pub struct Deleted {
     pub deleted: bool,
     /// The id of the deleted object.
     pub id: String,
+}
+
+/// A write-only secret argument (a provider API key): `Debug` prints `<redacted>`.
+#[derive(Deserialize, JsonSchema)]
+#[serde(transparent)]
+pub struct SecretArg(String);
+
+impl std::fmt::Debug for SecretArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl From<SecretArg> for modelgates::Secret {
+    fn from(s: SecretArg) -> Self {
+        modelgates::Secret::new(s.0)
+    }
 }
 
 /// Pagination.
@@ -75,6 +94,10 @@ pub struct WorkspaceCreateParams {
     pub is_observability_io_logging_enabled: Option<bool>,
     /// Labels: at most 64; keys like "team" or "cost-center" (lowercase, 1-63 chars), values ≤ 256 chars.
     pub labels: Option<BTreeMap<String, String>>,
+    /// Custom instructions (system prompt text, ≤ 64 KiB).
+    pub custom_instructions: Option<String>,
+    /// Mux rules in priority order (validated like workspace_mux_set).
+    pub mux_rules: Option<Vec<MuxRuleParams>>,
 }
 
 /// Parameters of workspace_update. Omitted fields keep their value; null clears a field (name
@@ -123,6 +146,210 @@ pub struct WorkspaceUpdateParams {
     /// Labels, replacing the whole map; null removes all labels.
     #[serde(default, deserialize_with = "double_option")]
     pub labels: Option<Option<BTreeMap<String, String>>>,
+    /// Custom instructions (≤ 64 KiB); null removes them.
+    #[serde(default, deserialize_with = "double_option")]
+    pub custom_instructions: Option<Option<String>>,
+    /// Mux rules replacing the whole list (validated like workspace_mux_set).
+    pub mux_rules: Option<Vec<MuxRuleParams>>,
+}
+
+/// Parameters of workspace_list.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WorkspaceListParams {
+    /// Only workspaces whose mux rules use this provider (name or prov_ id).
+    pub provider: Option<String>,
+    /// Also list archived workspaces (default false).
+    #[serde(default)]
+    pub include_archived: bool,
+    /// Number of records to skip (default 0).
+    #[schemars(range(min = 0))]
+    pub offset: Option<i64>,
+    /// Maximum number of records to return, 1-100 (default 50).
+    #[schemars(range(min = 1, max = 100))]
+    pub limit: Option<i64>,
+}
+
+/// One mux rule.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MuxRuleParams {
+    /// The provider endpoint: its name or prov_ id (see provider_list).
+    #[serde(alias = "provider_name")]
+    pub provider: String,
+    /// Optional check: the provider's type must be this.
+    pub provider_type: Option<ProviderType>,
+    /// The model: "provider/family" from model_list (e.g. "anthropic/claude-sonnet-4.6"), or a
+    /// family registered for this provider with model_register.
+    pub model: String,
+    /// catch_all (every request; no matcher), filename_match (chat and FIM), fim_filename (FIM
+    /// only) or chat_filename (chat only).
+    pub matcher_type: MatcherType,
+    /// Glob for the filename kinds: without '/' it matches a file's base name ("*.py"), with
+    /// '/' the whole path ("src/**/*.rs"); case-sensitive. Omit for catch_all.
+    pub matcher: Option<String>,
+}
+
+impl From<MuxRuleParams> for modelgates::NewMuxRule {
+    fn from(r: MuxRuleParams) -> Self {
+        Self {
+            provider: r.provider,
+            provider_type: r.provider_type,
+            model: r.model,
+            matcher_type: r.matcher_type,
+            matcher: r.matcher,
+        }
+    }
+}
+
+/// Addresses one workspace; the active workspace when omitted.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OptionalWorkspaceParams {
+    /// The workspace ID (UUID) or slug; omit for the active workspace.
+    pub workspace: Option<String>,
+}
+
+/// Parameters of workspace_mux_set.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MuxSetParams {
+    /// The workspace ID (UUID) or slug; omit for the active workspace.
+    pub workspace: Option<String>,
+    /// The whole new rule list, highest priority first (at most 500; [] removes every rule).
+    pub rules: Vec<MuxRuleParams>,
+    /// Replace only if the list's revision is still this (from workspace_mux_get); otherwise
+    /// fail with conflict.
+    pub expected_revision: Option<u64>,
+}
+
+/// Parameters of workspace_instructions_set.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InstructionsSetParams {
+    /// The workspace ID (UUID) or slug; omit for the active workspace.
+    pub workspace: Option<String>,
+    /// The system prompt text, at most 64 KiB.
+    #[serde(alias = "prompt")]
+    pub custom_instructions: String,
+}
+
+/// Parameters of route_resolve.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RouteResolveParams {
+    /// The workspace ID (UUID) or slug; omit for the active workspace.
+    pub workspace: Option<String>,
+    /// The request kind: chat (default) or fim (fill-in-the-middle code completion).
+    pub kind: Option<RequestKind>,
+    /// Paths of the files the request concerns, e.g. ["src/main.rs"] (at most 1,000).
+    #[serde(default)]
+    pub files: Vec<String>,
+}
+
+/// Parameters of provider_add.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderAddParams {
+    /// Unique name in the account, 3-64 characters (case-insensitive), e.g. "openai-prod".
+    pub name: String,
+    /// Description, at most 500 characters.
+    pub description: Option<String>,
+    /// openai, anthropic, vllm, ollama, lm_studio, llamacpp or openrouter.
+    pub provider_type: ProviderType,
+    /// Absolute http(s) URL of the API. Defaults: openai https://api.openai.com/v1, anthropic
+    /// https://api.anthropic.com/v1, openrouter https://openrouter.ai/api/v1, ollama
+    /// http://localhost:11434, lm_studio http://localhost:1234/v1; required for vllm and llamacpp.
+    pub endpoint: Option<String>,
+    /// none, passthrough or api_key (default: api_key when api_key is given, else none).
+    pub auth_type: Option<AuthType>,
+    /// The provider API key (write-only: never returned). Required with auth_type api_key,
+    /// refused with the others.
+    pub api_key: Option<SecretArg>,
+}
+
+/// Parameters of provider_update. Omitted fields keep their value.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderUpdateParams {
+    /// The provider: its name or prov_ id.
+    pub provider: String,
+    /// Update only if the provider's revision is still this; otherwise fail with conflict.
+    pub expected_revision: Option<u64>,
+    /// New name (mux rules keep pointing at the provider).
+    pub name: Option<String>,
+    /// New description; null clears it.
+    #[serde(default, deserialize_with = "double_option")]
+    pub description: Option<Option<String>>,
+    /// New type.
+    pub provider_type: Option<ProviderType>,
+    /// New endpoint; null resets it to the type's default.
+    #[serde(default, deserialize_with = "double_option")]
+    pub endpoint: Option<Option<String>>,
+}
+
+/// Parameters of provider_set_auth.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderSetAuthParams {
+    /// The provider: its name or prov_ id.
+    pub provider: String,
+    /// none, passthrough or api_key.
+    pub auth_type: AuthType,
+    /// The API key: required with api_key, refused otherwise (a stored key is then removed).
+    pub api_key: Option<SecretArg>,
+    /// Change only if the provider's revision is still this.
+    pub expected_revision: Option<u64>,
+}
+
+/// Addresses one provider.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderRefParams {
+    /// The provider: its name (case-insensitive) or prov_ id.
+    pub provider: String,
+}
+
+/// Parameters of provider_delete.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderDeleteParams {
+    /// The provider: its name or prov_ id.
+    pub provider: String,
+    /// Also remove the mux rules that use it (reported in the result). Default false: the call
+    /// fails while rules use it, naming them.
+    #[serde(default)]
+    pub cascade: bool,
+}
+
+/// Parameters of persona_create.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PersonaCreateParams {
+    /// Unique name (case-insensitive): letters, digits, '_', '-' and spaces, 1-64 characters.
+    pub name: String,
+    /// What the persona does, 1-2,000 characters; must not nearly duplicate another persona's.
+    pub description: String,
+}
+
+/// Parameters of persona_update.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PersonaUpdateParams {
+    /// The persona: its name or persona_ id.
+    pub persona: String,
+    /// New name.
+    pub new_name: Option<String>,
+    /// New description.
+    pub new_description: Option<String>,
+}
+
+/// Addresses one persona.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PersonaRefParams {
+    /// The persona: its name (case-insensitive) or persona_ id.
+    pub persona: String,
 }
 
 /// Parameters of workspace_members_list.
@@ -329,8 +556,24 @@ pub fn decode_tool_arguments(
 ) -> Result<bool, crate::ToolError> {
     use crate::args::decode_args as d;
     match tool {
-        "workspace_list" | "member_list" => d::<ListParams>(args).map(|_| ()),
-        "workspace_get" | "workspace_delete" => d::<WorkspaceIdParams>(args).map(|_| ()),
+        "workspace_list" => d::<WorkspaceListParams>(args).map(|_| ()),
+        "member_list" | "provider_list" | "persona_list" => d::<ListParams>(args).map(|_| ()),
+        "workspace_get" | "workspace_delete" | "workspace_activate" | "workspace_archive"
+        | "workspace_restore" => d::<WorkspaceIdParams>(args).map(|_| ()),
+        "workspace_mux_get" | "workspace_instructions_get" | "workspace_instructions_clear" => {
+            d::<OptionalWorkspaceParams>(args).map(|_| ())
+        }
+        "workspace_mux_set" => d::<MuxSetParams>(args).map(|_| ()),
+        "workspace_instructions_set" => d::<InstructionsSetParams>(args).map(|_| ()),
+        "route_resolve" => d::<RouteResolveParams>(args).map(|_| ()),
+        "provider_add" => d::<ProviderAddParams>(args).map(|_| ()),
+        "provider_update" => d::<ProviderUpdateParams>(args).map(|_| ()),
+        "provider_set_auth" => d::<ProviderSetAuthParams>(args).map(|_| ()),
+        "provider_get" => d::<ProviderRefParams>(args).map(|_| ()),
+        "provider_delete" => d::<ProviderDeleteParams>(args).map(|_| ()),
+        "persona_create" => d::<PersonaCreateParams>(args).map(|_| ()),
+        "persona_update" => d::<PersonaUpdateParams>(args).map(|_| ()),
+        "persona_get" | "persona_delete" => d::<PersonaRefParams>(args).map(|_| ()),
         "workspace_create" => d::<WorkspaceCreateParams>(args).map(|_| ()),
         "workspace_update" => d::<WorkspaceUpdateParams>(args).map(|_| ()),
         "workspace_members_list" => d::<WorkspaceMembersListParams>(args).map(|_| ()),

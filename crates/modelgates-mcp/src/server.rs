@@ -3,7 +3,7 @@
 use modelgates::{
     ApiKey, BulkAdded, BulkRemoved, Caller, CreatedKey, Error, KeyPatch, Member, MemberPatch,
     Model, ModelFilter, ModelGates, NewKey, NewMember, NewModel, NewWorkspace, Page, Paged,
-    Workspace, WorkspaceMember, WorkspacePatch,
+    Workspace, WorkspaceFilter, WorkspaceMember, WorkspacePatch,
 };
 use rmcp::RoleServer;
 use rmcp::handler::server::router::tool::ToolRouter;
@@ -15,8 +15,7 @@ use crate::args::Parameters;
 use crate::error::ToolError;
 use crate::params::*;
 
-/// The toolsets a server can be limited to (`--toolsets`). `routing` and `personas` are
-/// accepted ahead of their tools (issue 4).
+/// The toolsets a server can be limited to (`--toolsets`).
 pub const TOOLSETS: [&str; 6] = [
     "workspaces",
     "members",
@@ -26,9 +25,18 @@ pub const TOOLSETS: [&str; 6] = [
     "personas",
 ];
 
-/// Which toolset a tool belongs to: workspace membership counts as `members`.
+/// Which toolset a tool belongs to: workspace membership counts as `members`; providers, mux
+/// rules, custom instructions and route resolution as `routing`.
 pub fn toolset_of(tool: &str) -> &'static str {
-    if tool.starts_with("workspace_members_") || tool.starts_with("member_") {
+    if tool.starts_with("provider_")
+        || tool.starts_with("route_")
+        || tool.starts_with("workspace_mux_")
+        || tool.starts_with("workspace_instructions_")
+    {
+        "routing"
+    } else if tool.starts_with("persona_") {
+        "personas"
+    } else if tool.starts_with("workspace_members_") || tool.starts_with("member_") {
         "members"
     } else if tool.starts_with("workspace_") {
         "workspaces"
@@ -94,7 +102,10 @@ const INSTRUCTIONS: &str = "ModelGates is the control plane of an LLM gateway. U
 manage workspaces (addressed by UUID or slug), organization members, workspace membership and API \
 keys. Failed calls return isError with {error: {code, message, field?, reason?}}; code is one of \
 invalid_argument, not_found, conflict, failed_precondition, permission_denied, unauthenticated, \
-internal. Lists take offset/limit (limit 1-100, default 50) and return {data, total_count}.";
+internal. Lists take offset/limit (limit 1-100, default 50) and return {data, total_count}. \
+Provider endpoints, per-workspace mux rules and custom instructions decide where requests go; \
+route_resolve answers which provider and model would serve a request. Tools whose workspace \
+parameter is optional use the active workspace (workspace_activate).";
 
 impl McpServer {
     /// A server acting as `caller` (stdio: one local user).
@@ -109,7 +120,7 @@ impl McpServer {
     }
 
     fn build(gates: ModelGates, caller: Option<Caller>) -> Self {
-        let mut tool_router = Self::tool_router();
+        let mut tool_router = Self::tool_router() + Self::routing_router() + Self::persona_router();
         for route in tool_router.map.values_mut() {
             let tool = &mut route.attr;
             let mut input = (*tool.input_schema).clone();
@@ -158,7 +169,7 @@ impl McpServer {
 
     /// The caller of this request: the server's fixed caller (stdio), or the one the HTTP
     /// layer authenticated (`Caller` in the request's extensions).
-    fn caller(&self, ctx: &RequestContext<RoleServer>) -> Result<Caller, ToolError> {
+    pub(crate) fn caller(&self, ctx: &RequestContext<RoleServer>) -> Result<Caller, ToolError> {
         let from_http = ctx
             .extensions
             .get::<http::request::Parts>()
@@ -174,7 +185,7 @@ impl McpServer {
     /// Runs a read-only domain call inline on the runtime's worker: one read transaction of
     /// the store (microseconds, no fsync), so the hop to the blocking pool would cost more than
     /// the call (docs/decisions.md).
-    fn read<T>(
+    pub(crate) fn read<T>(
         &self,
         ctx: &RequestContext<RoleServer>,
         f: impl FnOnce(&ModelGates, &Caller) -> modelgates::Result<T>,
@@ -185,7 +196,7 @@ impl McpServer {
 
     /// Runs a mutating domain call on the blocking pool: a durable commit waits for fsync and
     /// must not stall the runtime's workers.
-    async fn run<T: Send + 'static>(
+    pub(crate) async fn run<T: Send + 'static>(
         &self,
         ctx: &RequestContext<RoleServer>,
         f: impl FnOnce(&ModelGates, &Caller) -> modelgates::Result<T> + Send + 'static,
@@ -199,7 +210,7 @@ impl McpServer {
     }
 }
 
-fn page(offset: Option<i64>, limit: Option<i64>) -> Result<Page, ToolError> {
+pub(crate) fn page(offset: Option<i64>, limit: Option<i64>) -> Result<Page, ToolError> {
     Ok(Page::new(offset, limit)?)
 }
 
@@ -220,14 +231,18 @@ impl McpServer {
     )]
     async fn workspace_list(
         &self,
-        Parameters(p): Parameters<ListParams>,
+        Parameters(p): Parameters<WorkspaceListParams>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<Paged<Workspace>>, ToolError> {
         let p = p?;
         let page = page(p.offset, p.limit)?;
-        Ok(Json(
-            self.read(&ctx, move |g, c| g.workspace_list(c, page))?,
-        ))
+        let filter = WorkspaceFilter {
+            provider: p.provider,
+            include_archived: p.include_archived,
+        };
+        Ok(Json(self.read(&ctx, move |g, c| {
+            g.workspace_list_filtered(c, &filter, page)
+        })?))
     }
 
     #[tool(
@@ -263,6 +278,8 @@ impl McpServer {
             is_observability_broadcast_enabled: p.is_observability_broadcast_enabled,
             is_observability_io_logging_enabled: p.is_observability_io_logging_enabled,
             labels: p.labels,
+            custom_instructions: p.custom_instructions,
+            mux_rules: p.mux_rules.map(|r| r.into_iter().map(Into::into).collect()),
         };
         let ws = self
             .run(&ctx, move |g, c| g.workspace_create(c, new))
@@ -329,6 +346,8 @@ impl McpServer {
             is_observability_broadcast_enabled: p.is_observability_broadcast_enabled.into(),
             is_observability_io_logging_enabled: p.is_observability_io_logging_enabled.into(),
             labels: p.labels.into(),
+            custom_instructions: p.custom_instructions.into(),
+            mux_rules: p.mux_rules.map(|r| r.into_iter().map(Into::into).collect()),
         };
         let ws = self
             .run(&ctx, move |g, c| g.workspace_update(c, &id, patch))
@@ -912,7 +931,7 @@ mod tests {
         assert!(
             names
                 .iter()
-                .all(|n| n.ends_with("_list") || n.ends_with("_get")),
+                .all(|n| n.ends_with("_list") || n.ends_with("_get") || n == "route_resolve"),
             "{names:?}"
         );
         let keys_only = server().with_surface(&Surface {
@@ -952,11 +971,19 @@ mod tests {
         let gates = ModelGates::open(modelgates::MemoryStore::new()).unwrap();
         let caller = gates.default_caller().unwrap();
         let tools = McpServer::new(gates, caller).tools();
-        assert_eq!(tools.len(), 23);
+        assert_eq!(tools.len(), 43);
         for t in &tools {
             let name = t.name.as_ref();
             let verb = name.rsplit_once('_').unwrap().1;
-            let nouns = ["workspace_", "member_", "key_", "model_"];
+            let nouns = [
+                "workspace_",
+                "member_",
+                "key_",
+                "model_",
+                "provider_",
+                "route_",
+                "persona_",
+            ];
             assert!(
                 nouns.iter().any(|n| name.starts_with(n)),
                 "{name} is noun_verb"
@@ -1005,7 +1032,7 @@ mod tests {
                 hints.iter().all(Option::is_some),
                 "{name} sets all four hints"
             );
-            let read_only = matches!(verb, "list" | "get");
+            let read_only = matches!(verb, "list" | "get" | "resolve");
             assert_eq!(a.read_only_hint, Some(read_only), "{name}");
             assert_eq!(a.open_world_hint, Some(false), "{name}");
             if read_only {

@@ -3,16 +3,18 @@
 //! members, defaults ↔ enabled models, snapshot ↔ stored keys). Used by `modelgates check` and,
 //! through the test kit, after every step of the model-based tests.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
 use crate::error::Result;
 use crate::gates::ModelGates;
+use crate::ids::{AccountId, ProviderId, WorkspaceId};
 use crate::member::OrgRole;
 use crate::model::{ModelStatus, workspace_models};
 use crate::schema::*;
 use crate::storage::ReadTxn;
+use crate::workspace::Workspace;
 
 /// What [`ModelGates::check`] read, and what it found wrong.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -31,6 +33,12 @@ pub struct CheckReport {
     pub custom_models: u64,
     /// Catalog models in the database.
     pub catalog_models: u64,
+    /// Provider endpoints read.
+    pub providers: u64,
+    /// Mux rules read.
+    pub mux_rules: u64,
+    /// Personas read.
+    pub personas: u64,
     /// Every broken invariant, one sentence each; empty when the database is consistent.
     pub problems: Vec<String>,
 }
@@ -59,6 +67,7 @@ impl ModelGates {
     /// an error (`Error::Corrupt` naming the table); broken invariants are listed in the report.
     pub fn check(&self) -> Result<CheckReport> {
         let snapshot_len = self.snapshot().len();
+        let routed = self.snapshot().routed_workspaces();
         self.read(|txn| {
             let mut c = Checker {
                 report: CheckReport::default(),
@@ -67,6 +76,10 @@ impl ModelGates {
             let hashes = KEY_HASHES.scan_prefix(txn, &())?.len();
             c.ensure(snapshot_len == hashes, || {
                 format!("the data-plane snapshot holds {snapshot_len} keys, the store {hashes}")
+            });
+            let workspaces = c.report.workspaces as usize;
+            c.ensure(routed == workspaces, || {
+                format!("the routing snapshot holds {routed} workspaces, the store {workspaces}")
             });
             Ok(c.report)
         })
@@ -248,6 +261,7 @@ fn check_all(txn: &dyn ReadTxn, c: &mut Checker) -> Result<()> {
             stored_models == c.report.custom_models && live == overrides.len(),
             || format!("account {a}: models or overrides outlive their workspace"),
         );
+        check_routing(txn, c, a, &workspaces)?;
     }
     let hashes = KEY_HASHES.scan_prefix(txn, &())?.len();
     c.ensure(hashes == all_key_hashes.len(), || {
@@ -256,5 +270,85 @@ fn check_all(txn: &dyn ReadTxn, c: &mut Checker) -> Result<()> {
             hashes.saturating_sub(all_key_hashes.len())
         )
     });
+    Ok(())
+}
+
+/// Providers ↔ name index, rules ↔ providers and enabled models, the provider-use index ↔
+/// rules, personas ↔ name index, the active workspace.
+fn check_routing(
+    txn: &dyn ReadTxn,
+    c: &mut Checker,
+    a: AccountId,
+    workspaces: &[Workspace],
+) -> Result<()> {
+    let providers = PROVIDERS.values_with_prefix(txn, &(a,))?;
+    c.report.providers += providers.len() as u64;
+    let names = PROVIDER_NAMES.scan_prefix(txn, &(a,))?.len();
+    c.ensure(names == providers.len(), || {
+        format!(
+            "account {a}: {names} provider names for {} providers",
+            providers.len()
+        )
+    });
+    for p in &providers {
+        let p = &p.provider;
+        let indexed = PROVIDER_NAMES.get(txn, &(a, p.name.to_lowercase()))?;
+        c.ensure(indexed == Some(p.id), || {
+            format!("provider {}: name index names {indexed:?}", p.id)
+        });
+    }
+    let known: BTreeSet<ProviderId> = providers.iter().map(|p| p.provider.id).collect();
+    let mut uses: BTreeMap<(ProviderId, WorkspaceId), u32> = BTreeMap::new();
+    for w in workspaces {
+        let config = crate::routing::load_config(txn, a, w.id)?;
+        c.report.mux_rules += config.mux_rules.len() as u64;
+        let view = workspace_models(txn, a, w)?;
+        for (i, r) in config.mux_rules.iter().enumerate() {
+            c.ensure(known.contains(&r.provider_id), || {
+                format!(
+                    "workspace {} rule #{i}: provider {} is missing",
+                    w.id, r.provider_id
+                )
+            });
+            *uses.entry((r.provider_id, w.id)).or_default() += 1;
+            let enabled = view
+                .iter()
+                .any(|m| m.reference() == r.model_ref && m.spec.status == ModelStatus::Enabled);
+            c.ensure(enabled, || {
+                format!(
+                    "workspace {} rule #{i}: model {} is not an enabled model",
+                    w.id, r.model_ref
+                )
+            });
+        }
+    }
+    let mut indexed: BTreeMap<(ProviderId, WorkspaceId), u32> = BTreeMap::new();
+    for p in &known {
+        for u in PROVIDER_USES.values_with_prefix(txn, &(a, *p))? {
+            indexed.insert((*p, u.workspace_id), u.rules);
+        }
+    }
+    let all_uses = PROVIDER_USES.scan_prefix(txn, &(a,))?.len();
+    c.ensure(indexed == uses && all_uses == uses.len(), || {
+        format!("account {a}: the provider-use index does not match the mux rules")
+    });
+    let personas = PERSONAS.values_with_prefix(txn, &(a,))?;
+    c.report.personas += personas.len() as u64;
+    let persona_names = PERSONA_NAMES.scan_prefix(txn, &(a,))?.len();
+    c.ensure(persona_names == personas.len(), || {
+        format!(
+            "account {a}: {persona_names} persona names for {} personas",
+            personas.len()
+        )
+    });
+    let account = crate::account::load(txn, a)?;
+    if let Some(active) = account.active_workspace_id {
+        let ok = workspaces
+            .iter()
+            .any(|w| w.id == active && w.archived_at.is_none());
+        c.ensure(ok, || {
+            format!("account {a}: the active workspace {active} is missing or archived")
+        });
+    }
     Ok(())
 }

@@ -1,0 +1,440 @@
+//! Routing tools: provider endpoints, mux rules, custom instructions, the workspace lifecycle
+//! (activate, archive, restore) and `route_resolve` — each a thin call into `modelgates`.
+
+use modelgates::{
+    Instructions, MuxRules, NewProvider, Paged, Provider, ProviderDeleted, ProviderPatch,
+    RequestKind, Route, Workspace,
+};
+use rmcp::RoleServer;
+use rmcp::service::RequestContext;
+use rmcp::{Json, tool, tool_router};
+
+use crate::args::Parameters;
+use crate::error::ToolError;
+use crate::params::*;
+use crate::server::{McpServer, page};
+
+#[tool_router(router = routing_router, vis = "pub(crate)")]
+impl McpServer {
+    #[tool(
+        name = "provider_add",
+        title = "Add a provider endpoint",
+        description = "Add a provider endpoint to the account: a unique name (3-64 chars), \
+            provider_type (openai, anthropic, vllm, ollama, lm_studio, llamacpp, openrouter), an \
+            endpoint URL (defaults exist for openai, anthropic, openrouter, ollama and lm_studio; \
+            required for vllm and llamacpp), auth_type and the API key. The key is write-only: \
+            results only say has_api_key. Fails with invalid_argument naming the field, or \
+            conflict if the name is taken. Returns {data: provider}.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
+    )]
+    async fn provider_add(
+        &self,
+        Parameters(p): Parameters<ProviderAddParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<Json<Data<Provider>>, ToolError> {
+        let p = p?;
+        let new = NewProvider {
+            name: p.name,
+            description: p.description,
+            provider_type: p.provider_type,
+            endpoint: p.endpoint,
+            auth_type: p.auth_type,
+            api_key: p.api_key.map(Into::into),
+        };
+        let data = self.run(&ctx, move |g, c| g.provider_add(c, new)).await?;
+        Ok(Json(Data { data }))
+    }
+
+    #[tool(
+        name = "provider_update",
+        title = "Update a provider endpoint",
+        description = "Change a provider (by name or prov_ id): name (mux rules keep pointing at \
+            it), description (null clears), provider_type, endpoint (null resets to the type's \
+            default). Auth is changed with provider_set_auth. Pass expected_revision to fail with \
+            conflict instead of overwriting a concurrent change. Returns {data: provider}.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn provider_update(
+        &self,
+        Parameters(p): Parameters<ProviderUpdateParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<Json<Data<Provider>>, ToolError> {
+        let p = p?;
+        let which = p.provider;
+        let patch = ProviderPatch {
+            expected_revision: p.expected_revision,
+            name: p.name,
+            description: p.description.into(),
+            provider_type: p.provider_type,
+            endpoint: p.endpoint.into(),
+        };
+        let data = self
+            .run(&ctx, move |g, c| g.provider_update(c, &which, patch))
+            .await?;
+        Ok(Json(Data { data }))
+    }
+
+    #[tool(
+        name = "provider_set_auth",
+        title = "Configure a provider's auth",
+        description = "Set how the gateway authenticates to a provider (by name or prov_ id): \
+            auth_type api_key with api_key (required), or none / passthrough (no key; a stored key \
+            is removed). The key is never returned or logged. Returns {data: provider} with \
+            has_api_key.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn provider_set_auth(
+        &self,
+        Parameters(p): Parameters<ProviderSetAuthParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<Json<Data<Provider>>, ToolError> {
+        let p = p?;
+        let key = p.api_key.map(Into::into);
+        let data = self
+            .run(&ctx, move |g, c| {
+                g.provider_set_auth(c, &p.provider, p.auth_type, key, p.expected_revision)
+            })
+            .await?;
+        Ok(Json(Data { data }))
+    }
+
+    #[tool(
+        name = "provider_list",
+        title = "List provider endpoints",
+        description = "List the account's provider endpoints, oldest first (name, type, endpoint, \
+            auth_type, has_api_key, revision; never the key). Paginate with offset/limit (limit \
+            1-100, default 50); the result is {data, total_count}.",
+        annotations(
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn provider_list(
+        &self,
+        Parameters(p): Parameters<ListParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<Json<Paged<Provider>>, ToolError> {
+        let p = p?;
+        let page = page(p.offset, p.limit)?;
+        Ok(Json(self.read(&ctx, move |g, c| g.provider_list(c, page))?))
+    }
+
+    #[tool(
+        name = "provider_get",
+        title = "Get a provider endpoint",
+        description = "Get one provider endpoint by name (case-insensitive) or prov_ id. Fails \
+            with not_found if the account has none such. Returns {data: provider}.",
+        annotations(
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn provider_get(
+        &self,
+        Parameters(p): Parameters<ProviderRefParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<Json<Data<Provider>>, ToolError> {
+        let p = p?;
+        let data = self.read(&ctx, move |g, c| g.provider_get(c, &p.provider))?;
+        Ok(Json(Data { data }))
+    }
+
+    #[tool(
+        name = "provider_delete",
+        title = "Delete a provider endpoint",
+        description = "Delete a provider endpoint (by name or prov_ id). While mux rules use it, \
+            fails with failed_precondition (reason PROVIDER_IN_USE) naming the workspaces and \
+            rules; with cascade: true those rules are removed in the same transaction and listed \
+            in removed_rules. Returns {data: provider, removed_rules}.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
+    )]
+    async fn provider_delete(
+        &self,
+        Parameters(p): Parameters<ProviderDeleteParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<Json<ProviderDeleted>, ToolError> {
+        let p = p?;
+        Ok(Json(
+            self.run(&ctx, move |g, c| {
+                g.provider_delete(c, &p.provider, p.cascade)
+            })
+            .await?,
+        ))
+    }
+
+    #[tool(
+        name = "workspace_instructions_get",
+        title = "Get custom instructions",
+        description = "Get a workspace's custom instructions (the system prompt the gateway \
+            applies); workspace by UUID or slug, the active workspace when omitted. Returns \
+            {data: {workspace_id, custom_instructions}} (absent when none are set).",
+        annotations(
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn workspace_instructions_get(
+        &self,
+        Parameters(p): Parameters<OptionalWorkspaceParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<Json<Data<Instructions>>, ToolError> {
+        let p = p?;
+        let data = self.read(&ctx, move |g, c| {
+            g.workspace_instructions_get(c, p.workspace.as_deref())
+        })?;
+        Ok(Json(Data { data }))
+    }
+
+    #[tool(
+        name = "workspace_instructions_set",
+        title = "Set custom instructions",
+        description = "Set a workspace's custom instructions (system prompt text, at most 64 KiB), \
+            replacing any previous text; the active workspace when workspace is omitted. Archived \
+            workspaces are refused (WORKSPACE_ARCHIVED). Returns {data: {workspace_id, \
+            custom_instructions}}.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn workspace_instructions_set(
+        &self,
+        Parameters(p): Parameters<InstructionsSetParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<Json<Data<Instructions>>, ToolError> {
+        let p = p?;
+        let data = self
+            .run(&ctx, move |g, c| {
+                g.workspace_instructions_set(
+                    c,
+                    p.workspace.as_deref(),
+                    Some(&p.custom_instructions),
+                )
+            })
+            .await?;
+        Ok(Json(Data { data }))
+    }
+
+    #[tool(
+        name = "workspace_instructions_clear",
+        title = "Clear custom instructions",
+        description = "Remove a workspace's custom instructions (the active workspace when \
+            workspace is omitted). Returns {data: {workspace_id}}.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn workspace_instructions_clear(
+        &self,
+        Parameters(p): Parameters<OptionalWorkspaceParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<Json<Data<Instructions>>, ToolError> {
+        let p = p?;
+        let data = self
+            .run(&ctx, move |g, c| {
+                g.workspace_instructions_set(c, p.workspace.as_deref(), None)
+            })
+            .await?;
+        Ok(Json(Data { data }))
+    }
+
+    #[tool(
+        name = "workspace_mux_get",
+        title = "Get mux rules",
+        description = "Get a workspace's mux (routing) rules in priority order — the first rule \
+            has the highest priority — with each rule's provider (name, id, type), model, \
+            matcher_type and matcher, the list's revision and warnings (unreachable rules). The \
+            active workspace when workspace is omitted. Returns {data: {workspace_id, rules, \
+            revision, warnings}}.",
+        annotations(
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn workspace_mux_get(
+        &self,
+        Parameters(p): Parameters<OptionalWorkspaceParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<Json<Data<MuxRules>>, ToolError> {
+        let p = p?;
+        let data = self.read(&ctx, move |g, c| {
+            g.workspace_mux_get(c, p.workspace.as_deref())
+        })?;
+        Ok(Json(Data { data }))
+    }
+
+    #[tool(
+        name = "workspace_mux_set",
+        title = "Set mux rules",
+        description = "Replace a workspace's whole mux rule list atomically (first rule = highest \
+            priority). Each rule: provider (name or id), model (provider/family from model_list, or \
+            a family registered for that provider), matcher_type (catch_all | filename_match | \
+            fim_filename | chat_filename) and matcher (a glob: without '/' it matches a file's base \
+            name, with '/' the whole path, ** spans directories; case-sensitive; none for \
+            catch_all). The list is validated before anything is written — provider exists, model \
+            enabled, glob valid — and an invalid list changes nothing (invalid_argument naming \
+            rules[i].field). Rules after a catch_all are reported in warnings. Pass \
+            expected_revision to guard against concurrent edits. Returns {data: {workspace_id, \
+            rules, revision, warnings}}.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn workspace_mux_set(
+        &self,
+        Parameters(p): Parameters<MuxSetParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<Json<Data<MuxRules>>, ToolError> {
+        let p = p?;
+        let rules: Vec<modelgates::NewMuxRule> = p.rules.into_iter().map(Into::into).collect();
+        let data = self
+            .run(&ctx, move |g, c| {
+                g.workspace_mux_set(c, p.workspace.as_deref(), &rules, p.expected_revision)
+            })
+            .await?;
+        Ok(Json(Data { data }))
+    }
+
+    #[tool(
+        name = "workspace_activate",
+        title = "Activate a workspace",
+        description = "Make a workspace (by UUID or slug) the account's active workspace: tools \
+            whose workspace parameter is omitted use it. Archived workspaces cannot be activated \
+            (WORKSPACE_ARCHIVED). Returns {data: workspace} with is_active true.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn workspace_activate(
+        &self,
+        Parameters(p): Parameters<WorkspaceIdParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<Json<Data<Workspace>>, ToolError> {
+        let p = p?;
+        let data = self
+            .run(&ctx, move |g, c| g.workspace_activate(c, &p.id))
+            .await?;
+        Ok(Json(Data { data }))
+    }
+
+    #[tool(
+        name = "workspace_archive",
+        title = "Archive a workspace",
+        description = "Archive a workspace (by UUID or slug): it keeps its slug and data, is hidden \
+            from workspace_list unless include_archived is set, and can no longer be changed, \
+            activated or routed to until workspace_restore. The default workspace \
+            (DEFAULT_WORKSPACE) and the active workspace (ACTIVE_WORKSPACE) cannot be archived. \
+            Returns {data: workspace} with archived_at.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn workspace_archive(
+        &self,
+        Parameters(p): Parameters<WorkspaceIdParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<Json<Data<Workspace>>, ToolError> {
+        let p = p?;
+        let data = self
+            .run(&ctx, move |g, c| g.workspace_archive(c, &p.id))
+            .await?;
+        Ok(Json(Data { data }))
+    }
+
+    #[tool(
+        name = "workspace_restore",
+        title = "Restore an archived workspace",
+        description = "Restore an archived workspace (by UUID or slug): it is listed, editable and \
+            routable again, with its rules and instructions as they were. A no-op for a workspace \
+            that is not archived. Returns {data: workspace}.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn workspace_restore(
+        &self,
+        Parameters(p): Parameters<WorkspaceIdParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<Json<Data<Workspace>>, ToolError> {
+        let p = p?;
+        let data = self
+            .run(&ctx, move |g, c| g.workspace_restore(c, &p.id))
+            .await?;
+        Ok(Json(Data { data }))
+    }
+
+    #[tool(
+        name = "route_resolve",
+        title = "Resolve a route",
+        description = "Which provider and model would serve this request? Give the request kind \
+            (chat or fim) and the file paths it concerns; the workspace (UUID or slug, the active \
+            workspace when omitted) answers with the first matching mux rule (rule_index), else its \
+            default_text_model when a provider serves it. The result names the provider (type, \
+            endpoint, auth_type, has_api_key — never the key), the model and whether custom \
+            instructions apply. No match: failed_precondition (reason NO_ROUTE) listing the rules \
+            tried. Returns {data: route}.",
+        annotations(
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn route_resolve(
+        &self,
+        Parameters(p): Parameters<RouteResolveParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<Json<Data<Route>>, ToolError> {
+        let p = p?;
+        let kind = p.kind.unwrap_or(RequestKind::Chat);
+        let data = self.read(&ctx, move |g, c| {
+            g.route_resolve(c, p.workspace.as_deref(), kind, &p.files)
+        })?;
+        Ok(Json(Data { data }))
+    }
+}
