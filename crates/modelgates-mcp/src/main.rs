@@ -12,6 +12,8 @@ use modelgates_mcp::{McpServer, Surface};
 use modelgates_redb::RedbStore;
 use rmcp::ServiceExt;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::{FilterExt, filter_fn};
+use tracing_subscriber::prelude::*;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -147,13 +149,20 @@ fn default_db_path() -> PathBuf {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| EnvFilter::new("warn,modelgates=info,modelgates_mcp=info")),
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("warn,modelgates=info,modelgates_mcp=info"));
+    // rmcp logs whole JSON-RPC messages at debug and trace — tool arguments included, and so
+    // provider API keys. Its events above info never pass, whatever RUST_LOG says.
+    let no_protocol_dumps = filter_fn(|meta| {
+        !meta.target().starts_with("rmcp") || *meta.level() <= tracing::Level::INFO
+    });
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(false)
+                .with_filter(filter.and(no_protocol_dumps)),
         )
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
         .init();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
