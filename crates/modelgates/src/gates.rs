@@ -178,6 +178,21 @@ impl ModelGates {
         self.inner.snapshot.load()
     }
 
+    /// Rebuilds the whole data-plane snapshot from the store, as opening does. Never needed for
+    /// correctness (every commit publishes its own changes); it measures what an incremental
+    /// update saves, and recovers from a store changed behind this instance's back.
+    pub fn reload_snapshot(&self) -> Result<()> {
+        let _serial = self
+            .inner
+            .write_lock
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let txn = self.inner.store.begin_read()?;
+        let snapshot = Snapshot::load(&*txn)?;
+        self.inner.snapshot.store(Arc::new(snapshot));
+        Ok(())
+    }
+
     /// The org admin of the oldest account: the identity of a local, single-user front end
     /// (the stdio MCP server).
     pub fn default_caller(&self) -> Result<Caller> {

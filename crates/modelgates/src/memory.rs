@@ -2,8 +2,8 @@
 //! and for embedding without persistence.
 //!
 //! Readers see the state committed when they began. A writer works on a private copy of the
-//! tables and publishes it atomically on commit, so a write costs O(size of the store): fine for
-//! tests and small embedded uses, not a production store.
+//! tables and publishes it atomically on commit. The tables are persistent B-trees (`imbl`), so
+//! the copy shares everything and a write costs O(log n) per key it touches.
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use crate::storage::{Entry, ReadTxn, Storage, StorageError, StorageResult, TableName, WriteTxn};
 
-type Tables = BTreeMap<TableName, BTreeMap<Vec<u8>, Vec<u8>>>;
+type Tables = BTreeMap<TableName, imbl::OrdMap<Vec<u8>, Vec<u8>>>;
 
 /// An in-memory store. Cloning shares the same data.
 #[derive(Clone, Default, Debug)]
@@ -95,10 +95,10 @@ fn range(
     if let (Bound::Excluded(s), Bound::Excluded(e)) = (start, end)
         && s == e
     {
-        // BTreeMap panics on this empty range; it is simply empty.
+        // B-tree maps panic on this empty range; it is simply empty.
         return Ok(Vec::new());
     }
-    Ok(t.range::<[u8], _>((start, end))
+    Ok(t.range::<_, [u8]>((start, end))
         .take(limit)
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect())

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use globset::{Candidate, GlobBuilder, GlobSet, GlobSetBuilder};
+use globset::{GlobBuilder, GlobMatcher};
 use serde::{Deserialize, Serialize};
 
 use crate::account::Account;
@@ -645,18 +645,68 @@ struct CompiledRule {
     matcher: Option<Arc<str>>,
 }
 
-/// A workspace's rules, compiled: two glob sets (base-name and whole-path patterns) mapped back
-/// to rule indexes.
+/// One rule's glob, compiled, with literal prefix and suffix for a cheap pre-check: most globs
+/// reject most paths on a `starts_with`/`ends_with` without running their matcher.
+#[derive(Debug)]
+struct CompiledGlob {
+    rule: usize,
+    /// Matched against the base name (the pattern has no `/`), else the whole path.
+    basename: bool,
+    prefix: Box<str>,
+    suffix: Box<str>,
+    matcher: GlobMatcher,
+}
+
+/// Characters after which nothing of a glob is literal.
+fn is_meta(c: char) -> bool {
+    matches!(c, '*' | '?' | '[' | ']' | '{' | '}' | '\\')
+}
+
+impl CompiledGlob {
+    fn new(rule: usize, pattern: &str) -> Result<Self> {
+        let glob = compile_glob("matcher", pattern)
+            .map_err(|e| Error::Corrupt(format!("stored mux rule #{rule}: {e}")))?;
+        let prefix = pattern.find(is_meta).map_or(pattern, |at| &pattern[..at]);
+        // The suffix comes from the last path segment only: `**/` may match zero directories.
+        let last = pattern.rsplit('/').next().unwrap_or(pattern);
+        let suffix = last.rfind(is_meta).map_or(last, |at| &last[at + 1..]);
+        Ok(Self {
+            rule,
+            basename: !is_path_pattern(pattern),
+            prefix: prefix.into(),
+            suffix: suffix.into(),
+            matcher: glob.compile_matcher(),
+        })
+    }
+
+    fn is_match(&self, path: &str, base: &str) -> bool {
+        let target = if self.basename { base } else { path };
+        bytes_start_with(target.as_bytes(), self.prefix.as_bytes())
+            && bytes_end_with(target.as_bytes(), self.suffix.as_bytes())
+            && self.matcher.is_match(target)
+    }
+}
+
+// Byte loops, not `starts_with`: these strings are a few bytes long, and a `memcmp` call per
+// check cost ~40 ns each on the benchmark machine (docs/benchmarks.md).
+fn bytes_start_with(s: &[u8], prefix: &[u8]) -> bool {
+    s.len() >= prefix.len() && s.iter().zip(prefix).all(|(a, b)| a == b)
+}
+
+fn bytes_end_with(s: &[u8], suffix: &[u8]) -> bool {
+    s.len() >= suffix.len() && s.iter().rev().zip(suffix.iter().rev()).all(|(a, b)| a == b)
+}
+
+/// A workspace's rules, compiled: per request kind, the globs of the rules that apply to it
+/// and come before the first `catch_all` (later rules can never win), in rule order.
 #[derive(Debug)]
 pub(crate) struct CompiledWorkspace {
     slug: Arc<str>,
     archived: bool,
     rules: Vec<CompiledRule>,
     first_catch_all: Option<usize>,
-    basename: GlobSet,
-    basename_rules: Vec<usize>,
-    path: GlobSet,
-    path_rules: Vec<usize>,
+    chat: Vec<CompiledGlob>,
+    fim: Vec<CompiledGlob>,
     default_text_model: Option<Arc<str>>,
     custom_instructions: bool,
 }
@@ -664,89 +714,87 @@ pub(crate) struct CompiledWorkspace {
 impl CompiledWorkspace {
     /// Compiles a workspace's stored state.
     pub(crate) fn compile(ws: &Workspace, config: &WorkspaceConfig) -> Result<Self> {
-        let mut basename = GlobSetBuilder::new();
-        let mut basename_rules = Vec::new();
-        let mut path = GlobSetBuilder::new();
-        let mut path_rules = Vec::new();
-        let mut rules = Vec::with_capacity(config.mux_rules.len());
-        for (i, r) in config.mux_rules.iter().enumerate() {
-            if let Some(m) = &r.matcher {
-                let glob = compile_glob("matcher", m)
-                    .map_err(|e| Error::Corrupt(format!("stored mux rule #{i}: {e}")))?;
-                if is_path_pattern(m) {
-                    path.add(glob);
-                    path_rules.push(i);
-                } else {
-                    basename.add(glob);
-                    basename_rules.push(i);
-                }
-            }
-            rules.push(CompiledRule {
+        let rules: Vec<CompiledRule> = config
+            .mux_rules
+            .iter()
+            .map(|r| CompiledRule {
                 provider_id: r.provider_id,
                 model: r.model.as_str().into(),
                 model_ref: r.model_ref.as_str().into(),
                 matcher_type: r.matcher_type,
                 matcher: r.matcher.as_deref().map(Into::into),
-            });
-        }
-        let build = |b: GlobSetBuilder| {
-            b.build()
-                .map_err(|e| Error::internal(format!("compiling mux rules: {e}")))
+            })
+            .collect();
+        let first_catch_all = rules
+            .iter()
+            .position(|r| r.matcher_type == MatcherType::CatchAll);
+        let reachable = first_catch_all.unwrap_or(rules.len());
+        let globs = |kind: RequestKind| -> Result<Vec<CompiledGlob>> {
+            rules
+                .iter()
+                .enumerate()
+                .take(reachable)
+                .filter(|(_, r)| r.matcher_type.applies_to(kind))
+                .filter_map(|(i, r)| r.matcher.as_deref().map(|m| CompiledGlob::new(i, m)))
+                .collect()
         };
         Ok(Self {
             slug: ws.slug.as_str().into(),
             archived: ws.archived_at.is_some(),
-            first_catch_all: rules
-                .iter()
-                .position(|r| r.matcher_type == MatcherType::CatchAll),
+            chat: globs(RequestKind::Chat)?,
+            fim: globs(RequestKind::Fim)?,
+            first_catch_all,
             rules,
-            basename: build(basename)?,
-            basename_rules,
-            path: build(path)?,
-            path_rules,
             default_text_model: ws.default_text_model.as_deref().map(Into::into),
             custom_instructions: config.custom_instructions.is_some(),
         })
     }
 
-    /// The index of the first rule matching a request, if any.
+    /// The index of the first rule matching a request, if any: globs in rule order, each
+    /// against every file, stopping at the first match.
     fn first_match(&self, kind: RequestKind, files: &[impl AsRef<str>]) -> Option<usize> {
-        let mut best = self.first_catch_all.unwrap_or(usize::MAX);
-        let mut hits = Vec::new();
-        for file in files {
-            let file = file.as_ref();
-            let normalized;
-            let file = if file.contains('\\') {
-                normalized = file.replace('\\', "/");
-                normalized.as_str()
+        let globs = match kind {
+            RequestKind::Chat => &self.chat,
+            RequestKind::Fim => &self.fim,
+        };
+        if !globs.is_empty() && !files.is_empty() {
+            let mut one = [(std::borrow::Cow::Borrowed(""), 0usize)];
+            let mut many = Vec::new();
+            let normalized: &mut [(std::borrow::Cow<'_, str>, usize)] = if files.len() == 1 {
+                one[0] = normalize(files[0].as_ref());
+                &mut one
             } else {
-                file
+                many.extend(files.iter().map(|f| normalize(f.as_ref())));
+                &mut many
             };
-            let file = file.strip_prefix("./").unwrap_or(file);
-            if !self.basename.is_empty() {
-                let base = file.rsplit('/').next().unwrap_or(file);
-                self.basename
-                    .matches_candidate_into(&Candidate::new(base), &mut hits);
-                for &h in &hits {
-                    let r = self.basename_rules[h];
-                    if r < best && self.rules[r].matcher_type.applies_to(kind) {
-                        best = r;
-                    }
-                }
-            }
-            if !self.path.is_empty() {
-                self.path
-                    .matches_candidate_into(&Candidate::new(file), &mut hits);
-                for &h in &hits {
-                    let r = self.path_rules[h];
-                    if r < best && self.rules[r].matcher_type.applies_to(kind) {
-                        best = r;
+            for g in globs {
+                for (path, base_at) in normalized.iter() {
+                    if g.is_match(path, &path[*base_at..]) {
+                        return Some(g.rule);
                     }
                 }
             }
         }
-        (best != usize::MAX).then_some(best)
+        self.first_catch_all
     }
+}
+
+/// A request path with `\\` read as `/` and a leading `./` dropped, and where its base name
+/// starts.
+fn normalize(file: &str) -> (std::borrow::Cow<'_, str>, usize) {
+    let mut path = if file.contains('\\') {
+        std::borrow::Cow::Owned(file.replace('\\', "/"))
+    } else {
+        std::borrow::Cow::Borrowed(file)
+    };
+    if path.starts_with("./") {
+        path = match path {
+            std::borrow::Cow::Borrowed(p) => std::borrow::Cow::Borrowed(&p[2..]),
+            std::borrow::Cow::Owned(p) => std::borrow::Cow::Owned(p[2..].to_owned()),
+        };
+    }
+    let base_at = path.rfind('/').map_or(0, |at| at + 1);
+    (path, base_at)
 }
 
 /// The providers of one account, as the data plane sees them (oldest first).
@@ -1144,4 +1192,27 @@ pub(crate) fn check_route_files(field: &str, files: &[String]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literal_prefixes_and_suffixes_are_conservative() {
+        let cases = [
+            ("*.py", "", ".py"),
+            ("src/**/*.rs", "src/", ".rs"),
+            ("**/test_*.py", "", ".py"),
+            ("**/lib.rs", "", "lib.rs"),
+            ("Makefile", "Makefile", "Makefile"),
+            ("*.{py,rs}", "", ""),
+            ("src/{a,b/c}.rs", "src/", ".rs"),
+            ("a\\*b", "a", "b"),
+        ];
+        for (pattern, prefix, suffix) in cases {
+            let g = CompiledGlob::new(0, pattern).unwrap();
+            assert_eq!((&*g.prefix, &*g.suffix), (prefix, suffix), "{pattern}");
+        }
+    }
 }

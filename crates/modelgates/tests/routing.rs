@@ -779,12 +779,17 @@ fn arb_file() -> impl Strategy<Value = String> {
         ".\\src\\lib.rs",
         "./a.py",
         "README",
+        "src/io/lib.rs",
+        "lib.rs",
+        "x.ry",
+        "b.py",
+        "a/b/c.txt",
     ])
     .prop_map(str::to_owned)
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(ProptestConfig::with_cases(128))]
     #[test]
     fn compiled_routes_equal_a_naive_evaluation(
         rules in prop::collection::vec(arb_rule(), 0..12),
