@@ -1,6 +1,8 @@
 //! ModelGates: the domain library of an LLM gateway control plane — accounts, organization
-//! members, workspaces, workspace membership and API keys, with every invariant checked inside
-//! one store transaction.
+//! members, workspaces, workspace membership, API keys, model catalogs, provider endpoints,
+//! routing (mux) rules, custom instructions and personas, with every invariant checked inside
+//! one store transaction, and a data plane (key verification, route resolution) that answers
+//! from an in-memory snapshot.
 //!
 //! The library runs over any [`Storage`]: a small transactional, ordered key-value interface.
 //! [`MemoryStore`] ships here; the embedded default store is the `modelgates-redb` crate.
@@ -39,6 +41,32 @@
 //! gates.key_delete(&admin, &created.data.id.to_string())?;
 //! gates.workspace_delete(&admin, "production")?;
 //! assert_eq!(gates.workspace_list(&admin, Page::default())?.total_count, 1);
+//!
+//! // Routing: a provider endpoint, ordered rules, then resolution from the snapshot.
+//! use modelgates::{MatcherType, NewMuxRule, NewProvider, ProviderType, RequestKind, Secret};
+//! gates.provider_add(&admin, NewProvider {
+//!     name: "openai-prod".into(),
+//!     description: None,
+//!     provider_type: ProviderType::Openai,   // default endpoint https://api.openai.com/v1
+//!     endpoint: None,
+//!     auth_type: None,                       // api_key, since a key is given
+//!     api_key: Some(Secret::new("sk-…")),    // write-only: reads say has_api_key
+//! })?;
+//! let rule = |model: &str, ty, glob: Option<&str>| NewMuxRule {
+//!     provider: "openai-prod".into(),
+//!     provider_type: None,
+//!     model: model.into(),
+//!     matcher_type: ty,
+//!     matcher: glob.map(Into::into),
+//! };
+//! gates.workspace_mux_set(&admin, Some("default"), &[
+//!     rule("gpt-5-mini", MatcherType::FimFilename, Some("*.py")),
+//!     rule("gpt-5", MatcherType::CatchAll, None),
+//! ], None)?;
+//! let ws = gates.workspace_get(&admin, "default")?;
+//! let route = gates.snapshot().route(admin.account, ws.id, RequestKind::Fim, &["src/app.py"])?;
+//! assert_eq!((route.rule_index, &*route.model), (Some(0), "gpt-5-mini"));
+//! assert_eq!(route.provider.endpoint, "https://api.openai.com/v1");
 //! # Ok(()) }
 //! ```
 
