@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use modelgates::testkit::check_invariants;
-use modelgates::{ModelGates, Page};
+use modelgates::{ModelGates, Page, RequestKind};
 use modelgates_redb::RedbStore;
 use rmcp::ServiceExt;
 use rmcp::model::CallToolRequestParams;
@@ -41,6 +41,9 @@ struct Acked {
     members: BTreeSet<String>,
     memberships: BTreeSet<(String, String)>,
     keys: BTreeSet<String>,
+    providers: BTreeSet<String>,
+    /// (workspace slug, provider name) of an acknowledged one-rule mux list.
+    rules: BTreeSet<(String, String)>,
 }
 
 fn args(v: Value) -> Map<String, Value> {
@@ -56,6 +59,7 @@ async fn drive(
     for i in 0.. {
         let slug = format!("c{cycle}-w{i}");
         let user = format!("user_c{cycle}_{i}");
+        let provider = format!("prov-c{cycle}-{i}");
         let calls = [
             (
                 "workspace_create",
@@ -73,6 +77,15 @@ async fn drive(
                 "key_create",
                 json!({"name": "k", "workspace": slug, "creator_user_id": user}),
             ),
+            (
+                "provider_add",
+                json!({"name": provider, "provider_type": "openai", "api_key": "sk-crash"}),
+            ),
+            (
+                "workspace_mux_set",
+                json!({"workspace": slug, "rules": [{"provider": provider, "model": "gpt-5",
+                        "matcher_type": "catch_all"}]}),
+            ),
         ];
         for (name, a) in calls {
             let call = CallToolRequestParams::new(name).with_arguments(args(a));
@@ -88,6 +101,8 @@ async fn drive(
                 "workspace_create" => acked.workspaces.insert(slug.clone()),
                 "member_add" => acked.members.insert(user.clone()),
                 "workspace_members_add" => acked.memberships.insert((slug.clone(), user.clone())),
+                "provider_add" => acked.providers.insert(provider.clone()),
+                "workspace_mux_set" => acked.rules.insert((slug.clone(), provider.clone())),
                 _ => acked
                     .keys
                     .insert(sc["data"]["id"].as_str().unwrap().to_owned()),
@@ -175,6 +190,25 @@ async fn acknowledged_changes_survive_sigkill_and_nothing_is_half_applied() {
                     "seed {seed}: lost key {key}"
                 );
             }
+            for provider in &acked.providers {
+                assert!(
+                    gates.provider_get(&admin, provider).is_ok(),
+                    "seed {seed}: lost provider {provider}"
+                );
+            }
+            for (slug, provider) in &acked.rules {
+                let rules = gates.workspace_mux_get(&admin, Some(slug)).unwrap();
+                assert_eq!(
+                    rules.rules.first().map(|r| r.provider_name.as_str()),
+                    Some(provider.as_str()),
+                    "seed {seed}: lost the mux rule of {slug}"
+                );
+                // The routing snapshot rebuilt on open routes it.
+                let route = gates
+                    .route_resolve(&admin, Some(slug), RequestKind::Chat, &[])
+                    .unwrap();
+                assert_eq!(route.provider.name, *provider, "seed {seed}: {slug} routes");
+            }
             drop(gates);
             store.close().unwrap();
         })
@@ -183,10 +217,13 @@ async fn acknowledged_changes_survive_sigkill_and_nothing_is_half_applied() {
     }
     let acked = acked.lock().unwrap();
     eprintln!(
-        "crash test: seed {seed}, {cycles} SIGKILL cycles, {} workspaces / {} keys acknowledged and \
-         found, {productive_cycles} cycles acknowledged writes before their kill",
+        "crash test: seed {seed}, {cycles} SIGKILL cycles, {} workspaces / {} keys / {} providers / \
+         {} rule lists acknowledged and found, {productive_cycles} cycles acknowledged writes \
+         before their kill",
         acked.workspaces.len(),
-        acked.keys.len()
+        acked.keys.len(),
+        acked.providers.len(),
+        acked.rules.len()
     );
     assert!(
         acked.workspaces.len() as u64 >= cycles / 2,
