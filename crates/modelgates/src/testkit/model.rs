@@ -43,6 +43,10 @@ enum Op {
     RegisterModel(u8, u8),
     DeleteModel(u8, u8),
     SetDefault(u8, Option<u8>),
+    AddProvider(u8),
+    DeleteProvider(u8, bool),
+    /// (workspace, [(provider, model ref)]): one `filename_match "*.r{i}"` rule per entry.
+    SetRules(u8, Vec<(u8, u8)>),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -68,6 +72,13 @@ fn op() -> impl Strategy<Value = Op> {
         (0u8..2, CATALOG_N..MODEL_REFS_N).prop_map(|(w, m)| Op::RegisterModel(w, m)),
         (0u8..2, 0u8..MODEL_REFS_N).prop_map(|(w, m)| Op::DeleteModel(w, m)),
         (0u8..2, prop::option::of(0u8..MODEL_REFS_N)).prop_map(|(w, m)| Op::SetDefault(w, m)),
+        (0u8..3).prop_map(Op::AddProvider),
+        (0u8..3, any::<bool>()).prop_map(|(p, c)| Op::DeleteProvider(p, c)),
+        (
+            0u8..2,
+            prop::collection::vec((0u8..3, 0u8..MODEL_REFS_N), 0..4)
+        )
+            .prop_map(|(w, r)| Op::SetRules(w, r)),
     ]
 }
 
@@ -134,6 +145,10 @@ struct Model {
     keys: BTreeMap<String, ModelKey>,
     /// slug → the workspace's models
     catalogs: BTreeMap<String, WsModels>,
+    /// Provider names.
+    providers: BTreeSet<String>,
+    /// slug → [(provider name, model ref)] of its mux rules.
+    rules: BTreeMap<String, Vec<(String, String)>>,
 }
 
 impl Model {
@@ -143,6 +158,15 @@ impl Model {
     fn admins(&self) -> usize {
         self.members.values().filter(|a| **a).count()
     }
+    fn rule_uses(&self, slug: &str, model: &str) -> bool {
+        self.rules
+            .get(slug)
+            .is_some_and(|r| r.iter().any(|(_, m)| m == model))
+    }
+}
+
+fn provider_name(i: u8) -> String {
+    format!("prov-{i}")
 }
 
 fn ws_slug(i: u8) -> String {
@@ -238,6 +262,9 @@ fn run_one(store: Arc<dyn Storage>, ops: &[Op]) -> Result<(), TestCaseError> {
                     m.workspaces.insert(to.clone());
                     let models = m.catalogs.remove(&from).unwrap_or_default();
                     m.catalogs.insert(to.clone(), models);
+                    if let Some(rules) = m.rules.remove(&from) {
+                        m.rules.insert(to.clone(), rules);
+                    }
                     let moved: Vec<_> = m
                         .memberships
                         .iter()
@@ -267,6 +294,7 @@ fn run_one(store: Arc<dyn Storage>, ops: &[Op]) -> Result<(), TestCaseError> {
                 if exp.is_ok() {
                     m.workspaces.remove(&slug);
                     m.catalogs.remove(&slug);
+                    m.rules.remove(&slug);
                     m.memberships.retain(|(s, _)| *s != slug);
                     m.keys.retain(|_, k| k.0 != slug);
                 }
@@ -436,7 +464,9 @@ fn run_one(store: Arc<dyn Storage>, ops: &[Op]) -> Result<(), TestCaseError> {
                 let exp = match m.catalogs.get(&slug) {
                     None => Err(ErrorKind::NotFound),
                     Some(c) if !c.models.contains_key(&r) => Err(ErrorKind::NotFound),
-                    Some(c) if !*on && c.default.as_ref() == Some(&r) => {
+                    Some(c)
+                        if !*on && (c.default.as_ref() == Some(&r) || m.rule_uses(&slug, &r)) =>
+                    {
                         Err(ErrorKind::FailedPrecondition)
                     }
                     Some(_) => Ok(()),
@@ -492,7 +522,7 @@ fn run_one(store: Arc<dyn Storage>, ops: &[Op]) -> Result<(), TestCaseError> {
                     Some(c) => match c.models.get(&r) {
                         None => Err(ErrorKind::NotFound),
                         Some((_, false)) => Err(ErrorKind::FailedPrecondition),
-                        Some(_) if c.default.as_ref() == Some(&r) => {
+                        Some(_) if c.default.as_ref() == Some(&r) || m.rule_uses(&slug, &r) => {
                             Err(ErrorKind::FailedPrecondition)
                         }
                         Some(_) => Ok(()),
@@ -527,6 +557,97 @@ fn run_one(store: Arc<dyn Storage>, ops: &[Op]) -> Result<(), TestCaseError> {
                 let got = gates.workspace_update(&admin, &slug, patch).map(|_| ());
                 if exp.is_ok() {
                     m.catalogs.get_mut(&slug).expect("checked").default = r;
+                }
+                (exp, got.map_err(|e| e.kind()))
+            }
+            Op::AddProvider(p) => {
+                let name = provider_name(*p);
+                let exp = if m.providers.contains(&name) {
+                    Err(ErrorKind::Conflict)
+                } else {
+                    Ok(())
+                };
+                let new = crate::NewProvider {
+                    name: name.clone(),
+                    description: None,
+                    provider_type: crate::ProviderType::Openai,
+                    endpoint: None,
+                    auth_type: None,
+                    api_key: Some(crate::Secret::new("sk-model")),
+                };
+                let got = gates.provider_add(&admin, new).map(|_| ());
+                if exp.is_ok() {
+                    m.providers.insert(name);
+                }
+                (exp, got.map_err(|e| e.kind()))
+            }
+            Op::DeleteProvider(p, cascade) => {
+                let name = provider_name(*p);
+                let used = m.rules.values().flatten().any(|(pr, _)| *pr == name);
+                let exp = if !m.providers.contains(&name) {
+                    Err(ErrorKind::NotFound)
+                } else if used && !*cascade {
+                    Err(ErrorKind::FailedPrecondition)
+                } else {
+                    Ok(())
+                };
+                let got = gates.provider_delete(&admin, &name, *cascade);
+                if let Ok(d) = &got {
+                    let removed: usize = m
+                        .rules
+                        .values()
+                        .map(|r| r.iter().filter(|(pr, _)| *pr == name).count())
+                        .sum();
+                    prop_assert_eq!(d.removed_rules.len(), removed);
+                }
+                if exp.is_ok() {
+                    m.providers.remove(&name);
+                    for r in m.rules.values_mut() {
+                        r.retain(|(pr, _)| *pr != name);
+                    }
+                }
+                (exp, got.map(|_| ()).map_err(|e| e.kind()))
+            }
+            Op::SetRules(w, entries) => {
+                let slug = ws_slug(*w);
+                let wanted: Vec<(String, String)> = entries
+                    .iter()
+                    .map(|(p, mi)| (provider_name(*p), model_ref(*mi)))
+                    .collect();
+                let exp = match m.catalogs.get(&slug) {
+                    None => Err(ErrorKind::NotFound),
+                    Some(c) => wanted
+                        .iter()
+                        .map(|(p, model)| {
+                            if !m.providers.contains(p) {
+                                Err(ErrorKind::InvalidArgument)
+                            } else {
+                                match c.models.get(model) {
+                                    None => Err(ErrorKind::InvalidArgument),
+                                    Some((false, _)) => Err(ErrorKind::FailedPrecondition),
+                                    Some(_) => Ok(()),
+                                }
+                            }
+                        })
+                        .find(Result::is_err)
+                        .unwrap_or(Ok(())),
+                };
+                let rules: Vec<crate::NewMuxRule> = wanted
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (p, model))| crate::NewMuxRule {
+                        provider: p.clone(),
+                        provider_type: None,
+                        model: model.clone(),
+                        matcher_type: crate::MatcherType::FilenameMatch,
+                        matcher: Some(format!("*.r{i}")),
+                    })
+                    .collect();
+                let got = gates
+                    .workspace_mux_set(&admin, Some(&slug), &rules, None)
+                    .map(|_| ());
+                if exp.is_ok() {
+                    m.rules.insert(slug, wanted);
                 }
                 (exp, got.map_err(|e| e.kind()))
             }
@@ -568,6 +689,29 @@ fn run_one(store: Arc<dyn Storage>, ops: &[Op]) -> Result<(), TestCaseError> {
             prop_assert_eq!(&got, &c.models, "models of {}", slug);
             let ws = gates.workspace_get(&admin, slug).unwrap();
             prop_assert_eq!(&ws.default_text_model, &c.default, "default of {}", slug);
+            let stored: Vec<(String, String)> = gates
+                .workspace_mux_get(&admin, Some(slug))
+                .unwrap()
+                .rules
+                .into_iter()
+                .map(|r| (r.provider_name, r.model))
+                .collect();
+            let want = m.rules.get(slug).cloned().unwrap_or_default();
+            prop_assert_eq!(&stored, &want, "rules of {}", slug);
+            // The routing snapshot agrees: "x.r0" matches rule 0 when there is one.
+            let route =
+                gates
+                    .snapshot()
+                    .route(admin.account, ws.id, crate::RequestKind::Chat, &["x.r0"]);
+            match want.first() {
+                Some((p, model)) => {
+                    let route = route.expect("rule 0 matches");
+                    prop_assert_eq!(route.rule_index, Some(0));
+                    prop_assert_eq!(&route.provider.name, p);
+                    prop_assert_eq!(&*route.model, model.as_str());
+                }
+                None => prop_assert!(route.is_err() || route.is_ok_and(|r| r.rule_index.is_none())),
+            }
         }
     }
     Ok(())
