@@ -153,7 +153,7 @@ async fn main() {
     s.sort();
     let errors = *errors.lock().unwrap();
     let achieved = s.len() as f64 / elapsed.as_secs_f64();
-    let window = rss.len().min(10).max(1);
+    let window = rss.len().clamp(1, 10);
     let avg = |w: &[u64]| w.iter().sum::<u64>() / w.len().max(1) as u64;
     let (first, last) = (avg(&rss[..window]), avg(&rss[rss.len() - window..]));
     let max = rss.iter().copied().max().unwrap_or(0);
