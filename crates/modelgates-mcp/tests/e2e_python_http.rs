@@ -3,38 +3,11 @@
 //! HTTP requests) drive it — auth, both protocol revisions, error results, a key disabled
 //! through a tool refused on the next request — and SIGTERM shuts it down cleanly.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+mod common;
 
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
+use std::process::Command;
 
-fn create_key(db: &Path, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_modelgates"))
-        .args(["keys", "create"])
-        .args(args)
-        .arg("--db")
-        .arg(db)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    let secret = stdout.trim().to_owned();
-    assert!(
-        secret.starts_with("mg-v1-") && !secret.contains('\n'),
-        "only the secret on stdout"
-    );
-    secret
-}
+use common::{create_key, repo_root, serve_http};
 
 #[test]
 fn python_mcp_client_over_http_with_key_auth() {
@@ -49,29 +22,11 @@ fn python_mcp_client_over_http_with_key_auth() {
     let management = create_key(&db, &["--management", "--name", "ops"]);
     let inference = create_key(&db, &["--name", "gateway"]);
 
-    let mut server = Command::new(env!("CARGO_BIN_EXE_modelgates"))
-        .args(["serve", "--http", "127.0.0.1:0", "--db"])
-        .arg(&db)
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(server.stderr.take().unwrap());
-    let mut line = String::new();
-    let url = loop {
-        line.clear();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "the server exited before listening"
-        );
-        if let Some(rest) = line
-            .trim()
-            .strip_prefix("modelgates: serving MCP over HTTP at ")
-        {
-            break rest.to_owned();
-        }
-    };
+    let common::HttpServer {
+        child: mut server,
+        url,
+        mut stderr,
+    } = serve_http(&db, &[]);
     let out = Command::new(root.join(".venv/bin/python"))
         .arg(root.join("tests/e2e/http_lifecycle.py"))
         .args([&url, &management, &inference])

@@ -16,6 +16,10 @@
 //! # Ok(()) }
 //! ```
 
+mod fault;
+
+pub use fault::FaultyBackend;
+
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};

@@ -5,4 +5,7 @@ mod conformance;
 mod model;
 
 pub use conformance::run_conformance;
-pub use model::{check_invariants, run_model_check};
+pub use model::{
+    Acknowledged, OpSequence, check_invariants, run_model_check, run_until_storage_failure,
+    verify_reopened,
+};

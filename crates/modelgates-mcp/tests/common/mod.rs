@@ -1,0 +1,72 @@
+//! Helpers shared by the end-to-end tests: the repository root, key bootstrap through the CLI,
+//! and starting `modelgates serve --http` on a free loopback port.
+#![allow(dead_code)] // each test binary uses a subset
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStderr, Command, Stdio};
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// `modelgates keys create ARGS --db DB`; returns the printed secret.
+pub fn create_key(db: &Path, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_modelgates"))
+        .args(["keys", "create"])
+        .args(args)
+        .arg("--db")
+        .arg(db)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let secret = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert!(
+        secret.starts_with("mg-v1-") && !secret.contains('\n'),
+        "only the secret on stdout"
+    );
+    secret
+}
+
+/// A running `modelgates serve --http 127.0.0.1:0`, its URL and its log.
+pub struct HttpServer {
+    pub child: Child,
+    pub url: String,
+    pub stderr: BufReader<ChildStderr>,
+}
+
+/// Starts the HTTP server on `db` (plus `extra` arguments) and waits until it listens.
+pub fn serve_http(db: &Path, extra: &[&str]) -> HttpServer {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_modelgates"))
+        .args(["serve", "--http", "127.0.0.1:0", "--db"])
+        .arg(db)
+        .args(extra)
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    let url = loop {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "the server exited before listening"
+        );
+        if let Some(rest) = line
+            .trim()
+            .strip_prefix("modelgates: serving MCP over HTTP at ")
+        {
+            break rest.to_owned();
+        }
+    };
+    HttpServer { child, url, stderr }
+}
