@@ -125,7 +125,7 @@ fn injected_io_failures_lose_nothing_acknowledged_and_break_no_invariant() {
 #[test]
 fn random_sequences_with_injected_failures_reopen_to_exactly_what_was_acknowledged() {
     use modelgates::testkit::{OpSequence, run_until_storage_failure, verify_reopened};
-    let mut rng = Rng(0x5eed_0f_0a5_0002);
+    let mut rng = Rng(0x5eed_f0a5_0002);
     let (mut failed, mut steps) = (0, 0);
     for case in 0..48 {
         let bytes: Vec<u8> = (0..160).map(|_| rng.below(256) as u8).collect();
