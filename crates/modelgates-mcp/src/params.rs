@@ -483,8 +483,8 @@ pub struct KeyUpdateParams {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModelListParams {
-    /// The workspace ID (UUID) or slug.
-    pub workspace: String,
+    /// The workspace ID (UUID) or slug; omit for the active workspace.
+    pub workspace: Option<String>,
     /// Only models of this provider, e.g. "anthropic".
     pub provider: Option<String>,
     /// Only models with this status.
@@ -503,8 +503,8 @@ pub struct ModelListParams {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModelRefParams {
-    /// The workspace ID (UUID) or slug.
-    pub workspace: String,
+    /// The workspace ID (UUID) or slug; omit for the active workspace.
+    pub workspace: Option<String>,
     /// The model: its id ("model_01J…") or "provider/family" (e.g. "openai/gpt-4o").
     pub model: String,
 }
@@ -513,8 +513,8 @@ pub struct ModelRefParams {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModelSetStatusParams {
-    /// The workspace ID (UUID) or slug.
-    pub workspace: String,
+    /// The workspace ID (UUID) or slug; omit for the active workspace.
+    pub workspace: Option<String>,
     /// The model: its id ("model_01J…") or "provider/family".
     pub model: String,
     /// The new status.
@@ -525,8 +525,8 @@ pub struct ModelSetStatusParams {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ModelRegisterParams {
-    /// The workspace ID (UUID) or slug.
-    pub workspace: String,
+    /// The workspace ID (UUID) or slug; omit for the active workspace.
+    pub workspace: Option<String>,
     /// Provider, e.g. "vllm", "ollama", "llamacpp" (lowercase letters, digits, '-', '_', '.', ':').
     pub provider: String,
     /// Model family, e.g. "qwen2.5-coder-32b".

@@ -747,7 +747,8 @@ impl McpServer {
     #[tool(
         name = "model_list",
         title = "List a workspace's models",
-        description = "List the models of a workspace (by UUID or slug) — the catalog models it was \
+        description = "List the models of a workspace (by UUID or slug; the active workspace when \
+            omitted) — the catalog models it was \
             seeded with and custom ones registered for it — ordered by provider and family, as \
             {metadata, spec} with prices in cents per million tokens (\"300\" = $3.00) and \
             status. Filter by provider, status or label_selector (\"key=value,…\"); paginate with \
@@ -772,7 +773,7 @@ impl McpServer {
             label_selector: p.label_selector,
         };
         Ok(Json(self.read(&ctx, move |g, c| {
-            g.model_list(c, &p.workspace, &filter, page)
+            g.model_list(c, p.workspace.as_deref(), &filter, page)
         })?))
     }
 
@@ -796,7 +797,7 @@ impl McpServer {
     ) -> Result<Json<Data<Model>>, ToolError> {
         let p = p?;
         Ok(Json(Data {
-            data: self.read(&ctx, move |g, c| g.model_get(c, &p.workspace, &p.model))?,
+            data: self.read(&ctx, move |g, c| g.model_get(c, p.workspace.as_deref(), &p.model))?,
         }))
     }
 
@@ -804,9 +805,10 @@ impl McpServer {
         name = "model_set_status",
         title = "Enable or disable a model",
         description = "Enable (MODEL_STATUS_ENABLED) or disable (MODEL_STATUS_DISABLED) a model in a \
-            workspace. Disabling a model that the workspace uses as default_text_model or \
-            default_image_model fails with failed_precondition (reason MODEL_IN_USE) naming the \
-            setting: change the default first. Returns {data: model}.",
+            workspace (the active workspace when omitted). Disabling a model that the workspace \
+            uses as default_text_model or default_image_model, or that a mux rule routes to, fails \
+            with failed_precondition (reason MODEL_IN_USE) naming the setting or rule: change it \
+            first. Returns {data: model}.",
         annotations(
             read_only_hint = false,
             destructive_hint = false,
@@ -822,7 +824,7 @@ impl McpServer {
         let p = p?;
         let m = self
             .run(&ctx, move |g, c| {
-                g.model_set_status(c, &p.workspace, &p.model, p.status)
+                g.model_set_status(c, p.workspace.as_deref(), &p.model, p.status)
             })
             .await?;
         Ok(Json(Data { data: m }))
@@ -862,7 +864,7 @@ impl McpServer {
         };
         Ok(Json(Data {
             data: self
-                .run(&ctx, move |g, c| g.model_register(c, &workspace, new))
+                .run(&ctx, move |g, c| g.model_register(c, workspace.as_deref(), new))
                 .await?,
         }))
     }
@@ -872,8 +874,8 @@ impl McpServer {
         title = "Delete a custom model",
         description = "Delete a custom model from a workspace (by id or provider/family). Catalog \
             models (bundleKey \"catalog\") cannot be deleted — disable them with model_set_status; \
-            a model used as a workspace default cannot be deleted either (failed_precondition). \
-            Returns {deleted: true, id}.",
+            a model used as a workspace default or by a mux rule cannot be deleted either \
+            (failed_precondition, MODEL_IN_USE). Returns {deleted: true, id}.",
         annotations(
             read_only_hint = false,
             destructive_hint = true,
@@ -888,7 +890,7 @@ impl McpServer {
     ) -> Result<Json<Deleted>, ToolError> {
         let p = p?;
         let m = self
-            .run(&ctx, move |g, c| g.model_delete(c, &p.workspace, &p.model))
+            .run(&ctx, move |g, c| g.model_delete(c, p.workspace.as_deref(), &p.model))
             .await?;
         Ok(Json(Deleted {
             deleted: true,

@@ -126,5 +126,5 @@ pub use storage::{Entry, ReadTxn, Storage, StorageError, StorageResult, TableNam
 pub use validate::{BULK_MAX, PAGE_DEFAULT_LIMIT, PAGE_MAX_LIMIT, Page, Paged, SLUG_MAX};
 pub use workspace::{
     BulkAdded, BulkRemoved, NewWorkspace, ProviderSort, Workspace, WorkspaceFilter,
-    WorkspaceMember, WorkspacePatch, WorkspaceRole,
+    WorkspaceMember, WorkspacePatch, WorkspaceRole, WorkspaceSel,
 };

@@ -19,7 +19,7 @@ use crate::ids::{AccountId, ModelId, WorkspaceId};
 use crate::schema::{CATALOG, MODEL_OVERRIDES, MODEL_REFS, MODELS};
 use crate::storage::{ReadTxn, WriteTxn};
 use crate::validate::{self, Page, Paged, excerpt};
-use crate::workspace::{self, Workspace};
+use crate::workspace::{self, Workspace, WorkspaceSel};
 
 /// The `bundleKey` of models that come from the catalog (custom models have none).
 pub const CATALOG_BUNDLE: &str = "catalog";
@@ -469,10 +469,10 @@ fn parse_selector(selector: &str) -> Result<Vec<(&str, &str)>> {
 
 impl ModelGates {
     /// Lists a workspace's models, ordered by provider then family, with optional filters.
-    pub fn model_list(
+    pub fn model_list<'w>(
         &self,
         caller: &Caller,
-        workspace: &str,
+        workspace: impl Into<WorkspaceSel<'w>>,
         filter: &ModelFilter,
         page: Page,
     ) -> Result<Paged<Model>> {
@@ -481,9 +481,10 @@ impl ModelGates {
             .as_deref()
             .map(parse_selector)
             .transpose()?;
+        let workspace: WorkspaceSel<'w> = workspace.into();
         self.read(|txn| {
             authorize(txn, caller, false)?;
-            let ws = workspace::resolve(txn, caller.account, workspace)?;
+            let ws = workspace::resolve_or_active(txn, caller.account, workspace.0)?;
             let mut models: Vec<Model> = workspace_models(txn, caller.account, &ws)?
                 .into_iter()
                 .filter(|m| {
@@ -514,27 +515,34 @@ impl ModelGates {
     }
 
     /// One model of a workspace by id (`model_…`) or `provider/family`.
-    pub fn model_get(&self, caller: &Caller, workspace: &str, model: &str) -> Result<Model> {
+    pub fn model_get<'w>(
+        &self,
+        caller: &Caller,
+        workspace: impl Into<WorkspaceSel<'w>>,
+        model: &str,
+    ) -> Result<Model> {
+        let workspace: WorkspaceSel<'w> = workspace.into();
         self.read(|txn| {
             authorize(txn, caller, false)?;
-            let ws = workspace::resolve(txn, caller.account, workspace)?;
+            let ws = workspace::resolve_or_active(txn, caller.account, workspace.0)?;
             resolve(txn, caller.account, &ws, "model", model)
         })
     }
 
     /// Enables or disables a model. Disabling a model that a workspace default names fails
     /// with `failed_precondition` (reason `MODEL_IN_USE`) naming the setting.
-    pub fn model_set_status(
+    pub fn model_set_status<'w>(
         &self,
         caller: &Caller,
-        workspace: &str,
+        workspace: impl Into<WorkspaceSel<'w>>,
         model: &str,
         status: ModelStatus,
     ) -> Result<Model> {
+        let workspace: WorkspaceSel<'w> = workspace.into();
         self.write(|tx| {
             authorize(&*tx.txn, caller, true)?;
             let account = caller.account;
-            let ws = workspace::resolve(&*tx.txn, account, workspace)?;
+            let ws = workspace::resolve_or_active(&*tx.txn, account, workspace.0)?;
             let mut m = resolve(&*tx.txn, account, &ws, "model", model)?;
             if status == ModelStatus::Disabled {
                 in_use(&*tx.txn, account, &ws, &m)?;
@@ -559,7 +567,12 @@ impl ModelGates {
 
     /// Registers a custom model in a workspace (a family not in the catalog, e.g. self-hosted
     /// on vllm, ollama or llama.cpp). Fails with `conflict` if `provider/family` exists.
-    pub fn model_register(&self, caller: &Caller, workspace: &str, new: NewModel) -> Result<Model> {
+    pub fn model_register<'w>(
+        &self,
+        caller: &Caller,
+        workspace: impl Into<WorkspaceSel<'w>>,
+        new: NewModel,
+    ) -> Result<Model> {
         let input = new
             .input_price_per_million_tokens
             .clone()
@@ -585,10 +598,11 @@ impl ModelGates {
             validate::name("externalId", ext, 200)?;
         }
         check_ref_part("provider", &new.provider, "provider")?;
+        let workspace: WorkspaceSel<'w> = workspace.into();
         self.write(|tx| {
             let me = authorize(&*tx.txn, caller, true)?;
             let account = caller.account;
-            let ws = workspace::resolve(&*tx.txn, account, workspace)?;
+            let ws = workspace::resolve_or_active(&*tx.txn, account, workspace.0)?;
             if let Some(existing) = by_ref(&*tx.txn, account, &ws, &new.provider, &new.family)? {
                 return Err(Error::conflict(
                     "family",
@@ -636,11 +650,17 @@ impl ModelGates {
 
     /// Deletes a custom model. Catalog models cannot be deleted (disable them instead); a
     /// model that a workspace default names cannot be deleted either.
-    pub fn model_delete(&self, caller: &Caller, workspace: &str, model: &str) -> Result<Model> {
+    pub fn model_delete<'w>(
+        &self,
+        caller: &Caller,
+        workspace: impl Into<WorkspaceSel<'w>>,
+        model: &str,
+    ) -> Result<Model> {
+        let workspace: WorkspaceSel<'w> = workspace.into();
         self.write(|tx| {
             authorize(&*tx.txn, caller, true)?;
             let account = caller.account;
-            let ws = workspace::resolve(&*tx.txn, account, workspace)?;
+            let ws = workspace::resolve_or_active(&*tx.txn, account, workspace.0)?;
             let m = resolve(&*tx.txn, account, &ws, "model", model)?;
             if m.is_catalog() {
                 return Err(Error::precondition(

@@ -187,6 +187,29 @@ pub struct WorkspacePatch {
     pub mux_rules: Option<Vec<NewMuxRule>>,
 }
 
+/// Which workspace an operation addresses: a UUID or slug, or (`None`) the account's active
+/// workspace. Built from `&str`, `&String` or `Option<&str>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct WorkspaceSel<'a>(pub Option<&'a str>);
+
+impl<'a> From<&'a str> for WorkspaceSel<'a> {
+    fn from(id_or_slug: &'a str) -> Self {
+        Self(Some(id_or_slug))
+    }
+}
+
+impl<'a> From<&'a String> for WorkspaceSel<'a> {
+    fn from(id_or_slug: &'a String) -> Self {
+        Self(Some(id_or_slug))
+    }
+}
+
+impl<'a> From<Option<&'a str>> for WorkspaceSel<'a> {
+    fn from(id_or_slug: Option<&'a str>) -> Self {
+        Self(id_or_slug)
+    }
+}
+
 /// Filters of [`ModelGates::workspace_list_filtered`].
 #[derive(Debug, Clone, Default)]
 pub struct WorkspaceFilter {

@@ -510,6 +510,11 @@ fn archived_workspaces_are_hidden_read_only_and_not_routed() {
         ws,
         "active workspace"
     );
+    let models = g
+        .model_list(&c, None, &ModelFilter::default(), Page::default())
+        .unwrap();
+    assert!(!models.data.is_empty());
+    assert!(models.data.iter().all(|m| m.metadata.workspace_id == ws));
     let err = g.workspace_archive(&c, "p").unwrap_err();
     assert_eq!(err.reason(), Some("ACTIVE_WORKSPACE"));
     g.workspace_activate(&c, "default").unwrap();
