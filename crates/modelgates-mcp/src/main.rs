@@ -40,6 +40,10 @@ enum Command {
         /// its prices; enable/disable choices are kept.
         #[arg(long, env = "MODELGATES_CATALOG")]
         catalog: Option<PathBuf>,
+        /// Let `modelgates backup` copy the database while this server runs (other processes may
+        /// open it read-only). Costs each durable commit ~80 µs (docs/benchmarks.md).
+        #[arg(long)]
+        live_backup: bool,
     },
     /// Serve MCP over streamable HTTP at /mcp (for shared, remote use). Every request needs
     /// `Authorization: Bearer <management key>`; create the first with `keys create`.
@@ -66,6 +70,10 @@ enum Command {
         /// conformance suites). Refused unless the address is loopback.
         #[arg(long, hide = true)]
         insecure_no_auth: bool,
+        /// Let `modelgates backup` copy the database while this server runs (other processes may
+        /// open it read-only). Costs each durable commit ~80 µs (docs/benchmarks.md).
+        #[arg(long)]
+        live_backup: bool,
     },
     /// Manage API keys from the command line (bootstrap: the first management key).
     Keys {
@@ -79,8 +87,8 @@ enum Command {
         #[command(flatten)]
         db: DbArg,
     },
-    /// Write a consistent copy of the database to a new file, from one read transaction.
-    /// Run it while no server has the file open.
+    /// Write a consistent copy of the database to a new file, from one read transaction of the
+    /// last commit. Works while a server has the file open.
     Backup {
         /// The backup file to create (must not exist).
         dest: PathBuf,
@@ -197,6 +205,7 @@ async fn shutdown_signal() -> std::io::Result<String> {
 fn open(
     db: &std::path::Path,
     catalog: Option<&std::path::Path>,
+    live_backup: bool,
 ) -> Result<(RedbStore, ModelGates), Box<dyn std::error::Error>> {
     let mut options = Options::default();
     if let Some(path) = catalog {
@@ -206,7 +215,11 @@ fn open(
             Catalog::from_json(&text).map_err(|e| format!("catalog {}: {e}", path.display()))?;
         options.catalog = Arc::new(parsed);
     }
-    let store = RedbStore::open(db)?;
+    let store = if live_backup {
+        RedbStore::open_shared(db)?
+    } else {
+        RedbStore::open(db)?
+    };
     let gates = ModelGates::open_with(Arc::new(store.clone()), options)?;
     Ok((store, gates))
 }
@@ -229,14 +242,17 @@ fn check(path: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
     store.close()?;
     println!(
         "read {} accounts, {} members, {} workspaces, {} memberships, {} API keys, \
-         {} custom models, {} catalog models",
+         {} custom models, {} catalog models, {} providers, {} mux rules, {} personas",
         report.accounts,
         report.members,
         report.workspaces,
         report.memberships,
         report.api_keys,
         report.custom_models,
-        report.catalog_models
+        report.catalog_models,
+        report.providers,
+        report.mux_rules,
+        report.personas
     );
     if report.is_ok() {
         println!("ok: every invariant holds");
@@ -253,9 +269,18 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     match cli.command {
         Command::Check { db } => check(&db.path),
         Command::Backup { dest, db } => {
-            let store = RedbStore::open(&db.path)?;
-            let copied = store.backup_to(&dest)?;
-            store.close()?;
+            let copied = RedbStore::backup_file(&db.path, &dest).map_err(|e| match e {
+                modelgates_redb::RedbError::Open {
+                    source: modelgates_redb::redb::DatabaseError::DatabaseAlreadyOpen,
+                    ..
+                } => format!(
+                    "{} is open by a server that did not allow live backups; restart it with \
+                     --live-backup, or stop it first",
+                    db.path.display()
+                )
+                .into(),
+                e => Box::<dyn std::error::Error>::from(e),
+            })?;
             println!(
                 "backed up {} to {} ({copied} entries)",
                 db.path.display(),
@@ -272,7 +297,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                     db,
                 },
         } => {
-            let (store, gates) = open(&db.path, None)?;
+            let (store, gates) = open(&db.path, None, false)?;
             let caller = gates.default_caller()?;
             let kind = if management {
                 KeyKind::Management
@@ -303,12 +328,13 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             allowed_hosts,
             surface,
             insecure_no_auth,
+            live_backup,
         } => {
             let surface = surface.surface()?;
             if insecure_no_auth && !addr.ip().is_loopback() {
                 return Err("--insecure-no-auth is only allowed on a loopback address".into());
             }
-            let (store, gates) = open(&db.path, catalog.as_deref())?;
+            let (store, gates) = open(&db.path, catalog.as_deref(), live_backup)?;
             let listener = tokio::net::TcpListener::bind(addr).await?;
             let local = listener.local_addr()?;
             let token = tokio_util::sync::CancellationToken::new();
@@ -343,10 +369,11 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             db,
             catalog,
             surface,
+            live_backup,
         } => {
             let surface = surface.surface()?;
             let db = db.path;
-            let (store, gates) = open(&db, catalog.as_deref())?;
+            let (store, gates) = open(&db, catalog.as_deref(), live_backup)?;
             let caller = gates.default_caller()?;
             tracing::info!(db = %db.display(), account = %caller.account, user = %caller.user_id, "serving MCP over stdio");
             // Listen for signals from the start, also while waiting for the client's handshake.

@@ -797,7 +797,9 @@ impl McpServer {
     ) -> Result<Json<Data<Model>>, ToolError> {
         let p = p?;
         Ok(Json(Data {
-            data: self.read(&ctx, move |g, c| g.model_get(c, p.workspace.as_deref(), &p.model))?,
+            data: self.read(&ctx, move |g, c| {
+                g.model_get(c, p.workspace.as_deref(), &p.model)
+            })?,
         }))
     }
 
@@ -864,7 +866,9 @@ impl McpServer {
         };
         Ok(Json(Data {
             data: self
-                .run(&ctx, move |g, c| g.model_register(c, workspace.as_deref(), new))
+                .run(&ctx, move |g, c| {
+                    g.model_register(c, workspace.as_deref(), new)
+                })
                 .await?,
         }))
     }
@@ -890,7 +894,9 @@ impl McpServer {
     ) -> Result<Json<Deleted>, ToolError> {
         let p = p?;
         let m = self
-            .run(&ctx, move |g, c| g.model_delete(c, p.workspace.as_deref(), &p.model))
+            .run(&ctx, move |g, c| {
+                g.model_delete(c, p.workspace.as_deref(), &p.model)
+            })
             .await?;
         Ok(Json(Deleted {
             deleted: true,

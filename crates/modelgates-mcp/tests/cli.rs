@@ -137,3 +137,69 @@ fn damaged_files_are_reported_not_panicked_on() {
         }
     }
 }
+
+#[test]
+fn backup_copies_a_database_a_running_server_has_open_with_live_backup() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let db = populated(dir.path());
+    let serve = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_modelgates"))
+            .args(["mcp", "--db"])
+            .arg(&db)
+            .args(extra)
+            .env("RUST_LOG", "info")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let wait_listening = |server: &mut std::process::Child| {
+        let mut log = BufReader::new(server.stderr.take().unwrap());
+        let mut line = String::new();
+        while !line.contains("serving MCP over stdio") {
+            line.clear();
+            assert!(log.read_line(&mut line).unwrap() > 0, "the server exited");
+        }
+    };
+    // Without --live-backup the server holds the file exclusively: a clear refusal.
+    let mut server = serve(&[]);
+    wait_listening(&mut server);
+    let refused = dir.path().join("refused.redb");
+    let out = modelgates(&["backup", refused.to_str().unwrap()], &db);
+    drop(server.stdin.take());
+    let _ = server.wait();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("--live-backup"), "{stderr}");
+    assert!(!refused.exists());
+
+    let mut server = Command::new(env!("CARGO_BIN_EXE_modelgates"))
+        .args(["mcp", "--live-backup", "--db"])
+        .arg(&db)
+        .env("RUST_LOG", "info")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut log = BufReader::new(server.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("serving MCP over stdio") {
+        line.clear();
+        assert!(log.read_line(&mut line).unwrap() > 0, "the server exited");
+    }
+    let backup = dir.path().join("live.redb");
+    let out = modelgates(&["backup", backup.to_str().unwrap()], &db);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    drop(server.stdin.take()); // end the session
+    let _ = server.wait();
+    assert!(out.status.success(), "backup while serving: {stderr}");
+    let out = modelgates(&["check"], &backup);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains("2 workspaces") && text.contains("1 API keys"),
+        "{text}"
+    );
+}

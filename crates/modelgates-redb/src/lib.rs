@@ -19,6 +19,8 @@
 mod fault;
 
 pub use fault::FaultyBackend;
+/// The redb version this store is built on (its error types appear in [`RedbError`]).
+pub use redb;
 
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
@@ -84,6 +86,44 @@ fn def(table: TableName) -> TableDefinition<'static, &'static [u8], &'static [u8
     TableDefinition::new(table.0)
 }
 
+fn backup_error(dest: &Path, reason: String) -> RedbError {
+    RedbError::Backup {
+        path: dest.to_path_buf(),
+        reason,
+    }
+}
+
+/// Copies every table of `src`, from one read transaction, into a new database at `dest`.
+fn copy_database(src: &impl ReadableDatabase, dest: &Path) -> Result<u64, RedbError> {
+    let fail = |reason: String| backup_error(dest, reason);
+    if dest.exists() {
+        return Err(fail("the file already exists; choose a new path".into()));
+    }
+    let read = src.begin_read().map_err(|e| fail(e.to_string()))?;
+    let out = redb::Database::create(dest).map_err(|e| fail(e.to_string()))?;
+    let write = out.begin_write().map_err(|e| fail(e.to_string()))?;
+    let mut copied = 0;
+    for handle in read.list_tables().map_err(|e| fail(e.to_string()))? {
+        let name = redb::TableHandle::name(&handle).to_owned();
+        let def: TableDefinition<&[u8], &[u8]> = TableDefinition::new(&name);
+        let src = read
+            .open_table(def)
+            .map_err(|e| fail(format!("table {name}: {e}")))?;
+        let mut dst = write
+            .open_table(def)
+            .map_err(|e| fail(format!("table {name}: {e}")))?;
+        for item in src.iter().map_err(|e| fail(e.to_string()))? {
+            let (k, v) = item.map_err(|e| fail(e.to_string()))?;
+            dst.insert(k.value(), v.value())
+                .map_err(|e| fail(e.to_string()))?;
+            copied += 1;
+        }
+    }
+    write.commit().map_err(|e| fail(e.to_string()))?;
+    out.close().map_err(|e| fail(e.to_string()))?;
+    Ok(copied)
+}
+
 /// A redb-backed store. Cloning shares the one `Database` of the process.
 #[derive(Clone, Debug)]
 pub struct RedbStore {
@@ -93,19 +133,35 @@ pub struct RedbStore {
 
 impl RedbStore {
     /// Opens (or creates) the database file at `path`, creating missing parent directories.
-    /// An unclean previous shutdown is repaired by redb on open.
+    /// An unclean previous shutdown is repaired by redb on open. This process holds the file
+    /// exclusively (see [`RedbStore::open_shared`] for live backups from another process).
     pub fn open(path: impl AsRef<Path>) -> Result<Self, RedbError> {
-        let path = path.as_ref().to_path_buf();
+        Self::open_mode(path.as_ref(), redb::ConcurrencyMode::ExclusiveWriter)
+    }
+
+    /// Like [`RedbStore::open`], but other processes may open the file read-only meanwhile —
+    /// [`RedbStore::backup_file`] (`modelgates backup`) then copies it while this process
+    /// serves. redb's shared-file locking costs each durable commit ~80 µs more on the
+    /// benchmark machine (docs/benchmarks.md), so it is opt-in.
+    pub fn open_shared(path: impl AsRef<Path>) -> Result<Self, RedbError> {
+        Self::open_mode(path.as_ref(), redb::ConcurrencyMode::SingleWriter)
+    }
+
+    fn open_mode(path: &Path, mode: redb::ConcurrencyMode) -> Result<Self, RedbError> {
+        let path = path.to_path_buf();
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|source| RedbError::CreateDir {
                 path: parent.to_path_buf(),
                 source,
             })?;
         }
-        let db = redb::Database::create(&path).map_err(|source| RedbError::Open {
-            path: path.clone(),
-            source,
-        })?;
+        let db = redb::Builder::new()
+            .set_concurrency_mode(mode)
+            .create(&path)
+            .map_err(|source| RedbError::Open {
+                path: path.clone(),
+                source,
+            })?;
         tracing::debug!(path = %path.display(), "opened redb database");
         Ok(Self {
             db: Arc::new(Mutex::new(Some(Arc::new(db)))),
@@ -151,38 +207,26 @@ impl RedbStore {
     /// transaction: writers keep working meanwhile and nothing they commit later is copied.
     /// Returns the number of entries copied. `dest` must not exist.
     pub fn backup_to(&self, dest: impl AsRef<Path>) -> Result<u64, RedbError> {
-        let dest = dest.as_ref().to_path_buf();
-        let fail = |reason: String| RedbError::Backup {
-            path: dest.clone(),
-            reason,
-        };
-        if dest.exists() {
-            return Err(fail("the file already exists; choose a new path".into()));
-        }
-        let db = self.db().map_err(|e| fail(e.to_string()))?;
-        let read = db.begin_read().map_err(|e| fail(e.to_string()))?;
-        let out = redb::Database::create(&dest).map_err(|e| fail(e.to_string()))?;
-        let write = out.begin_write().map_err(|e| fail(e.to_string()))?;
-        let mut copied = 0;
-        for handle in read.list_tables().map_err(|e| fail(e.to_string()))? {
-            let name = redb::TableHandle::name(&handle).to_owned();
-            let def: TableDefinition<&[u8], &[u8]> = TableDefinition::new(&name);
-            let src = read
-                .open_table(def)
-                .map_err(|e| fail(format!("table {name}: {e}")))?;
-            let mut dst = write
-                .open_table(def)
-                .map_err(|e| fail(format!("table {name}: {e}")))?;
-            for item in src.iter().map_err(|e| fail(e.to_string()))? {
-                let (k, v) = item.map_err(|e| fail(e.to_string()))?;
-                dst.insert(k.value(), v.value())
-                    .map_err(|e| fail(e.to_string()))?;
-                copied += 1;
-            }
-        }
-        write.commit().map_err(|e| fail(e.to_string()))?;
-        out.close().map_err(|e| fail(e.to_string()))?;
-        Ok(copied)
+        let dest = dest.as_ref();
+        let db = self.db().map_err(|e| backup_error(dest, e.to_string()))?;
+        copy_database(&*db, dest)
+    }
+
+    /// Writes a consistent copy of the database file at `path` to a new file `dest`, opening
+    /// `path` read-only — also while another process writes it through
+    /// [`RedbStore::open_shared`]: the copy is one read transaction of the last commit. A file
+    /// held by [`RedbStore::open`] elsewhere fails with redb's `DatabaseAlreadyOpen`.
+    /// Returns the entries copied.
+    pub fn backup_file(path: impl AsRef<Path>, dest: impl AsRef<Path>) -> Result<u64, RedbError> {
+        let path = path.as_ref();
+        let src = redb::Builder::new()
+            .set_concurrency_mode(redb::ConcurrencyMode::SingleWriter)
+            .open_read_only(path)
+            .map_err(|source| RedbError::Open {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        copy_database(&src, dest.as_ref())
     }
 
     fn db(&self) -> StorageResult<Arc<redb::Database>> {
