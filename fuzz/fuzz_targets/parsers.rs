@@ -1,4 +1,5 @@
-//! Identifier, slug, email, model-reference, label-selector, price and catalog parsing, through
+//! Identifier, slug, email, model-reference, label-selector, price, catalog, glob, provider-name
+//! and endpoint parsing, through
 //! the public API (domain operations on an in-memory store): never a panic, and every refusal is
 //! `invalid_argument` (or `not_found` for lookups) naming a field.
 #![no_main]
@@ -7,8 +8,9 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use modelgates::{
-    Caller, Catalog, ErrorKind, KeyId, MemoryStore, ModelFilter, ModelGates, ModelId, NewMember,
-    NewWorkspace, Page, UserId, WorkspaceId,
+    Caller, Catalog, ErrorKind, KeyId, MatcherType, MemoryStore, ModelFilter, ModelGates, ModelId,
+    NewMember, NewMuxRule, NewProvider, NewWorkspace, Page, ProviderType, RequestKind, UserId,
+    WorkspaceId,
 };
 
 fn gates() -> &'static (ModelGates, Caller) {
@@ -16,6 +18,15 @@ fn gates() -> &'static (ModelGates, Caller) {
     G.get_or_init(|| {
         let g = ModelGates::open(MemoryStore::new()).unwrap();
         let c = g.default_caller().unwrap();
+        let p = NewProvider {
+            name: "fuzz-openai".into(),
+            description: None,
+            provider_type: ProviderType::Openai,
+            endpoint: None,
+            auth_type: None,
+            api_key: None,
+        };
+        g.provider_add(&c, p).unwrap();
         (g, c)
     })
 }
@@ -54,6 +65,48 @@ fuzz_target!(|data: &[u8]| {
     };
     if let Err(e) = g.model_list(c, "default", &filter, Page::default()) {
         refused(&e);
+    }
+    // Globs: a mux rule with the input as its matcher is stored or refused naming the matcher;
+    // routing any path through whatever is stored never panics. Provider names and endpoints
+    // are parsed too.
+    let (a0, b0) = s.split_at(
+        s.char_indices()
+            .nth(s.chars().count() / 3)
+            .map_or(s.len(), |(i, _)| i),
+    );
+    let rule = NewMuxRule {
+        provider: "fuzz-openai".into(),
+        provider_type: None,
+        model: "gpt-5".into(),
+        matcher_type: MatcherType::FilenameMatch,
+        matcher: Some(a0.to_owned()),
+    };
+    match g.workspace_mux_set(c, Some("default"), &[rule], None) {
+        Ok(_) => {}
+        Err(e) => {
+            refused(&e);
+            assert_eq!(e.field(), Some("rules[0].matcher"), "{e}");
+        }
+    }
+    let ws = g.workspace_get(c, "default").unwrap().id;
+    for kind in [RequestKind::Chat, RequestKind::Fim] {
+        if let Err(e) = g.snapshot().route(c.account, ws, kind, &[b0, s]) {
+            assert_eq!(e.reason(), Some("NO_ROUTE"), "{e}");
+        }
+    }
+    let p = NewProvider {
+        name: a0.to_owned(),
+        description: None,
+        provider_type: ProviderType::Vllm,
+        endpoint: Some(b0.to_owned()),
+        auth_type: None,
+        api_key: None,
+    };
+    match g.provider_add(c, p) {
+        Ok(p) => {
+            g.provider_delete(c, &p.id.to_string(), true).unwrap();
+        }
+        Err(e) => refused(&e),
     }
     // Writes are validated before anything is stored: invalid input never creates anything.
     let mid = s
