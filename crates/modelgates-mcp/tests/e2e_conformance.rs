@@ -3,9 +3,10 @@
 //! generic server scenarios must pass; the others need the suite's own fixture tools or
 //! capabilities ModelGates does not declare (docs/conformance.md).
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+mod common;
+
+use std::io::BufRead;
+use std::process::Command;
 
 const MUST_PASS: [&str; 5] = [
     "server-initialize",
@@ -17,44 +18,17 @@ const MUST_PASS: [&str; 5] = [
 
 #[test]
 fn generic_conformance_scenarios_pass() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap();
-    let setup = Command::new("bash")
-        .arg(root.join("scripts/setup-e2e.sh"))
-        .status()
-        .unwrap();
-    assert!(setup.success(), "scripts/setup-e2e.sh failed");
+    let root = common::setup_e2e();
     let dir = tempfile::tempdir().unwrap();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_modelgates"))
-        .args([
-            "serve",
-            "--http",
-            "127.0.0.1:0",
-            "--insecure-no-auth",
-            "--db",
-        ])
-        .arg(dir.path().join("conformance.redb"))
-        .stdin(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(server.stderr.take().unwrap());
-    let mut line = String::new();
-    let url = loop {
-        line.clear();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "the server exited before listening"
-        );
-        if let Some(rest) = line
-            .trim()
-            .strip_prefix("modelgates: serving MCP over HTTP at ")
-        {
-            break rest.to_owned();
-        }
-    };
+    let common::HttpServer {
+        child: mut server,
+        url,
+        stderr,
+    } = common::serve_http(
+        &dir.path().join("conformance.redb"),
+        &["--insecure-no-auth"],
+    );
+    std::thread::spawn(move || for _ in stderr.lines() {});
     let node_bin = root.join("node_modules/node/bin");
     let path = format!(
         "{}:{}",

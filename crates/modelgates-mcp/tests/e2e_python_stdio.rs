@@ -1,27 +1,13 @@
 //! End-to-end: the built `modelgates` binary driven over stdio by the PyPI `mcp` client
 //! (installed into `.venv` by `scripts/setup-e2e.sh`), including a restart on the same file.
 
-use std::path::PathBuf;
-use std::process::Command;
+mod common;
 
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
+use std::process::Command;
 
 #[test]
 fn python_mcp_client_drives_the_full_lifecycle_over_stdio() {
-    let root = repo_root();
-    let setup = Command::new("bash")
-        .arg(root.join("scripts/setup-e2e.sh"))
-        .status()
-        .expect("run scripts/setup-e2e.sh");
-    assert!(
-        setup.success(),
-        "scripts/setup-e2e.sh failed: the e2e client could not be installed"
-    );
+    let root = common::setup_e2e();
 
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("e2e.redb");

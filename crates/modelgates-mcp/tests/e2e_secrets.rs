@@ -3,24 +3,13 @@
 //! the server logging at `trace`, then every result, error and log line is searched for the
 //! keys (`tests/e2e/routing_secrets.py`).
 
-use std::path::PathBuf;
-use std::process::Command;
+mod common;
 
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
+use std::process::Command;
 
 #[test]
 fn no_tool_output_error_or_log_line_contains_a_provider_key() {
-    let root = repo_root();
-    let setup = Command::new("bash")
-        .arg(root.join("scripts/setup-e2e.sh"))
-        .status()
-        .expect("run scripts/setup-e2e.sh");
-    assert!(setup.success(), "scripts/setup-e2e.sh failed");
+    let root = common::setup_e2e();
 
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("secrets.redb");

@@ -13,6 +13,21 @@ pub fn repo_root() -> PathBuf {
         .unwrap()
 }
 
+/// Runs `scripts/setup-e2e.sh` (the Python client, the Inspector, Node 22) and returns the
+/// repository root.
+pub fn setup_e2e() -> PathBuf {
+    let root = repo_root();
+    let setup = Command::new("bash")
+        .arg(root.join("scripts/setup-e2e.sh"))
+        .status()
+        .expect("run scripts/setup-e2e.sh");
+    assert!(
+        setup.success(),
+        "scripts/setup-e2e.sh failed: the e2e clients could not be installed"
+    );
+    root
+}
+
 /// `modelgates keys create ARGS --db DB`; returns the printed secret.
 pub fn create_key(db: &Path, args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_modelgates"))
