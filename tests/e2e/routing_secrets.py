@@ -59,7 +59,7 @@ async def call(c, name, args, expect_error=False):
 async def main():
     async with Client(params()) as c:
         listed = {t.name for t in (await c.list_tools()).tools}
-        check(len(listed) == 43, "43 tools listed")
+        check(len(listed) == 46, "46 tools listed")
 
         # Providers, with keys set through every path that takes one.
         p1 = (await call(c, "provider_add", {"name": "openai-prod", "provider_type": "openai", "api_key": KEY1}))["data"]
@@ -143,6 +143,23 @@ async def main():
         await call(c, "workspace_instructions_clear", {"workspace": "routed"})
         got = (await call(c, "workspace_instructions_get", {"workspace": "routed"}))["data"]
         check(got.get("custom_instructions") is None, "instructions cleared")
+
+        # Usage.
+        rec_args = {"request_id": "req-1", "workspace": "routed", "provider": "openai-prod",
+                    "model": "gpt-5", "request_type": "fim", "input_tokens": 1000, "output_tokens": 10}
+        rec = await call(c, "usage_record", rec_args)
+        check(rec["data"]["model_ref"] == "openai/gpt-5" and rec["duplicate"] is False,
+              "usage is priced from the workspace catalog")
+        dup = await call(c, "usage_record", rec_args)
+        check(dup["duplicate"] is True and dup["data"]["id"] == rec["data"]["id"], "a repeated request id is stored once")
+        batch = await call(c, "usage_record_batch", {"records": [
+            dict(rec_args, request_id="req-2", input_tokens=5), rec_args]})
+        check(batch["recorded"] == 1 and batch["duplicates"] == 1, "batch: one new, one duplicate")
+        bad = await call(c, "usage_record_batch", {"records": [dict(rec_args, request_id="")]}, expect_error=True)
+        check(bad["error"]["field"] == "records[0].request_id", "a bad record is named")
+        u = (await call(c, "workspace_usage", {"workspace": "routed"}))["data"]
+        check(u["token_usage"]["requests"] == 2 and u["token_usage"]["input_tokens"] == 1005
+              and "openai-prod/gpt-5" in u["tokens_by_model"], "workspace usage totals")
 
         # Lifecycle.
         await call(c, "workspace_activate", {"id": "routed"})

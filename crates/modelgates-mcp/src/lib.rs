@@ -10,6 +10,7 @@ mod routing;
 mod schema;
 mod server;
 pub mod stdio;
+mod usage;
 
 pub use args::{MAX_ARGUMENT_BYTES, Parameters, decode_args};
 pub use error::ToolError;

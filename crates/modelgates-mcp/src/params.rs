@@ -547,6 +547,50 @@ pub struct ModelRegisterParams {
     pub status: Option<ModelStatus>,
 }
 
+/// One request's usage (usage_record, and each record of usage_record_batch).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UsageRecordParams {
+    /// Your id of the request (1-128 chars); recording the same id again changes nothing.
+    pub request_id: String,
+    /// The workspace ID (UUID) or slug; omit for the active workspace.
+    pub workspace: Option<String>,
+    /// The API key (key_…) of that workspace the request came with.
+    pub api_key_id: Option<String>,
+    /// The provider endpoint (name or prov_ id) or a catalog provider, e.g. "openai".
+    pub provider: String,
+    /// The model as sent to the provider, e.g. "gpt-5".
+    pub model: String,
+    /// chat (default) or fim.
+    pub request_type: Option<RequestKind>,
+    /// Input (prompt) tokens.
+    pub input_tokens: u64,
+    /// Output (completion) tokens.
+    pub output_tokens: u64,
+    /// When the request happened (RFC 3339; default now; at most a day ahead).
+    pub timestamp: Option<DateTime<Utc>>,
+}
+
+/// Parameters of usage_record_batch.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UsageBatchParams {
+    /// 1-1,000 records.
+    pub records: Vec<UsageRecordParams>,
+}
+
+/// Parameters of workspace_usage.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WorkspaceUsageParams {
+    /// The workspace ID (UUID) or slug; omit for the active workspace.
+    pub workspace: Option<String>,
+    /// Start of the range, inclusive (RFC 3339); omit for the beginning.
+    pub from: Option<DateTime<Utc>>,
+    /// End of the range, exclusive (RFC 3339); omit for now.
+    pub to: Option<DateTime<Utc>>,
+}
+
 /// Decodes `args` for tool `tool` exactly as the server does (the tool's `Parameters<T>`), for
 /// fuzzing and tests. `Ok(true)` when the arguments are valid for the tool, `Ok(false)` for an
 /// unknown tool.
@@ -574,6 +618,9 @@ pub fn decode_tool_arguments(
         "persona_create" => d::<PersonaCreateParams>(args).map(|_| ()),
         "persona_update" => d::<PersonaUpdateParams>(args).map(|_| ()),
         "persona_get" | "persona_delete" => d::<PersonaRefParams>(args).map(|_| ()),
+        "usage_record" => d::<UsageRecordParams>(args).map(|_| ()),
+        "usage_record_batch" => d::<UsageBatchParams>(args).map(|_| ()),
+        "workspace_usage" => d::<WorkspaceUsageParams>(args).map(|_| ()),
         "workspace_create" => d::<WorkspaceCreateParams>(args).map(|_| ()),
         "workspace_update" => d::<WorkspaceUpdateParams>(args).map(|_| ()),
         "workspace_members_list" => d::<WorkspaceMembersListParams>(args).map(|_| ()),

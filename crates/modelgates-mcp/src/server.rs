@@ -16,13 +16,14 @@ use crate::error::ToolError;
 use crate::params::*;
 
 /// The toolsets a server can be limited to (`--toolsets`).
-pub const TOOLSETS: [&str; 6] = [
+pub const TOOLSETS: [&str; 7] = [
     "workspaces",
     "members",
     "keys",
     "models",
     "routing",
     "personas",
+    "usage",
 ];
 
 /// Which toolset a tool belongs to: workspace membership counts as `members`; providers, mux
@@ -36,6 +37,8 @@ pub fn toolset_of(tool: &str) -> &'static str {
         "routing"
     } else if tool.starts_with("persona_") {
         "personas"
+    } else if tool.starts_with("usage_") || tool == "workspace_usage" {
+        "usage"
     } else if tool.starts_with("workspace_members_") || tool.starts_with("member_") {
         "members"
     } else if tool.starts_with("workspace_") {
@@ -120,7 +123,10 @@ impl McpServer {
     }
 
     fn build(gates: ModelGates, caller: Option<Caller>) -> Self {
-        let mut tool_router = Self::tool_router() + Self::routing_router() + Self::persona_router();
+        let mut tool_router = Self::tool_router()
+            + Self::routing_router()
+            + Self::persona_router()
+            + Self::usage_router();
         for route in tool_router.map.values_mut() {
             let tool = &mut route.attr;
             let mut input = (*tool.input_schema).clone();
@@ -937,9 +943,10 @@ mod tests {
             .collect();
         assert!(!names.is_empty());
         assert!(
-            names
-                .iter()
-                .all(|n| n.ends_with("_list") || n.ends_with("_get") || n == "route_resolve"),
+            names.iter().all(|n| n.ends_with("_list")
+                || n.ends_with("_get")
+                || n == "route_resolve"
+                || n == "workspace_usage"),
             "{names:?}"
         );
         let keys_only = server().with_surface(&Surface {
@@ -979,7 +986,7 @@ mod tests {
         let gates = ModelGates::open(modelgates::MemoryStore::new()).unwrap();
         let caller = gates.default_caller().unwrap();
         let tools = McpServer::new(gates, caller).tools();
-        assert_eq!(tools.len(), 43);
+        assert_eq!(tools.len(), 46);
         for t in &tools {
             let name = t.name.as_ref();
             let verb = name.rsplit_once('_').unwrap().1;
@@ -991,6 +998,7 @@ mod tests {
                 "provider_",
                 "route_",
                 "persona_",
+                "usage_",
             ];
             assert!(
                 nouns.iter().any(|n| name.starts_with(n)),
@@ -1040,7 +1048,7 @@ mod tests {
                 hints.iter().all(Option::is_some),
                 "{name} sets all four hints"
             );
-            let read_only = matches!(verb, "list" | "get" | "resolve");
+            let read_only = matches!(verb, "list" | "get" | "resolve") || name == "workspace_usage";
             assert_eq!(a.read_only_hint, Some(read_only), "{name}");
             assert_eq!(a.open_world_hint, Some(false), "{name}");
             if read_only {

@@ -229,6 +229,28 @@ impl<K: KeyPart + ?Sized, V: Serialize + DeserializeOwned> Table<K, V> {
             .collect()
     }
 
+    /// Every entry with `lo <= key < hi` (encoded keys, from [`Table::key_bytes`]), in key
+    /// order.
+    pub fn scan_range(
+        &self,
+        txn: &(impl ReadTxn + ?Sized),
+        lo: &[u8],
+        hi: &[u8],
+    ) -> Result<Vec<(Vec<u8>, V)>> {
+        if lo >= hi {
+            return Ok(Vec::new());
+        }
+        let rows = txn.range(
+            self.name,
+            Bound::Included(lo),
+            Bound::Excluded(hi),
+            usize::MAX,
+        )?;
+        rows.into_iter()
+            .map(|(k, v)| Ok((k, decode_value(self.name, &v)?)))
+            .collect()
+    }
+
     /// Every value whose key starts with `prefix`, in key order.
     pub fn values_with_prefix(
         &self,

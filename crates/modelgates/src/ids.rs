@@ -163,6 +163,12 @@ prefixed_id!(
     "provider"
 );
 prefixed_id!(
+    /// A usage record: `usage_01J…` (its time part is the request's timestamp).
+    UsageId,
+    "usage_",
+    "usage record"
+);
+prefixed_id!(
     /// A persona: `persona_01J…`.
     PersonaId,
     "persona_",

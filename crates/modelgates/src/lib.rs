@@ -89,6 +89,7 @@ mod routing;
 mod schema;
 mod snapshot;
 mod storage;
+mod usage;
 mod validate;
 mod workspace;
 
@@ -104,7 +105,7 @@ pub use codec::{KeyPart, VALUE_FORMAT_VERSION, encode_key, prefix_successor};
 pub use error::{Error, ErrorKind, Result};
 pub use gates::{Caller, ModelGates, Options};
 pub use ids::{
-    AccountId, KeyId, MembershipId, ModelId, PersonaId, ProviderId, UserId, WorkspaceId,
+    AccountId, KeyId, MembershipId, ModelId, PersonaId, ProviderId, UsageId, UserId, WorkspaceId,
 };
 pub use member::{Member, MemberPatch, NewMember, OrgRole};
 pub use memory::MemoryStore;
@@ -123,6 +124,10 @@ pub use routing::{
 pub use schema::SCHEMA_VERSION;
 pub use snapshot::{Snapshot, VerifiedKey};
 pub use storage::{Entry, ReadTxn, Storage, StorageError, StorageResult, TableName, WriteTxn};
+pub use usage::{
+    Cost, Counters, ModelUsage, NewUsage, Recorded, TokenUsage, USAGE_BATCH_MAX, UsageRecord,
+    UsageTotals,
+};
 pub use validate::{BULK_MAX, PAGE_DEFAULT_LIMIT, PAGE_MAX_LIMIT, Page, Paged, SLUG_MAX};
 pub use workspace::{
     BulkAdded, BulkRemoved, NewWorkspace, ProviderSort, Workspace, WorkspaceFilter,

@@ -7,7 +7,7 @@
 //! (records + slug index + memberships + custom models + their index + catalog overrides),
 //! `catalog` (the database's copy of the model catalog), `api_keys` (records + workspace and user indexes),
 //! `key_hashes`, `providers` (records + name index + rule-use index), `personas` (records + name
-//! index); workspace configuration (custom instructions + mux rules) is one record per workspace
+//! index), `usage` (records + request-id index + rollups); workspace configuration (custom instructions + mux rules) is one record per workspace
 //! in the `workspaces` storage table. A record table and its indexes share one storage table as key
 //! families (see `Table::family`), so a write touches as few storage tables as possible.
 
@@ -17,13 +17,14 @@ use crate::account::Account;
 use crate::api_key::KeyRecord;
 use crate::codec::Table;
 use crate::error::{Error, Result};
-use crate::ids::{AccountId, KeyId, ModelId, PersonaId, ProviderId, UserId, WorkspaceId};
+use crate::ids::{AccountId, KeyId, ModelId, PersonaId, ProviderId, UsageId, UserId, WorkspaceId};
 use crate::member::Member;
 use crate::model::{CatalogEntry, Model, ModelOverride};
 use crate::persona::Persona;
 use crate::provider::{ProviderRecord, ProviderUse};
 use crate::routing::WorkspaceConfig;
 use crate::storage::WriteTxn;
+use crate::usage::{Rollup, UsageRecord};
 use crate::workspace::{Workspace, WorkspaceMember};
 
 /// The schema version this build writes. Bump it with a migration in [`migrate`].
@@ -93,6 +94,17 @@ pub(crate) const PERSONAS: Table<(AccountId, PersonaId), Persona> = Table::famil
 /// Unique index: (account, lowercased persona name) → persona id.
 pub(crate) const PERSONA_NAMES: Table<(AccountId, String), PersonaId> =
     Table::family("personas", 1);
+
+/// Usage records by (account, workspace, usage id); the id starts with the record's timestamp,
+/// so a workspace's records are in time order.
+pub(crate) const USAGE: Table<(AccountId, WorkspaceId, UsageId), UsageRecord> =
+    Table::family("usage", 0);
+/// Idempotency index: (account, workspace, gateway request id) → usage id.
+pub(crate) const USAGE_REQUESTS: Table<(AccountId, WorkspaceId, String), UsageId> =
+    Table::family("usage", 1);
+/// Rollups: (account, workspace, level, bucket start ms) → counters per provider/model.
+pub(crate) const USAGE_ROLLUPS: Table<(AccountId, WorkspaceId, u64, u64), Rollup> =
+    Table::family("usage", 2);
 
 /// Brings a database at schema `from` up to [`SCHEMA_VERSION`], inside the caller's transaction.
 pub(crate) fn migrate(txn: &mut dyn WriteTxn, from: u64) -> Result<()> {

@@ -826,6 +826,7 @@ impl ModelGates {
             }
             model::delete_all(&mut *tx.txn, account, ws.id)?;
             routing::delete_config(tx, account, ws.id)?;
+            crate::usage::delete_all(&mut *tx.txn, account, ws.id)?;
             WORKSPACE_SLUGS.delete(&mut *tx.txn, &(account, ws.slug.clone()))?;
             WORKSPACES.delete(&mut *tx.txn, &(account, ws.id))?;
             Ok(ws)

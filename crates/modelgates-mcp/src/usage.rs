@@ -1,0 +1,131 @@
+//! Usage tools: recording request usage (one or a batch) and reading a workspace's token usage
+//! — each a thin call into `modelgates`.
+
+use modelgates::{NewUsage, Recorded, TokenUsage};
+use rmcp::RoleServer;
+use rmcp::service::RequestContext;
+use rmcp::{Json, tool, tool_router};
+use schemars::JsonSchema;
+use serde::Serialize;
+
+use crate::args::Parameters;
+use crate::error::ToolError;
+use crate::params::*;
+use crate::server::McpServer;
+
+/// Result of usage_record_batch.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct RecordedBatch {
+    /// One entry per input record, in order.
+    pub data: Vec<Recorded>,
+    /// Records stored by this call.
+    pub recorded: u64,
+    /// Records whose request id was already stored (nothing changed for them).
+    pub duplicates: u64,
+}
+
+impl From<UsageRecordParams> for NewUsage {
+    fn from(p: UsageRecordParams) -> Self {
+        Self {
+            request_id: p.request_id,
+            workspace: p.workspace,
+            api_key_id: p.api_key_id,
+            provider: p.provider,
+            model: p.model,
+            request_type: p.request_type,
+            input_tokens: p.input_tokens,
+            output_tokens: p.output_tokens,
+            timestamp: p.timestamp,
+        }
+    }
+}
+
+#[tool_router(router = usage_router, vis = "pub(crate)")]
+impl McpServer {
+    #[tool(
+        name = "usage_record",
+        title = "Record a request's usage",
+        description = "Record what one gateway request consumed: request_id (your id; recording \
+            it again changes nothing and returns duplicate: true), workspace (omit for the active \
+            one), provider (a provider endpoint's name or id, or a catalog provider such as \
+            openai), model, request_type (chat | fim), input/output tokens, timestamp (default \
+            now). Cost is computed now from the workspace's model prices, exactly, and never \
+            rewritten; an unknown model is stored unpriced (cost 0, model_ref absent). Returns \
+            {data: record, duplicate}.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn usage_record(
+        &self,
+        Parameters(p): Parameters<UsageRecordParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<Json<Recorded>, ToolError> {
+        let new: NewUsage = p?.into();
+        Ok(Json(
+            self.run(&ctx, move |g, c| g.usage_record(c, new)).await?,
+        ))
+    }
+
+    #[tool(
+        name = "usage_record_batch",
+        title = "Record usage in a batch",
+        description = "Record 1-1,000 requests' usage in one transaction (same fields as \
+            usage_record per record). All or nothing: an invalid record, named as \
+            records[i].field, records none. Repeated request ids are reported as duplicates. \
+            Returns {data: [{data: record, duplicate}], recorded, duplicates}.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn usage_record_batch(
+        &self,
+        Parameters(p): Parameters<UsageBatchParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<Json<RecordedBatch>, ToolError> {
+        let batch: Vec<NewUsage> = p?.records.into_iter().map(Into::into).collect();
+        let data = self
+            .run(&ctx, move |g, c| g.usage_record_batch(c, &batch))
+            .await?;
+        let duplicates = data.iter().filter(|r| r.duplicate).count() as u64;
+        Ok(Json(RecordedBatch {
+            recorded: data.len() as u64 - duplicates,
+            duplicates,
+            data,
+        }))
+    }
+
+    #[tool(
+        name = "workspace_usage",
+        title = "Get a workspace's token usage",
+        description = "Token usage of a workspace (omit workspace for the active one) over an \
+            optional time range [from, to) (RFC 3339): tokens_by_model keyed \"provider/model\" \
+            (the same model from two providers stays two entries) and token_usage in total, each \
+            with requests, input/output tokens and input/output cost in USD (a number, plus the \
+            exact decimal in *_cost_usd). Served from rollups kept at record time. Returns \
+            {data: usage}.",
+        annotations(
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn workspace_usage(
+        &self,
+        Parameters(p): Parameters<WorkspaceUsageParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<Json<Data<TokenUsage>>, ToolError> {
+        let p = p?;
+        let data = self.read(&ctx, move |g, c| {
+            g.workspace_usage(c, p.workspace.as_deref(), p.from, p.to)
+        })?;
+        Ok(Json(Data { data }))
+    }
+}

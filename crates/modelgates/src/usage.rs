@@ -1,0 +1,696 @@
+//! Token usage (seed 004): gateways record what each request consumed; ModelGates prices it at
+//! record time from the workspace's model prices (exact integer arithmetic), stores it once per
+//! caller-supplied request id, and keeps time-bucketed rollups up to date in the same
+//! transaction, so usage over any time range is read from a few rollup rows.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::clock::millis;
+use crate::error::{Error, Result};
+use crate::gates::{Caller, ModelGates, authorize};
+use crate::ids::{AccountId, KeyId, UsageId, WorkspaceId};
+use crate::model;
+use crate::provider::{self, ProviderType};
+use crate::routing::RequestKind;
+use crate::schema::{USAGE, USAGE_REQUESTS, USAGE_ROLLUPS, WORKSPACE_KEYS};
+use crate::storage::ReadTxn;
+use crate::validate::excerpt;
+use crate::workspace::{self, Workspace, WorkspaceSel};
+
+/// An exact amount of money in units of 10⁻¹⁷ USD: a price of `p` cents per million tokens
+/// (up to 9 decimals) times `t` tokens is `t · p·10⁹` units, with no rounding anywhere.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Cost(pub u128);
+
+impl Cost {
+    /// Units per US dollar.
+    pub const UNITS_PER_USD: u128 = 100_000_000_000_000_000;
+
+    /// The cost of `tokens` at `price` (cents per million tokens, a decimal string).
+    pub fn of(tokens: u64, price: &str) -> Result<Self> {
+        Ok(Self(u128::from(tokens).saturating_mul(price_units(price)?)))
+    }
+
+    /// USD as a decimal string with every significant digit (`"0.0000015"`, `"3"`).
+    pub fn usd(self) -> String {
+        let whole = self.0 / Self::UNITS_PER_USD;
+        let frac = self.0 % Self::UNITS_PER_USD;
+        if frac == 0 {
+            return whole.to_string();
+        }
+        let frac = format!("{frac:017}");
+        format!("{whole}.{}", frac.trim_end_matches('0'))
+    }
+
+    /// USD as a float, for clients that want a number (the exact value is [`Cost::usd`]).
+    pub fn usd_f64(self) -> f64 {
+        self.usd().parse().unwrap_or(f64::MAX)
+    }
+
+    /// The sum, saturating (at 3.4·10²¹ USD).
+    pub fn plus(self, other: Cost) -> Cost {
+        Cost(self.0.saturating_add(other.0))
+    }
+}
+
+impl fmt::Display for Cost {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "${}", self.usd())
+    }
+}
+
+impl Serialize for Cost {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Cost {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map(Cost).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A price string (cents per million tokens, ≤ 9 decimals, as the catalog validates) in units
+/// of 10⁻⁹ cents per million tokens.
+fn price_units(price: &str) -> Result<u128> {
+    let bad = || {
+        Error::internal(format!(
+            "stored price {:?} is not a decimal",
+            excerpt(price)
+        ))
+    };
+    let (int, frac) = price.split_once('.').unwrap_or((price, ""));
+    if frac.len() > 9 || int.is_empty() {
+        return Err(bad());
+    }
+    let int: u128 = int.parse().map_err(|_| bad())?;
+    let frac_units: u128 = if frac.is_empty() {
+        0
+    } else {
+        format!("{frac:0<9}").parse().map_err(|_| bad())?
+    };
+    Ok(int * 1_000_000_000 + frac_units)
+}
+
+/// One request's usage, as a gateway reports it.
+#[derive(Debug, Clone, Default)]
+pub struct NewUsage {
+    /// The gateway's id of the request (1-128 chars): recording it again changes nothing.
+    pub request_id: String,
+    /// The workspace (UUID or slug); `None` = the active workspace.
+    pub workspace: Option<String>,
+    /// The API key the request came with (a key of that workspace).
+    pub api_key_id: Option<String>,
+    /// The provider endpoint (name or `prov_` id) or a catalog provider (`openai`).
+    pub provider: String,
+    /// The model as sent to the provider.
+    pub model: String,
+    /// Chat or FIM.
+    pub request_type: Option<RequestKind>,
+    /// Input tokens.
+    pub input_tokens: u64,
+    /// Output tokens.
+    pub output_tokens: u64,
+    /// When the request happened (default: now). At most a day in the future.
+    pub timestamp: Option<DateTime<Utc>>,
+}
+
+/// A recorded request, priced.
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UsageRecord {
+    /// Prefixed id (`usage_…`), ordered by `timestamp`.
+    pub id: UsageId,
+    /// The gateway's request id.
+    pub request_id: String,
+    /// The workspace.
+    pub workspace_id: WorkspaceId,
+    /// The API key, if given.
+    pub api_key_id: Option<KeyId>,
+    /// The provider as reported.
+    pub provider: String,
+    /// Its type, when it names a configured provider endpoint.
+    pub provider_type: Option<ProviderType>,
+    /// The model as reported.
+    pub model: String,
+    /// The workspace model that priced it (`provider/family`); absent = unpriced (cost 0).
+    pub model_ref: Option<String>,
+    /// Chat or FIM.
+    pub request_type: RequestKind,
+    /// Input tokens.
+    pub input_tokens: u64,
+    /// Output tokens.
+    pub output_tokens: u64,
+    /// Input cost in units of 10⁻¹⁷ USD (exact; see `input_cost_usd`).
+    #[cfg_attr(feature = "schemars", schemars(with = "String"))]
+    pub input_cost: Cost,
+    /// Output cost in units of 10⁻¹⁷ USD.
+    #[cfg_attr(feature = "schemars", schemars(with = "String"))]
+    pub output_cost: Cost,
+    /// When the request happened.
+    pub timestamp: DateTime<Utc>,
+}
+
+/// Result of recording one request.
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Recorded {
+    /// The stored record (the earlier one for a repeated request id).
+    pub data: UsageRecord,
+    /// Whether the request id was already recorded (nothing changed).
+    pub duplicate: bool,
+}
+
+/// Token counts and exact costs.
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counters {
+    /// Requests.
+    pub requests: u64,
+    /// Input tokens.
+    pub input_tokens: u64,
+    /// Output tokens.
+    pub output_tokens: u64,
+    /// Input cost in units of 10⁻¹⁷ USD.
+    #[cfg_attr(feature = "schemars", schemars(with = "String"))]
+    pub input_cost: Cost,
+    /// Output cost in units of 10⁻¹⁷ USD.
+    #[cfg_attr(feature = "schemars", schemars(with = "String"))]
+    pub output_cost: Cost,
+}
+
+impl Counters {
+    fn add(&mut self, other: &Counters) {
+        self.requests += other.requests;
+        self.input_tokens = self.input_tokens.saturating_add(other.input_tokens);
+        self.output_tokens = self.output_tokens.saturating_add(other.output_tokens);
+        self.input_cost = self.input_cost.plus(other.input_cost);
+        self.output_cost = self.output_cost.plus(other.output_cost);
+    }
+
+    fn of(r: &UsageRecord) -> Self {
+        Self {
+            requests: 1,
+            input_tokens: r.input_tokens,
+            output_tokens: r.output_tokens,
+            input_cost: r.input_cost,
+            output_cost: r.output_cost,
+        }
+    }
+}
+
+/// A rollup row: counters per `provider/model` for one time bucket.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Rollup {
+    /// `provider/model` → counters.
+    pub(crate) by_model: BTreeMap<String, Counters>,
+    /// Earliest and latest record timestamp (ms) in the bucket.
+    pub(crate) first_ms: u64,
+    pub(crate) last_ms: u64,
+}
+
+impl Rollup {
+    fn add(&mut self, key: &str, c: &Counters, ts: u64) {
+        let fresh = self.by_model.is_empty();
+        self.by_model.entry(key.to_owned()).or_default().add(c);
+        if fresh {
+            (self.first_ms, self.last_ms) = (ts, ts);
+        } else {
+            self.first_ms = self.first_ms.min(ts);
+            self.last_ms = self.last_ms.max(ts);
+        }
+    }
+}
+
+/// Usage of one `provider/model` in [`TokenUsage`] (the seed's `tokens_by_model` entry).
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelUsage {
+    /// The provider as reported.
+    pub provider: String,
+    /// The model as reported.
+    pub model: String,
+    /// Its counters.
+    pub token_usage: UsageTotals,
+}
+
+/// Counters with costs in USD, exact (decimal strings) and as numbers.
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UsageTotals {
+    /// Requests.
+    pub requests: u64,
+    /// Input tokens.
+    pub input_tokens: u64,
+    /// Output tokens.
+    pub output_tokens: u64,
+    /// Input cost in USD (a number; exact value in `input_cost_usd`).
+    pub input_cost: f64,
+    /// Output cost in USD (a number; exact value in `output_cost_usd`).
+    pub output_cost: f64,
+    /// Input cost in USD, exact decimal.
+    pub input_cost_usd: String,
+    /// Output cost in USD, exact decimal.
+    pub output_cost_usd: String,
+}
+
+impl From<&Counters> for UsageTotals {
+    fn from(c: &Counters) -> Self {
+        Self {
+            requests: c.requests,
+            input_tokens: c.input_tokens,
+            output_tokens: c.output_tokens,
+            input_cost: c.input_cost.usd_f64(),
+            output_cost: c.output_cost.usd_f64(),
+            input_cost_usd: c.input_cost.usd(),
+            output_cost_usd: c.output_cost.usd(),
+        }
+    }
+}
+
+/// Token usage of a workspace over a time range (seed 004's `token_usage_agg`).
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenUsage {
+    /// The workspace.
+    pub workspace_id: WorkspaceId,
+    /// Start of the range (inclusive), if bounded.
+    pub from: Option<DateTime<Utc>>,
+    /// End of the range (exclusive), if bounded.
+    pub to: Option<DateTime<Utc>>,
+    /// Per `provider/model` (the same model of two providers stays two entries).
+    pub tokens_by_model: BTreeMap<String, ModelUsage>,
+    /// All models together.
+    pub token_usage: UsageTotals,
+}
+
+/// Longest request id.
+const REQUEST_ID_MAX: usize = 128;
+/// Most records of one batch.
+pub const USAGE_BATCH_MAX: usize = 1000;
+/// Rollup bucket sizes in ms: minute, hour, day, 32 days. Level index = position.
+const LEVELS: [u64; 4] = [60_000, 3_600_000, 86_400_000, 2_764_800_000];
+/// The level of the all-time row.
+const TOTAL_LEVEL: u64 = 255;
+
+fn check_new(field: &str, n: &NewUsage, now: DateTime<Utc>) -> Result<()> {
+    let f = |x: &str| format!("{field}{x}");
+    let len = n.request_id.chars().count();
+    if len == 0 || len > REQUEST_ID_MAX || n.request_id.chars().any(char::is_control) {
+        return Err(Error::invalid(
+            f("request_id"),
+            format!(
+                "{:?} must be 1-{REQUEST_ID_MAX} characters without control characters",
+                excerpt(&n.request_id)
+            ),
+        ));
+    }
+    for (name, v) in [("provider", &n.provider), ("model", &n.model)] {
+        let len = v.chars().count();
+        if len == 0 || len > 200 || v.chars().any(char::is_control) {
+            return Err(Error::invalid(
+                f(name),
+                format!("{:?} must be 1-200 characters", excerpt(v)),
+            ));
+        }
+    }
+    if let Some(ts) = n.timestamp
+        && ts > now + chrono::Duration::days(1)
+    {
+        return Err(Error::invalid(
+            f("timestamp"),
+            format!("{ts} is more than a day in the future"),
+        ));
+    }
+    if let Some(ts) = n.timestamp
+        && ts.timestamp_millis() < 0
+    {
+        return Err(Error::invalid(
+            f("timestamp"),
+            format!("{ts} is before 1970"),
+        ));
+    }
+    Ok(())
+}
+
+/// Prices a request: the workspace model behind `(provider, model)` — a configured provider
+/// endpoint's registered family or a `provider/family` reference — else unpriced.
+fn price(
+    txn: &dyn ReadTxn,
+    account: AccountId,
+    ws: &Workspace,
+    n: &NewUsage,
+) -> Result<(Option<ProviderType>, Option<model::Model>)> {
+    let endpoint = match provider::resolve(txn, account, "provider", &n.provider) {
+        Ok(p) => Some(p.provider),
+        Err(Error::NotFound { .. } | Error::InvalidArgument { .. }) => None,
+        Err(e) => return Err(e),
+    };
+    let mut prefixes: Vec<&str> = Vec::new();
+    if let Some(p) = &endpoint {
+        prefixes.push(&p.name);
+        prefixes.push(p.provider_type.as_str());
+    } else {
+        prefixes.push(&n.provider);
+    }
+    for prefix in prefixes {
+        if let Some(m) = model::by_ref(txn, account, ws, prefix, &n.model)? {
+            return Ok((endpoint.map(|p| p.provider_type), Some(m)));
+        }
+    }
+    let found = match n.model.split_once('/') {
+        Some((p, f)) => model::by_ref(txn, account, ws, p, f)?,
+        None => None,
+    };
+    Ok((endpoint.map(|p| p.provider_type), found))
+}
+
+fn bucket(level: usize, ts: u64) -> u64 {
+    ts / LEVELS[level] * LEVELS[level]
+}
+
+/// The rollup rows a record at `ts` counts in: one per level, plus the all-time row.
+fn rollup_keys(ts: u64) -> impl Iterator<Item = (u64, u64)> {
+    (0..LEVELS.len())
+        .map(move |l| (l as u64, bucket(l, ts)))
+        .chain(std::iter::once((TOTAL_LEVEL, 0)))
+}
+
+impl ModelGates {
+    /// Records one request's usage (see [`ModelGates::usage_record_batch`]).
+    pub fn usage_record(&self, caller: &Caller, new: NewUsage) -> Result<Recorded> {
+        let mut out = self.record(caller, std::slice::from_ref(&new), "")?;
+        Ok(out.remove(0))
+    }
+
+    /// Records up to 1,000 requests in one transaction and one commit: each is validated,
+    /// priced from its workspace's model prices (a later price change never rewrites it) and
+    /// stored once per request id — a repeated id is reported as a duplicate and changes
+    /// nothing; the rollups are updated in the same transaction. All or nothing: one invalid
+    /// record (named by its index) records none.
+    pub fn usage_record_batch(&self, caller: &Caller, batch: &[NewUsage]) -> Result<Vec<Recorded>> {
+        if batch.is_empty() || batch.len() > USAGE_BATCH_MAX {
+            return Err(Error::invalid(
+                "records",
+                format!(
+                    "{} records given; a batch has 1 to {USAGE_BATCH_MAX}",
+                    batch.len()
+                ),
+            ));
+        }
+        self.record(caller, batch, "records")
+    }
+
+    fn record(&self, caller: &Caller, batch: &[NewUsage], field: &str) -> Result<Vec<Recorded>> {
+        let now = self.now();
+        let prefix = |i: usize| {
+            if field.is_empty() {
+                String::new()
+            } else {
+                format!("{field}[{i}].")
+            }
+        };
+        for (i, n) in batch.iter().enumerate() {
+            check_new(&prefix(i), n, now)?;
+        }
+        self.write(|tx| {
+            authorize(&*tx.txn, caller, false)?;
+            let account = caller.account;
+            let mut out = Vec::with_capacity(batch.len());
+            let mut rollups: BTreeMap<(WorkspaceId, u64, u64), Rollup> = BTreeMap::new();
+            let mut workspaces: BTreeMap<Option<String>, Workspace> = BTreeMap::new();
+            for (i, n) in batch.iter().enumerate() {
+                let ws = match workspaces.get(&n.workspace) {
+                    Some(ws) => ws.clone(),
+                    None => {
+                        let sel = WorkspaceSel(n.workspace.as_deref());
+                        let ws = workspace::resolve_or_active(&*tx.txn, account, sel.0)?;
+                        workspaces.insert(n.workspace.clone(), ws.clone());
+                        ws
+                    }
+                };
+                let req_key = (account, ws.id, n.request_id.clone());
+                if let Some(id) = USAGE_REQUESTS.get(&*tx.txn, &req_key)? {
+                    let data = USAGE.get(&*tx.txn, &(account, ws.id, id))?.ok_or_else(|| {
+                        Error::Corrupt(format!("usage {id} is indexed but missing"))
+                    })?;
+                    out.push(Recorded {
+                        data,
+                        duplicate: true,
+                    });
+                    continue;
+                }
+                let api_key_id = match &n.api_key_id {
+                    None => None,
+                    Some(raw) => {
+                        let f = format!("{}api_key_id", prefix(i));
+                        let id = KeyId::parse_field(raw, &f)?;
+                        if !WORKSPACE_KEYS.contains(&*tx.txn, &(account, ws.id, id))? {
+                            return Err(Error::invalid(
+                                f,
+                                format!("API key {id} is not a key of workspace {:?}", ws.slug),
+                            ));
+                        }
+                        Some(id)
+                    }
+                };
+                let (provider_type, priced) = price(&*tx.txn, account, &ws, n)?;
+                let (input_cost, output_cost) = match &priced {
+                    Some(m) => (
+                        Cost::of(n.input_tokens, &m.spec.input_price_per_million_tokens)?,
+                        Cost::of(n.output_tokens, &m.spec.output_price_per_million_tokens)?,
+                    ),
+                    None => (Cost::default(), Cost::default()),
+                };
+                let timestamp = n.timestamp.unwrap_or(tx.now);
+                let ts = millis(timestamp);
+                let record = UsageRecord {
+                    // The id's time part is the request's own timestamp (records arrive out of
+                    // order), not the monotonic creation order other ids use.
+                    id: UsageId::from_parts(ts, crate::ids::random_u128()),
+                    request_id: n.request_id.clone(),
+                    workspace_id: ws.id,
+                    api_key_id,
+                    provider: n.provider.clone(),
+                    provider_type,
+                    model: n.model.clone(),
+                    model_ref: priced.map(|m| m.reference()),
+                    request_type: n.request_type.unwrap_or(RequestKind::Chat),
+                    input_tokens: n.input_tokens,
+                    output_tokens: n.output_tokens,
+                    input_cost,
+                    output_cost,
+                    timestamp,
+                };
+                USAGE.put(&mut *tx.txn, &(account, ws.id, record.id), &record)?;
+                USAGE_REQUESTS.put(&mut *tx.txn, &req_key, &record.id)?;
+                let key = format!("{}/{}", record.provider, record.model);
+                let c = Counters::of(&record);
+                for (level, start) in rollup_keys(ts) {
+                    rollups
+                        .entry((ws.id, level, start))
+                        .or_default()
+                        .add(&key, &c, ts);
+                }
+                out.push(Recorded {
+                    data: record,
+                    duplicate: false,
+                });
+            }
+            for ((ws, level, start), delta) in rollups {
+                let key = (account, ws, level, start);
+                let mut row = USAGE_ROLLUPS.get(&*tx.txn, &key)?.unwrap_or_default();
+                let fresh = row.by_model.is_empty();
+                for (m, c) in &delta.by_model {
+                    row.by_model.entry(m.clone()).or_default().add(c);
+                }
+                row.first_ms = if fresh {
+                    delta.first_ms
+                } else {
+                    row.first_ms.min(delta.first_ms)
+                };
+                row.last_ms = row.last_ms.max(delta.last_ms);
+                USAGE_ROLLUPS.put(&mut *tx.txn, &key, &row)?;
+            }
+            Ok(out)
+        })
+    }
+
+    /// Token usage of a workspace (`None` = the active workspace) over `[from, to)` (either end
+    /// open), per `provider/model` and in total. Read from the rollups: whole buckets of 32 days,
+    /// days, hours and minutes cover the range, and only the records of the partial minutes at
+    /// its edges are read one by one.
+    pub fn workspace_usage(
+        &self,
+        caller: &Caller,
+        workspace: Option<&str>,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> Result<TokenUsage> {
+        if let (Some(f), Some(t)) = (from, to)
+            && f > t
+        {
+            return Err(Error::invalid("from", format!("{f} is after to ({t})")));
+        }
+        self.read(|txn| {
+            authorize(txn, caller, false)?;
+            let account = caller.account;
+            let ws = workspace::resolve_or_active(txn, account, workspace)?;
+            let total = USAGE_ROLLUPS
+                .get(txn, &(account, ws.id, TOTAL_LEVEL, 0))?
+                .unwrap_or_default();
+            let mut sum: BTreeMap<String, Counters> = BTreeMap::new();
+            if from.is_none() && to.is_none() {
+                sum = total.by_model.clone();
+            } else if !total.by_model.is_empty() {
+                // Clamp to the recorded span so open ends cost nothing.
+                let lo = from
+                    .map_or(0, |f| millis(f.max(epoch())))
+                    .max(total.first_ms);
+                let hi = to
+                    .map_or(u64::MAX, |t| millis(t.max(epoch())))
+                    .min(total.last_ms.saturating_add(1));
+                if lo < hi {
+                    sum_range(txn, account, ws.id, lo, hi, &mut sum)?;
+                }
+            }
+            let mut all = Counters::default();
+            let mut tokens_by_model = BTreeMap::new();
+            for (key, c) in &sum {
+                all.add(c);
+                let (p, m) = key.split_once('/').unwrap_or((key.as_str(), ""));
+                tokens_by_model.insert(
+                    key.clone(),
+                    ModelUsage {
+                        provider: p.to_owned(),
+                        model: m.to_owned(),
+                        token_usage: c.into(),
+                    },
+                );
+            }
+            Ok(TokenUsage {
+                workspace_id: ws.id,
+                from,
+                to,
+                tokens_by_model,
+                token_usage: (&all).into(),
+            })
+        })
+    }
+}
+
+fn epoch() -> DateTime<Utc> {
+    Utc.timestamp_opt(0, 0).single().unwrap_or_default()
+}
+
+/// Adds the usage of `[lo, hi)` (ms) to `sum`: greedily the largest aligned bucket that fits,
+/// raw records for what no minute bucket covers.
+fn sum_range(
+    txn: &dyn ReadTxn,
+    account: AccountId,
+    ws: WorkspaceId,
+    lo: u64,
+    hi: u64,
+    sum: &mut BTreeMap<String, Counters>,
+) -> Result<()> {
+    // The largest level whose bucket starts at `t` and ends by `hi`.
+    let pick = |t: u64| {
+        (0..LEVELS.len())
+            .rev()
+            .find(|&l| t.is_multiple_of(LEVELS[l]) && t.saturating_add(LEVELS[l]) <= hi)
+    };
+    let mut t = lo;
+    while t < hi {
+        match pick(t) {
+            Some(level) => {
+                // The run of buckets of this level the greedy walk takes: one range scan.
+                let size = LEVELS[level];
+                let mut end = t + size;
+                while end < hi && pick(end) == Some(level) {
+                    end += size;
+                }
+                let lo_key = USAGE_ROLLUPS.key_bytes(&(account, ws, level as u64, t));
+                let hi_key = USAGE_ROLLUPS.key_bytes(&(account, ws, level as u64, end));
+                for (_, row) in USAGE_ROLLUPS.scan_range(txn, &lo_key, &hi_key)? {
+                    let row: Rollup = row;
+                    for (m, c) in &row.by_model {
+                        sum.entry(m.clone()).or_default().add(c);
+                    }
+                }
+                t = end;
+            }
+            None => {
+                let end = (t / LEVELS[0] + 1).saturating_mul(LEVELS[0]).min(hi);
+                let lo_key = USAGE.key_bytes(&(account, ws, UsageId::from_parts(t, 0)));
+                let hi_key = USAGE.key_bytes(&(account, ws, UsageId::from_parts(end, 0)));
+                for (_, r) in USAGE.scan_range(txn, &lo_key, &hi_key)? {
+                    let r: UsageRecord = r;
+                    sum.entry(format!("{}/{}", r.provider, r.model))
+                        .or_default()
+                        .add(&Counters::of(&r));
+                }
+                t = end;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Deletes every usage record, request id and rollup of a workspace (with the workspace).
+pub(crate) fn delete_all(
+    txn: &mut dyn crate::storage::WriteTxn,
+    account: AccountId,
+    ws: WorkspaceId,
+) -> Result<()> {
+    for (key, _) in USAGE.scan_prefix(txn, &(account, ws))? {
+        txn.delete(USAGE.name(), &key)?;
+    }
+    for (key, _) in USAGE_REQUESTS.scan_prefix(txn, &(account, ws))? {
+        txn.delete(USAGE_REQUESTS.name(), &key)?;
+    }
+    for (key, _) in USAGE_ROLLUPS.scan_prefix(txn, &(account, ws))? {
+        txn.delete(USAGE_ROLLUPS.name(), &key)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn costs_are_exact_decimals() {
+        let cases = [
+            // (tokens, cents per million tokens, USD)
+            (1_000_000, "300", "3"),
+            (1, "300", "0.000003"),
+            (1, "0.15", "0.0000000015"),
+            (3, "12.5", "0.000000375"),
+            (123_456_789, "0.000000001", "0.00000000123456789"),
+            (7, "1.1", "0.000000077"),
+            (0, "300", "0"),
+            (10_000_000_000, "7500", "750000"),
+        ];
+        for (tokens, price, usd) in cases {
+            assert_eq!(
+                Cost::of(tokens, price).unwrap().usd(),
+                usd,
+                "{tokens} × {price}"
+            );
+        }
+        // Summing many small costs drifts not at all (0.1 + 0.2 style).
+        let c = Cost::of(1, "0.1").unwrap();
+        let mut sum = Cost::default();
+        for _ in 0..10 {
+            sum = sum.plus(c);
+        }
+        assert_eq!(sum, Cost::of(10, "0.1").unwrap());
+        assert_eq!(sum.usd(), "0.00000001");
+    }
+}

@@ -1,0 +1,238 @@
+//! Token usage (seed 004, issue 7): recording, idempotency, pricing, and the property that the
+//! rollups always equal the sum of the raw records they cover.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use modelgates::*;
+use proptest::prelude::*;
+
+fn setup() -> (ModelGates, Caller) {
+    let g = ModelGates::open(MemoryStore::new()).unwrap();
+    let c = g.default_caller().unwrap();
+    g.provider_add(
+        &c,
+        NewProvider {
+            name: "openai-prod".into(),
+            description: None,
+            provider_type: ProviderType::Openai,
+            endpoint: None,
+            auth_type: None,
+            api_key: None,
+        },
+    )
+    .unwrap();
+    (g, c)
+}
+
+fn base() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap()
+}
+
+fn usage(id: &str, provider: &str, model: &str, input: u64, output: u64) -> NewUsage {
+    NewUsage {
+        request_id: id.into(),
+        provider: provider.into(),
+        model: model.into(),
+        input_tokens: input,
+        output_tokens: output,
+        timestamp: Some(base()),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn a_record_is_priced_at_record_time_and_stored_once_per_request_id() {
+    let (g, c) = setup();
+    // openai/gpt-5 costs "125" / "1000" cents per million tokens in the catalog.
+    let m = g.model_get(&c, "default", "openai/gpt-5").unwrap();
+    let r = g
+        .usage_record(&c, usage("req-1", "openai-prod", "gpt-5", 2_000_000, 1_000))
+        .unwrap();
+    assert!(!r.duplicate);
+    assert_eq!(r.data.model_ref.as_deref(), Some("openai/gpt-5"));
+    assert_eq!(r.data.provider_type, Some(ProviderType::Openai));
+    assert_eq!(
+        r.data.input_cost,
+        Cost::of(2_000_000, &m.spec.input_price_per_million_tokens).unwrap()
+    );
+    let again = g
+        .usage_record(&c, usage("req-1", "openai-prod", "gpt-5", 9, 9))
+        .unwrap();
+    assert!(again.duplicate);
+    assert_eq!(again.data, r.data, "the first record stands");
+    let total = g.workspace_usage(&c, None, None, None).unwrap();
+    assert_eq!(total.token_usage.requests, 1);
+    assert_eq!(total.token_usage.input_tokens, 2_000_000);
+    assert_eq!(
+        total.tokens_by_model["openai-prod/gpt-5"]
+            .token_usage
+            .input_cost_usd,
+        r.data.input_cost.usd()
+    );
+
+    // Unknown models are stored unpriced, not refused (a gateway must not lose records).
+    let r = g
+        .usage_record(&c, usage("req-2", "local", "mystery", 10, 10))
+        .unwrap();
+    assert_eq!(r.data.model_ref, None);
+    assert_eq!(r.data.input_cost, Cost::default());
+    // The same model from two providers stays two entries.
+    g.usage_record(&c, usage("req-3", "openai", "gpt-5", 1, 1))
+        .unwrap();
+    let total = g.workspace_usage(&c, None, None, None).unwrap();
+    assert_eq!(
+        total.tokens_by_model.len(),
+        3,
+        "{:?}",
+        total.tokens_by_model.keys()
+    );
+}
+
+#[test]
+fn a_batch_is_all_or_nothing_and_names_the_bad_record() {
+    let (g, c) = setup();
+    let mut batch: Vec<NewUsage> = (0..5)
+        .map(|i| usage(&format!("b-{i}"), "openai-prod", "gpt-5", 10, 10))
+        .collect();
+    batch[3].request_id = String::new();
+    let err = g.usage_record_batch(&c, &batch).unwrap_err();
+    assert_eq!(err.field(), Some("records[3].request_id"));
+    batch[3].api_key_id = Some("key_01JD00000000000000000000AA".into());
+    batch[3].request_id = "b-3".into();
+    let err = g.usage_record_batch(&c, &batch).unwrap_err();
+    assert_eq!(err.field(), Some("records[3].api_key_id"), "{err}");
+    assert_eq!(
+        g.workspace_usage(&c, None, None, None)
+            .unwrap()
+            .token_usage
+            .requests,
+        0,
+        "nothing was recorded"
+    );
+    batch[3].api_key_id = None;
+    batch.push(usage("b-0", "openai-prod", "gpt-5", 10, 10));
+    let out = g.usage_record_batch(&c, &batch).unwrap();
+    assert_eq!(out.iter().filter(|r| r.duplicate).count(), 1);
+    let err = g.usage_record_batch(&c, &[]).unwrap_err();
+    assert_eq!(err.field(), Some("records"));
+    let future = NewUsage {
+        timestamp: Some(Utc::now() + Duration::days(3)),
+        ..usage("f", "openai-prod", "gpt-5", 1, 1)
+    };
+    assert_eq!(
+        g.usage_record(&c, future).unwrap_err().field(),
+        Some("timestamp")
+    );
+}
+
+// --- Property: rollups equal the sum of the raw records they cover. --------------------------
+
+#[derive(Debug, Clone)]
+struct Rec {
+    offset_ms: i64,
+    provider: usize,
+    model: usize,
+    input: u64,
+    output: u64,
+    id: u8,
+}
+
+const PROVIDERS: [&str; 2] = ["openai-prod", "openai"];
+const MODELS: [&str; 3] = ["gpt-5", "gpt-5-mini", "unknown-model"];
+/// Four days and a bit, so every rollup level is crossed.
+const SPAN_MS: i64 = 4 * 86_400_000 + 7_777_777;
+
+fn arb_rec() -> impl Strategy<Value = Rec> {
+    (
+        prop_oneof![
+            0..SPAN_MS,
+            (0i64..100).prop_map(|m| m * 60_000),
+            0i64..120_000
+        ],
+        0..PROVIDERS.len(),
+        0..MODELS.len(),
+        0u64..5_000_000,
+        0u64..100_000,
+        0u8..60,
+    )
+        .prop_map(|(offset_ms, provider, model, input, output, id)| Rec {
+            offset_ms,
+            provider,
+            model,
+            input,
+            output,
+            id,
+        })
+}
+
+fn arb_bound() -> impl Strategy<Value = Option<i64>> {
+    prop_oneof![
+        Just(None),
+        (-10_000i64..SPAN_MS + 10_000).prop_map(Some),
+        (0i64..100).prop_map(|m| Some(m * 3_600_000)),
+        (0i64..5000).prop_map(|m| Some(m * 60_000)),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+    #[test]
+    fn rollups_equal_the_sum_of_raw_records(
+        batches in prop::collection::vec(prop::collection::vec(arb_rec(), 1..12), 1..8),
+        ranges in prop::collection::vec((arb_bound(), arb_bound()), 1..12),
+    ) {
+        let (g, c) = setup();
+        // The model: request id → the record that was stored first.
+        let mut stored: BTreeMap<String, UsageRecord> = BTreeMap::new();
+        for batch in &batches {
+            let input: Vec<NewUsage> = batch
+                .iter()
+                .map(|r| NewUsage {
+                    timestamp: Some(base() + Duration::milliseconds(r.offset_ms)),
+                    ..usage(&format!("r{}", r.id), PROVIDERS[r.provider], MODELS[r.model], r.input, r.output)
+                })
+                .collect();
+            for out in g.usage_record_batch(&c, &input).unwrap() {
+                let first = !stored.contains_key(&out.data.request_id);
+                prop_assert_eq!(out.duplicate, !first);
+                stored.entry(out.data.request_id.clone()).or_insert(out.data);
+            }
+        }
+        for (from, to) in ranges {
+            let from = from.map(|o| base() + Duration::milliseconds(o));
+            let to = to.map(|o| base() + Duration::milliseconds(o));
+            if let (Some(f), Some(t)) = (from, to) && f > t {
+                prop_assert!(g.workspace_usage(&c, None, from, to).is_err());
+                continue;
+            }
+            let got = g.workspace_usage(&c, None, from, to).unwrap();
+            let mut want: BTreeMap<String, (u64, u64, u64, Cost, Cost)> = BTreeMap::new();
+            for r in stored.values() {
+                if from.is_some_and(|f| r.timestamp < f) || to.is_some_and(|t| r.timestamp >= t) {
+                    continue;
+                }
+                let e = want.entry(format!("{}/{}", r.provider, r.model)).or_default();
+                e.0 += 1;
+                e.1 += r.input_tokens;
+                e.2 += r.output_tokens;
+                e.3 = e.3.plus(r.input_cost);
+                e.4 = e.4.plus(r.output_cost);
+            }
+            let got_map: BTreeMap<String, (u64, u64, u64, String, String)> = got
+                .tokens_by_model
+                .iter()
+                .map(|(k, m)| {
+                    let u = &m.token_usage;
+                    (k.clone(), (u.requests, u.input_tokens, u.output_tokens,
+                                 u.input_cost_usd.clone(), u.output_cost_usd.clone()))
+                })
+                .collect();
+            let want_map: BTreeMap<String, (u64, u64, u64, String, String)> = want
+                .into_iter()
+                .map(|(k, (n, i, o, ic, oc))| (k, (n, i, o, ic.usd(), oc.usd())))
+                .collect();
+            prop_assert_eq!(got_map, want_map, "range {:?}..{:?}", from, to);
+        }
+    }
+}
