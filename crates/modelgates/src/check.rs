@@ -39,6 +39,8 @@ pub struct CheckReport {
     pub mux_rules: u64,
     /// Personas read.
     pub personas: u64,
+    /// Usage records read.
+    pub usage_records: u64,
     /// Every broken invariant, one sentence each; empty when the database is consistent.
     pub problems: Vec<String>,
 }
@@ -262,6 +264,11 @@ fn check_all(txn: &dyn ReadTxn, c: &mut Checker) -> Result<()> {
             || format!("account {a}: models or overrides outlive their workspace"),
         );
         check_routing(txn, c, a, &workspaces)?;
+        for w in &workspaces {
+            crate::usage::check(txn, a, w.id, &mut c.report.usage_records, &mut |p| {
+                c.report.problems.push(p)
+            })?;
+        }
     }
     let hashes = KEY_HASHES.scan_prefix(txn, &())?.len();
     c.ensure(hashes == all_key_hashes.len(), || {

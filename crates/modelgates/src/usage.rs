@@ -642,6 +642,63 @@ fn sum_range(
     Ok(())
 }
 
+/// Checks a workspace's usage: every record is indexed by its request id (and nothing else
+/// is), and every rollup row equals the sum of the records in its bucket. Reads everything.
+pub(crate) fn check(
+    txn: &dyn ReadTxn,
+    account: AccountId,
+    ws: WorkspaceId,
+    count: &mut u64,
+    problem: &mut dyn FnMut(String),
+) -> Result<()> {
+    let records = USAGE.values_with_prefix(txn, &(account, ws))?;
+    *count += records.len() as u64;
+    let index = USAGE_REQUESTS.scan_prefix(txn, &(account, ws))?.len();
+    if index != records.len() {
+        problem(format!(
+            "workspace {ws}: {index} request ids index {} usage records",
+            records.len()
+        ));
+    }
+    let mut want: BTreeMap<(u64, u64), Rollup> = BTreeMap::new();
+    for r in &records {
+        if USAGE_REQUESTS.get(txn, &(account, ws, r.request_id.clone()))? != Some(r.id) {
+            problem(format!(
+                "usage {}: request id {:?} not indexed",
+                r.id, r.request_id
+            ));
+        }
+        let ts = millis(r.timestamp);
+        let key = format!("{}/{}", r.provider, r.model);
+        for (level, start) in rollup_keys(ts) {
+            want.entry((level, start))
+                .or_default()
+                .add(&key, &Counters::of(r), ts);
+        }
+    }
+    let stored: BTreeMap<(u64, u64), Rollup> = USAGE_ROLLUPS
+        .scan_prefix(txn, &(account, ws))?
+        .into_iter()
+        .map(|(k, v)| {
+            // The key ends with level and start, 8 bytes each.
+            let n = k.len();
+            let word = |at: usize| u64::from_be_bytes(k[at..at + 8].try_into().unwrap_or([0; 8]));
+            ((word(n - 16), word(n - 8)), v)
+        })
+        .collect();
+    if stored != want {
+        let wrong = want
+            .iter()
+            .filter(|(k, v)| stored.get(k) != Some(v))
+            .count()
+            + stored.keys().filter(|k| !want.contains_key(k)).count();
+        problem(format!(
+            "workspace {ws}: {wrong} usage rollup rows differ from the sum of their records"
+        ));
+    }
+    Ok(())
+}
+
 /// Deletes every usage record, request id and rollup of a workspace (with the workspace).
 pub(crate) fn delete_all(
     txn: &mut dyn crate::storage::WriteTxn,

@@ -199,6 +199,9 @@ proptest! {
                 stored.entry(out.data.request_id.clone()).or_insert(out.data);
             }
         }
+        let report = g.check().unwrap();
+        prop_assert!(report.is_ok(), "{:?}", report.problems);
+        prop_assert_eq!(report.usage_records as usize, stored.len());
         for (from, to) in ranges {
             let from = from.map(|o| base() + Duration::milliseconds(o));
             let to = to.map(|o| base() + Duration::milliseconds(o));
