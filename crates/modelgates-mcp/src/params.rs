@@ -569,6 +569,53 @@ pub struct UsageRecordParams {
     pub output_tokens: u64,
     /// When the request happened (RFC 3339; default now; at most a day ahead).
     pub timestamp: Option<DateTime<Utc>>,
+    /// The conversation, if you log it; secrets in it are detected and stored redacted.
+    pub conversation: Option<ConversationParams>,
+    /// Alerts you raised on the request (at most 100).
+    #[serde(default)]
+    pub alerts: Vec<AlertParams>,
+}
+
+/// A request's conversation.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConversationParams {
+    /// The chat it belongs to.
+    pub chat_id: Option<String>,
+    /// The prompt (≤ 1 MiB).
+    pub prompt: String,
+    /// The prompt's message id.
+    pub prompt_message_id: Option<String>,
+    /// The answer (≤ 1 MiB).
+    pub answer: Option<String>,
+    /// The answer's message id.
+    pub answer_message_id: Option<String>,
+}
+
+/// An alert on a request.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AlertParams {
+    /// What triggered it: "secrets", "pii", "malicious_packages" or another kind (1-64 chars).
+    pub trigger_type: String,
+    /// critical or info.
+    pub trigger_category: modelgates::AlertCategory,
+    /// What matched.
+    pub trigger_string: Option<String>,
+    /// The code involved.
+    pub code_snippet: Option<CodeSnippetParams>,
+}
+
+/// Code an alert points at.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CodeSnippetParams {
+    /// The code.
+    pub code: String,
+    /// Its language, e.g. "python".
+    pub language: Option<String>,
+    /// Its file path.
+    pub filepath: Option<String>,
 }
 
 /// Parameters of usage_record_batch.

@@ -36,6 +36,28 @@ impl From<UsageRecordParams> for NewUsage {
             input_tokens: p.input_tokens,
             output_tokens: p.output_tokens,
             timestamp: p.timestamp,
+            conversation: p.conversation.map(|c| modelgates::NewConversation {
+                chat_id: c.chat_id,
+                prompt: c.prompt,
+                prompt_message_id: c.prompt_message_id,
+                answer: c.answer,
+                answer_message_id: c.answer_message_id,
+            }),
+            alerts: p
+                .alerts
+                .into_iter()
+                .map(|a| modelgates::Alert {
+                    trigger_type: a.trigger_type,
+                    trigger_category: a.trigger_category,
+                    trigger_string: a.trigger_string,
+                    code_snippet: a.code_snippet.map(|c| modelgates::CodeSnippet {
+                        code: c.code,
+                        language: c.language,
+                        filepath: c.filepath,
+                    }),
+                    detected: false,
+                })
+                .collect(),
         }
     }
 }
@@ -49,9 +71,12 @@ impl McpServer {
             it again changes nothing and returns duplicate: true), workspace (omit for the active \
             one), provider (a provider endpoint's name or id, or a catalog provider such as \
             openai), model, request_type (chat | fim), input/output tokens, timestamp (default \
-            now). Cost is computed now from the workspace's model prices, exactly, and never \
-            rewritten; an unknown model is stored unpriced (cost 0, model_ref absent). Returns \
-            {data: record, duplicate}.",
+            now), optionally the conversation (chat_id, prompt, answer, message ids) and alerts \
+            (trigger_type, trigger_category critical | info, trigger_string, code_snippet). Cost \
+            is computed now from the workspace's model prices, exactly, and never rewritten; an \
+            unknown model is stored unpriced (cost 0, model_ref absent). Secrets in the \
+            conversation are detected and stored redacted, with a critical secrets alert when you \
+            reported none. Returns {data: record, duplicate}.",
         annotations(
             read_only_hint = false,
             destructive_hint = false,

@@ -87,6 +87,7 @@ mod persona;
 mod provider;
 mod routing;
 mod schema;
+mod secrets;
 mod snapshot;
 mod storage;
 mod usage;
@@ -122,11 +123,12 @@ pub use routing::{
     ROUTE_FILES_MAX, RemovedRule, RequestKind, Route, RouteProvider, RouteSource,
 };
 pub use schema::SCHEMA_VERSION;
+pub use secrets::{Finding, detect as detect_secrets, redact as redact_secrets};
 pub use snapshot::{Snapshot, VerifiedKey};
 pub use storage::{Entry, ReadTxn, Storage, StorageError, StorageResult, TableName, WriteTxn};
 pub use usage::{
-    Cost, Counters, ModelUsage, NewUsage, Recorded, TokenUsage, USAGE_BATCH_MAX, UsageRecord,
-    UsageTotals,
+    Alert, AlertCategory, CodeSnippet, Cost, Counters, Message, ModelUsage, NewConversation,
+    NewUsage, Recorded, TokenUsage, USAGE_BATCH_MAX, UsageRecord, UsageTotals,
 };
 pub use validate::{BULK_MAX, PAGE_DEFAULT_LIMIT, PAGE_MAX_LIMIT, Page, Paged, SLUG_MAX};
 pub use workspace::{

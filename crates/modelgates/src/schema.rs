@@ -24,7 +24,7 @@ use crate::persona::Persona;
 use crate::provider::{ProviderRecord, ProviderUse};
 use crate::routing::WorkspaceConfig;
 use crate::storage::WriteTxn;
-use crate::usage::{Rollup, UsageRecord};
+use crate::usage::{Message, Rollup, UsageRecord};
 use crate::workspace::{Workspace, WorkspaceMember};
 
 /// The schema version this build writes. Bump it with a migration in [`migrate`].
@@ -105,6 +105,10 @@ pub(crate) const USAGE_REQUESTS: Table<(AccountId, WorkspaceId, String), UsageId
 /// Rollups: (account, workspace, level, bucket start ms) → counters per provider/model.
 pub(crate) const USAGE_ROLLUPS: Table<(AccountId, WorkspaceId, u64, u64), Rollup> =
     Table::family("usage", 2);
+
+/// Conversations and alerts of usage records: (account, workspace, usage id) → message.
+pub(crate) const USAGE_MESSAGES: Table<(AccountId, WorkspaceId, UsageId), Message> =
+    Table::family("usage", 3);
 
 /// Brings a database at schema `from` up to [`SCHEMA_VERSION`], inside the caller's transaction.
 pub(crate) fn migrate(txn: &mut dyn WriteTxn, from: u64) -> Result<()> {

@@ -36,13 +36,21 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
             r"-----BEGIN (?:RSA |EC |DSA |OPENSSH |PGP |ENCRYPTED )?PRIVATE KEY(?: BLOCK)?-----[\s\S]*?-----END (?:RSA |EC |DSA |OPENSSH |PGP |ENCRYPTED )?PRIVATE KEY(?: BLOCK)?-----",
             0,
         ),
-        rule("aws_access_key_id", r"\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b", 0),
+        rule(
+            "aws_access_key_id",
+            r"\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b",
+            0,
+        ),
         rule(
             "aws_secret_access_key",
             r#"(?i)aws.{0,20}?(?:secret|private).{0,20}?['"=:\s]+([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+]|$)"#,
             1,
         ),
-        rule("github_token", r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,255}\b", 0),
+        rule(
+            "github_token",
+            r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,255}\b",
+            0,
+        ),
         rule("github_token", r"\bgithub_pat_[A-Za-z0-9_]{82}\b", 0),
         rule("slack_token", r"\bxox[baprs]-[A-Za-z0-9-]{10,72}\b", 0),
         rule(
@@ -52,7 +60,11 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
         ),
         rule("stripe_key", r"\b(?:sk|rk)_live_[A-Za-z0-9]{24,99}\b", 0),
         rule("google_api_key", r"\bAIza[0-9A-Za-z_-]{35}\b", 0),
-        rule("anthropic_api_key", r"\bsk-ant-(?:api|admin)\d{2}-[A-Za-z0-9_-]{80,120}", 0),
+        rule(
+            "anthropic_api_key",
+            r"\bsk-ant-(?:api|admin)\d{2}-[A-Za-z0-9_-]{80,120}",
+            0,
+        ),
         rule(
             "openai_api_key",
             r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}T3BlbkFJ[A-Za-z0-9_-]{20,}",
@@ -102,9 +114,17 @@ fn looks_random(v: &str) -> bool {
     .filter(|&&x| x)
     .count();
     let lower = v.to_ascii_lowercase();
-    let placeholder = ["example", "changeme", "your", "xxxx", "redacted", "placeholder", "dummy"]
-        .iter()
-        .any(|w| lower.contains(w));
+    let placeholder = [
+        "example",
+        "changeme",
+        "your",
+        "xxxx",
+        "redacted",
+        "placeholder",
+        "dummy",
+    ]
+    .iter()
+    .any(|w| lower.contains(w));
     entropy(v) >= 3.5 && classes >= 2 && !placeholder && !v.contains("..")
 }
 
@@ -170,12 +190,18 @@ mod tests {
         let cases: Vec<(String, &str)> = vec![
             (format!("key id {aws_id} here"), "aws_access_key_id"),
             (
-                format!("aws_secret_access_key = \"{}\"", fake("", 40).replace('_', "/")),
+                format!(
+                    "aws_secret_access_key = \"{}\"",
+                    fake("", 40).replace('_', "/")
+                ),
                 "aws_secret_access_key",
             ),
             (format!("token {}", fake("ghp_", 36)), "github_token"),
-            (format!("{}", fake("github_pat_", 82)), "github_token"),
-            (format!("slack {}", fake("xoxb-1234567890-", 24)), "slack_token"),
+            (fake("github_pat_", 82), "github_token"),
+            (
+                format!("slack {}", fake("xoxb-1234567890-", 24)),
+                "slack_token",
+            ),
             (
                 format!(
                     "post to https://hooks.slack.com/services/T{}/B{}/{}",
@@ -192,7 +218,10 @@ mod tests {
                 format!("{}T3BlbkFJ{}", fake("sk-proj-", 24), fake("", 24)),
                 "openai_api_key",
             ),
-            (format!("mg-v1-{}", "0123456789abcdef".repeat(4)), "modelgates_api_key"),
+            (
+                format!("mg-v1-{}", "0123456789abcdef".repeat(4)),
+                "modelgates_api_key",
+            ),
             (
                 format!("{}.{}.{}", fake("eyJ", 20), fake("eyJ", 30), fake("", 30)),
                 "jwt",
@@ -208,7 +237,10 @@ mod tests {
                 format!("DB_PASSWORD={}", "h7Gk2pQ9xZ4mW8vR"),
                 "generic_secret",
             ),
-            (format!("\"api_key\": \"{}\"", "Zq8Xw3Lm9Pt2Vn6Rk4Yb"), "generic_secret"),
+            (
+                format!("\"api_key\": \"{}\"", "Zq8Xw3Lm9Pt2Vn6Rk4Yb"),
+                "generic_secret",
+            ),
         ];
         for (text, kind) in cases {
             let found = detect(&text);
@@ -217,7 +249,7 @@ mod tests {
                 "{kind} not found in {text:?}: {found:?}"
             );
             let (redacted, _) = redact(&text);
-            assert!(redacted.contains(&format!("[REDACTED:")), "{redacted}");
+            assert!(redacted.contains("[REDACTED:"), "{redacted}");
         }
     }
 
@@ -225,18 +257,18 @@ mod tests {
     fn look_alikes_are_not_secrets() {
         let cases = [
             "the AKIA prefix marks AWS key ids",
-            "AKIA1234",                                    // too short
-            "password = changeme_changeme_123",             // placeholder
-            "token: your-token-goes-here-please",           // placeholder
-            "api_key = os.environ['OPENAI_API_KEY']",       // a reference, not a value
-            "secret_path = /var/lib/app/secrets/config",    // a path, low entropy classes
-            "password: aaaaaaaaaaaaaaaaaaaa",               // no entropy
-            "sk-this-is-not-an-openai-key-at-all",          // no marker
-            "ghp_short",                                    // too short
-            "xoxb-123",                                     // too short
-            "mg-v1-notahexsecret",                          // wrong shape
+            "AKIA1234",                                  // too short
+            "password = changeme_changeme_123",          // placeholder
+            "token: your-token-goes-here-please",        // placeholder
+            "api_key = os.environ['OPENAI_API_KEY']",    // a reference, not a value
+            "secret_path = /var/lib/app/secrets/config", // a path, low entropy classes
+            "password: aaaaaaaaaaaaaaaaaaaa",            // no entropy
+            "sk-this-is-not-an-openai-key-at-all",       // no marker
+            "ghp_short",                                 // too short
+            "xoxb-123",                                  // too short
+            "mg-v1-notahexsecret",                       // wrong shape
             "-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----",
-            "eyJhbGciOi is the start of a JWT header",      // not three parts
+            "eyJhbGciOi is the start of a JWT header", // not three parts
             "the word credential, and tokenization of text", // no assignment
         ];
         for text in cases {

@@ -16,7 +16,7 @@ use crate::ids::{AccountId, KeyId, UsageId, WorkspaceId};
 use crate::model;
 use crate::provider::{self, ProviderType};
 use crate::routing::RequestKind;
-use crate::schema::{USAGE, USAGE_REQUESTS, USAGE_ROLLUPS, WORKSPACE_KEYS};
+use crate::schema::{USAGE, USAGE_MESSAGES, USAGE_REQUESTS, USAGE_ROLLUPS, WORKSPACE_KEYS};
 use crate::storage::ReadTxn;
 use crate::validate::excerpt;
 use crate::workspace::{self, Workspace, WorkspaceSel};
@@ -98,6 +98,86 @@ fn price_units(price: &str) -> Result<u128> {
     Ok(int * 1_000_000_000 + frac_units)
 }
 
+/// Whether an alert needs attention.
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertCategory {
+    /// Needs attention (counted in `total_alerts`).
+    Critical,
+    /// For information.
+    Info,
+}
+
+/// Code an alert points at.
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeSnippet {
+    /// The code (secrets redacted when stored).
+    pub code: String,
+    /// Its language.
+    pub language: Option<String>,
+    /// Its file.
+    pub filepath: Option<String>,
+}
+
+/// An alert raised on a request (by the gateway, or by the built-in secret detector).
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Alert {
+    /// What triggered it: `secrets`, `pii`, `malicious_packages` or another kind.
+    pub trigger_type: String,
+    /// Critical or informational.
+    pub trigger_category: AlertCategory,
+    /// What matched (secrets redacted).
+    pub trigger_string: Option<String>,
+    /// The code involved (secrets redacted).
+    pub code_snippet: Option<CodeSnippet>,
+    /// Added by ModelGates' secret detector rather than reported by the gateway.
+    #[serde(default)]
+    pub detected: bool,
+}
+
+/// The conversation of a recorded request.
+#[derive(Debug, Clone, Default)]
+pub struct NewConversation {
+    /// The chat it belongs to.
+    pub chat_id: Option<String>,
+    /// The prompt (secrets are detected and redacted before storing).
+    pub prompt: String,
+    /// The prompt's message id.
+    pub prompt_message_id: Option<String>,
+    /// The answer, if any (redacted too).
+    pub answer: Option<String>,
+    /// The answer's message id.
+    pub answer_message_id: Option<String>,
+}
+
+/// A stored conversation turn with its alerts (keyed by the usage record's id).
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    /// The usage record it belongs to.
+    pub usage_id: UsageId,
+    /// The chat.
+    pub chat_id: Option<String>,
+    /// The prompt, secrets redacted (`[REDACTED:<kind>]`).
+    pub prompt: Option<String>,
+    /// The prompt's message id.
+    pub prompt_message_id: Option<String>,
+    /// The answer, secrets redacted.
+    pub answer: Option<String>,
+    /// The answer's message id.
+    pub answer_message_id: Option<String>,
+    /// Alerts, reported and detected.
+    pub alerts: Vec<Alert>,
+}
+
+/// Longest prompt or answer, in bytes (1 MiB).
+const TEXT_MAX: usize = 1 << 20;
+/// Most alerts on one request.
+const ALERTS_MAX: usize = 100;
+
 /// One request's usage, as a gateway reports it.
 #[derive(Debug, Clone, Default)]
 pub struct NewUsage {
@@ -119,6 +199,11 @@ pub struct NewUsage {
     pub output_tokens: u64,
     /// When the request happened (default: now). At most a day in the future.
     pub timestamp: Option<DateTime<Utc>>,
+    /// The conversation, if the gateway logs it.
+    pub conversation: Option<NewConversation>,
+    /// Alerts the gateway raised (the secret detector adds `secrets` alerts when none is given
+    /// and it finds one in the prompt or answer).
+    pub alerts: Vec<Alert>,
 }
 
 /// A recorded request, priced.
@@ -328,6 +413,39 @@ fn check_new(field: &str, n: &NewUsage, now: DateTime<Utc>) -> Result<()> {
             format!("{ts} is more than a day in the future"),
         ));
     }
+    if let Some(c) = &n.conversation {
+        for (name, v) in [
+            ("conversation.prompt", Some(&c.prompt)),
+            ("conversation.answer", c.answer.as_ref()),
+        ] {
+            if let Some(v) = v
+                && v.len() > TEXT_MAX
+            {
+                return Err(Error::invalid(
+                    f(name),
+                    format!("{} bytes; at most {TEXT_MAX} (1 MiB) are allowed", v.len()),
+                ));
+            }
+        }
+    }
+    if n.alerts.len() > ALERTS_MAX {
+        return Err(Error::invalid(
+            f("alerts"),
+            format!(
+                "{} alerts; at most {ALERTS_MAX} are allowed",
+                n.alerts.len()
+            ),
+        ));
+    }
+    for (i, a) in n.alerts.iter().enumerate() {
+        let len = a.trigger_type.chars().count();
+        if len == 0 || len > 64 || a.trigger_type.chars().any(char::is_control) {
+            return Err(Error::invalid(
+                f(&format!("alerts[{i}].trigger_type")),
+                format!("{:?} must be 1-64 characters", excerpt(&a.trigger_type)),
+            ));
+        }
+    }
     if let Some(ts) = n.timestamp
         && ts.timestamp_millis() < 0
     {
@@ -369,6 +487,57 @@ fn price(
         None => None,
     };
     Ok((endpoint.map(|p| p.provider_type), found))
+}
+
+/// The message to store for a request: texts redacted, and a `secrets` alert added when the
+/// detector finds one and the gateway reported none.
+fn message_of(usage_id: UsageId, n: &NewUsage) -> Message {
+    let mut findings = Vec::new();
+    let mut clean = |text: &str| {
+        let (redacted, found) = crate::secrets::redact(text);
+        findings.extend(found.into_iter().map(|f| f.kind));
+        redacted
+    };
+    let conv = n.conversation.as_ref();
+    let prompt = conv.map(|c| clean(&c.prompt));
+    let answer = conv.and_then(|c| c.answer.as_deref()).map(&mut clean);
+    let mut alerts: Vec<Alert> = n
+        .alerts
+        .iter()
+        .map(|a| Alert {
+            trigger_type: a.trigger_type.clone(),
+            trigger_category: a.trigger_category,
+            trigger_string: a.trigger_string.as_deref().map(&mut clean),
+            code_snippet: a.code_snippet.as_ref().map(|c| CodeSnippet {
+                code: clean(&c.code),
+                language: c.language.clone(),
+                filepath: c.filepath.clone(),
+            }),
+            detected: false,
+        })
+        .collect();
+    if !findings.is_empty() && !alerts.iter().any(|a| a.trigger_type == "secrets") {
+        findings.sort_unstable();
+        findings.dedup();
+        for kind in findings {
+            alerts.push(Alert {
+                trigger_type: "secrets".into(),
+                trigger_category: AlertCategory::Critical,
+                trigger_string: Some(format!("[REDACTED:{kind}]")),
+                code_snippet: None,
+                detected: true,
+            });
+        }
+    }
+    Message {
+        usage_id,
+        chat_id: conv.and_then(|c| c.chat_id.clone()),
+        prompt,
+        prompt_message_id: conv.and_then(|c| c.prompt_message_id.clone()),
+        answer,
+        answer_message_id: conv.and_then(|c| c.answer_message_id.clone()),
+        alerts,
+    }
 }
 
 fn bucket(level: usize, ts: u64) -> u64 {
@@ -489,6 +658,10 @@ impl ModelGates {
                     timestamp,
                 };
                 USAGE.put(&mut *tx.txn, &(account, ws.id, record.id), &record)?;
+                if n.conversation.is_some() || !n.alerts.is_empty() {
+                    let message = message_of(record.id, n);
+                    USAGE_MESSAGES.put(&mut *tx.txn, &(account, ws.id, record.id), &message)?;
+                }
                 USAGE_REQUESTS.put(&mut *tx.txn, &req_key, &record.id)?;
                 let key = format!("{}/{}", record.provider, record.model);
                 let c = Counters::of(&record);
@@ -519,6 +692,24 @@ impl ModelGates {
                 USAGE_ROLLUPS.put(&mut *tx.txn, &key, &row)?;
             }
             Ok(out)
+        })
+    }
+
+    /// The stored conversation and alerts of a usage record (`None` when it had neither).
+    pub fn usage_message(
+        &self,
+        caller: &Caller,
+        workspace: Option<&str>,
+        usage_id: &str,
+    ) -> Result<Option<Message>> {
+        let id = UsageId::parse_field(usage_id, "usage_id")?;
+        self.read(|txn| {
+            authorize(txn, caller, false)?;
+            let ws = workspace::resolve_or_active(txn, caller.account, workspace)?;
+            if !USAGE.contains(txn, &(caller.account, ws.id, id))? {
+                return Err(Error::not_found("usage record", id.to_string()));
+            }
+            USAGE_MESSAGES.get(txn, &(caller.account, ws.id, id))
         })
     }
 
@@ -713,6 +904,9 @@ pub(crate) fn delete_all(
     }
     for (key, _) in USAGE_ROLLUPS.scan_prefix(txn, &(account, ws))? {
         txn.delete(USAGE_ROLLUPS.name(), &key)?;
+    }
+    for (key, _) in USAGE_MESSAGES.scan_prefix(txn, &(account, ws))? {
+        txn.delete(USAGE_MESSAGES.name(), &key)?;
     }
     Ok(())
 }

@@ -239,3 +239,81 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn stored_conversations_never_contain_a_detected_secret() {
+    let (g, c) = setup();
+    // Assembled at run time: the source holds no literal credential.
+    let aws = format!("AKIA{}", "Q3ZL7NDX2MP4TR8V");
+    let gh = format!("ghp_{}", "aB3dE5fG7hJ9kL2mN4pQ6rS8tU0vWxYz1234");
+    let conv = |prompt: String| NewConversation {
+        chat_id: Some("chat-1".into()),
+        prompt,
+        answer: Some(format!("use {gh}")),
+        ..Default::default()
+    };
+    let r = g
+        .usage_record(
+            &c,
+            NewUsage {
+                conversation: Some(conv(format!("deploy with {aws}"))),
+                ..usage("s-1", "openai-prod", "gpt-5", 1, 1)
+            },
+        )
+        .unwrap();
+    let m = g
+        .usage_message(&c, None, &r.data.id.to_string())
+        .unwrap()
+        .expect("a message is stored");
+    let stored = serde_json::to_string(&m).unwrap();
+    assert!(!stored.contains(&aws) && !stored.contains(&gh), "{stored}");
+    assert_eq!(
+        m.prompt.as_deref(),
+        Some("deploy with [REDACTED:aws_access_key_id]")
+    );
+    let detected: Vec<_> = m.alerts.iter().filter(|a| a.detected).collect();
+    assert_eq!(detected.len(), 2, "{:?}", m.alerts);
+    assert!(
+        detected
+            .iter()
+            .all(|a| a.trigger_type == "secrets" && a.trigger_category == AlertCategory::Critical)
+    );
+
+    // A gateway that reported its own secrets alert gets no duplicate, but still redaction.
+    let reported = Alert {
+        trigger_type: "secrets".into(),
+        trigger_category: AlertCategory::Critical,
+        trigger_string: Some(aws.clone()),
+        code_snippet: Some(CodeSnippet {
+            code: format!("KEY = '{aws}'"),
+            language: Some("python".into()),
+            filepath: Some("app.py".into()),
+        }),
+        detected: false,
+    };
+    let r = g
+        .usage_record(
+            &c,
+            NewUsage {
+                conversation: Some(conv(format!("key {aws}"))),
+                alerts: vec![reported],
+                ..usage("s-2", "openai-prod", "gpt-5", 1, 1)
+            },
+        )
+        .unwrap();
+    let m = g
+        .usage_message(&c, None, &r.data.id.to_string())
+        .unwrap()
+        .unwrap();
+    assert_eq!(m.alerts.len(), 1);
+    let stored = serde_json::to_string(&m).unwrap();
+    assert!(!stored.contains(&aws), "{stored}");
+    // No conversation and no alerts: nothing stored besides the usage record.
+    let r = g
+        .usage_record(&c, usage("s-3", "openai-prod", "gpt-5", 1, 1))
+        .unwrap();
+    assert_eq!(
+        g.usage_message(&c, None, &r.data.id.to_string()).unwrap(),
+        None
+    );
+}
