@@ -63,6 +63,16 @@ impl KeyPart for [u8; 32] {
     }
 }
 
+/// 16 id bytes that sort in reverse: newest-first feeds over time-ordered ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Reverse16(pub(crate) [u8; 16]);
+
+impl KeyPart for Reverse16 {
+    fn encode_key(&self, out: &mut Vec<u8>) {
+        out.extend(self.0.iter().map(|b| !b));
+    }
+}
+
 /// The empty prefix: scans a whole table.
 impl KeyPart for () {
     fn encode_key(&self, _out: &mut Vec<u8>) {}
@@ -224,6 +234,22 @@ impl<K: KeyPart + ?Sized, V: Serialize + DeserializeOwned> Table<K, V> {
         let end = prefix_successor(&start);
         let end_bound = end.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
         let rows = txn.range(self.name, Bound::Included(&start), end_bound, usize::MAX)?;
+        rows.into_iter()
+            .map(|(k, v)| Ok((k, decode_value(self.name, &v)?)))
+            .collect()
+    }
+
+    /// The first `limit` entries whose key starts with `prefix`, in key order.
+    pub fn scan_prefix_limit(
+        &self,
+        txn: &(impl ReadTxn + ?Sized),
+        prefix: &impl KeyPart,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, V)>> {
+        let start = self.key(prefix);
+        let end = prefix_successor(&start);
+        let end_bound = end.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
+        let rows = txn.range(self.name, Bound::Included(&start), end_bound, limit)?;
         rows.into_iter()
             .map(|(k, v)| Ok((k, decode_value(self.name, &v)?)))
             .collect()

@@ -81,6 +81,7 @@ mod gates;
 mod ids;
 mod member;
 mod memory;
+mod message;
 mod model;
 mod patch;
 mod persona;
@@ -110,6 +111,10 @@ pub use ids::{
 };
 pub use member::{Member, MemberPatch, NewMember, OrgRole};
 pub use memory::MemoryStore;
+pub use message::{
+    AlertsSummary, ChatMessage, Conversation, MessageFilter, MessageSummary, MessagesPage,
+    QuestionAnswer, TokenUsageAgg,
+};
 pub use model::{
     CATALOG_BUNDLE, Model, ModelFilter, ModelSpec, ModelStatus, NewModel, ResourceMetadata,
 };

@@ -15,7 +15,7 @@ use serde_json::Value as Json;
 
 use crate::account::Account;
 use crate::api_key::KeyRecord;
-use crate::codec::Table;
+use crate::codec::{Reverse16, Table};
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, KeyId, ModelId, PersonaId, ProviderId, UsageId, UserId, WorkspaceId};
 use crate::member::Member;
@@ -109,6 +109,19 @@ pub(crate) const USAGE_ROLLUPS: Table<(AccountId, WorkspaceId, u64, u64), Rollup
 /// Conversations and alerts of usage records: (account, workspace, usage id) → message.
 pub(crate) const USAGE_MESSAGES: Table<(AccountId, WorkspaceId, UsageId), Message> =
     Table::family("usage", 3);
+
+/// Newest-first feed of a workspace's messages: (account, workspace, reversed usage id) → id.
+pub(crate) const MESSAGE_FEED: Table<(AccountId, WorkspaceId, Reverse16), UsageId> =
+    Table::family("usage", 4);
+/// Newest-first messages of a chat: (account, workspace, chat id, reversed usage id) → id.
+pub(crate) const MESSAGES_BY_CHAT: Table<(AccountId, WorkspaceId, String, Reverse16), UsageId> =
+    Table::family("usage", 5);
+/// Newest-first messages with an alert of a trigger type: (…, trigger type, reversed id) → id.
+pub(crate) const MESSAGES_BY_TRIGGER: Table<(AccountId, WorkspaceId, String, Reverse16), UsageId> =
+    Table::family("usage", 6);
+/// Message counts: (account, workspace, "" | "chat:<id>" | "trigger:<type>") → count.
+pub(crate) const MESSAGE_COUNTS: Table<(AccountId, WorkspaceId, String), u64> =
+    Table::family("usage", 7);
 
 /// Brings a database at schema `from` up to [`SCHEMA_VERSION`], inside the caller's transaction.
 pub(crate) fn migrate(txn: &mut dyn WriteTxn, from: u64) -> Result<()> {

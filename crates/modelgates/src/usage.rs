@@ -271,7 +271,7 @@ pub struct Counters {
 }
 
 impl Counters {
-    fn add(&mut self, other: &Counters) {
+    pub(crate) fn add(&mut self, other: &Counters) {
         self.requests += other.requests;
         self.input_tokens = self.input_tokens.saturating_add(other.input_tokens);
         self.output_tokens = self.output_tokens.saturating_add(other.output_tokens);
@@ -279,7 +279,7 @@ impl Counters {
         self.output_cost = self.output_cost.plus(other.output_cost);
     }
 
-    fn of(r: &UsageRecord) -> Self {
+    pub(crate) fn of(r: &UsageRecord) -> Self {
         Self {
             requests: 1,
             input_tokens: r.input_tokens,
@@ -660,7 +660,7 @@ impl ModelGates {
                 USAGE.put(&mut *tx.txn, &(account, ws.id, record.id), &record)?;
                 if n.conversation.is_some() || !n.alerts.is_empty() {
                     let message = message_of(record.id, n);
-                    USAGE_MESSAGES.put(&mut *tx.txn, &(account, ws.id, record.id), &message)?;
+                    crate::message::store(tx, account, ws.id, &message)?;
                 }
                 USAGE_REQUESTS.put(&mut *tx.txn, &req_key, &record.id)?;
                 let key = format!("{}/{}", record.provider, record.model);
@@ -908,6 +908,7 @@ pub(crate) fn delete_all(
     for (key, _) in USAGE_MESSAGES.scan_prefix(txn, &(account, ws))? {
         txn.delete(USAGE_MESSAGES.name(), &key)?;
     }
+    crate::message::delete_all(txn, account, ws)?;
     Ok(())
 }
 

@@ -317,3 +317,130 @@ fn stored_conversations_never_contain_a_detected_secret() {
         None
     );
 }
+
+fn alert(kind: &str, category: AlertCategory) -> Alert {
+    Alert {
+        trigger_type: kind.into(),
+        trigger_category: category,
+        trigger_string: None,
+        code_snippet: None,
+        detected: false,
+    }
+}
+
+#[test]
+fn messages_page_newest_first_without_overlap_or_gaps_under_filters() {
+    let (g, c) = setup();
+    let kinds = ["pii", "secrets", "malicious_packages", "none"];
+    let mut batch = Vec::new();
+    for i in 0..57u32 {
+        let kind = kinds[i as usize % 4];
+        let alerts = match kind {
+            "none" => vec![],
+            // Some messages carry only informational alerts.
+            "pii" if i % 8 == 0 => vec![alert("pii", AlertCategory::Info)],
+            k => vec![alert(k, AlertCategory::Critical)],
+        };
+        batch.push(NewUsage {
+            timestamp: Some(base() + Duration::seconds(i64::from(i))),
+            conversation: Some(NewConversation {
+                chat_id: Some(format!("chat-{}", i % 5)),
+                prompt: format!("question {i}"),
+                answer: Some(format!("answer {i}")),
+                ..Default::default()
+            }),
+            alerts,
+            ..usage(&format!("m-{i}"), "openai-prod", "gpt-5", 10, 1)
+        });
+    }
+    g.usage_record_batch(&c, &batch).unwrap();
+    // A request without conversation or alerts is no message.
+    g.usage_record(&c, usage("plain", "openai-prod", "gpt-5", 1, 1))
+        .unwrap();
+
+    let filters = [
+        MessageFilter::default(),
+        MessageFilter {
+            chat_ids: vec!["chat-1".into(), "chat-3".into()],
+            trigger_types: vec![],
+        },
+        MessageFilter {
+            chat_ids: vec![],
+            trigger_types: vec!["pii".into()],
+        },
+        MessageFilter {
+            chat_ids: vec![],
+            trigger_types: vec!["pii".into(), "secrets".into()],
+        },
+        MessageFilter {
+            chat_ids: vec!["chat-0".into()],
+            trigger_types: vec!["pii".into()],
+        },
+    ];
+    for f in &filters {
+        let mut seen = Vec::new();
+        let mut total = None;
+        for page in 1..=10 {
+            let p = g
+                .workspace_messages_list(&c, None, f, Some(page), Some(7))
+                .unwrap();
+            total.get_or_insert(p.total);
+            assert_eq!(Some(p.total), total, "{f:?}");
+            seen.extend(p.data.iter().map(|m| {
+                (m.conversation_timestamp, m.prompt.clone().unwrap().message)
+            }));
+        }
+        let total = total.unwrap() as usize;
+        assert_eq!(seen.len(), total, "{f:?}: every page once");
+        assert!(
+            seen.windows(2).all(|w| w[0].0 > w[1].0),
+            "{f:?}: strictly newest first, no overlap"
+        );
+        // The expected set, from the inputs.
+        let expected = (0..57u32)
+            .filter(|i| {
+                let chat = format!("chat-{}", i % 5);
+                let kind = kinds[*i as usize % 4];
+                (f.chat_ids.is_empty() || f.chat_ids.contains(&chat))
+                    && (f.trigger_types.is_empty() || f.trigger_types.iter().any(|t| t == kind))
+            })
+            .count();
+        assert_eq!(total, expected, "{f:?}");
+    }
+    let page = g
+        .workspace_messages_list(&c, None, &MessageFilter::default(), None, None)
+        .unwrap();
+    assert_eq!((page.limit, page.offset, page.total), (50, 0, 57));
+    let first = &page.data[0];
+    assert_eq!(first.prompt.as_ref().unwrap().message, "question 56");
+    // 56 % 4 == 0 and 56 % 8 == 0: an informational pii alert, listed, not counted as critical.
+    assert_eq!(first.alerts_summary.pii, 1);
+    assert_eq!(first.alerts_summary.total_alerts, 0);
+    assert!(
+        g.workspace_messages_list(&c, None, &MessageFilter::default(), Some(0), None)
+            .unwrap_err()
+            .field()
+            == Some("page")
+    );
+    assert!(
+        g.workspace_messages_list(&c, None, &MessageFilter::default(), None, Some(101))
+            .unwrap_err()
+            .field()
+            == Some("page_size")
+    );
+
+    // A chat, oldest first, with its usage and alerts.
+    let conv = g.workspace_message_get(&c, None, "chat-2").unwrap();
+    let questions: Vec<String> = conv
+        .question_answers
+        .iter()
+        .map(|qa| qa.question.clone().unwrap().message)
+        .collect();
+    let want: Vec<String> = (0..57u32)
+        .filter(|i| i % 5 == 2)
+        .map(|i| format!("question {i}"))
+        .collect();
+    assert_eq!(questions, want);
+    assert_eq!(conv.token_usage_agg.token_usage.requests, want.len() as u64);
+    assert!(g.workspace_message_get(&c, None, "no-such-chat").is_err());
+}

@@ -1,0 +1,446 @@
+//! Messages (seed 004): the conversations recorded with usage, listed newest first with
+//! filters by chat and by alert trigger type, and read back per chat as question/answer pairs
+//! with their token usage and alerts. Newest-first feeds are indexes keyed by reversed,
+//! time-ordered usage ids, written in the recording transaction.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::codec::Reverse16;
+use crate::error::{Error, Result};
+use crate::gates::{Caller, ModelGates, Tx, authorize};
+use crate::ids::{AccountId, UsageId, WorkspaceId};
+use crate::routing::RequestKind;
+use crate::schema::{
+    MESSAGE_COUNTS, MESSAGE_FEED, MESSAGES_BY_CHAT, MESSAGES_BY_TRIGGER, USAGE, USAGE_MESSAGES,
+};
+use crate::storage::ReadTxn;
+use crate::usage::{Alert, AlertCategory, Counters, Message, ModelUsage, UsageRecord, UsageTotals};
+use crate::validate::excerpt;
+use crate::workspace;
+
+/// Counts of a message's alerts by trigger type.
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertsSummary {
+    /// Alerts with trigger type `malicious_packages`.
+    pub malicious_packages: u64,
+    /// Alerts with trigger type `pii`.
+    pub pii: u64,
+    /// Alerts with trigger type `secrets`.
+    pub secrets: u64,
+    /// Critical alerts of any type (informational ones are not counted).
+    pub total_alerts: u64,
+}
+
+impl AlertsSummary {
+    fn of(alerts: &[Alert]) -> Self {
+        let mut s = Self::default();
+        for a in alerts {
+            match a.trigger_type.as_str() {
+                "malicious_packages" => s.malicious_packages += 1,
+                "pii" => s.pii += 1,
+                "secrets" => s.secrets += 1,
+                _ => {}
+            }
+            if a.trigger_category == AlertCategory::Critical {
+                s.total_alerts += 1;
+            }
+        }
+        s
+    }
+}
+
+/// One side of a conversation turn.
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    /// The text (secrets redacted).
+    pub message: String,
+    /// When it was sent (the request's timestamp).
+    pub timestamp: DateTime<Utc>,
+    /// The gateway's message id.
+    pub message_id: Option<String>,
+}
+
+/// Token usage of one or more requests (seed 004's `token_usage_agg`).
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenUsageAgg {
+    /// Per `provider/model`.
+    pub tokens_by_model: BTreeMap<String, ModelUsage>,
+    /// All together.
+    pub token_usage: UsageTotals,
+}
+
+fn usage_agg<'a>(records: impl IntoIterator<Item = &'a UsageRecord>) -> TokenUsageAgg {
+    let mut by: BTreeMap<String, (String, String, Counters)> = BTreeMap::new();
+    let mut all = Counters::default();
+    for r in records {
+        let c = Counters::of(r);
+        all.add(&c);
+        by.entry(format!("{}/{}", r.provider, r.model))
+            .or_insert_with(|| (r.provider.clone(), r.model.clone(), Counters::default()))
+            .2
+            .add(&c);
+    }
+    TokenUsageAgg {
+        tokens_by_model: by
+            .into_iter()
+            .map(|(k, (provider, model, c))| {
+                (
+                    k,
+                    ModelUsage {
+                        provider,
+                        model,
+                        token_usage: (&c).into(),
+                    },
+                )
+            })
+            .collect(),
+        token_usage: (&all).into(),
+    }
+}
+
+/// A message in a list.
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MessageSummary {
+    /// The usage record.
+    pub usage_id: UsageId,
+    /// The chat.
+    pub chat_id: Option<String>,
+    /// The prompt.
+    pub prompt: Option<ChatMessage>,
+    /// Alert counts.
+    pub alerts_summary: AlertsSummary,
+    /// The request's token usage.
+    pub token_usage_agg: TokenUsageAgg,
+    /// The provider as reported.
+    pub provider: String,
+    /// Chat or FIM.
+    #[serde(rename = "type")]
+    pub request_type: RequestKind,
+    /// When the request happened.
+    pub conversation_timestamp: DateTime<Utc>,
+}
+
+/// A page of messages.
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MessagesPage {
+    /// Newest first.
+    pub data: Vec<MessageSummary>,
+    /// Page size.
+    pub limit: u64,
+    /// Messages skipped before this page.
+    pub offset: u64,
+    /// Messages matching the filters.
+    pub total: u64,
+}
+
+/// A question and its answer.
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuestionAnswer {
+    /// The prompt.
+    pub question: Option<ChatMessage>,
+    /// The answer.
+    pub answer: Option<ChatMessage>,
+}
+
+/// A conversation: every recorded turn of a chat (or one request), oldest first.
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Conversation {
+    /// The chat (absent for a single request without one).
+    pub chat_id: Option<String>,
+    /// The turns, oldest first.
+    pub question_answers: Vec<QuestionAnswer>,
+    /// The provider of the latest turn.
+    pub provider: String,
+    /// The request kind of the latest turn.
+    #[serde(rename = "type")]
+    pub request_type: RequestKind,
+    /// When the first turn happened.
+    pub conversation_timestamp: DateTime<Utc>,
+    /// Token usage of all turns.
+    pub token_usage_agg: TokenUsageAgg,
+    /// Every alert of every turn.
+    pub alerts: Vec<Alert>,
+}
+
+/// Filters of [`ModelGates::workspace_messages_list`]: a message matches when it belongs to one
+/// of `chat_ids` (if any are given) and has an alert of one of `trigger_types` (if any).
+#[derive(Debug, Clone, Default)]
+pub struct MessageFilter {
+    /// Chat ids.
+    pub chat_ids: Vec<String>,
+    /// Alert trigger types (`secrets`, `pii`, `malicious_packages`, …).
+    pub trigger_types: Vec<String>,
+}
+
+/// Most filter values.
+const FILTER_MAX: usize = 100;
+
+fn bump(tx: &mut Tx<'_>, account: AccountId, ws: WorkspaceId, key: String) -> Result<()> {
+    let k = (account, ws, key);
+    let n = MESSAGE_COUNTS.get(&*tx.txn, &k)?.unwrap_or(0);
+    MESSAGE_COUNTS.put(&mut *tx.txn, &k, &(n + 1))
+}
+
+/// Writes a message and its feed entries (called when a usage record with a conversation or
+/// alerts is stored).
+pub(crate) fn store(
+    tx: &mut Tx<'_>,
+    account: AccountId,
+    ws: WorkspaceId,
+    message: &Message,
+) -> Result<()> {
+    let id = message.usage_id;
+    let rev = Reverse16(id.to_bytes());
+    USAGE_MESSAGES.put(&mut *tx.txn, &(account, ws, id), message)?;
+    MESSAGE_FEED.put(&mut *tx.txn, &(account, ws, rev), &id)?;
+    bump(tx, account, ws, String::new())?;
+    if let Some(chat) = &message.chat_id {
+        MESSAGES_BY_CHAT.put(&mut *tx.txn, &(account, ws, chat.clone(), rev), &id)?;
+        bump(tx, account, ws, format!("chat:{chat}"))?;
+    }
+    let types: BTreeSet<&str> = message
+        .alerts
+        .iter()
+        .map(|a| a.trigger_type.as_str())
+        .collect();
+    for t in types {
+        MESSAGES_BY_TRIGGER.put(&mut *tx.txn, &(account, ws, t.to_owned(), rev), &id)?;
+        bump(tx, account, ws, format!("trigger:{t}"))?;
+    }
+    Ok(())
+}
+
+/// Deletes every message index entry of a workspace (with the workspace).
+pub(crate) fn delete_all(
+    txn: &mut dyn crate::storage::WriteTxn,
+    account: AccountId,
+    ws: WorkspaceId,
+) -> Result<()> {
+    for (k, _) in MESSAGE_FEED.scan_prefix(txn, &(account, ws))? {
+        txn.delete(MESSAGE_FEED.name(), &k)?;
+    }
+    for (k, _) in MESSAGES_BY_CHAT.scan_prefix(txn, &(account, ws))? {
+        txn.delete(MESSAGES_BY_CHAT.name(), &k)?;
+    }
+    for (k, _) in MESSAGES_BY_TRIGGER.scan_prefix(txn, &(account, ws))? {
+        txn.delete(MESSAGES_BY_TRIGGER.name(), &k)?;
+    }
+    for (k, _) in MESSAGE_COUNTS.scan_prefix(txn, &(account, ws))? {
+        txn.delete(MESSAGE_COUNTS.name(), &k)?;
+    }
+    Ok(())
+}
+
+/// Up to `limit` ids of one newest-first index stream.
+fn stream(
+    txn: &dyn ReadTxn,
+    account: AccountId,
+    ws: WorkspaceId,
+    by: Option<(&str, &str)>,
+    limit: usize,
+) -> Result<Vec<UsageId>> {
+    let rows = match by {
+        None => MESSAGE_FEED.scan_prefix_limit(txn, &(account, ws), limit)?,
+        Some(("chat", v)) => {
+            MESSAGES_BY_CHAT.scan_prefix_limit(txn, &(account, ws, v.to_owned()), limit)?
+        }
+        Some((_, v)) => {
+            MESSAGES_BY_TRIGGER.scan_prefix_limit(txn, &(account, ws, v.to_owned()), limit)?
+        }
+    };
+    Ok(rows.into_iter().map(|(_, id)| id).collect())
+}
+
+fn count(txn: &dyn ReadTxn, account: AccountId, ws: WorkspaceId, key: String) -> Result<u64> {
+    Ok(MESSAGE_COUNTS.get(txn, &(account, ws, key))?.unwrap_or(0))
+}
+
+fn check_values(field: &str, values: &[String]) -> Result<()> {
+    if values.len() > FILTER_MAX {
+        return Err(Error::invalid(
+            field,
+            format!("{} values; at most {FILTER_MAX} are allowed", values.len()),
+        ));
+    }
+    for (i, v) in values.iter().enumerate() {
+        if v.is_empty() || v.chars().count() > 128 {
+            return Err(Error::invalid(
+                format!("{field}[{i}]"),
+                format!("{:?} must be 1-128 characters", excerpt(v)),
+            ));
+        }
+    }
+    Ok(())
+}
+
+impl ModelGates {
+    /// A page of a workspace's messages (`None` = the active workspace), newest first.
+    /// `page` ≥ 1, `page_size` 1-100 (default 50). Pages follow one fixed order (newest first,
+    /// ties by id), so consecutive pages never overlap or skip, with or without filters.
+    pub fn workspace_messages_list(
+        &self,
+        caller: &Caller,
+        workspace: Option<&str>,
+        filter: &MessageFilter,
+        page: Option<u64>,
+        page_size: Option<u64>,
+    ) -> Result<MessagesPage> {
+        let page = page.unwrap_or(1);
+        let size = page_size.unwrap_or(50);
+        if page == 0 {
+            return Err(Error::invalid("page", "must be at least 1"));
+        }
+        if !(1..=100).contains(&size) {
+            return Err(Error::invalid(
+                "page_size",
+                format!("{size} is outside 1-100"),
+            ));
+        }
+        check_values("filter_by_ids", &filter.chat_ids)?;
+        check_values("filter_by_alert_trigger_types", &filter.trigger_types)?;
+        let offset = (page - 1).saturating_mul(size);
+        let want = usize::try_from(offset.saturating_add(size)).unwrap_or(usize::MAX);
+        self.read(|txn| {
+            authorize(txn, caller, false)?;
+            let account = caller.account;
+            let ws = workspace::resolve_or_active(txn, account, workspace)?.id;
+            let types: BTreeSet<&str> = filter.trigger_types.iter().map(String::as_str).collect();
+            // Candidate ids in the feed order (reversed id bytes ascending = newest first).
+            let (ids, total): (Vec<UsageId>, Option<u64>) = if !filter.chat_ids.is_empty() {
+                let mut all = BTreeSet::new();
+                for chat in &filter.chat_ids {
+                    all.extend(stream(txn, account, ws, Some(("chat", chat)), usize::MAX)?);
+                }
+                let mut ids: Vec<UsageId> = all.into_iter().rev().collect();
+                if !types.is_empty() {
+                    let mut kept = Vec::new();
+                    for id in ids {
+                        let m = USAGE_MESSAGES.get(txn, &(account, ws, id))?;
+                        if m.is_some_and(|m| {
+                            m.alerts
+                                .iter()
+                                .any(|a| types.contains(a.trigger_type.as_str()))
+                        }) {
+                            kept.push(id);
+                        }
+                    }
+                    ids = kept;
+                }
+                (ids, None)
+            } else if types.len() == 1 {
+                let t = *types.iter().next().unwrap_or(&"");
+                let ids = stream(txn, account, ws, Some(("trigger", t)), want)?;
+                (ids, Some(count(txn, account, ws, format!("trigger:{t}"))?))
+            } else if !types.is_empty() {
+                let mut all = BTreeSet::new();
+                for t in &types {
+                    all.extend(stream(txn, account, ws, Some(("trigger", t)), usize::MAX)?);
+                }
+                (all.into_iter().rev().collect(), None)
+            } else {
+                let ids = stream(txn, account, ws, None, want)?;
+                (ids, Some(count(txn, account, ws, String::new())?))
+            };
+            let total = total.unwrap_or(ids.len() as u64);
+            let mut data = Vec::new();
+            for id in ids.into_iter().skip(offset as usize).take(size as usize) {
+                let m = USAGE_MESSAGES
+                    .get(txn, &(account, ws, id))?
+                    .ok_or_else(|| {
+                        Error::Corrupt(format!("message {id} is indexed but missing"))
+                    })?;
+                let r = USAGE
+                    .get(txn, &(account, ws, id))?
+                    .ok_or_else(|| Error::Corrupt(format!("usage {id} is missing")))?;
+                data.push(MessageSummary {
+                    usage_id: id,
+                    chat_id: m.chat_id.clone(),
+                    prompt: m.prompt.clone().map(|message| ChatMessage {
+                        message,
+                        timestamp: r.timestamp,
+                        message_id: m.prompt_message_id.clone(),
+                    }),
+                    alerts_summary: AlertsSummary::of(&m.alerts),
+                    token_usage_agg: usage_agg([&r]),
+                    provider: r.provider.clone(),
+                    request_type: r.request_type,
+                    conversation_timestamp: r.timestamp,
+                });
+            }
+            Ok(MessagesPage {
+                data,
+                limit: size,
+                offset,
+                total,
+            })
+        })
+    }
+
+    /// A conversation: every recorded turn of chat `id` — or, for a `usage_…` id, that one
+    /// request — oldest first, with token usage and alerts.
+    pub fn workspace_message_get(
+        &self,
+        caller: &Caller,
+        workspace: Option<&str>,
+        id: &str,
+    ) -> Result<Conversation> {
+        self.read(|txn| {
+            authorize(txn, caller, false)?;
+            let account = caller.account;
+            let ws = workspace::resolve_or_active(txn, account, workspace)?.id;
+            let ids: Vec<UsageId> = if id.starts_with(UsageId::PREFIX) {
+                vec![UsageId::parse_field(id, "id")?]
+            } else {
+                let mut ids = stream(txn, account, ws, Some(("chat", id)), usize::MAX)?;
+                ids.reverse();
+                ids
+            };
+            let mut turns = Vec::new();
+            for uid in ids {
+                let (Some(r), Some(m)) = (
+                    USAGE.get(txn, &(account, ws, uid))?,
+                    USAGE_MESSAGES.get(txn, &(account, ws, uid))?,
+                ) else {
+                    continue;
+                };
+                turns.push((r, m));
+            }
+            let (Some((first, _)), Some((last, last_m))) = (turns.first(), turns.last()) else {
+                return Err(Error::not_found("conversation", excerpt(id)));
+            };
+            Ok(Conversation {
+                chat_id: last_m.chat_id.clone(),
+                provider: last.provider.clone(),
+                request_type: last.request_type,
+                conversation_timestamp: first.timestamp,
+                token_usage_agg: usage_agg(turns.iter().map(|(r, _)| r)),
+                alerts: turns.iter().flat_map(|(_, m)| m.alerts.clone()).collect(),
+                question_answers: turns
+                    .iter()
+                    .map(|(r, m)| QuestionAnswer {
+                        question: m.prompt.clone().map(|message| ChatMessage {
+                            message,
+                            timestamp: r.timestamp,
+                            message_id: m.prompt_message_id.clone(),
+                        }),
+                        answer: m.answer.clone().map(|message| ChatMessage {
+                            message,
+                            timestamp: r.timestamp,
+                            message_id: m.answer_message_id.clone(),
+                        }),
+                    })
+                    .collect(),
+            })
+        })
+    }
+}
