@@ -59,7 +59,7 @@ async def call(c, name, args, expect_error=False):
 async def main():
     async with Client(params()) as c:
         listed = {t.name for t in (await c.list_tools()).tools}
-        check(len(listed) == 46, "46 tools listed")
+        check(len(listed) == 48, "48 tools listed")
 
         # Providers, with keys set through every path that takes one.
         p1 = (await call(c, "provider_add", {"name": "openai-prod", "provider_type": "openai", "api_key": KEY1}))["data"]
@@ -160,6 +160,19 @@ async def main():
         u = (await call(c, "workspace_usage", {"workspace": "routed"}))["data"]
         check(u["token_usage"]["requests"] == 2 and u["token_usage"]["input_tokens"] == 1005
               and "openai-prod/gpt-5" in u["tokens_by_model"], "workspace usage totals")
+
+        aws = "AKIA" + "Q3ZL7NDX2MP4TR8V"  # a detector test value, assembled at run time
+        await call(c, "usage_record", dict(rec_args, request_id="req-3", conversation={
+            "chat_id": "chat-9", "prompt": f"deploy with {aws}", "answer": "done"},
+            alerts=[{"trigger_type": "pii", "trigger_category": "info"}]))
+        msgs = await call(c, "workspace_messages_list", {"workspace": "routed"})
+        check(msgs["total"] == 1 and msgs["data"][0]["alerts_summary"]["secrets"] == 1
+              and msgs["data"][0]["alerts_summary"]["pii"] == 1
+              and msgs["data"][0]["alerts_summary"]["total_alerts"] == 1, "message listed with its alerts")
+        conv = (await call(c, "workspace_message_get", {"workspace": "routed", "id": "chat-9"}))["data"]
+        check(conv["question_answers"][0]["question"]["message"] == "deploy with [REDACTED:aws_access_key_id]",
+              "the stored prompt is redacted")
+        check(aws not in json.dumps(msgs) and aws not in json.dumps(conv), "no detected secret is returned")
 
         # Lifecycle.
         await call(c, "workspace_activate", {"id": "routed"})

@@ -638,6 +638,34 @@ pub struct WorkspaceUsageParams {
     pub to: Option<DateTime<Utc>>,
 }
 
+/// Parameters of workspace_messages_list.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MessagesListParams {
+    /// The workspace ID (UUID) or slug; omit for the active workspace.
+    pub workspace: Option<String>,
+    /// Page number, from 1 (default 1).
+    #[schemars(range(min = 1))]
+    pub page: Option<u64>,
+    /// Messages per page, 1-100 (default 50).
+    #[schemars(range(min = 1, max = 100))]
+    pub page_size: Option<u64>,
+    /// Only messages of these chat ids (at most 100).
+    pub filter_by_ids: Option<Vec<String>>,
+    /// Only messages with an alert of one of these trigger types, e.g. ["secrets", "pii"].
+    pub filter_by_alert_trigger_types: Option<Vec<String>>,
+}
+
+/// Parameters of workspace_message_get.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MessageGetParams {
+    /// The workspace ID (UUID) or slug; omit for the active workspace.
+    pub workspace: Option<String>,
+    /// A chat id (every turn of the chat), or a usage record id (usage_…) for one request.
+    pub id: String,
+}
+
 /// Decodes `args` for tool `tool` exactly as the server does (the tool's `Parameters<T>`), for
 /// fuzzing and tests. `Ok(true)` when the arguments are valid for the tool, `Ok(false)` for an
 /// unknown tool.
@@ -668,6 +696,8 @@ pub fn decode_tool_arguments(
         "usage_record" => d::<UsageRecordParams>(args).map(|_| ()),
         "usage_record_batch" => d::<UsageBatchParams>(args).map(|_| ()),
         "workspace_usage" => d::<WorkspaceUsageParams>(args).map(|_| ()),
+        "workspace_messages_list" => d::<MessagesListParams>(args).map(|_| ()),
+        "workspace_message_get" => d::<MessageGetParams>(args).map(|_| ()),
         "workspace_create" => d::<WorkspaceCreateParams>(args).map(|_| ()),
         "workspace_update" => d::<WorkspaceUpdateParams>(args).map(|_| ()),
         "workspace_members_list" => d::<WorkspaceMembersListParams>(args).map(|_| ()),

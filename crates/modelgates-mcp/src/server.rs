@@ -37,7 +37,10 @@ pub fn toolset_of(tool: &str) -> &'static str {
         "routing"
     } else if tool.starts_with("persona_") {
         "personas"
-    } else if tool.starts_with("usage_") || tool == "workspace_usage" {
+    } else if tool.starts_with("usage_")
+        || tool == "workspace_usage"
+        || tool.starts_with("workspace_message")
+    {
         "usage"
     } else if tool.starts_with("workspace_members_") || tool.starts_with("member_") {
         "members"
@@ -986,7 +989,7 @@ mod tests {
         let gates = ModelGates::open(modelgates::MemoryStore::new()).unwrap();
         let caller = gates.default_caller().unwrap();
         let tools = McpServer::new(gates, caller).tools();
-        assert_eq!(tools.len(), 46);
+        assert_eq!(tools.len(), 48);
         for t in &tools {
             let name = t.name.as_ref();
             let verb = name.rsplit_once('_').unwrap().1;

@@ -1,7 +1,7 @@
 //! Usage tools: recording request usage (one or a batch) and reading a workspace's token usage
 //! — each a thin call into `modelgates`.
 
-use modelgates::{NewUsage, Recorded, TokenUsage};
+use modelgates::{Conversation, MessageFilter, MessagesPage, NewUsage, Recorded, TokenUsage};
 use rmcp::RoleServer;
 use rmcp::service::RequestContext;
 use rmcp::{Json, tool, tool_router};
@@ -150,6 +150,65 @@ impl McpServer {
         let p = p?;
         let data = self.read(&ctx, move |g, c| {
             g.workspace_usage(c, p.workspace.as_deref(), p.from, p.to)
+        })?;
+        Ok(Json(Data { data }))
+    }
+
+    #[tool(
+        name = "workspace_messages_list",
+        title = "List a workspace's messages",
+        description = "The recorded conversations of a workspace (omit workspace for the active \
+            one), newest first, paged (page ≥ 1, page_size 1-100, default 50), optionally only \
+            those of some chat ids (filter_by_ids) and/or with an alert of some trigger types \
+            (filter_by_alert_trigger_types). Each has chat_id, prompt, alerts_summary \
+            {malicious_packages, pii, secrets, total_alerts} — total_alerts counts critical alerts \
+            only; a message with only informational alerts is still listed — its token usage, \
+            provider, type and timestamp. Pages never overlap or skip. Returns {data, limit, \
+            offset, total}.",
+        annotations(
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn workspace_messages_list(
+        &self,
+        Parameters(p): Parameters<MessagesListParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<Json<MessagesPage>, ToolError> {
+        let p = p?;
+        let filter = MessageFilter {
+            chat_ids: p.filter_by_ids.unwrap_or_default(),
+            trigger_types: p.filter_by_alert_trigger_types.unwrap_or_default(),
+        };
+        Ok(Json(self.read(&ctx, move |g, c| {
+            g.workspace_messages_list(c, p.workspace.as_deref(), &filter, p.page, p.page_size)
+        })?))
+    }
+
+    #[tool(
+        name = "workspace_message_get",
+        title = "Get a conversation",
+        description = "Every recorded turn of a chat (id = the chat id), or one request (id = its \
+            usage_… id), oldest first: question/answer pairs (secrets redacted), provider, type, \
+            conversation_timestamp, token_usage_agg and every alert. Fails with not_found when \
+            nothing was recorded under that id. Returns {data: conversation}.",
+        annotations(
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn workspace_message_get(
+        &self,
+        Parameters(p): Parameters<MessageGetParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<Json<Data<Conversation>>, ToolError> {
+        let p = p?;
+        let data = self.read(&ctx, move |g, c| {
+            g.workspace_message_get(c, p.workspace.as_deref(), &p.id)
         })?;
         Ok(Json(Data { data }))
     }

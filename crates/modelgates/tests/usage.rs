@@ -386,9 +386,11 @@ fn messages_page_newest_first_without_overlap_or_gaps_under_filters() {
                 .unwrap();
             total.get_or_insert(p.total);
             assert_eq!(Some(p.total), total, "{f:?}");
-            seen.extend(p.data.iter().map(|m| {
-                (m.conversation_timestamp, m.prompt.clone().unwrap().message)
-            }));
+            seen.extend(
+                p.data
+                    .iter()
+                    .map(|m| (m.conversation_timestamp, m.prompt.clone().unwrap().message)),
+            );
         }
         let total = total.unwrap() as usize;
         assert_eq!(seen.len(), total, "{f:?}: every page once");
