@@ -44,7 +44,7 @@ async def raw_auth_checks():
 async def session(mode):
     async with client(MGMT, mode) as c:
         tools = (await c.list_tools()).tools
-        check(len(tools) == 48, f"[{mode}] 48 tools listed")
+        check(len(tools) == 49, f"[{mode}] 49 tools listed")
         slug = f"http-{mode}"
         r = await c.call_tool("workspace_create", {"name": "Over HTTP", "slug": slug})
         check(not r.is_error and r.structured_content["data"]["slug"] == slug, f"[{mode}] workspace created over HTTP")

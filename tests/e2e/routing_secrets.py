@@ -59,7 +59,7 @@ async def call(c, name, args, expect_error=False):
 async def main():
     async with Client(params()) as c:
         listed = {t.name for t in (await c.list_tools()).tools}
-        check(len(listed) == 48, "48 tools listed")
+        check(len(listed) == 49, "49 tools listed")
 
         # Providers, with keys set through every path that takes one.
         p1 = (await call(c, "provider_add", {"name": "openai-prod", "provider_type": "openai", "api_key": KEY1}))["data"]
@@ -173,6 +173,8 @@ async def main():
         check(conv["question_answers"][0]["question"]["message"] == "deploy with [REDACTED:aws_access_key_id]",
               "the stored prompt is redacted")
         check(aws not in json.dumps(msgs) and aws not in json.dumps(conv), "no detected secret is returned")
+        alerts = await call(c, "workspace_alerts_list", {"workspace": "routed"})
+        check([a["trigger_type"] for a in alerts["data"]] == ["secrets"], "only critical alerts are listed")
 
         # Lifecycle.
         await call(c, "workspace_activate", {"id": "routed"})

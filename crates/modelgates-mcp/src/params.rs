@@ -656,6 +656,20 @@ pub struct MessagesListParams {
     pub filter_by_alert_trigger_types: Option<Vec<String>>,
 }
 
+/// Parameters of workspace_alerts_list.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AlertsListParams {
+    /// The workspace ID (UUID) or slug; omit for the active workspace.
+    pub workspace: Option<String>,
+    /// Page number, from 1 (default 1).
+    #[schemars(range(min = 1))]
+    pub page: Option<u64>,
+    /// Alerts per page, 1-100 (default 50).
+    #[schemars(range(min = 1, max = 100))]
+    pub page_size: Option<u64>,
+}
+
 /// Parameters of workspace_message_get.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -698,6 +712,7 @@ pub fn decode_tool_arguments(
         "workspace_usage" => d::<WorkspaceUsageParams>(args).map(|_| ()),
         "workspace_messages_list" => d::<MessagesListParams>(args).map(|_| ()),
         "workspace_message_get" => d::<MessageGetParams>(args).map(|_| ()),
+        "workspace_alerts_list" => d::<AlertsListParams>(args).map(|_| ()),
         "workspace_create" => d::<WorkspaceCreateParams>(args).map(|_| ()),
         "workspace_update" => d::<WorkspaceUpdateParams>(args).map(|_| ()),
         "workspace_members_list" => d::<WorkspaceMembersListParams>(args).map(|_| ()),

@@ -40,6 +40,7 @@ pub fn toolset_of(tool: &str) -> &'static str {
     } else if tool.starts_with("usage_")
         || tool == "workspace_usage"
         || tool.starts_with("workspace_message")
+        || tool == "workspace_alerts_list"
     {
         "usage"
     } else if tool.starts_with("workspace_members_") || tool.starts_with("member_") {
@@ -989,7 +990,7 @@ mod tests {
         let gates = ModelGates::open(modelgates::MemoryStore::new()).unwrap();
         let caller = gates.default_caller().unwrap();
         let tools = McpServer::new(gates, caller).tools();
-        assert_eq!(tools.len(), 48);
+        assert_eq!(tools.len(), 49);
         for t in &tools {
             let name = t.name.as_ref();
             let verb = name.rsplit_once('_').unwrap().1;

@@ -1,7 +1,9 @@
 //! Usage tools: recording request usage (one or a batch) and reading a workspace's token usage
 //! — each a thin call into `modelgates`.
 
-use modelgates::{Conversation, MessageFilter, MessagesPage, NewUsage, Recorded, TokenUsage};
+use modelgates::{
+    AlertsPage, Conversation, MessageFilter, MessagesPage, NewUsage, Recorded, TokenUsage,
+};
 use rmcp::RoleServer;
 use rmcp::service::RequestContext;
 use rmcp::{Json, tool, tool_router};
@@ -211,5 +213,32 @@ impl McpServer {
             g.workspace_message_get(c, p.workspace.as_deref(), &p.id)
         })?;
         Ok(Json(Data { data }))
+    }
+
+    #[tool(
+        name = "workspace_alerts_list",
+        title = "List a workspace's alerts",
+        description = "A workspace's critical alerts (omit workspace for the active one), newest \
+            first, paged (page ≥ 1, page_size 1-100, default 50): trigger type and category, \
+            trigger string and code snippet (secrets redacted), the request and chat they belong \
+            to. Near-duplicates — the same trigger type and string less than 5 s before a listed \
+            one — are folded into it and counted in collapsed. Returns {data, limit, offset, \
+            has_more}.",
+        annotations(
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn workspace_alerts_list(
+        &self,
+        Parameters(p): Parameters<AlertsListParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<Json<AlertsPage>, ToolError> {
+        let p = p?;
+        Ok(Json(self.read(&ctx, move |g, c| {
+            g.workspace_alerts_list(c, p.workspace.as_deref(), p.page, p.page_size)
+        })?))
     }
 }

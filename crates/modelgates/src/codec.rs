@@ -255,6 +255,28 @@ impl<K: KeyPart + ?Sized, V: Serialize + DeserializeOwned> Table<K, V> {
             .collect()
     }
 
+    /// Up to `limit` entries whose key starts with `prefix` and sorts after `after` (an encoded
+    /// key from an earlier call; `None` = from the start), in key order: chunked iteration.
+    pub fn scan_prefix_after(
+        &self,
+        txn: &(impl ReadTxn + ?Sized),
+        prefix: &impl KeyPart,
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, V)>> {
+        let start = self.key(prefix);
+        let end = prefix_successor(&start);
+        let end_bound = end.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
+        let start_bound = match after {
+            Some(a) => Bound::Excluded(a),
+            None => Bound::Included(start.as_slice()),
+        };
+        let rows = txn.range(self.name, start_bound, end_bound, limit)?;
+        rows.into_iter()
+            .map(|(k, v)| Ok((k, decode_value(self.name, &v)?)))
+            .collect()
+    }
+
     /// Every entry with `lo <= key < hi` (encoded keys, from [`Table::key_bytes`]), in key
     /// order.
     pub fn scan_range(

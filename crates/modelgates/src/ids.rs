@@ -60,6 +60,11 @@ macro_rules! prefixed_id {
                 Self(ulid::Ulid::from_parts(millis, random))
             }
 
+            /// The id's time part, in milliseconds since the Unix epoch.
+            pub fn millis(self) -> u64 {
+                self.0.timestamp_ms()
+            }
+
             /// The id's 16 bytes, which sort by creation time.
             pub fn to_bytes(self) -> [u8; 16] {
                 self.0.to_bytes()

@@ -112,8 +112,8 @@ pub use ids::{
 pub use member::{Member, MemberPatch, NewMember, OrgRole};
 pub use memory::MemoryStore;
 pub use message::{
-    AlertsSummary, ChatMessage, Conversation, MessageFilter, MessageSummary, MessagesPage,
-    QuestionAnswer, TokenUsageAgg,
+    AlertEntry, AlertsPage, AlertsSummary, ChatMessage, Conversation, MessageFilter,
+    MessageSummary, MessagesPage, QuestionAnswer, TokenUsageAgg,
 };
 pub use model::{
     CATALOG_BUNDLE, Model, ModelFilter, ModelSpec, ModelStatus, NewModel, ResourceMetadata,

@@ -14,7 +14,8 @@ use crate::gates::{Caller, ModelGates, Tx, authorize};
 use crate::ids::{AccountId, UsageId, WorkspaceId};
 use crate::routing::RequestKind;
 use crate::schema::{
-    MESSAGE_COUNTS, MESSAGE_FEED, MESSAGES_BY_CHAT, MESSAGES_BY_TRIGGER, USAGE, USAGE_MESSAGES,
+    ALERT_FEED, MESSAGE_COUNTS, MESSAGE_FEED, MESSAGES_BY_CHAT, MESSAGES_BY_TRIGGER, USAGE,
+    USAGE_MESSAGES,
 };
 use crate::storage::ReadTxn;
 use crate::usage::{Alert, AlertCategory, Counters, Message, ModelUsage, UsageRecord, UsageTotals};
@@ -172,6 +173,40 @@ pub struct Conversation {
     pub alerts: Vec<Alert>,
 }
 
+/// A critical alert in a workspace's alert list.
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertEntry {
+    /// The request it was raised on.
+    pub usage_id: UsageId,
+    /// Its chat.
+    pub chat_id: Option<String>,
+    /// The alert.
+    #[serde(flatten)]
+    pub alert: Alert,
+    /// When the request happened.
+    pub timestamp: DateTime<Utc>,
+    /// Alerts with the same trigger type and string within 5 s before this one, folded into it.
+    pub collapsed: u64,
+}
+
+/// A page of alerts.
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertsPage {
+    /// Newest first.
+    pub data: Vec<AlertEntry>,
+    /// Page size.
+    pub limit: u64,
+    /// Entries skipped before this page.
+    pub offset: u64,
+    /// Whether more entries follow.
+    pub has_more: bool,
+}
+
+/// Alerts of the same trigger within this window (ms) are near-duplicates.
+const COLLAPSE_MS: i64 = 5_000;
+
 /// Filters of [`ModelGates::workspace_messages_list`]: a message matches when it belongs to one
 /// of `chat_ids` (if any are given) and has an alert of one of `trigger_types` (if any).
 #[derive(Debug, Clone, Default)]
@@ -217,6 +252,13 @@ pub(crate) fn store(
         MESSAGES_BY_TRIGGER.put(&mut *tx.txn, &(account, ws, t.to_owned(), rev), &id)?;
         bump(tx, account, ws, format!("trigger:{t}"))?;
     }
+    if message
+        .alerts
+        .iter()
+        .any(|a| a.trigger_category == AlertCategory::Critical)
+    {
+        ALERT_FEED.put(&mut *tx.txn, &(account, ws, rev), &id)?;
+    }
     Ok(())
 }
 
@@ -237,6 +279,9 @@ pub(crate) fn delete_all(
     }
     for (k, _) in MESSAGE_COUNTS.scan_prefix(txn, &(account, ws))? {
         txn.delete(MESSAGE_COUNTS.name(), &k)?;
+    }
+    for (k, _) in ALERT_FEED.scan_prefix(txn, &(account, ws))? {
+        txn.delete(ALERT_FEED.name(), &k)?;
     }
     Ok(())
 }
@@ -382,6 +427,101 @@ impl ModelGates {
                 limit: size,
                 offset,
                 total,
+            })
+        })
+    }
+
+    /// A workspace's critical alerts, newest first, paged like messages; an alert with the same
+    /// trigger type and trigger string as a newer kept one less than 5 s later is folded into
+    /// it (`collapsed` counts them).
+    pub fn workspace_alerts_list(
+        &self,
+        caller: &Caller,
+        workspace: Option<&str>,
+        page: Option<u64>,
+        page_size: Option<u64>,
+    ) -> Result<AlertsPage> {
+        let page = page.unwrap_or(1);
+        let size = page_size.unwrap_or(50);
+        if page == 0 {
+            return Err(Error::invalid("page", "must be at least 1"));
+        }
+        if !(1..=100).contains(&size) {
+            return Err(Error::invalid(
+                "page_size",
+                format!("{size} is outside 1-100"),
+            ));
+        }
+        let offset = (page - 1).saturating_mul(size);
+        let want = offset.saturating_add(size).saturating_add(1);
+        self.read(|txn| {
+            authorize(txn, caller, false)?;
+            let account = caller.account;
+            let ws = workspace::resolve_or_active(txn, account, workspace)?.id;
+            let mut kept: Vec<AlertEntry> = Vec::new();
+            // (trigger type, trigger string) → index in `kept` of the newest kept entry.
+            let mut last: BTreeMap<(String, Option<String>), usize> = BTreeMap::new();
+            let mut start: Option<Vec<u8>> = None;
+            'scan: loop {
+                // Walk the feed in chunks, so a deep page does not load everything at once.
+                let rows =
+                    ALERT_FEED.scan_prefix_after(txn, &(account, ws), start.as_deref(), 256)?;
+                if rows.is_empty() {
+                    break;
+                }
+                for (key, id) in &rows {
+                    let (Some(m), Some(r)) = (
+                        USAGE_MESSAGES.get(txn, &(account, ws, *id))?,
+                        USAGE.get(txn, &(account, ws, *id))?,
+                    ) else {
+                        continue;
+                    };
+                    for a in m
+                        .alerts
+                        .iter()
+                        .filter(|a| a.trigger_category == AlertCategory::Critical)
+                    {
+                        let k = (a.trigger_type.clone(), a.trigger_string.clone());
+                        if let Some(&i) = last.get(&k)
+                            && (kept[i].timestamp - r.timestamp).num_milliseconds() < COLLAPSE_MS
+                        {
+                            kept[i].collapsed += 1;
+                            continue;
+                        }
+                        last.insert(k, kept.len());
+                        kept.push(AlertEntry {
+                            usage_id: *id,
+                            chat_id: m.chat_id.clone(),
+                            alert: a.clone(),
+                            timestamp: r.timestamp,
+                            collapsed: 0,
+                        });
+                    }
+                    start = Some(key.clone());
+                }
+                // Entries still collecting duplicates must see 5 s further back.
+                if kept.len() as u64 >= want
+                    && kept.last().is_some_and(|newest_needed| {
+                        rows.last().is_some_and(|(_, id)| {
+                            newest_needed.timestamp.timestamp_millis() - id.millis() as i64
+                                >= COLLAPSE_MS
+                        })
+                    })
+                {
+                    break 'scan;
+                }
+            }
+            let has_more = kept.len() as u64 > offset + size;
+            let data = kept
+                .into_iter()
+                .skip(offset as usize)
+                .take(size as usize)
+                .collect();
+            Ok(AlertsPage {
+                data,
+                limit: size,
+                offset,
+                has_more,
             })
         })
     }

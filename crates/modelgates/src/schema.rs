@@ -119,6 +119,9 @@ pub(crate) const MESSAGES_BY_CHAT: Table<(AccountId, WorkspaceId, String, Revers
 /// Newest-first messages with an alert of a trigger type: (…, trigger type, reversed id) → id.
 pub(crate) const MESSAGES_BY_TRIGGER: Table<(AccountId, WorkspaceId, String, Reverse16), UsageId> =
     Table::family("usage", 6);
+/// Newest-first messages with a critical alert: (account, workspace, reversed usage id) → id.
+pub(crate) const ALERT_FEED: Table<(AccountId, WorkspaceId, Reverse16), UsageId> =
+    Table::family("usage", 8);
 /// Message counts: (account, workspace, "" | "chat:<id>" | "trigger:<type>") → count.
 pub(crate) const MESSAGE_COUNTS: Table<(AccountId, WorkspaceId, String), u64> =
     Table::family("usage", 7);

@@ -446,3 +446,58 @@ fn messages_page_newest_first_without_overlap_or_gaps_under_filters() {
     assert_eq!(conv.token_usage_agg.token_usage.requests, want.len() as u64);
     assert!(g.workspace_message_get(&c, None, "no-such-chat").is_err());
 }
+
+#[test]
+fn critical_alerts_newest_first_with_near_duplicates_collapsed() {
+    let (g, c) = setup();
+    let at = |s: i64| Some(base() + Duration::seconds(s));
+    let with = |id: &str, s: i64, alerts: Vec<Alert>| NewUsage {
+        timestamp: at(s),
+        alerts,
+        ..usage(id, "openai-prod", "gpt-5", 1, 1)
+    };
+    let pii = |text: &str| Alert {
+        trigger_string: Some(text.into()),
+        ..alert("pii", AlertCategory::Critical)
+    };
+    let batch = vec![
+        with("a", 0, vec![pii("email")]),
+        with("b", 2, vec![pii("email")]), // within 5 s of c: folded into c
+        with("c", 4, vec![pii("email")]),
+        with("d", 20, vec![pii("email")]), // 16 s later: its own entry
+        with("e", 21, vec![pii("phone")]), // another trigger string
+        with("f", 22, vec![alert("pii", AlertCategory::Info)]), // informational: not listed
+        with("g", 23, vec![alert("secrets", AlertCategory::Critical)]),
+    ];
+    g.usage_record_batch(&c, &batch).unwrap();
+    let page = g.workspace_alerts_list(&c, None, None, None).unwrap();
+    let got: Vec<(i64, String, u64)> = page
+        .data
+        .iter()
+        .map(|e| {
+            (
+                (e.timestamp - base()).num_seconds(),
+                e.alert.trigger_type.clone(),
+                e.collapsed,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (23, "secrets".into(), 0),
+            (21, "pii".into(), 0),
+            (20, "pii".into(), 0),
+            (4, "pii".into(), 2),
+        ]
+    );
+    assert!(!page.has_more);
+    let p1 = g.workspace_alerts_list(&c, None, Some(1), Some(3)).unwrap();
+    let p2 = g.workspace_alerts_list(&c, None, Some(2), Some(3)).unwrap();
+    assert!(p1.has_more && !p2.has_more);
+    assert_eq!(p1.data.len() + p2.data.len(), 4);
+    assert_eq!(
+        p2.data[0].collapsed, 2,
+        "the last page still folds its duplicates"
+    );
+}
