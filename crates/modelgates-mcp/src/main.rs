@@ -201,6 +201,37 @@ async fn shutdown_signal() -> std::io::Result<String> {
     }
 }
 
+/// Usage retention in the background: every minute, expired raw usage records are removed in
+/// bounded transactions (10,000 records each), so a serving process never holds the writer for
+/// long.
+fn spawn_retention(gates: ModelGates) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let g = gates.clone();
+            let result = tokio::task::spawn_blocking(move || {
+                let mut removed = 0;
+                loop {
+                    let out = g.usage_expire(10_000)?;
+                    removed += out.removed;
+                    if !out.more {
+                        return Ok::<u64, modelgates::Error>(removed);
+                    }
+                }
+            })
+            .await;
+            match result {
+                Ok(Ok(0)) => {}
+                Ok(Ok(n)) => tracing::info!(removed = n, "usage retention removed expired records"),
+                Ok(Err(e)) => tracing::warn!("usage retention failed: {e}"),
+                Err(e) => tracing::warn!("usage retention task failed: {e}"),
+            }
+        }
+    });
+}
+
 /// Opens the database (and the catalog file, if given) as every serving command does.
 fn open(
     db: &std::path::Path,
@@ -338,6 +369,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let listener = tokio::net::TcpListener::bind(addr).await?;
             let local = listener.local_addr()?;
             let token = tokio_util::sync::CancellationToken::new();
+            spawn_retention(gates.clone());
             let insecure_caller = if insecure_no_auth {
                 Some(gates.default_caller()?)
             } else {
@@ -375,6 +407,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let db = db.path;
             let (store, gates) = open(&db, catalog.as_deref(), live_backup)?;
             let caller = gates.default_caller()?;
+            spawn_retention(gates.clone());
             tracing::info!(db = %db.display(), account = %caller.account, user = %caller.user_id, "serving MCP over stdio");
             // Listen for signals from the start, also while waiting for the client's handshake.
             let shutdown = shutdown_signal();

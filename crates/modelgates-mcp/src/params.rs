@@ -98,6 +98,8 @@ pub struct WorkspaceCreateParams {
     pub custom_instructions: Option<String>,
     /// Mux rules in priority order (validated like workspace_mux_set).
     pub mux_rules: Option<Vec<MuxRuleParams>>,
+    /// Days raw usage records and messages are kept (1-3650); rollups stay. Default forever.
+    pub usage_retention_days: Option<u32>,
 }
 
 /// Parameters of workspace_update. Omitted fields keep their value; null clears a field (name
@@ -151,6 +153,9 @@ pub struct WorkspaceUpdateParams {
     pub custom_instructions: Option<Option<String>>,
     /// Mux rules replacing the whole list (validated like workspace_mux_set).
     pub mux_rules: Option<Vec<MuxRuleParams>>,
+    /// Days raw usage records and messages are kept (1-3650); null = forever.
+    #[serde(default, deserialize_with = "double_option")]
+    pub usage_retention_days: Option<Option<u32>>,
 }
 
 /// Parameters of workspace_list.

@@ -290,6 +290,7 @@ impl McpServer {
             labels: p.labels,
             custom_instructions: p.custom_instructions,
             mux_rules: p.mux_rules.map(|r| r.into_iter().map(Into::into).collect()),
+            usage_retention_days: p.usage_retention_days,
         };
         let ws = self
             .run(&ctx, move |g, c| g.workspace_create(c, new))
@@ -358,6 +359,7 @@ impl McpServer {
             labels: p.labels.into(),
             custom_instructions: p.custom_instructions.into(),
             mux_rules: p.mux_rules.map(|r| r.into_iter().map(Into::into).collect()),
+            usage_retention_days: p.usage_retention_days.into(),
         };
         let ws = self
             .run(&ctx, move |g, c| g.workspace_update(c, &id, patch))

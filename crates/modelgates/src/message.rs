@@ -262,6 +262,45 @@ pub(crate) fn store(
     Ok(())
 }
 
+fn drop_count(tx: &mut Tx<'_>, account: AccountId, ws: WorkspaceId, key: String) -> Result<()> {
+    let k = (account, ws, key);
+    match MESSAGE_COUNTS.get(&*tx.txn, &k)?.unwrap_or(0) {
+        0 | 1 => {
+            MESSAGE_COUNTS.delete(&mut *tx.txn, &k)?;
+        }
+        n => MESSAGE_COUNTS.put(&mut *tx.txn, &k, &(n - 1))?,
+    }
+    Ok(())
+}
+
+/// Removes a message's feed entries and counts (retention; the message itself is deleted by
+/// the caller).
+pub(crate) fn unindex(
+    tx: &mut Tx<'_>,
+    account: AccountId,
+    ws: WorkspaceId,
+    message: &Message,
+) -> Result<()> {
+    let rev = Reverse16(message.usage_id.to_bytes());
+    MESSAGE_FEED.delete(&mut *tx.txn, &(account, ws, rev))?;
+    drop_count(tx, account, ws, String::new())?;
+    if let Some(chat) = &message.chat_id {
+        MESSAGES_BY_CHAT.delete(&mut *tx.txn, &(account, ws, chat.clone(), rev))?;
+        drop_count(tx, account, ws, format!("chat:{chat}"))?;
+    }
+    let types: BTreeSet<&str> = message
+        .alerts
+        .iter()
+        .map(|a| a.trigger_type.as_str())
+        .collect();
+    for t in types {
+        MESSAGES_BY_TRIGGER.delete(&mut *tx.txn, &(account, ws, t.to_owned(), rev))?;
+        drop_count(tx, account, ws, format!("trigger:{t}"))?;
+    }
+    ALERT_FEED.delete(&mut *tx.txn, &(account, ws, rev))?;
+    Ok(())
+}
+
 /// Deletes every message index entry of a workspace (with the workspace).
 pub(crate) fn delete_all(
     txn: &mut dyn crate::storage::WriteTxn,

@@ -246,8 +246,9 @@ pub struct UsageRecord {
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Recorded {
-    /// The stored record (the earlier one for a repeated request id).
-    pub data: UsageRecord,
+    /// The stored record (the earlier one for a repeated request id; absent when that one
+    /// has since been removed by retention).
+    pub data: Option<UsageRecord>,
     /// Whether the request id was already recorded (nothing changed).
     pub duplicate: bool,
 }
@@ -298,6 +299,23 @@ pub(crate) struct Rollup {
     /// Earliest and latest record timestamp (ms) in the bucket.
     pub(crate) first_ms: u64,
     pub(crate) last_ms: u64,
+    /// On the all-time row: raw records before this time (ms) may have been removed by
+    /// retention; rollup buckets starting at or after it still match their records.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub(crate) expired_before_ms: u64,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
+}
+
+/// Result of [`ModelGates::usage_expire`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Expired {
+    /// Raw records removed (with their messages).
+    pub removed: u64,
+    /// Whether expired records remain (the budget ran out).
+    pub more: bool,
 }
 
 impl Rollup {
@@ -606,9 +624,8 @@ impl ModelGates {
                 };
                 let req_key = (account, ws.id, n.request_id.clone());
                 if let Some(id) = USAGE_REQUESTS.get(&*tx.txn, &req_key)? {
-                    let data = USAGE.get(&*tx.txn, &(account, ws.id, id))?.ok_or_else(|| {
-                        Error::Corrupt(format!("usage {id} is indexed but missing"))
-                    })?;
+                    // Absent when retention has removed it since.
+                    let data = USAGE.get(&*tx.txn, &(account, ws.id, id))?;
                     out.push(Recorded {
                         data,
                         duplicate: true,
@@ -672,7 +689,7 @@ impl ModelGates {
                         .add(&key, &c, ts);
                 }
                 out.push(Recorded {
-                    data: record,
+                    data: Some(record),
                     duplicate: false,
                 });
             }
@@ -690,6 +707,67 @@ impl ModelGates {
                 };
                 row.last_ms = row.last_ms.max(delta.last_ms);
                 USAGE_ROLLUPS.put(&mut *tx.txn, &key, &row)?;
+            }
+            Ok(out)
+        })
+    }
+
+    /// Retention: removes raw usage records (with their messages) older than their workspace's
+    /// `usage_retention_days`, across every account, at most `budget` records per call (one
+    /// transaction), oldest first. Rollups stay, so usage totals never change. Run it
+    /// repeatedly while `more` is set (the servers do, every minute).
+    pub fn usage_expire(&self, budget: usize) -> Result<Expired> {
+        self.write(|tx| {
+            let mut out = Expired::default();
+            let mut left = budget;
+            for account in crate::schema::ACCOUNTS.values_with_prefix(&*tx.txn, &())? {
+                let account: crate::account::Account = account;
+                let account = account.id;
+                for ws in crate::schema::WORKSPACES.values_with_prefix(&*tx.txn, &(account,))? {
+                    let ws: Workspace = ws;
+                    let Some(days) = ws.usage_retention_days else {
+                        continue;
+                    };
+                    let cutoff = millis(tx.now).saturating_sub(u64::from(days) * 86_400_000);
+                    let cutoff = cutoff / LEVELS[0] * LEVELS[0];
+                    if left == 0 {
+                        out.more = true;
+                        break;
+                    }
+                    let lo = USAGE.key_bytes(&(account, ws.id, UsageId::from_parts(0, 0)));
+                    let hi = USAGE.key_bytes(&(account, ws.id, UsageId::from_parts(cutoff, 0)));
+                    let rows = USAGE.scan_range(&*tx.txn, &lo, &hi)?;
+                    let take = rows.len().min(left);
+                    let mut last_ms = None;
+                    for (_, r) in rows.iter().take(take) {
+                        let r: &UsageRecord = r;
+                        USAGE.delete(&mut *tx.txn, &(account, ws.id, r.id))?;
+                        if let Some(m) = USAGE_MESSAGES.get(&*tx.txn, &(account, ws.id, r.id))? {
+                            USAGE_MESSAGES.delete(&mut *tx.txn, &(account, ws.id, r.id))?;
+                            crate::message::unindex(tx, account, ws.id, &m)?;
+                        }
+                        last_ms = Some(millis(r.timestamp));
+                    }
+                    left -= take;
+                    out.removed += take as u64;
+                    let complete = take == rows.len();
+                    out.more |= !complete;
+                    // Buckets from here on still match their records.
+                    let watermark = if complete {
+                        Some(cutoff)
+                    } else {
+                        last_ms.map(|t| t + 1)
+                    };
+                    if let Some(w) = watermark {
+                        let key = (account, ws.id, TOTAL_LEVEL, 0);
+                        if let Some(mut total) = USAGE_ROLLUPS.get(&*tx.txn, &key)?
+                            && w > total.expired_before_ms
+                        {
+                            total.expired_before_ms = w;
+                            USAGE_ROLLUPS.put(&mut *tx.txn, &key, &total)?;
+                        }
+                    }
+                }
             }
             Ok(out)
         })
@@ -844,13 +922,17 @@ pub(crate) fn check(
 ) -> Result<()> {
     let records = USAGE.values_with_prefix(txn, &(account, ws))?;
     *count += records.len() as u64;
+    // Request ids outlive records removed by retention (a late retry stays a duplicate).
     let index = USAGE_REQUESTS.scan_prefix(txn, &(account, ws))?.len();
-    if index != records.len() {
+    if index < records.len() {
         problem(format!(
             "workspace {ws}: {index} request ids index {} usage records",
             records.len()
         ));
     }
+    let watermark = USAGE_ROLLUPS
+        .get(txn, &(account, ws, TOTAL_LEVEL, 0))?
+        .map_or(0, |r| r.expired_before_ms);
     let mut want: BTreeMap<(u64, u64), Rollup> = BTreeMap::new();
     for r in &records {
         if USAGE_REQUESTS.get(txn, &(account, ws, r.request_id.clone()))? != Some(r.id) {
@@ -870,13 +952,20 @@ pub(crate) fn check(
     let stored: BTreeMap<(u64, u64), Rollup> = USAGE_ROLLUPS
         .scan_prefix(txn, &(account, ws))?
         .into_iter()
-        .map(|(k, v)| {
+        .map(|(k, mut v): (Vec<u8>, Rollup)| {
             // The key ends with level and start, 8 bytes each.
             let n = k.len();
             let word = |at: usize| u64::from_be_bytes(k[at..at + 8].try_into().unwrap_or([0; 8]));
+            v.expired_before_ms = 0;
             ((word(n - 16), word(n - 8)), v)
         })
         .collect();
+    // After retention, only buckets starting at or after the watermark hold nothing removed.
+    let intact = |&(level, start): &(u64, u64)| {
+        watermark == 0 || (level != TOTAL_LEVEL && start >= watermark)
+    };
+    let stored: BTreeMap<_, _> = stored.into_iter().filter(|(k, _)| intact(k)).collect();
+    let want: BTreeMap<_, _> = want.into_iter().filter(|(k, _)| intact(k)).collect();
     if stored != want {
         let wrong = want
             .iter()

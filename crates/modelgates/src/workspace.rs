@@ -79,6 +79,9 @@ pub struct Workspace {
     pub is_observability_io_logging_enabled: bool,
     /// Free-form labels.
     pub labels: BTreeMap<String, String>,
+    /// Days raw usage records (and their messages) are kept; rollups stay. `None` = forever.
+    #[serde(default)]
+    pub usage_retention_days: Option<u32>,
     /// User id of the creator.
     pub created_by: Option<UserId>,
     /// Creation time.
@@ -148,6 +151,8 @@ pub struct NewWorkspace {
     /// Mux rules, validated like [`ModelGates::workspace_mux_set`] (the seed's
     /// `config.muxing_rules`).
     pub mux_rules: Option<Vec<NewMuxRule>>,
+    /// Days raw usage records are kept (1-3650); default forever.
+    pub usage_retention_days: Option<u32>,
 }
 
 /// Input of [`ModelGates::workspace_update`]: every field is keep / clear / set. `name` and
@@ -185,6 +190,8 @@ pub struct WorkspacePatch {
     pub custom_instructions: Patch<String>,
     /// Replaces the whole mux rule list (validated like `workspace_mux_set`).
     pub mux_rules: Option<Vec<NewMuxRule>>,
+    /// Days raw usage records are kept; clear = forever.
+    pub usage_retention_days: Patch<u32>,
 }
 
 /// Which workspace an operation addresses: a UUID or slug, or (`None`) the account's active
@@ -241,6 +248,17 @@ const NAME_MAX: usize = 100;
 const DESCRIPTION_MAX: usize = 500;
 const IO_LOGGING_KEYS_MAX: usize = 100;
 const SAMPLING_MIN: f64 = 0.0001;
+
+fn check_retention(days: u32) -> Result<()> {
+    if (1..=3650).contains(&days) {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "usage_retention_days",
+            format!("{days} is outside 1-3650 days"),
+        ))
+    }
+}
 
 fn check_sampling_rate(v: f64) -> Result<()> {
     if v.is_finite() && (SAMPLING_MIN..=1.0).contains(&v) {
@@ -486,6 +504,7 @@ fn new_record(
         is_observability_broadcast_enabled: n.is_observability_broadcast_enabled.unwrap_or(false),
         is_observability_io_logging_enabled: n.is_observability_io_logging_enabled.unwrap_or(false),
         labels: n.labels.unwrap_or_default(),
+        usage_retention_days: n.usage_retention_days,
         created_by,
         created_at: now,
         updated_at: None,
@@ -593,6 +612,9 @@ impl ModelGates {
         if let Some(text) = &new.custom_instructions {
             routing::check_instructions("custom_instructions", text)?;
         }
+        if let Some(days) = new.usage_retention_days {
+            check_retention(days)?;
+        }
         self.write(|tx| {
             let me = authorize(&*tx.txn, caller, true)?;
             let account = caller.account;
@@ -670,6 +692,9 @@ impl ModelGates {
         }
         if let Some(text) = patch.custom_instructions.as_set() {
             routing::check_instructions("custom_instructions", text)?;
+        }
+        if let Some(&days) = patch.usage_retention_days.as_set() {
+            check_retention(days)?;
         }
         self.write(|tx| {
             authorize(&*tx.txn, caller, true)?;
@@ -750,6 +775,10 @@ impl ModelGates {
                 Patch::Clear => ws.labels.clear(),
                 Patch::Set(l) => ws.labels = l.clone(),
             }
+            patch
+                .usage_retention_days
+                .clone()
+                .apply_to(&mut ws.usage_retention_days);
             if patch.default_text_model.as_set().is_some()
                 || patch.default_image_model.as_set().is_some()
             {

@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
+#[allow(unused_imports)]
+use modelgates::Options;
 use modelgates::*;
 use proptest::prelude::*;
 
@@ -50,10 +52,16 @@ fn a_record_is_priced_at_record_time_and_stored_once_per_request_id() {
         .usage_record(&c, usage("req-1", "openai-prod", "gpt-5", 2_000_000, 1_000))
         .unwrap();
     assert!(!r.duplicate);
-    assert_eq!(r.data.model_ref.as_deref(), Some("openai/gpt-5"));
-    assert_eq!(r.data.provider_type, Some(ProviderType::Openai));
     assert_eq!(
-        r.data.input_cost,
+        r.data.as_ref().unwrap().model_ref.as_deref(),
+        Some("openai/gpt-5")
+    );
+    assert_eq!(
+        r.data.as_ref().unwrap().provider_type,
+        Some(ProviderType::Openai)
+    );
+    assert_eq!(
+        r.data.as_ref().unwrap().input_cost,
         Cost::of(2_000_000, &m.spec.input_price_per_million_tokens).unwrap()
     );
     let again = g
@@ -68,15 +76,15 @@ fn a_record_is_priced_at_record_time_and_stored_once_per_request_id() {
         total.tokens_by_model["openai-prod/gpt-5"]
             .token_usage
             .input_cost_usd,
-        r.data.input_cost.usd()
+        r.data.as_ref().unwrap().input_cost.usd()
     );
 
     // Unknown models are stored unpriced, not refused (a gateway must not lose records).
     let r = g
         .usage_record(&c, usage("req-2", "local", "mystery", 10, 10))
         .unwrap();
-    assert_eq!(r.data.model_ref, None);
-    assert_eq!(r.data.input_cost, Cost::default());
+    assert_eq!(r.data.as_ref().unwrap().model_ref, None);
+    assert_eq!(r.data.as_ref().unwrap().input_cost, Cost::default());
     // The same model from two providers stays two entries.
     g.usage_record(&c, usage("req-3", "openai", "gpt-5", 1, 1))
         .unwrap();
@@ -194,9 +202,10 @@ proptest! {
                 })
                 .collect();
             for out in g.usage_record_batch(&c, &input).unwrap() {
-                let first = !stored.contains_key(&out.data.request_id);
+                let first = !stored.contains_key(&out.data.as_ref().unwrap().request_id);
                 prop_assert_eq!(out.duplicate, !first);
-                stored.entry(out.data.request_id.clone()).or_insert(out.data);
+                let d = out.data.unwrap();
+                stored.entry(d.request_id.clone()).or_insert(d);
             }
         }
         let report = g.check().unwrap();
@@ -262,7 +271,7 @@ fn stored_conversations_never_contain_a_detected_secret() {
         )
         .unwrap();
     let m = g
-        .usage_message(&c, None, &r.data.id.to_string())
+        .usage_message(&c, None, &r.data.as_ref().unwrap().id.to_string())
         .unwrap()
         .expect("a message is stored");
     let stored = serde_json::to_string(&m).unwrap();
@@ -302,7 +311,7 @@ fn stored_conversations_never_contain_a_detected_secret() {
         )
         .unwrap();
     let m = g
-        .usage_message(&c, None, &r.data.id.to_string())
+        .usage_message(&c, None, &r.data.as_ref().unwrap().id.to_string())
         .unwrap()
         .unwrap();
     assert_eq!(m.alerts.len(), 1);
@@ -313,7 +322,8 @@ fn stored_conversations_never_contain_a_detected_secret() {
         .usage_record(&c, usage("s-3", "openai-prod", "gpt-5", 1, 1))
         .unwrap();
     assert_eq!(
-        g.usage_message(&c, None, &r.data.id.to_string()).unwrap(),
+        g.usage_message(&c, None, &r.data.as_ref().unwrap().id.to_string())
+            .unwrap(),
         None
     );
 }
@@ -500,4 +510,90 @@ fn critical_alerts_newest_first_with_near_duplicates_collapsed() {
         p2.data[0].collapsed, 2,
         "the last page still folds its duplicates"
     );
+}
+
+#[test]
+fn retention_removes_old_raw_records_in_bounded_batches_and_rollups_stay() {
+    let now = base() + Duration::days(10);
+    let clock = ManualClock::new(now);
+    let options = Options {
+        clock: std::sync::Arc::new(clock.clone()),
+        ..Default::default()
+    };
+    let g = ModelGates::open_with(std::sync::Arc::new(MemoryStore::new()), options).unwrap();
+    let c = g.default_caller().unwrap();
+    g.workspace_update(
+        &c,
+        "default",
+        WorkspacePatch {
+            usage_retention_days: Patch::Set(2),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let err = g
+        .workspace_update(
+            &c,
+            "default",
+            WorkspacePatch {
+                usage_retention_days: Patch::Set(0),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+    assert_eq!(err.field(), Some("usage_retention_days"));
+    // 300 records over the last 5 days, every fifth with a conversation.
+    let batch: Vec<NewUsage> = (0..300i64)
+        .map(|i| NewUsage {
+            timestamp: Some(now - Duration::minutes(i * 24)),
+            conversation: (i % 5 == 0).then(|| NewConversation {
+                chat_id: Some("c".into()),
+                prompt: format!("q{i}"),
+                ..Default::default()
+            }),
+            ..usage(&format!("r{i}"), "openai", "gpt-5", 100, 10)
+        })
+        .collect();
+    g.usage_record_batch(&c, &batch).unwrap();
+    let before = g.workspace_usage(&c, None, None, None).unwrap();
+    let messages_before = g
+        .workspace_messages_list(&c, None, &MessageFilter::default(), None, Some(100))
+        .unwrap()
+        .total;
+
+    let cutoff_ms = (now - Duration::days(2)).timestamp_millis() / 60_000 * 60_000;
+    let expired = batch
+        .iter()
+        .filter(|n| n.timestamp.unwrap().timestamp_millis() < cutoff_ms)
+        .count() as u64;
+    let (mut removed, mut calls) = (0, 0);
+    loop {
+        let out = g.usage_expire(40).unwrap();
+        assert!(out.removed <= 40, "bounded");
+        removed += out.removed;
+        calls += 1;
+        let report = g.check().unwrap();
+        assert!(report.is_ok(), "after call {calls}: {:?}", report.problems);
+        if !out.more {
+            break;
+        }
+    }
+    assert_eq!(removed, expired);
+    assert!(calls > 1, "several bounded batches");
+    assert_eq!(g.usage_expire(40).unwrap(), Expired::default());
+    // Rollups stay: all-time usage is unchanged.
+    assert_eq!(g.workspace_usage(&c, None, None, None).unwrap(), before);
+    let messages_after = g
+        .workspace_messages_list(&c, None, &MessageFilter::default(), None, Some(100))
+        .unwrap();
+    assert!(messages_after.total < messages_before);
+    assert_eq!(messages_after.total as usize, messages_after.data.len());
+    assert!(
+        messages_after
+            .data
+            .iter()
+            .all(|m| m.conversation_timestamp.timestamp_millis() >= cutoff_ms)
+    );
+    // A late retry of an expired request id stays a duplicate.
+    assert!(g.usage_record(&c, batch[299].clone()).unwrap().duplicate);
 }
