@@ -1,6 +1,8 @@
 //! Issue 7's usage benchmarks on redb, durable, recorded in docs/benchmarks.md:
 //! - recording throughput in batches of 1,000 (`usage_record_batch`, one durable commit each);
 //! - `workspace_usage` over random time ranges with all records in one workspace;
+//! - a messages page (`workspace_messages_list`), every 10th record carrying a conversation
+//!   (every 100th also an alert);
 //! - database size per record.
 //!
 //! Records are spread evenly over 365 days in time order (as a gateway reports them), across 5
@@ -12,7 +14,10 @@
 use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
-use modelgates::{ModelGates, NewProvider, NewUsage, ProviderType, RequestKind};
+use modelgates::{
+    Alert, AlertCategory, MessageFilter, ModelGates, NewConversation, NewProvider, NewUsage,
+    ProviderType, RequestKind,
+};
 use modelgates_redb::RedbStore;
 
 const MODELS: [&str; 5] = ["gpt-5", "gpt-5-mini", "gpt-4.1", "o3", "gpt-4o"];
@@ -80,6 +85,23 @@ fn main() {
                         input_tokens: 500 + i % 4000,
                         output_tokens: 50 + i % 700,
                         timestamp: Some(t0 + chrono::Duration::milliseconds(i as i64 * step)),
+                        conversation: (i % 10 == 0).then(|| NewConversation {
+                            chat_id: Some(format!("chat-{}", i % 1000)),
+                            prompt: format!("How do I write test number {i}?"),
+                            answer: Some("Like this.".into()),
+                            ..Default::default()
+                        }),
+                        alerts: if i % 100 == 0 {
+                            vec![Alert {
+                                trigger_type: "pii".into(),
+                                trigger_category: AlertCategory::Critical,
+                                trigger_string: Some("email".into()),
+                                code_snippet: None,
+                                detected: false,
+                            }]
+                        } else {
+                            vec![]
+                        },
                         ..Default::default()
                     }
                 })
@@ -139,6 +161,43 @@ fn main() {
         t.elapsed(),
         all.token_usage.requests
     );
+    for (label, filter, page) in [
+        ("page 1", MessageFilter::default(), 1),
+        ("page 100", MessageFilter::default(), 100),
+        (
+            "page 1, trigger type pii",
+            MessageFilter {
+                chat_ids: vec![],
+                trigger_types: vec!["pii".into()],
+            },
+            1,
+        ),
+        (
+            "page 1, one chat id",
+            MessageFilter {
+                chat_ids: vec!["chat-0".into()],
+                trigger_types: vec![],
+            },
+            1,
+        ),
+    ] {
+        let mut samples = Vec::new();
+        let mut total = 0;
+        for _ in 0..300 {
+            let t = Instant::now();
+            let p = gates
+                .workspace_messages_list(&admin, None, &filter, Some(page), Some(50))
+                .unwrap();
+            samples.push(t.elapsed());
+            total = p.total;
+        }
+        samples.sort();
+        println!(
+            "workspace_messages_list {label} (50 per page, {total} matching): median {:?}, p99 {:?}",
+            pct(&samples, 0.5),
+            pct(&samples, 0.99)
+        );
+    }
     drop(gates);
     store.close().unwrap();
     let size = std::fs::metadata(&path).unwrap().len();
