@@ -400,41 +400,46 @@ impl ModelGates {
             let ws = workspace::resolve_or_active(txn, account, workspace)?.id;
             let types: BTreeSet<&str> = filter.trigger_types.iter().map(String::as_str).collect();
             // Candidate ids in the feed order (reversed id bytes ascending = newest first).
-            let (ids, total): (Vec<UsageId>, Option<u64>) = if !filter.chat_ids.is_empty() {
-                let mut all = BTreeSet::new();
-                for chat in &filter.chat_ids {
-                    all.extend(stream(txn, account, ws, Some(("chat", chat)), usize::MAX)?);
-                }
-                let mut ids: Vec<UsageId> = all.into_iter().rev().collect();
-                if !types.is_empty() {
-                    let mut kept = Vec::new();
-                    for id in ids {
-                        let m = USAGE_MESSAGES.get(txn, &(account, ws, id))?;
-                        if m.is_some_and(|m| {
-                            m.alerts
-                                .iter()
-                                .any(|a| types.contains(a.trigger_type.as_str()))
-                        }) {
-                            kept.push(id);
-                        }
+            let (ids, total): (Vec<UsageId>, Option<u64>) =
+                if filter.chat_ids.len() == 1 && types.is_empty() {
+                    let chat = &filter.chat_ids[0];
+                    let ids = stream(txn, account, ws, Some(("chat", chat)), want)?;
+                    (ids, Some(count(txn, account, ws, format!("chat:{chat}"))?))
+                } else if !filter.chat_ids.is_empty() {
+                    let mut all = BTreeSet::new();
+                    for chat in &filter.chat_ids {
+                        all.extend(stream(txn, account, ws, Some(("chat", chat)), usize::MAX)?);
                     }
-                    ids = kept;
-                }
-                (ids, None)
-            } else if types.len() == 1 {
-                let t = *types.iter().next().unwrap_or(&"");
-                let ids = stream(txn, account, ws, Some(("trigger", t)), want)?;
-                (ids, Some(count(txn, account, ws, format!("trigger:{t}"))?))
-            } else if !types.is_empty() {
-                let mut all = BTreeSet::new();
-                for t in &types {
-                    all.extend(stream(txn, account, ws, Some(("trigger", t)), usize::MAX)?);
-                }
-                (all.into_iter().rev().collect(), None)
-            } else {
-                let ids = stream(txn, account, ws, None, want)?;
-                (ids, Some(count(txn, account, ws, String::new())?))
-            };
+                    let mut ids: Vec<UsageId> = all.into_iter().rev().collect();
+                    if !types.is_empty() {
+                        let mut kept = Vec::new();
+                        for id in ids {
+                            let m = USAGE_MESSAGES.get(txn, &(account, ws, id))?;
+                            if m.is_some_and(|m| {
+                                m.alerts
+                                    .iter()
+                                    .any(|a| types.contains(a.trigger_type.as_str()))
+                            }) {
+                                kept.push(id);
+                            }
+                        }
+                        ids = kept;
+                    }
+                    (ids, None)
+                } else if types.len() == 1 {
+                    let t = *types.iter().next().unwrap_or(&"");
+                    let ids = stream(txn, account, ws, Some(("trigger", t)), want)?;
+                    (ids, Some(count(txn, account, ws, format!("trigger:{t}"))?))
+                } else if !types.is_empty() {
+                    let mut all = BTreeSet::new();
+                    for t in &types {
+                        all.extend(stream(txn, account, ws, Some(("trigger", t)), usize::MAX)?);
+                    }
+                    (all.into_iter().rev().collect(), None)
+                } else {
+                    let ids = stream(txn, account, ws, None, want)?;
+                    (ids, Some(count(txn, account, ws, String::new())?))
+                };
             let total = total.unwrap_or(ids.len() as u64);
             let mut data = Vec::new();
             for id in ids.into_iter().skip(offset as usize).take(size as usize) {

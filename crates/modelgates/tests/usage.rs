@@ -375,6 +375,10 @@ fn messages_page_newest_first_without_overlap_or_gaps_under_filters() {
             trigger_types: vec![],
         },
         MessageFilter {
+            chat_ids: vec!["chat-4".into()],
+            trigger_types: vec![],
+        },
+        MessageFilter {
             chat_ids: vec![],
             trigger_types: vec!["pii".into()],
         },
