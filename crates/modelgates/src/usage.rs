@@ -397,8 +397,17 @@ pub struct TokenUsage {
 const REQUEST_ID_MAX: usize = 128;
 /// Most records of one batch.
 pub const USAGE_BATCH_MAX: usize = 1000;
-/// Rollup bucket sizes in ms: minute, hour, day, 32 days. Level index = position.
-const LEVELS: [u64; 4] = [60_000, 3_600_000, 86_400_000, 2_764_800_000];
+/// Rollup bucket sizes in ms — 1 min, 10 min, 1 h, 6 h, 1 day, 8 days, 32 days — each dividing
+/// the next, so any range is covered by at most ~2×(9+5+5+3+7+3)+11 rows. Level = position.
+const LEVELS: [u64; 7] = [
+    60_000,
+    600_000,
+    3_600_000,
+    21_600_000,
+    86_400_000,
+    691_200_000,
+    2_764_800_000,
+];
 /// The level of the all-time row.
 const TOTAL_LEVEL: u64 = 255;
 
@@ -792,9 +801,9 @@ impl ModelGates {
     }
 
     /// Token usage of a workspace (`None` = the active workspace) over `[from, to)` (either end
-    /// open), per `provider/model` and in total. Read from the rollups: whole buckets of 32 days,
-    /// days, hours and minutes cover the range, and only the records of the partial minutes at
-    /// its edges are read one by one.
+    /// open), per `provider/model` and in total. Read from the rollups: whole buckets from 32 days
+    /// down to one minute cover the range, and only the records of the partial minutes at its
+    /// edges are read one by one.
     pub fn workspace_usage(
         &self,
         caller: &Caller,

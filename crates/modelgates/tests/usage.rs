@@ -148,8 +148,8 @@ struct Rec {
 
 const PROVIDERS: [&str; 2] = ["openai-prod", "openai"];
 const MODELS: [&str; 3] = ["gpt-5", "gpt-5-mini", "unknown-model"];
-/// Four days and a bit, so every rollup level is crossed.
-const SPAN_MS: i64 = 4 * 86_400_000 + 7_777_777;
+/// Seventy days and a bit, so every rollup level (up to 32 days) is crossed.
+const SPAN_MS: i64 = 70 * 86_400_000 + 7_777_777;
 
 fn arb_rec() -> impl Strategy<Value = Rec> {
     (
@@ -179,6 +179,7 @@ fn arb_bound() -> impl Strategy<Value = Option<i64>> {
         Just(None),
         (-10_000i64..SPAN_MS + 10_000).prop_map(Some),
         (0i64..100).prop_map(|m| Some(m * 3_600_000)),
+        (0i64..70).prop_map(|d| Some(d * 86_400_000)),
         (0i64..5000).prop_map(|m| Some(m * 60_000)),
     ]
 }
