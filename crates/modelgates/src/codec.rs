@@ -299,6 +299,22 @@ impl<K: KeyPart + ?Sized, V: Serialize + DeserializeOwned> Table<K, V> {
             .collect()
     }
 
+    /// Deletes every entry whose key starts with `prefix`; returns how many.
+    pub fn delete_prefix(
+        &self,
+        txn: &mut (impl WriteTxn + ?Sized),
+        prefix: &impl KeyPart,
+    ) -> Result<usize> {
+        let start = self.key(prefix);
+        let end = prefix_successor(&start);
+        let end_bound = end.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
+        let rows = txn.range(self.name, Bound::Included(&start), end_bound, usize::MAX)?;
+        for (k, _) in &rows {
+            txn.delete(self.name, k)?;
+        }
+        Ok(rows.len())
+    }
+
     /// Every value whose key starts with `prefix`, in key order.
     pub fn values_with_prefix(
         &self,

@@ -217,6 +217,20 @@ pub struct MessageFilter {
     pub trigger_types: Vec<String>,
 }
 
+/// `page` ≥ 1 and `page_size` 1-100, as the seed's message paging has them.
+fn check_page(page: u64, size: u64) -> Result<()> {
+    if page == 0 {
+        return Err(Error::invalid("page", "must be at least 1"));
+    }
+    if !(1..=100).contains(&size) {
+        return Err(Error::invalid(
+            "page_size",
+            format!("{size} is outside 1-100"),
+        ));
+    }
+    Ok(())
+}
+
 /// Most filter values.
 const FILTER_MAX: usize = 100;
 
@@ -307,21 +321,11 @@ pub(crate) fn delete_all(
     account: AccountId,
     ws: WorkspaceId,
 ) -> Result<()> {
-    for (k, _) in MESSAGE_FEED.scan_prefix(txn, &(account, ws))? {
-        txn.delete(MESSAGE_FEED.name(), &k)?;
-    }
-    for (k, _) in MESSAGES_BY_CHAT.scan_prefix(txn, &(account, ws))? {
-        txn.delete(MESSAGES_BY_CHAT.name(), &k)?;
-    }
-    for (k, _) in MESSAGES_BY_TRIGGER.scan_prefix(txn, &(account, ws))? {
-        txn.delete(MESSAGES_BY_TRIGGER.name(), &k)?;
-    }
-    for (k, _) in MESSAGE_COUNTS.scan_prefix(txn, &(account, ws))? {
-        txn.delete(MESSAGE_COUNTS.name(), &k)?;
-    }
-    for (k, _) in ALERT_FEED.scan_prefix(txn, &(account, ws))? {
-        txn.delete(ALERT_FEED.name(), &k)?;
-    }
+    MESSAGE_FEED.delete_prefix(txn, &(account, ws))?;
+    MESSAGES_BY_CHAT.delete_prefix(txn, &(account, ws))?;
+    MESSAGES_BY_TRIGGER.delete_prefix(txn, &(account, ws))?;
+    MESSAGE_COUNTS.delete_prefix(txn, &(account, ws))?;
+    ALERT_FEED.delete_prefix(txn, &(account, ws))?;
     Ok(())
 }
 
@@ -381,15 +385,7 @@ impl ModelGates {
     ) -> Result<MessagesPage> {
         let page = page.unwrap_or(1);
         let size = page_size.unwrap_or(50);
-        if page == 0 {
-            return Err(Error::invalid("page", "must be at least 1"));
-        }
-        if !(1..=100).contains(&size) {
-            return Err(Error::invalid(
-                "page_size",
-                format!("{size} is outside 1-100"),
-            ));
-        }
+        check_page(page, size)?;
         check_values("filter_by_ids", &filter.chat_ids)?;
         check_values("filter_by_alert_trigger_types", &filter.trigger_types)?;
         let offset = (page - 1).saturating_mul(size);
@@ -487,15 +483,7 @@ impl ModelGates {
     ) -> Result<AlertsPage> {
         let page = page.unwrap_or(1);
         let size = page_size.unwrap_or(50);
-        if page == 0 {
-            return Err(Error::invalid("page", "must be at least 1"));
-        }
-        if !(1..=100).contains(&size) {
-            return Err(Error::invalid(
-                "page_size",
-                format!("{size} is outside 1-100"),
-            ));
-        }
+        check_page(page, size)?;
         let offset = (page - 1).saturating_mul(size);
         let want = offset.saturating_add(size).saturating_add(1);
         self.read(|txn| {

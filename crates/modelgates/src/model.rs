@@ -346,9 +346,7 @@ pub(crate) fn delete_all(
             &(account, ws, m.spec.provider.clone(), m.spec.family.clone()),
         )?;
     }
-    for (key, _) in MODEL_OVERRIDES.scan_prefix(txn, &(account, ws))? {
-        txn.delete(MODEL_OVERRIDES.name(), &key)?;
-    }
+    MODEL_OVERRIDES.delete_prefix(txn, &(account, ws))?;
     Ok(())
 }
 

@@ -994,18 +994,10 @@ pub(crate) fn delete_all(
     account: AccountId,
     ws: WorkspaceId,
 ) -> Result<()> {
-    for (key, _) in USAGE.scan_prefix(txn, &(account, ws))? {
-        txn.delete(USAGE.name(), &key)?;
-    }
-    for (key, _) in USAGE_REQUESTS.scan_prefix(txn, &(account, ws))? {
-        txn.delete(USAGE_REQUESTS.name(), &key)?;
-    }
-    for (key, _) in USAGE_ROLLUPS.scan_prefix(txn, &(account, ws))? {
-        txn.delete(USAGE_ROLLUPS.name(), &key)?;
-    }
-    for (key, _) in USAGE_MESSAGES.scan_prefix(txn, &(account, ws))? {
-        txn.delete(USAGE_MESSAGES.name(), &key)?;
-    }
+    USAGE.delete_prefix(txn, &(account, ws))?;
+    USAGE_REQUESTS.delete_prefix(txn, &(account, ws))?;
+    USAGE_ROLLUPS.delete_prefix(txn, &(account, ws))?;
+    USAGE_MESSAGES.delete_prefix(txn, &(account, ws))?;
     crate::message::delete_all(txn, account, ws)?;
     Ok(())
 }
