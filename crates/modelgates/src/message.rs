@@ -17,7 +17,7 @@ use crate::schema::{
     ALERT_FEED, MESSAGE_COUNTS, MESSAGE_FEED, MESSAGES_BY_CHAT, MESSAGES_BY_TRIGGER, USAGE,
     USAGE_MESSAGES,
 };
-use crate::storage::ReadTxn;
+use crate::storage::{ReadTxn, TableName};
 use crate::usage::{Alert, AlertCategory, Counters, Message, ModelUsage, UsageRecord, UsageTotals};
 use crate::validate::excerpt;
 use crate::workspace;
@@ -76,33 +76,44 @@ pub struct TokenUsageAgg {
     pub token_usage: UsageTotals,
 }
 
+impl TokenUsageAgg {
+    /// Totals per `provider/model` key (counters of the same key added up, the first pair's
+    /// names kept) and overall.
+    pub(crate) fn of(counters: impl IntoIterator<Item = ((String, String), Counters)>) -> Self {
+        let mut by: BTreeMap<String, (String, String, Counters)> = BTreeMap::new();
+        let mut all = Counters::default();
+        for ((provider, model), c) in counters {
+            all.add(&c);
+            by.entry(format!("{provider}/{model}"))
+                .or_insert_with(|| (provider, model, Counters::default()))
+                .2
+                .add(&c);
+        }
+        Self {
+            tokens_by_model: by
+                .into_iter()
+                .map(|(k, (provider, model, c))| {
+                    (
+                        k,
+                        ModelUsage {
+                            provider,
+                            model,
+                            token_usage: (&c).into(),
+                        },
+                    )
+                })
+                .collect(),
+            token_usage: (&all).into(),
+        }
+    }
+}
+
 fn usage_agg<'a>(records: impl IntoIterator<Item = &'a UsageRecord>) -> TokenUsageAgg {
-    let mut by: BTreeMap<String, (String, String, Counters)> = BTreeMap::new();
-    let mut all = Counters::default();
-    for r in records {
-        let c = Counters::of(r);
-        all.add(&c);
-        by.entry(format!("{}/{}", r.provider, r.model))
-            .or_insert_with(|| (r.provider.clone(), r.model.clone(), Counters::default()))
-            .2
-            .add(&c);
-    }
-    TokenUsageAgg {
-        tokens_by_model: by
+    TokenUsageAgg::of(
+        records
             .into_iter()
-            .map(|(k, (provider, model, c))| {
-                (
-                    k,
-                    ModelUsage {
-                        provider,
-                        model,
-                        token_usage: (&c).into(),
-                    },
-                )
-            })
-            .collect(),
-        token_usage: (&all).into(),
-    }
+            .map(|r| ((r.provider.clone(), r.model.clone()), Counters::of(r))),
+    )
 }
 
 /// A message in a list.
@@ -234,10 +245,77 @@ fn check_page(page: u64, size: u64) -> Result<()> {
 /// Most filter values.
 const FILTER_MAX: usize = 100;
 
-fn bump(tx: &mut Tx<'_>, account: AccountId, ws: WorkspaceId, key: String) -> Result<()> {
+/// Adds `delta` (±1) to a message count; a count reaching 0 is removed.
+fn count_by(
+    tx: &mut Tx<'_>,
+    account: AccountId,
+    ws: WorkspaceId,
+    key: String,
+    delta: i64,
+) -> Result<()> {
     let k = (account, ws, key);
     let n = MESSAGE_COUNTS.get(&*tx.txn, &k)?.unwrap_or(0);
-    MESSAGE_COUNTS.put(&mut *tx.txn, &k, &(n + 1))
+    match n.checked_add_signed(delta).unwrap_or(0) {
+        0 => MESSAGE_COUNTS.delete(&mut *tx.txn, &k).map(|_| ()),
+        n => MESSAGE_COUNTS.put(&mut *tx.txn, &k, &n),
+    }
+}
+
+/// Adds (`present`) or removes a message's feed entries and counts: the workspace feed, its
+/// chat's, one per alert trigger type, and the critical-alert feed.
+fn index(
+    tx: &mut Tx<'_>,
+    account: AccountId,
+    ws: WorkspaceId,
+    message: &Message,
+    present: bool,
+) -> Result<()> {
+    let id = message.usage_id;
+    let rev = Reverse16(id.to_bytes());
+    let delta = if present { 1 } else { -1 };
+    let mut entries: Vec<(Vec<u8>, TableName, String)> = vec![(
+        MESSAGE_FEED.key_bytes(&(account, ws, rev)),
+        MESSAGE_FEED.name(),
+        String::new(),
+    )];
+    if let Some(chat) = &message.chat_id {
+        entries.push((
+            MESSAGES_BY_CHAT.key_bytes(&(account, ws, chat.clone(), rev)),
+            MESSAGES_BY_CHAT.name(),
+            format!("chat:{chat}"),
+        ));
+    }
+    let types: BTreeSet<&str> = message
+        .alerts
+        .iter()
+        .map(|a| a.trigger_type.as_str())
+        .collect();
+    for t in types {
+        entries.push((
+            MESSAGES_BY_TRIGGER.key_bytes(&(account, ws, t.to_owned(), rev)),
+            MESSAGES_BY_TRIGGER.name(),
+            format!("trigger:{t}"),
+        ));
+    }
+    let value = crate::codec::encode_value(&id)?;
+    for (key, table, count) in entries {
+        if present {
+            tx.txn.put(table, &key, &value)?;
+        } else {
+            tx.txn.delete(table, &key)?;
+        }
+        count_by(tx, account, ws, count, delta)?;
+    }
+    let critical = message
+        .alerts
+        .iter()
+        .any(|a| a.trigger_category == AlertCategory::Critical);
+    if present && critical {
+        ALERT_FEED.put(&mut *tx.txn, &(account, ws, rev), &id)?;
+    } else if !present {
+        ALERT_FEED.delete(&mut *tx.txn, &(account, ws, rev))?;
+    }
+    Ok(())
 }
 
 /// Writes a message and its feed entries (called when a usage record with a conversation or
@@ -248,43 +326,8 @@ pub(crate) fn store(
     ws: WorkspaceId,
     message: &Message,
 ) -> Result<()> {
-    let id = message.usage_id;
-    let rev = Reverse16(id.to_bytes());
-    USAGE_MESSAGES.put(&mut *tx.txn, &(account, ws, id), message)?;
-    MESSAGE_FEED.put(&mut *tx.txn, &(account, ws, rev), &id)?;
-    bump(tx, account, ws, String::new())?;
-    if let Some(chat) = &message.chat_id {
-        MESSAGES_BY_CHAT.put(&mut *tx.txn, &(account, ws, chat.clone(), rev), &id)?;
-        bump(tx, account, ws, format!("chat:{chat}"))?;
-    }
-    let types: BTreeSet<&str> = message
-        .alerts
-        .iter()
-        .map(|a| a.trigger_type.as_str())
-        .collect();
-    for t in types {
-        MESSAGES_BY_TRIGGER.put(&mut *tx.txn, &(account, ws, t.to_owned(), rev), &id)?;
-        bump(tx, account, ws, format!("trigger:{t}"))?;
-    }
-    if message
-        .alerts
-        .iter()
-        .any(|a| a.trigger_category == AlertCategory::Critical)
-    {
-        ALERT_FEED.put(&mut *tx.txn, &(account, ws, rev), &id)?;
-    }
-    Ok(())
-}
-
-fn drop_count(tx: &mut Tx<'_>, account: AccountId, ws: WorkspaceId, key: String) -> Result<()> {
-    let k = (account, ws, key);
-    match MESSAGE_COUNTS.get(&*tx.txn, &k)?.unwrap_or(0) {
-        0 | 1 => {
-            MESSAGE_COUNTS.delete(&mut *tx.txn, &k)?;
-        }
-        n => MESSAGE_COUNTS.put(&mut *tx.txn, &k, &(n - 1))?,
-    }
-    Ok(())
+    USAGE_MESSAGES.put(&mut *tx.txn, &(account, ws, message.usage_id), message)?;
+    index(tx, account, ws, message, true)
 }
 
 /// Removes a message's feed entries and counts (retention; the message itself is deleted by
@@ -295,24 +338,7 @@ pub(crate) fn unindex(
     ws: WorkspaceId,
     message: &Message,
 ) -> Result<()> {
-    let rev = Reverse16(message.usage_id.to_bytes());
-    MESSAGE_FEED.delete(&mut *tx.txn, &(account, ws, rev))?;
-    drop_count(tx, account, ws, String::new())?;
-    if let Some(chat) = &message.chat_id {
-        MESSAGES_BY_CHAT.delete(&mut *tx.txn, &(account, ws, chat.clone(), rev))?;
-        drop_count(tx, account, ws, format!("chat:{chat}"))?;
-    }
-    let types: BTreeSet<&str> = message
-        .alerts
-        .iter()
-        .map(|a| a.trigger_type.as_str())
-        .collect();
-    for t in types {
-        MESSAGES_BY_TRIGGER.delete(&mut *tx.txn, &(account, ws, t.to_owned(), rev))?;
-        drop_count(tx, account, ws, format!("trigger:{t}"))?;
-    }
-    ALERT_FEED.delete(&mut *tx.txn, &(account, ws, rev))?;
-    Ok(())
+    index(tx, account, ws, message, false)
 }
 
 /// Deletes every message index entry of a workspace (with the workspace).

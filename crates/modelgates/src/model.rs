@@ -333,6 +333,27 @@ pub(crate) fn by_ref(
     Ok(Some(catalog_model(account, ws, &entry, over.as_ref())))
 }
 
+/// The workspace model a provider serves as `model`: a family registered under one of
+/// `prefixes` (a provider endpoint's name, then its type), else `model` read as a
+/// `provider/family` reference. Whether it is enabled is the caller's business.
+pub(crate) fn for_provider(
+    txn: &dyn ReadTxn,
+    account: AccountId,
+    ws: &Workspace,
+    prefixes: &[&str],
+    model: &str,
+) -> Result<Option<Model>> {
+    for prefix in prefixes {
+        if let Some(m) = by_ref(txn, account, ws, prefix, model)? {
+            return Ok(Some(m));
+        }
+    }
+    match model.split_once('/') {
+        Some((p, f)) => by_ref(txn, account, ws, p, f),
+        None => Ok(None),
+    }
+}
+
 /// Deletes every model and override of a workspace (with the workspace).
 pub(crate) fn delete_all(
     txn: &mut dyn WriteTxn,

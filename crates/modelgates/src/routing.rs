@@ -325,20 +325,8 @@ fn rule_model_ref(
     field: &str,
     model: &str,
 ) -> Result<String> {
-    let candidates = [p.name.as_str(), p.provider_type.as_str()];
-    let mut found = None;
-    for prefix in candidates {
-        if let Some(m) = model::by_ref(txn, account, ws, prefix, model)? {
-            found = Some(m);
-            break;
-        }
-    }
-    if found.is_none()
-        && let Some((prov, fam)) = model.split_once('/')
-    {
-        found = model::by_ref(txn, account, ws, prov, fam)?;
-    }
-    let Some(m) = found else {
+    let prefixes = [p.name.as_str(), p.provider_type.as_str()];
+    let Some(m) = model::for_provider(txn, account, ws, &prefixes, model)? else {
         return Err(Error::invalid(
             field,
             format!(

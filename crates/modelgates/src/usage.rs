@@ -13,13 +13,14 @@ use crate::clock::millis;
 use crate::error::{Error, Result};
 use crate::gates::{Caller, ModelGates, authorize};
 use crate::ids::{AccountId, KeyId, UsageId, WorkspaceId};
+use crate::message::TokenUsageAgg;
 use crate::model;
 use crate::provider::{self, ProviderType};
 use crate::routing::RequestKind;
 use crate::schema::{USAGE, USAGE_MESSAGES, USAGE_REQUESTS, USAGE_ROLLUPS, WORKSPACE_KEYS};
 use crate::storage::ReadTxn;
 use crate::validate::excerpt;
-use crate::workspace::{self, Workspace, WorkspaceSel};
+use crate::workspace::{self, Workspace};
 
 /// An exact amount of money in units of 10⁻¹⁷ USD: a price of `p` cents per million tokens
 /// (up to 9 decimals) times `t` tokens is `t · p·10⁹` units, with no rounding anywhere.
@@ -320,13 +321,26 @@ pub struct Expired {
 
 impl Rollup {
     fn add(&mut self, key: &str, c: &Counters, ts: u64) {
-        let fresh = self.by_model.is_empty();
+        self.widen(ts, ts);
         self.by_model.entry(key.to_owned()).or_default().add(c);
-        if fresh {
-            (self.first_ms, self.last_ms) = (ts, ts);
+    }
+
+    /// Adds every counter of `other` (and its time span).
+    fn merge(&mut self, other: &Rollup) {
+        self.widen(other.first_ms, other.last_ms);
+        for (m, c) in &other.by_model {
+            self.by_model.entry(m.clone()).or_default().add(c);
+        }
+    }
+
+    /// Extends the time span to cover `[first, last]` (an empty row takes it as is); call
+    /// before adding counters.
+    fn widen(&mut self, first: u64, last: u64) {
+        if self.by_model.is_empty() {
+            (self.first_ms, self.last_ms) = (first, last);
         } else {
-            self.first_ms = self.first_ms.min(ts);
-            self.last_ms = self.last_ms.max(ts);
+            self.first_ms = self.first_ms.min(first);
+            self.last_ms = self.last_ms.max(last);
         }
     }
 }
@@ -497,21 +511,15 @@ fn price(
         Err(Error::NotFound { .. } | Error::InvalidArgument { .. }) => None,
         Err(e) => return Err(e),
     };
-    let mut prefixes: Vec<&str> = Vec::new();
-    if let Some(p) = &endpoint {
-        prefixes.push(&p.name);
-        prefixes.push(p.provider_type.as_str());
-    } else {
-        prefixes.push(&n.provider);
-    }
-    for prefix in prefixes {
-        if let Some(m) = model::by_ref(txn, account, ws, prefix, &n.model)? {
-            return Ok((endpoint.map(|p| p.provider_type), Some(m)));
-        }
-    }
-    let found = match n.model.split_once('/') {
-        Some((p, f)) => model::by_ref(txn, account, ws, p, f)?,
-        None => None,
+    let found = match &endpoint {
+        Some(p) => model::for_provider(
+            txn,
+            account,
+            ws,
+            &[&p.name, p.provider_type.as_str()],
+            &n.model,
+        )?,
+        None => model::for_provider(txn, account, ws, &[&n.provider], &n.model)?,
     };
     Ok((endpoint.map(|p| p.provider_type), found))
 }
@@ -625,8 +633,11 @@ impl ModelGates {
                 let ws = match workspaces.get(&n.workspace) {
                     Some(ws) => ws.clone(),
                     None => {
-                        let sel = WorkspaceSel(n.workspace.as_deref());
-                        let ws = workspace::resolve_or_active(&*tx.txn, account, sel.0)?;
+                        let ws = workspace::resolve_or_active(
+                            &*tx.txn,
+                            account,
+                            n.workspace.as_deref(),
+                        )?;
                         workspaces.insert(n.workspace.clone(), ws.clone());
                         ws
                     }
@@ -705,16 +716,7 @@ impl ModelGates {
             for ((ws, level, start), delta) in rollups {
                 let key = (account, ws, level, start);
                 let mut row = USAGE_ROLLUPS.get(&*tx.txn, &key)?.unwrap_or_default();
-                let fresh = row.by_model.is_empty();
-                for (m, c) in &delta.by_model {
-                    row.by_model.entry(m.clone()).or_default().add(c);
-                }
-                row.first_ms = if fresh {
-                    delta.first_ms
-                } else {
-                    row.first_ms.min(delta.first_ms)
-                };
-                row.last_ms = row.last_ms.max(delta.last_ms);
+                row.merge(&delta);
                 USAGE_ROLLUPS.put(&mut *tx.txn, &key, &row)?;
             }
             Ok(out)
@@ -838,26 +840,16 @@ impl ModelGates {
                     sum_range(txn, account, ws.id, lo, hi, &mut sum)?;
                 }
             }
-            let mut all = Counters::default();
-            let mut tokens_by_model = BTreeMap::new();
-            for (key, c) in &sum {
-                all.add(c);
+            let agg = TokenUsageAgg::of(sum.into_iter().map(|(key, c)| {
                 let (p, m) = key.split_once('/').unwrap_or((key.as_str(), ""));
-                tokens_by_model.insert(
-                    key.clone(),
-                    ModelUsage {
-                        provider: p.to_owned(),
-                        model: m.to_owned(),
-                        token_usage: c.into(),
-                    },
-                );
-            }
+                ((p.to_owned(), m.to_owned()), c)
+            }));
             Ok(TokenUsage {
                 workspace_id: ws.id,
                 from,
                 to,
-                tokens_by_model,
-                token_usage: (&all).into(),
+                tokens_by_model: agg.tokens_by_model,
+                token_usage: agg.token_usage,
             })
         })
     }
