@@ -283,7 +283,9 @@ fn check_name(field: &str, v: &str) -> Result<()> {
     validate::name(field, v, NAME_MAX)
 }
 
-/// Resolves a workspace by UUID or slug inside the account; anything else is not_found.
+/// Resolves a workspace by UUID or slug inside the account; anything else is not_found. Its
+/// `is_active` is left false (see [`with_active`]), so lookups that do not return the workspace
+/// do not read the account.
 pub(crate) fn resolve(
     txn: &dyn ReadTxn,
     account: AccountId,
@@ -293,11 +295,15 @@ pub(crate) fn resolve(
         Some(id) => Some(id),
         None => WORKSPACE_SLUGS.get(txn, &(account, id_or_slug.to_owned()))?,
     };
-    let mut ws = match id {
+    match id {
         Some(id) => WORKSPACES.get(txn, &(account, id))?,
         None => None,
     }
-    .ok_or_else(|| Error::not_found("workspace", excerpt(id_or_slug)))?;
+    .ok_or_else(|| Error::not_found("workspace", excerpt(id_or_slug)))
+}
+
+/// `ws` with `is_active` set from the account, for operations that return it.
+fn with_active(txn: &dyn ReadTxn, account: AccountId, mut ws: Workspace) -> Result<Workspace> {
     ws.is_active = account::load(txn, account)?.active_workspace() == ws.id;
     Ok(ws)
 }
@@ -647,7 +653,8 @@ impl ModelGates {
     pub fn workspace_get(&self, caller: &Caller, id_or_slug: &str) -> Result<Workspace> {
         self.read(|txn| {
             authorize(txn, caller, false)?;
-            resolve(txn, caller.account, id_or_slug)
+            let ws = resolve(txn, caller.account, id_or_slug)?;
+            with_active(txn, caller.account, ws)
         })
     }
 
@@ -800,7 +807,7 @@ impl ModelGates {
                 routing::store_rules(tx, account, ws.id, stored)?;
             }
             routing::publish_workspace(tx, account, ws.id)?;
-            Ok(ws)
+            with_active(&*tx.txn, account, ws)
         })
     }
 
@@ -825,7 +832,8 @@ impl ModelGates {
                 return Err(Error::precondition(
                     "ACTIVE_WORKSPACE",
                     format!(
-                        "workspace {:?} is the account's active workspace and cannot be deleted;                          activate another workspace first",
+                        "workspace {:?} is the account's active workspace and cannot be deleted; \
+                         activate another workspace first",
                         ws.slug
                     ),
                 ));
@@ -873,7 +881,8 @@ impl ModelGates {
                 return Err(Error::precondition(
                     "WORKSPACE_ARCHIVED",
                     format!(
-                        "workspace {:?} is archived and cannot be activated; restore it with                          workspace_restore first",
+                        "workspace {:?} is archived and cannot be activated; restore it with \
+                         workspace_restore first",
                         ws.slug
                     ),
                 ));
@@ -897,6 +906,7 @@ impl ModelGates {
             let account = caller.account;
             let mut ws = resolve(&*tx.txn, account, id_or_slug)?;
             let acct = account::load(&*tx.txn, account)?;
+            ws.is_active = acct.active_workspace() == ws.id;
             if acct.default_workspace_id == ws.id {
                 return Err(Error::precondition(
                     "DEFAULT_WORKSPACE",
@@ -910,7 +920,8 @@ impl ModelGates {
                 return Err(Error::precondition(
                     "ACTIVE_WORKSPACE",
                     format!(
-                        "workspace {:?} is the account's active workspace and cannot be archived;                          activate another workspace first",
+                        "workspace {:?} is the account's active workspace and cannot be archived; \
+                         activate another workspace first",
                         ws.slug
                     ),
                 ));
@@ -939,7 +950,7 @@ impl ModelGates {
                 WORKSPACES.put(&mut *tx.txn, &(account, ws.id), &ws)?;
                 routing::publish_workspace(tx, account, ws.id)?;
             }
-            Ok(ws)
+            with_active(&*tx.txn, account, ws)
         })
     }
 
