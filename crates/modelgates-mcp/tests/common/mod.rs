@@ -28,6 +28,25 @@ pub fn setup_e2e() -> PathBuf {
     root
 }
 
+/// Runs `tests/e2e/SCRIPT BIN DB EXTRA…` with the project's Python client against the built
+/// binary and asserts it ends with `E2E PASSED`.
+pub fn run_python_stdio(root: &Path, script: &str, db: &Path, extra: &[&str]) {
+    let out = Command::new(root.join(".venv/bin/python"))
+        .arg(root.join("tests/e2e").join(script))
+        .arg(env!("CARGO_BIN_EXE_modelgates"))
+        .arg(db)
+        .args(extra)
+        .output()
+        .expect("run the Python e2e client");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.contains("E2E PASSED"),
+        "e2e failed ({})\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        out.status
+    );
+}
+
 /// `modelgates keys create ARGS --db DB`; returns the printed secret.
 pub fn create_key(db: &Path, args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_modelgates"))
