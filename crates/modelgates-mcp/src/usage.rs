@@ -135,8 +135,9 @@ impl McpServer {
             optional time range [from, to) (RFC 3339): tokens_by_model keyed \"provider/model\" \
             (the same model from two providers stays two entries) and token_usage in total, each \
             with requests, input/output tokens and input/output cost in USD (a number, plus the \
-            exact decimal in *_cost_usd). Served from rollups kept at record time. Returns \
-            {data: usage}.",
+            exact decimal in *_cost_usd). Served from rollups kept at record time, so totals \
+            survive retention; expired_before says where retention removed raw records, and a \
+            range end before it counts from the start of its minute. Returns {data: usage}.",
         annotations(
             read_only_hint = true,
             destructive_hint = false,

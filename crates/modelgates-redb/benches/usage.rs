@@ -9,7 +9,9 @@
 //! catalog models of one provider endpoint.
 //!
 //! Run: `cargo bench -p modelgates-redb --bench usage` (USAGE_RECORDS=n, default 10,000,000;
-//! USAGE_BENCH_DB=path keeps the database for reuse; BENCH_DIR=dir picks its directory).
+//! USAGE_DAYS=d spreads them over d days instead of 365, e.g. 1,000,000 over 36 days has the
+//! density of the full run; USAGE_BENCH_DB=path keeps the database for reuse; BENCH_DIR=dir picks
+//! its directory).
 
 use std::time::{Duration, Instant};
 
@@ -21,7 +23,6 @@ use modelgates::{
 use modelgates_redb::RedbStore;
 
 const MODELS: [&str; 5] = ["gpt-5", "gpt-5-mini", "gpt-4.1", "o3", "gpt-4o"];
-const YEAR_MS: i64 = 365 * 86_400_000;
 
 fn pct(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
@@ -42,6 +43,11 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(10_000_000);
+    let days: i64 = std::env::var("USAGE_DAYS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(365);
+    let span_ms = days * 86_400_000;
     let base = std::env::var_os("BENCH_DIR").map_or_else(std::env::temp_dir, Into::into);
     let dir = tempfile::tempdir_in(base).unwrap();
     let path = std::env::var_os("USAGE_BENCH_DB")
@@ -66,7 +72,7 @@ fn main() {
                 },
             )
             .unwrap();
-        let step = YEAR_MS / n as i64;
+        let step = span_ms / n as i64;
         let mut batch_times = Vec::new();
         let start = Instant::now();
         for b in 0..n / 1000 {
@@ -133,8 +139,8 @@ fn main() {
     let mut samples = Vec::new();
     let mut requests = 0;
     for _ in 0..2000 {
-        let a = rng.below(YEAR_MS as u64) as i64;
-        let b = rng.below(YEAR_MS as u64) as i64;
+        let a = rng.below(span_ms as u64) as i64;
+        let b = rng.below(span_ms as u64) as i64;
         let (from, to) = (a.min(b), a.max(b));
         let from = t0 + chrono::Duration::milliseconds(from);
         let to = t0 + chrono::Duration::milliseconds(to);

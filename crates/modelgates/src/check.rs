@@ -268,6 +268,7 @@ fn check_all(txn: &dyn ReadTxn, c: &mut Checker) -> Result<()> {
             crate::usage::check(txn, a, w.id, &mut c.report.usage_records, &mut |p| {
                 c.report.problems.push(p)
             })?;
+            crate::message::check(txn, a, w.id, &mut |p| c.report.problems.push(p))?;
         }
     }
     let hashes = KEY_HASHES.scan_prefix(txn, &())?.len();

@@ -49,3 +49,10 @@ impl Clock for ManualClock {
 pub(crate) fn millis(t: DateTime<Utc>) -> u64 {
     u64::try_from(t.timestamp_millis()).unwrap_or(0)
 }
+
+/// The time `ms` milliseconds after the Unix epoch (saturating at chrono's range).
+pub(crate) fn from_millis(ms: u64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(i64::try_from(ms).unwrap_or(i64::MAX))
+        .single()
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}

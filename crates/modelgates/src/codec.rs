@@ -6,8 +6,11 @@
 //! big-endian; ids are their 16 raw bytes. So a tuple's encoding sorts like the tuple, and the
 //! encoding of a prefix of a tuple is a byte prefix of the whole — range scans by prefix work.
 //!
-//! Values are one format-version byte followed by JSON. A reader refuses a version newer than it
-//! knows, instead of misreading it.
+//! Values are one format byte followed by the body: `1` = JSON (most tables: self-describing and
+//! readable by a human), `2` = postcard (compact binary, for the high-volume usage tables; see
+//! [`Table::compact`]). Every table reads both, so a table can move to the compact format
+//! without rewriting its old rows. A reader refuses a format newer than it knows, instead of
+//! misreading it.
 
 use std::marker::PhantomData;
 use std::ops::Bound;
@@ -18,8 +21,15 @@ use serde::de::DeserializeOwned;
 use crate::error::{Error, Result};
 use crate::storage::{ReadTxn, TableName, WriteTxn};
 
-/// The value format this build writes (and the newest it reads).
-pub const VALUE_FORMAT_VERSION: u8 = 1;
+/// Value format byte: JSON.
+pub const VALUE_FORMAT_JSON: u8 = 1;
+/// Value format byte: postcard, a compact binary serde format. Types stored this way serialize
+/// compactly when the serializer is not human-readable (ids as 16 bytes, costs as integers,
+/// timestamps as seconds + nanoseconds) and never skip fields; enum variants are stored by
+/// position, so they are only ever appended.
+pub const VALUE_FORMAT_COMPACT: u8 = 2;
+/// The newest value format this build reads (and writes).
+pub const VALUE_FORMAT_VERSION: u8 = VALUE_FORMAT_COMPACT;
 
 /// One segment of a key.
 pub trait KeyPart {
@@ -120,18 +130,32 @@ pub fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
     None
 }
 
-/// Encodes a value: format-version byte + JSON.
+/// Encodes a value: format byte + JSON.
 pub fn encode_value<V: Serialize>(value: &V) -> Result<Vec<u8>> {
-    let mut out = vec![VALUE_FORMAT_VERSION];
+    let mut out = vec![VALUE_FORMAT_JSON];
     serde_json::to_writer(&mut out, value).map_err(|e| Error::internal(format!("encode: {e}")))?;
     Ok(out)
 }
 
-/// Decodes a value written by [`encode_value`]; `table` names the table in errors.
+/// Encodes a value: format byte + postcard.
+pub fn encode_compact<V: Serialize>(value: &V) -> Result<Vec<u8>> {
+    postcard::to_extend(value, vec![VALUE_FORMAT_COMPACT])
+        .map_err(|e| Error::internal(format!("encode: {e}")))
+}
+
+/// Decodes a value written by [`encode_value`] or [`encode_compact`]; `table` names the table
+/// in errors.
 pub fn decode_value<V: DeserializeOwned>(table: TableName, bytes: &[u8]) -> Result<V> {
+    let corrupt = |e: &dyn std::fmt::Display| {
+        Error::Corrupt(format!("table {table}: undecodable record: {e}"))
+    };
     match bytes.split_first() {
-        Some((&VALUE_FORMAT_VERSION, body)) => serde_json::from_slice(body)
-            .map_err(|e| Error::Corrupt(format!("table {table}: undecodable record: {e}"))),
+        Some((&VALUE_FORMAT_JSON, body)) => serde_json::from_slice(body).map_err(|e| corrupt(&e)),
+        Some((&VALUE_FORMAT_COMPACT, body)) => match postcard::take_from_bytes(body) {
+            Ok((v, [])) => Ok(v),
+            Ok((_, rest)) => Err(corrupt(&format!("{} trailing bytes", rest.len()))),
+            Err(e) => Err(corrupt(&e)),
+        },
         Some((&v, _)) if v > VALUE_FORMAT_VERSION => Err(Error::UnsupportedVersion(format!(
             "table {table} holds a record of value format {v}; this build reads up to \
              {VALUE_FORMAT_VERSION}. Upgrade modelgates."
@@ -140,6 +164,33 @@ pub fn decode_value<V: DeserializeOwned>(table: TableName, bytes: &[u8]) -> Resu
             "table {table}: unknown value format version {v}"
         ))),
         None => Err(Error::Corrupt(format!("table {table}: empty record"))),
+    }
+}
+
+/// Serde for timestamps in compactly stored values (`#[serde(with = "crate::codec::timestamp")]`):
+/// RFC 3339 in human-readable formats (as chrono writes it), seconds + nanoseconds in compact
+/// ones.
+pub(crate) mod timestamp {
+    use chrono::{DateTime, Utc};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub(crate) fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            t.serialize(s)
+        } else {
+            (t.timestamp(), t.timestamp_subsec_nanos()).serialize(s)
+        }
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+        if d.is_human_readable() {
+            DateTime::<Utc>::deserialize(d)
+        } else {
+            let (secs, nanos) = <(i64, u32)>::deserialize(d)?;
+            DateTime::from_timestamp(secs, nanos).ok_or_else(|| {
+                serde::de::Error::custom(format!("timestamp {secs}.{nanos} is out of range"))
+            })
+        }
     }
 }
 
@@ -152,6 +203,7 @@ pub fn decode_value<V: DeserializeOwned>(table: TableName, bytes: &[u8]) -> Resu
 pub struct Table<K: ?Sized, V> {
     name: TableName,
     family: Option<u8>,
+    compact: bool,
     _types: PhantomData<fn(&K) -> V>,
 }
 
@@ -168,6 +220,7 @@ impl<K: KeyPart + ?Sized, V: Serialize + DeserializeOwned> Table<K, V> {
         Self {
             name: TableName(name),
             family: None,
+            compact: false,
             _types: PhantomData,
         }
     }
@@ -177,7 +230,26 @@ impl<K: KeyPart + ?Sized, V: Serialize + DeserializeOwned> Table<K, V> {
         Self {
             name: TableName(name),
             family: Some(family),
+            compact: false,
             _types: PhantomData,
+        }
+    }
+
+    /// This table writes the compact binary value format ([`VALUE_FORMAT_COMPACT`]) instead of
+    /// JSON: for tables with millions of rows, where decoding dominates reads and size matters.
+    pub const fn compact(self) -> Self {
+        Self {
+            compact: true,
+            ..self
+        }
+    }
+
+    /// The encoded value of `value`, in this table's format.
+    pub fn value_bytes(&self, value: &V) -> Result<Vec<u8>> {
+        if self.compact {
+            encode_compact(value)
+        } else {
+            encode_value(value)
         }
     }
 
@@ -215,7 +287,7 @@ impl<K: KeyPart + ?Sized, V: Serialize + DeserializeOwned> Table<K, V> {
 
     /// Inserts or replaces `key`.
     pub fn put(&self, txn: &mut (impl WriteTxn + ?Sized), key: &K, value: &V) -> Result<()> {
-        txn.put(self.name, &self.key(key), &encode_value(value)?)?;
+        txn.put(self.name, &self.key(key), &self.value_bytes(value)?)?;
         Ok(())
     }
 
@@ -378,5 +450,26 @@ mod tests {
             decode_value::<u32>(TableName("t"), &encode_value(&7u32).unwrap()).unwrap(),
             7
         );
+        assert_eq!(
+            decode_value::<u32>(TableName("t"), &encode_compact(&7u32).unwrap()).unwrap(),
+            7
+        );
+    }
+
+    #[test]
+    fn a_compact_table_reads_its_old_json_rows_and_refuses_damaged_ones() {
+        let json = encode_value(&(5u64, "a".to_owned())).unwrap();
+        let compact = encode_compact(&(5u64, "a".to_owned())).unwrap();
+        assert_eq!(compact, [VALUE_FORMAT_COMPACT, 5, 1, b'a']);
+        for bytes in [&json, &compact] {
+            let v: (u64, String) = decode_value(TableName("t"), bytes).unwrap();
+            assert_eq!(v, (5, "a".to_owned()));
+        }
+        let mut long = compact.clone();
+        long.push(0);
+        let err = decode_value::<(u64, String)>(TableName("t"), &long).unwrap_err();
+        assert!(err.to_string().contains("1 trailing bytes"), "{err}");
+        let err = decode_value::<(u64, String)>(TableName("t"), &compact[..3]).unwrap_err();
+        assert!(matches!(err, Error::Corrupt(_)), "{err}");
     }
 }

@@ -261,18 +261,15 @@ fn count_by(
     }
 }
 
-/// Adds (`present`) or removes a message's feed entries and counts: the workspace feed, its
-/// chat's, one per alert trigger type, and the critical-alert feed.
-fn index(
-    tx: &mut Tx<'_>,
+/// The index entries of a message: (storage key, storage table, count key) for the workspace
+/// feed, its chat's feed and one feed per alert trigger type; plus whether it belongs in the
+/// critical-alert feed.
+fn entries(
     account: AccountId,
     ws: WorkspaceId,
     message: &Message,
-    present: bool,
-) -> Result<()> {
-    let id = message.usage_id;
-    let rev = Reverse16(id.to_bytes());
-    let delta = if present { 1 } else { -1 };
+) -> (Vec<(Vec<u8>, TableName, String)>, bool) {
+    let rev = Reverse16(message.usage_id.to_bytes());
     let mut entries: Vec<(Vec<u8>, TableName, String)> = vec![(
         MESSAGE_FEED.key_bytes(&(account, ws, rev)),
         MESSAGE_FEED.name(),
@@ -297,7 +294,26 @@ fn index(
             format!("trigger:{t}"),
         ));
     }
-    let value = crate::codec::encode_value(&id)?;
+    let critical = message
+        .alerts
+        .iter()
+        .any(|a| a.trigger_category == AlertCategory::Critical);
+    (entries, critical)
+}
+
+/// Adds (`present`) or removes a message's feed entries and counts: the workspace feed, its
+/// chat's, one per alert trigger type, and the critical-alert feed.
+fn index(
+    tx: &mut Tx<'_>,
+    account: AccountId,
+    ws: WorkspaceId,
+    message: &Message,
+    present: bool,
+) -> Result<()> {
+    let id = message.usage_id;
+    let delta = if present { 1 } else { -1 };
+    let (entries, critical) = entries(account, ws, message);
+    let value = MESSAGE_FEED.value_bytes(&id)?;
     for (key, table, count) in entries {
         if present {
             tx.txn.put(table, &key, &value)?;
@@ -306,14 +322,84 @@ fn index(
         }
         count_by(tx, account, ws, count, delta)?;
     }
-    let critical = message
-        .alerts
-        .iter()
-        .any(|a| a.trigger_category == AlertCategory::Critical);
+    let rev = Reverse16(id.to_bytes());
     if present && critical {
         ALERT_FEED.put(&mut *tx.txn, &(account, ws, rev), &id)?;
     } else if !present {
         ALERT_FEED.delete(&mut *tx.txn, &(account, ws, rev))?;
+    }
+    Ok(())
+}
+
+/// Checks a workspace's messages: each belongs to a usage record, and the feeds and counts hold
+/// exactly the entries its messages imply. Reads everything.
+pub(crate) fn check(
+    txn: &dyn ReadTxn,
+    account: AccountId,
+    ws: WorkspaceId,
+    problem: &mut dyn FnMut(String),
+) -> Result<()> {
+    let mut want_keys: BTreeMap<(TableName, Vec<u8>), UsageId> = BTreeMap::new();
+    let mut want_counts: BTreeMap<String, u64> = BTreeMap::new();
+    for m in USAGE_MESSAGES.values_with_prefix(txn, &(account, ws))? {
+        let m: Message = m;
+        if !USAGE.contains(txn, &(account, ws, m.usage_id))? {
+            problem(format!("message {}: its usage record is gone", m.usage_id));
+        }
+        let (entries, critical) = entries(account, ws, &m);
+        for (key, table, count) in entries {
+            want_keys.insert((table, key), m.usage_id);
+            *want_counts.entry(count).or_default() += 1;
+        }
+        if critical {
+            let key = ALERT_FEED.key_bytes(&(account, ws, Reverse16(m.usage_id.to_bytes())));
+            want_keys.insert((ALERT_FEED.name(), key), m.usage_id);
+        }
+    }
+    let mut got_keys: BTreeMap<(TableName, Vec<u8>), UsageId> = BTreeMap::new();
+    for table in [MESSAGE_FEED, ALERT_FEED] {
+        for (k, id) in table.scan_prefix(txn, &(account, ws))? {
+            got_keys.insert((table.name(), k), id);
+        }
+    }
+    for table in [MESSAGES_BY_CHAT, MESSAGES_BY_TRIGGER] {
+        for (k, id) in table.scan_prefix(txn, &(account, ws))? {
+            got_keys.insert((table.name(), k), id);
+        }
+    }
+    if got_keys != want_keys {
+        let missing = want_keys
+            .keys()
+            .filter(|k| !got_keys.contains_key(*k))
+            .count();
+        let stray = got_keys
+            .keys()
+            .filter(|k| !want_keys.contains_key(*k))
+            .count();
+        problem(format!(
+            "workspace {ws}: message feeds miss {missing} entries and hold {stray} stray ones"
+        ));
+    }
+    let want_counts: BTreeMap<Vec<u8>, u64> = want_counts
+        .into_iter()
+        .map(|(k, n)| (MESSAGE_COUNTS.key_bytes(&(account, ws, k)), n))
+        .collect();
+    let got_counts: BTreeMap<Vec<u8>, u64> = MESSAGE_COUNTS
+        .scan_prefix(txn, &(account, ws))?
+        .into_iter()
+        .collect();
+    if got_counts != want_counts {
+        let wrong = want_counts
+            .iter()
+            .filter(|(k, n)| got_counts.get(*k) != Some(n))
+            .count()
+            + got_counts
+                .keys()
+                .filter(|k| !want_counts.contains_key(*k))
+                .count();
+        problem(format!(
+            "workspace {ws}: {wrong} message counts differ from the messages they count"
+        ));
     }
     Ok(())
 }

@@ -7,7 +7,8 @@
 //! (records + slug index + memberships + custom models + their index + catalog overrides),
 //! `catalog` (the database's copy of the model catalog), `api_keys` (records + workspace and user indexes),
 //! `key_hashes`, `providers` (records + name index + rule-use index), `personas` (records + name
-//! index), `usage` (records + request-id index + rollups); workspace configuration (custom instructions + mux rules) is one record per workspace
+//! index), `usage` (records + request-id index + messages + message feeds and counts),
+//! `usage_rollups`; workspace configuration (custom instructions + mux rules) is one record per workspace
 //! in the `workspaces` storage table. A record table and its indexes share one storage table as key
 //! families (see `Table::family`), so a write touches as few storage tables as possible.
 
@@ -28,7 +29,7 @@ use crate::usage::{Message, Rollup, UsageRecord};
 use crate::workspace::{Workspace, WorkspaceMember};
 
 /// The schema version this build writes. Bump it with a migration in [`migrate`].
-pub const SCHEMA_VERSION: u64 = 3;
+pub const SCHEMA_VERSION: u64 = 4;
 
 /// The meta key holding the schema version.
 pub(crate) const META_SCHEMA_VERSION: &str = "schema_version";
@@ -98,12 +99,18 @@ pub(crate) const PERSONA_NAMES: Table<(AccountId, String), PersonaId> =
 /// Usage records by (account, workspace, usage id); the id starts with the record's timestamp,
 /// so a workspace's records are in time order.
 pub(crate) const USAGE: Table<(AccountId, WorkspaceId, UsageId), UsageRecord> =
-    Table::family("usage", 0);
+    Table::family("usage", 0).compact();
 /// Idempotency index: (account, workspace, gateway request id) → usage id.
 pub(crate) const USAGE_REQUESTS: Table<(AccountId, WorkspaceId, String), UsageId> =
-    Table::family("usage", 1);
+    Table::family("usage", 1).compact();
 /// Rollups: (account, workspace, level, bucket start ms) → counters per provider/model.
+/// A storage table of its own (not a family of `usage`): `workspace_usage` reads up to ~75 rows
+/// in ~14 range scans, and a small tree of rollups alone is one level shallower and stays in
+/// cache, where the `usage` tree grows by a gigabyte per million records.
 pub(crate) const USAGE_ROLLUPS: Table<(AccountId, WorkspaceId, u64, u64), Rollup> =
+    Table::new("usage_rollups").compact();
+/// Where schema 3 kept the rollups (moved to `usage_rollups` by the migration to 4).
+const LEGACY_USAGE_ROLLUPS: Table<(AccountId, WorkspaceId, u64, u64), Rollup> =
     Table::family("usage", 2);
 
 /// Conversations and alerts of usage records: (account, workspace, usage id) → message.
@@ -112,19 +119,19 @@ pub(crate) const USAGE_MESSAGES: Table<(AccountId, WorkspaceId, UsageId), Messag
 
 /// Newest-first feed of a workspace's messages: (account, workspace, reversed usage id) → id.
 pub(crate) const MESSAGE_FEED: Table<(AccountId, WorkspaceId, Reverse16), UsageId> =
-    Table::family("usage", 4);
+    Table::family("usage", 4).compact();
 /// Newest-first messages of a chat: (account, workspace, chat id, reversed usage id) → id.
 pub(crate) const MESSAGES_BY_CHAT: Table<(AccountId, WorkspaceId, String, Reverse16), UsageId> =
-    Table::family("usage", 5);
+    Table::family("usage", 5).compact();
 /// Newest-first messages with an alert of a trigger type: (…, trigger type, reversed id) → id.
 pub(crate) const MESSAGES_BY_TRIGGER: Table<(AccountId, WorkspaceId, String, Reverse16), UsageId> =
-    Table::family("usage", 6);
+    Table::family("usage", 6).compact();
 /// Newest-first messages with a critical alert: (account, workspace, reversed usage id) → id.
 pub(crate) const ALERT_FEED: Table<(AccountId, WorkspaceId, Reverse16), UsageId> =
-    Table::family("usage", 8);
+    Table::family("usage", 8).compact();
 /// Message counts: (account, workspace, "" | "chat:<id>" | "trigger:<type>") → count.
 pub(crate) const MESSAGE_COUNTS: Table<(AccountId, WorkspaceId, String), u64> =
-    Table::family("usage", 7);
+    Table::family("usage", 7).compact();
 
 /// Brings a database at schema `from` up to [`SCHEMA_VERSION`], inside the caller's transaction.
 pub(crate) fn migrate(txn: &mut dyn WriteTxn, from: u64) -> Result<()> {
@@ -140,8 +147,81 @@ pub(crate) fn migrate(txn: &mut dyn WriteTxn, from: u64) -> Result<()> {
     // Version 3 adds providers, mux rules, custom instructions, personas, archiving and the
     // active workspace: new tables start empty and new record fields have serde defaults, so
     // no record is rewritten.
+    // Version 4 stores the usage tables in the compact value format (postcard; their JSON rows
+    // stay readable, so they are not rewritten; older builds cannot read compact rows) and moves
+    // the rollups to a storage table of their own.
+    if from < 4 {
+        for (key, row) in LEGACY_USAGE_ROLLUPS.scan_prefix(txn, &())? {
+            txn.put(
+                USAGE_ROLLUPS.name(),
+                &key[1..],
+                &USAGE_ROLLUPS.value_bytes(&row)?,
+            )?;
+        }
+        LEGACY_USAGE_ROLLUPS.delete_prefix(txn, &())?;
+    }
     if from < SCHEMA_VERSION {
         META.put(txn, META_SCHEMA_VERSION, &Json::from(SCHEMA_VERSION))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::MemoryStore;
+    use crate::storage::Storage;
+    use crate::usage::Counters;
+
+    #[test]
+    fn migration_to_4_moves_json_rollups_to_their_own_table() {
+        let store = MemoryStore::new();
+        let (a, w) = (AccountId::generate(1), WorkspaceId::generate(1));
+        let mut row = Rollup::default();
+        row.by_model.insert(
+            "openai/gpt-5".into(),
+            Counters {
+                requests: 2,
+                input_tokens: 10,
+                ..Default::default()
+            },
+        );
+        let mut txn = store.begin_write().unwrap();
+        // Schema 3 wrote JSON rows into family 2 of `usage`.
+        LEGACY_USAGE_ROLLUPS
+            .put(&mut *txn, &(a, w, 0, 60_000), &row)
+            .unwrap();
+        assert_eq!(
+            txn.get(
+                LEGACY_USAGE_ROLLUPS.name(),
+                &LEGACY_USAGE_ROLLUPS.key_bytes(&(a, w, 0, 60_000))
+            )
+            .unwrap()
+            .unwrap()[0],
+            crate::codec::VALUE_FORMAT_JSON
+        );
+        migrate(&mut *txn, 3).unwrap();
+        assert_eq!(
+            USAGE_ROLLUPS.get(&*txn, &(a, w, 0, 60_000)).unwrap(),
+            Some(row)
+        );
+        assert!(
+            LEGACY_USAGE_ROLLUPS
+                .scan_prefix(&*txn, &())
+                .unwrap()
+                .is_empty()
+        );
+        let raw = txn
+            .get(
+                USAGE_ROLLUPS.name(),
+                &USAGE_ROLLUPS.key_bytes(&(a, w, 0, 60_000)),
+            )
+            .unwrap()
+            .unwrap();
+        assert_eq!(raw[0], crate::codec::VALUE_FORMAT_COMPACT);
+        // Re-runnable.
+        migrate(&mut *txn, 3).unwrap();
+        assert_eq!(USAGE_ROLLUPS.scan_prefix(&*txn, &()).unwrap().len(), 1);
+        txn.commit().unwrap();
+    }
 }

@@ -64,16 +64,26 @@ impl fmt::Display for Cost {
     }
 }
 
+/// A decimal string of units in human-readable formats (JSON numbers lose digits past 2⁵³);
+/// the integer in compact ones.
 impl Serialize for Cost {
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        s.collect_str(&self.0)
+        if s.is_human_readable() {
+            s.collect_str(&self.0)
+        } else {
+            s.serialize_u128(self.0)
+        }
     }
 }
 
 impl<'de> Deserialize<'de> for Cost {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map(Cost).map_err(serde::de::Error::custom)
+        if d.is_human_readable() {
+            let s = String::deserialize(d)?;
+            s.parse().map(Cost).map_err(serde::de::Error::custom)
+        } else {
+            u128::deserialize(d).map(Cost)
+        }
     }
 }
 
@@ -240,6 +250,8 @@ pub struct UsageRecord {
     #[cfg_attr(feature = "schemars", schemars(with = "String"))]
     pub output_cost: Cost,
     /// When the request happened.
+    #[serde(with = "crate::codec::timestamp")]
+    #[cfg_attr(feature = "schemars", schemars(with = "DateTime<Utc>"))]
     pub timestamp: DateTime<Utc>,
 }
 
@@ -302,12 +314,8 @@ pub(crate) struct Rollup {
     pub(crate) last_ms: u64,
     /// On the all-time row: raw records before this time (ms) may have been removed by
     /// retention; rollup buckets starting at or after it still match their records.
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default)]
     pub(crate) expired_before_ms: u64,
-}
-
-fn is_zero(v: &u64) -> bool {
-    *v == 0
 }
 
 /// Result of [`ModelGates::usage_expire`].
@@ -322,14 +330,14 @@ pub struct Expired {
 impl Rollup {
     fn add(&mut self, key: &str, c: &Counters, ts: u64) {
         self.widen(ts, ts);
-        self.by_model.entry(key.to_owned()).or_default().add(c);
+        add_to(&mut self.by_model, key, c);
     }
 
     /// Adds every counter of `other` (and its time span).
     fn merge(&mut self, other: &Rollup) {
         self.widen(other.first_ms, other.last_ms);
         for (m, c) in &other.by_model {
-            self.by_model.entry(m.clone()).or_default().add(c);
+            add_to(&mut self.by_model, m, c);
         }
     }
 
@@ -341,6 +349,16 @@ impl Rollup {
         } else {
             self.first_ms = self.first_ms.min(first);
             self.last_ms = self.last_ms.max(last);
+        }
+    }
+}
+
+/// Adds `c` to the counters of `key` (allocating the key only the first time).
+fn add_to(map: &mut BTreeMap<String, Counters>, key: &str, c: &Counters) {
+    match map.get_mut(key) {
+        Some(sum) => sum.add(c),
+        None => {
+            map.insert(key.to_owned(), *c);
         }
     }
 }
@@ -405,6 +423,11 @@ pub struct TokenUsage {
     pub tokens_by_model: BTreeMap<String, ModelUsage>,
     /// All models together.
     pub token_usage: UsageTotals,
+    /// Retention has removed the raw records before this time (the totals still count them:
+    /// rollups stay). A range end before it counts from the start of its minute, the finest
+    /// resolution kept there. Absent when nothing has expired.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expired_before: Option<DateTime<Utc>>,
 }
 
 /// Longest request id.
@@ -498,14 +521,30 @@ fn check_new(field: &str, n: &NewUsage, now: DateTime<Utc>) -> Result<()> {
     Ok(())
 }
 
+/// What a request costs: the provider endpoint's type and the workspace model that prices it.
+#[derive(Debug, Clone)]
+struct Price {
+    provider_type: Option<ProviderType>,
+    /// `provider/family` and the input and output prices in units of 10⁻⁹ cents per million
+    /// tokens; `None` = unpriced.
+    model: Option<(String, u128, u128)>,
+}
+
+impl Price {
+    fn costs(&self, input_tokens: u64, output_tokens: u64) -> (Cost, Cost) {
+        match &self.model {
+            Some((_, input, output)) => (
+                Cost(u128::from(input_tokens).saturating_mul(*input)),
+                Cost(u128::from(output_tokens).saturating_mul(*output)),
+            ),
+            None => (Cost::default(), Cost::default()),
+        }
+    }
+}
+
 /// Prices a request: the workspace model behind `(provider, model)` — a configured provider
 /// endpoint's registered family or a `provider/family` reference — else unpriced.
-fn price(
-    txn: &dyn ReadTxn,
-    account: AccountId,
-    ws: &Workspace,
-    n: &NewUsage,
-) -> Result<(Option<ProviderType>, Option<model::Model>)> {
+fn price(txn: &dyn ReadTxn, account: AccountId, ws: &Workspace, n: &NewUsage) -> Result<Price> {
     let endpoint = match provider::resolve(txn, account, "provider", &n.provider) {
         Ok(p) => Some(p.provider),
         Err(Error::NotFound { .. } | Error::InvalidArgument { .. }) => None,
@@ -521,7 +560,18 @@ fn price(
         )?,
         None => model::for_provider(txn, account, ws, &[&n.provider], &n.model)?,
     };
-    Ok((endpoint.map(|p| p.provider_type), found))
+    let model = match found {
+        Some(m) => Some((
+            m.reference(),
+            price_units(&m.spec.input_price_per_million_tokens)?,
+            price_units(&m.spec.output_price_per_million_tokens)?,
+        )),
+        None => None,
+    };
+    Ok(Price {
+        provider_type: endpoint.map(|p| p.provider_type),
+        model,
+    })
 }
 
 /// The message to store for a request: texts redacted, and a `secrets` alert added when the
@@ -629,19 +679,14 @@ impl ModelGates {
             let mut out = Vec::with_capacity(batch.len());
             let mut rollups: BTreeMap<(WorkspaceId, u64, u64), Rollup> = BTreeMap::new();
             let mut workspaces: BTreeMap<Option<String>, Workspace> = BTreeMap::new();
+            let mut prices: BTreeMap<(WorkspaceId, &str, &str), Price> = BTreeMap::new();
             for (i, n) in batch.iter().enumerate() {
-                let ws = match workspaces.get(&n.workspace) {
-                    Some(ws) => ws.clone(),
-                    None => {
-                        let ws = workspace::resolve_or_active(
-                            &*tx.txn,
-                            account,
-                            n.workspace.as_deref(),
-                        )?;
-                        workspaces.insert(n.workspace.clone(), ws.clone());
-                        ws
-                    }
-                };
+                if !workspaces.contains_key(&n.workspace) {
+                    let ws =
+                        workspace::resolve_or_active(&*tx.txn, account, n.workspace.as_deref())?;
+                    workspaces.insert(n.workspace.clone(), ws);
+                }
+                let ws = &workspaces[&n.workspace];
                 let req_key = (account, ws.id, n.request_id.clone());
                 if let Some(id) = USAGE_REQUESTS.get(&*tx.txn, &req_key)? {
                     // Absent when retention has removed it since.
@@ -666,14 +711,17 @@ impl ModelGates {
                         Some(id)
                     }
                 };
-                let (provider_type, priced) = price(&*tx.txn, account, &ws, n)?;
-                let (input_cost, output_cost) = match &priced {
-                    Some(m) => (
-                        Cost::of(n.input_tokens, &m.spec.input_price_per_million_tokens)?,
-                        Cost::of(n.output_tokens, &m.spec.output_price_per_million_tokens)?,
-                    ),
-                    None => (Cost::default(), Cost::default()),
+                // Priced once per (workspace, provider, model) in a batch: the prices cannot
+                // change inside this transaction.
+                let price_key = (ws.id, n.provider.as_str(), n.model.as_str());
+                let priced = match prices.get(&price_key) {
+                    Some(p) => p,
+                    None => {
+                        let p = price(&*tx.txn, account, ws, n)?;
+                        prices.entry(price_key).or_insert(p)
+                    }
                 };
+                let (input_cost, output_cost) = priced.costs(n.input_tokens, n.output_tokens);
                 let timestamp = n.timestamp.unwrap_or(tx.now);
                 let ts = millis(timestamp);
                 let record = UsageRecord {
@@ -684,9 +732,9 @@ impl ModelGates {
                     workspace_id: ws.id,
                     api_key_id,
                     provider: n.provider.clone(),
-                    provider_type,
+                    provider_type: priced.provider_type,
                     model: n.model.clone(),
-                    model_ref: priced.map(|m| m.reference()),
+                    model_ref: priced.model.as_ref().map(|m| m.0.clone()),
                     request_type: n.request_type.unwrap_or(RequestKind::Chat),
                     input_tokens: n.input_tokens,
                     output_tokens: n.output_tokens,
@@ -826,16 +874,24 @@ impl ModelGates {
                 .get(txn, &(account, ws.id, TOTAL_LEVEL, 0))?
                 .unwrap_or_default();
             let mut sum: BTreeMap<String, Counters> = BTreeMap::new();
+            let expired = total.expired_before_ms;
+            // Where retention removed raw records, a range end inside a minute moves to the
+            // minute's start: that minute's rollup is the finest data left.
+            let snap = |t: u64| {
+                let minute = t / LEVELS[0] * LEVELS[0];
+                if minute < expired { minute } else { t }
+            };
             if from.is_none() && to.is_none() {
                 sum = total.by_model.clone();
             } else if !total.by_model.is_empty() {
-                // Clamp to the recorded span so open ends cost nothing.
+                // Clamp to the recorded span, widened to whole minutes (which adds no record),
+                // so open ends cost nothing and never read expired minutes record by record.
                 let lo = from
-                    .map_or(0, |f| millis(f.max(epoch())))
-                    .max(total.first_ms);
+                    .map_or(0, |f| snap(millis(f.max(epoch()))))
+                    .max(total.first_ms / LEVELS[0] * LEVELS[0]);
                 let hi = to
-                    .map_or(u64::MAX, |t| millis(t.max(epoch())))
-                    .min(total.last_ms.saturating_add(1));
+                    .map_or(u64::MAX, |t| snap(millis(t.max(epoch()))))
+                    .min((total.last_ms / LEVELS[0] + 1).saturating_mul(LEVELS[0]));
                 if lo < hi {
                     sum_range(txn, account, ws.id, lo, hi, &mut sum)?;
                 }
@@ -850,6 +906,7 @@ impl ModelGates {
                 to,
                 tokens_by_model: agg.tokens_by_model,
                 token_usage: agg.token_usage,
+                expired_before: (expired > 0).then(|| crate::clock::from_millis(expired)),
             })
         })
     }
@@ -890,7 +947,7 @@ fn sum_range(
                 for (_, row) in USAGE_ROLLUPS.scan_range(txn, &lo_key, &hi_key)? {
                     let row: Rollup = row;
                     for (m, c) in &row.by_model {
-                        sum.entry(m.clone()).or_default().add(c);
+                        add_to(sum, m, c);
                     }
                 }
                 t = end;
@@ -901,9 +958,11 @@ fn sum_range(
                 let hi_key = USAGE.key_bytes(&(account, ws, UsageId::from_parts(end, 0)));
                 for (_, r) in USAGE.scan_range(txn, &lo_key, &hi_key)? {
                     let r: UsageRecord = r;
-                    sum.entry(format!("{}/{}", r.provider, r.model))
-                        .or_default()
-                        .add(&Counters::of(&r));
+                    add_to(
+                        sum,
+                        &format!("{}/{}", r.provider, r.model),
+                        &Counters::of(&r),
+                    );
                 }
                 t = end;
             }

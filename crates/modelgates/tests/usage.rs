@@ -144,12 +144,15 @@ struct Rec {
     input: u64,
     output: u64,
     id: u8,
+    /// 0 = no conversation; 1 = a conversation; 2 = one with a critical alert.
+    conversation: u8,
 }
 
 const PROVIDERS: [&str; 2] = ["openai-prod", "openai"];
 const MODELS: [&str; 3] = ["gpt-5", "gpt-5-mini", "unknown-model"];
 /// Seventy days and a bit, so every rollup level (up to 32 days) is crossed.
 const SPAN_MS: i64 = 70 * 86_400_000 + 7_777_777;
+const MINUTE_MS: i64 = 60_000;
 
 fn arb_rec() -> impl Strategy<Value = Rec> {
     (
@@ -163,66 +166,200 @@ fn arb_rec() -> impl Strategy<Value = Rec> {
         0u64..5_000_000,
         0u64..100_000,
         0u8..60,
+        0u8..3,
     )
-        .prop_map(|(offset_ms, provider, model, input, output, id)| Rec {
-            offset_ms,
-            provider,
-            model,
-            input,
-            output,
-            id,
-        })
+        .prop_map(
+            |(offset_ms, provider, model, input, output, id, conversation)| Rec {
+                offset_ms,
+                provider,
+                model,
+                input,
+                output,
+                id,
+                conversation,
+            },
+        )
 }
 
-fn arb_bound() -> impl Strategy<Value = Option<i64>> {
+/// A range end: open, an offset from `base()`, or near the `i`-th recorded request (`± 40 s`,
+/// so ends often fall inside a minute that holds records).
+#[derive(Debug, Clone, Copy)]
+enum End {
+    Open,
+    At(i64),
+    Near(usize, i64),
+}
+
+fn arb_bound() -> impl Strategy<Value = End> {
     prop_oneof![
-        Just(None),
-        (-10_000i64..SPAN_MS + 10_000).prop_map(Some),
-        (0i64..100).prop_map(|m| Some(m * 3_600_000)),
-        (0i64..70).prop_map(|d| Some(d * 86_400_000)),
-        (0i64..5000).prop_map(|m| Some(m * 60_000)),
+        Just(End::Open),
+        (-10_000i64..SPAN_MS + 10_000).prop_map(End::At),
+        (0i64..100).prop_map(|m| End::At(m * 3_600_000)),
+        (0i64..70).prop_map(|d| End::At(d * 86_400_000)),
+        (0i64..5000).prop_map(|m| End::At(m * 60_000)),
+        (0usize..100, -40_000i64..40_000).prop_map(|(i, d)| End::Near(i, d)),
     ]
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    /// `usage_record_batch` of these records.
+    Record(Vec<Rec>),
+    /// Set the retention to `days`, then one `usage_expire(budget)`.
+    Expire { days: u32, budget: usize },
+}
+
+fn arb_op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        3 => prop::collection::vec(arb_rec(), 1..12).prop_map(Op::Record),
+        1 => (1u32..72, 1usize..15).prop_map(|(days, budget)| Op::Expire { days, budget }),
+    ]
+}
+
+/// "Now" for the property: a day after the last record.
+fn prop_now() -> DateTime<Utc> {
+    base() + Duration::milliseconds(SPAN_MS) + Duration::days(1)
 }
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
+    /// After any sequence of record, batch and retention operations, usage over any range
+    /// equals the sum of every record ever accepted in it (retention removes raw records, and
+    /// rollups keep counting them; below the retention watermark a range end counts from the
+    /// start of its minute), and `check` finds rollups, request ids and message feeds consistent.
     #[test]
     fn rollups_equal_the_sum_of_raw_records(
-        batches in prop::collection::vec(prop::collection::vec(arb_rec(), 1..12), 1..8),
+        ops in prop::collection::vec(arb_op(), 1..10),
         ranges in prop::collection::vec((arb_bound(), arb_bound()), 1..12),
     ) {
-        let (g, c) = setup();
-        // The model: request id → the record that was stored first.
+        let clock = ManualClock::new(prop_now());
+        let options = Options { clock: std::sync::Arc::new(clock), ..Default::default() };
+        let g = ModelGates::open_with(std::sync::Arc::new(MemoryStore::new()), options).unwrap();
+        let c = g.default_caller().unwrap();
+        g.provider_add(&c, NewProvider {
+            name: "openai-prod".into(),
+            description: None,
+            provider_type: ProviderType::Openai,
+            endpoint: None,
+            auth_type: None,
+            api_key: None,
+        }).unwrap();
+        // The model: request id → the record stored first (rollups count it forever); the ids
+        // of the raw records retention has not removed; the retention watermark.
         let mut stored: BTreeMap<String, UsageRecord> = BTreeMap::new();
-        for batch in &batches {
-            let input: Vec<NewUsage> = batch
-                .iter()
-                .map(|r| NewUsage {
-                    timestamp: Some(base() + Duration::milliseconds(r.offset_ms)),
-                    ..usage(&format!("r{}", r.id), PROVIDERS[r.provider], MODELS[r.model], r.input, r.output)
-                })
-                .collect();
-            for out in g.usage_record_batch(&c, &input).unwrap() {
-                let first = !stored.contains_key(&out.data.as_ref().unwrap().request_id);
-                prop_assert_eq!(out.duplicate, !first);
-                let d = out.data.unwrap();
-                stored.entry(d.request_id.clone()).or_insert(d);
+        let mut live: std::collections::BTreeSet<UsageId> = Default::default();
+        let mut watermark: i64 = 0;
+        for op in &ops {
+            match op {
+                Op::Record(batch) => {
+                    let input: Vec<NewUsage> = batch
+                        .iter()
+                        .map(|r| NewUsage {
+                            timestamp: Some(base() + Duration::milliseconds(r.offset_ms)),
+                            conversation: (r.conversation > 0).then(|| NewConversation {
+                                chat_id: Some(format!("chat-{}", r.id % 3)),
+                                prompt: format!("question {}", r.id),
+                                ..Default::default()
+                            }),
+                            alerts: if r.conversation == 2 {
+                                vec![Alert {
+                                    trigger_type: "pii".into(),
+                                    trigger_category: AlertCategory::Critical,
+                                    trigger_string: None,
+                                    code_snippet: None,
+                                    detected: false,
+                                }]
+                            } else {
+                                vec![]
+                            },
+                            ..usage(&format!("r{}", r.id), PROVIDERS[r.provider], MODELS[r.model], r.input, r.output)
+                        })
+                        .collect();
+                    let out = g.usage_record_batch(&c, &input).unwrap();
+                    for (n, out) in input.iter().zip(out) {
+                        match stored.get(&n.request_id) {
+                            Some(first) => {
+                                prop_assert!(out.duplicate);
+                                // The earlier record, or nothing once retention removed it.
+                                let want = live.contains(&first.id).then(|| first.clone());
+                                prop_assert_eq!(out.data, want);
+                            }
+                            None => {
+                                prop_assert!(!out.duplicate);
+                                let d = out.data.unwrap();
+                                live.insert(d.id);
+                                stored.insert(d.request_id.clone(), d);
+                            }
+                        }
+                    }
+                }
+                Op::Expire { days, budget } => {
+                    g.workspace_update(&c, "default", WorkspacePatch {
+                        usage_retention_days: Patch::Set(*days),
+                        ..Default::default()
+                    }).unwrap();
+                    let cutoff = (prop_now() - Duration::days(i64::from(*days)))
+                        .timestamp_millis() / MINUTE_MS * MINUTE_MS;
+                    // Oldest first, in usage-id order.
+                    let due: Vec<UsageId> = live
+                        .iter()
+                        .filter(|id| (id.millis() as i64) < cutoff)
+                        .copied()
+                        .collect();
+                    let take = due.len().min(*budget);
+                    let out = g.usage_expire(*budget).unwrap();
+                    prop_assert_eq!(out.removed as usize, take);
+                    prop_assert_eq!(out.more, take < due.len());
+                    for id in &due[..take] {
+                        live.remove(id);
+                    }
+                    if !stored.is_empty() {
+                        let w = if take == due.len() {
+                            cutoff
+                        } else {
+                            due[take - 1].millis() as i64 + 1
+                        };
+                        watermark = watermark.max(w);
+                    }
+                }
             }
+            let report = g.check().unwrap();
+            prop_assert!(report.is_ok(), "after {:?}: {:?}", op, report.problems);
+            prop_assert_eq!(report.usage_records as usize, live.len());
         }
-        let report = g.check().unwrap();
-        prop_assert!(report.is_ok(), "{:?}", report.problems);
-        prop_assert_eq!(report.usage_records as usize, stored.len());
+        let snap = |t: DateTime<Utc>| {
+            let ms = t.timestamp_millis();
+            let minute = ms.div_euclid(MINUTE_MS) * MINUTE_MS;
+            if minute < watermark {
+                Utc.timestamp_millis_opt(minute).unwrap()
+            } else {
+                t
+            }
+        };
+        let times: Vec<DateTime<Utc>> = stored.values().map(|r| r.timestamp).collect();
+        let end = |e: End| match e {
+            End::Open => None,
+            End::At(o) => Some(base() + Duration::milliseconds(o)),
+            End::Near(i, d) => Some(times[i % times.len()] + Duration::milliseconds(d)),
+        };
         for (from, to) in ranges {
-            let from = from.map(|o| base() + Duration::milliseconds(o));
-            let to = to.map(|o| base() + Duration::milliseconds(o));
+            if times.is_empty() {
+                break;
+            }
+            let (from, to) = (end(from), end(to));
             if let (Some(f), Some(t)) = (from, to) && f > t {
                 prop_assert!(g.workspace_usage(&c, None, from, to).is_err());
                 continue;
             }
             let got = g.workspace_usage(&c, None, from, to).unwrap();
+            prop_assert_eq!(
+                got.expired_before.map(|t| t.timestamp_millis()),
+                (watermark > 0).then_some(watermark)
+            );
+            let (lo, hi) = (from.map(snap), to.map(snap));
             let mut want: BTreeMap<String, (u64, u64, u64, Cost, Cost)> = BTreeMap::new();
             for r in stored.values() {
-                if from.is_some_and(|f| r.timestamp < f) || to.is_some_and(|t| r.timestamp >= t) {
+                if lo.is_some_and(|f| r.timestamp < f) || hi.is_some_and(|t| r.timestamp >= t) {
                     continue;
                 }
                 let e = want.entry(format!("{}/{}", r.provider, r.model)).or_default();
@@ -245,7 +382,7 @@ proptest! {
                 .into_iter()
                 .map(|(k, (n, i, o, ic, oc))| (k, (n, i, o, ic.usd(), oc.usd())))
                 .collect();
-            prop_assert_eq!(got_map, want_map, "range {:?}..{:?}", from, to);
+            prop_assert_eq!(got_map, want_map, "range {:?}..{:?}, watermark {}", from, to, watermark);
         }
     }
 }
@@ -586,8 +723,15 @@ fn retention_removes_old_raw_records_in_bounded_batches_and_rollups_stay() {
     assert_eq!(removed, expired);
     assert!(calls > 1, "several bounded batches");
     assert_eq!(g.usage_expire(40).unwrap(), Expired::default());
-    // Rollups stay: all-time usage is unchanged.
-    assert_eq!(g.workspace_usage(&c, None, None, None).unwrap(), before);
+    // Rollups stay: all-time usage is unchanged, and says where raw records end.
+    let after = g.workspace_usage(&c, None, None, None).unwrap();
+    assert_eq!(after.token_usage, before.token_usage);
+    assert_eq!(after.tokens_by_model, before.tokens_by_model);
+    assert_eq!(
+        after.expired_before.map(|t| t.timestamp_millis()),
+        Some(cutoff_ms)
+    );
+    assert_eq!(before.expired_before, None);
     let messages_after = g
         .workspace_messages_list(&c, None, &MessageFilter::default(), None, Some(100))
         .unwrap();
