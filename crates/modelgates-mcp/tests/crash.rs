@@ -44,6 +44,28 @@ struct Acked {
     providers: BTreeSet<String>,
     /// (workspace slug, provider name) of an acknowledged one-rule mux list.
     rules: BTreeSet<(String, String)>,
+    /// Workspace slug → input tokens of its acknowledged usage batch (20 requests, 5 with a
+    /// conversation).
+    usage: std::collections::BTreeMap<String, u64>,
+}
+
+/// The usage batch recorded in workspace `slug`: 20 requests, every 4th with a conversation
+/// holding a secret (so the detector, redaction and message feeds are in the transaction).
+fn usage_batch(slug: &str) -> (Value, u64) {
+    let secret = format!("ghp_{}", "Zq3xW8vN2mK5pL7rT1yU4iO6aS9dF0gH2jK4");
+    let records: Vec<Value> = (0..20u64)
+        .map(|j| {
+            let mut r = json!({"request_id": format!("{slug}-r{j}"), "workspace": slug,
+                "provider": "openai", "model": "gpt-5", "input_tokens": 100 + j,
+                "output_tokens": 10});
+            if j % 4 == 0 {
+                r["conversation"] = json!({"chat_id": format!("{slug}-chat"),
+                    "prompt": format!("token {secret} leaked in request {j}")});
+            }
+            r
+        })
+        .collect();
+    (json!({ "records": records }), (0..20).map(|j| 100 + j).sum())
 }
 
 fn args(v: Value) -> Map<String, Value> {
@@ -86,6 +108,7 @@ async fn drive(
                 json!({"workspace": slug, "rules": [{"provider": provider, "model": "gpt-5",
                         "matcher_type": "catch_all"}]}),
             ),
+            ("usage_record_batch", usage_batch(&slug).0),
         ];
         for (name, a) in calls {
             let call = CallToolRequestParams::new(name).with_arguments(args(a));
@@ -103,6 +126,10 @@ async fn drive(
                 "workspace_members_add" => acked.memberships.insert((slug.clone(), user.clone())),
                 "provider_add" => acked.providers.insert(provider.clone()),
                 "workspace_mux_set" => acked.rules.insert((slug.clone(), provider.clone())),
+                "usage_record_batch" => {
+                    assert_eq!(sc["recorded"], 20, "{sc}");
+                    acked.usage.insert(slug.clone(), usage_batch(&slug).1).is_none()
+                }
                 _ => acked
                     .keys
                     .insert(sc["data"]["id"].as_str().unwrap().to_owned()),
@@ -209,6 +236,28 @@ async fn acknowledged_changes_survive_sigkill_and_nothing_is_half_applied() {
                     .unwrap();
                 assert_eq!(route.provider.name, *provider, "seed {seed}: {slug} routes");
             }
+            for (slug, input_tokens) in &acked.usage {
+                let usage = gates.workspace_usage(&admin, Some(slug), None, None).unwrap();
+                assert_eq!(
+                    (usage.token_usage.requests, usage.token_usage.input_tokens),
+                    (20, *input_tokens),
+                    "seed {seed}: lost usage of {slug}"
+                );
+                let messages = gates
+                    .workspace_messages_list(
+                        &admin,
+                        Some(slug),
+                        &modelgates::MessageFilter::default(),
+                        None,
+                        None,
+                    )
+                    .unwrap();
+                assert_eq!(messages.total, 5, "seed {seed}: lost messages of {slug}");
+                assert!(
+                    messages.data.iter().all(|m| m.alerts_summary.secrets == 1),
+                    "seed {seed}: {slug}: detected secrets lost"
+                );
+            }
             drop(gates);
             store.close().unwrap();
         })
@@ -218,12 +267,13 @@ async fn acknowledged_changes_survive_sigkill_and_nothing_is_half_applied() {
     let acked = acked.lock().unwrap();
     eprintln!(
         "crash test: seed {seed}, {cycles} SIGKILL cycles, {} workspaces / {} keys / {} providers / \
-         {} rule lists acknowledged and found, {productive_cycles} cycles acknowledged writes \
-         before their kill",
+         {} rule lists / {} usage batches acknowledged and found, {productive_cycles} cycles \
+         acknowledged writes before their kill",
         acked.workspaces.len(),
         acked.keys.len(),
         acked.providers.len(),
-        acked.rules.len()
+        acked.rules.len(),
+        acked.usage.len()
     );
     assert!(
         acked.workspaces.len() as u64 >= cycles / 2,
