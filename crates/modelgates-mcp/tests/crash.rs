@@ -65,7 +65,10 @@ fn usage_batch(slug: &str) -> (Value, u64) {
             r
         })
         .collect();
-    (json!({ "records": records }), (0..20).map(|j| 100 + j).sum())
+    (
+        json!({ "records": records }),
+        (0..20).map(|j| 100 + j).sum(),
+    )
 }
 
 fn args(v: Value) -> Map<String, Value> {
@@ -128,7 +131,10 @@ async fn drive(
                 "workspace_mux_set" => acked.rules.insert((slug.clone(), provider.clone())),
                 "usage_record_batch" => {
                     assert_eq!(sc["recorded"], 20, "{sc}");
-                    acked.usage.insert(slug.clone(), usage_batch(&slug).1).is_none()
+                    acked
+                        .usage
+                        .insert(slug.clone(), usage_batch(&slug).1)
+                        .is_none()
                 }
                 _ => acked
                     .keys
@@ -237,7 +243,9 @@ async fn acknowledged_changes_survive_sigkill_and_nothing_is_half_applied() {
                 assert_eq!(route.provider.name, *provider, "seed {seed}: {slug} routes");
             }
             for (slug, input_tokens) in &acked.usage {
-                let usage = gates.workspace_usage(&admin, Some(slug), None, None).unwrap();
+                let usage = gates
+                    .workspace_usage(&admin, Some(slug), None, None)
+                    .unwrap();
                 assert_eq!(
                     (usage.token_usage.requests, usage.token_usage.input_tokens),
                     (20, *input_tokens),

@@ -357,15 +357,21 @@ impl<K: KeyPart + ?Sized, V: Serialize + DeserializeOwned> Table<K, V> {
         lo: &[u8],
         hi: &[u8],
     ) -> Result<Vec<(Vec<u8>, V)>> {
+        self.scan_range_limit(txn, lo, hi, usize::MAX)
+    }
+
+    /// The first `limit` entries with `lo <= key < hi`, in key order.
+    pub fn scan_range_limit(
+        &self,
+        txn: &(impl ReadTxn + ?Sized),
+        lo: &[u8],
+        hi: &[u8],
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, V)>> {
         if lo >= hi {
             return Ok(Vec::new());
         }
-        let rows = txn.range(
-            self.name,
-            Bound::Included(lo),
-            Bound::Excluded(hi),
-            usize::MAX,
-        )?;
+        let rows = txn.range(self.name, Bound::Included(lo), Bound::Excluded(hi), limit)?;
         rows.into_iter()
             .map(|(k, v)| Ok((k, decode_value(self.name, &v)?)))
             .collect()

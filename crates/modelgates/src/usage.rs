@@ -775,56 +775,77 @@ impl ModelGates {
     /// `usage_retention_days`, across every account, at most `budget` records per call (one
     /// transaction), oldest first. Rollups stay, so usage totals never change. Run it
     /// repeatedly while `more` is set (the servers do, every minute).
+    ///
+    /// The workspaces with expired records are found in a read transaction, so the writer is
+    /// held only to remove records (and not at all when nothing has expired).
     pub fn usage_expire(&self, budget: usize) -> Result<Expired> {
+        let due = self.read(|txn| {
+            let now = self.now();
+            let mut due = Vec::new();
+            for account in crate::schema::ACCOUNTS.values_with_prefix(txn, &())? {
+                let account: crate::account::Account = account;
+                for ws in crate::schema::WORKSPACES.values_with_prefix(txn, &(account.id,))? {
+                    let ws: Workspace = ws;
+                    if let Some(cutoff) = retention_cutoff(&ws, now)
+                        && !expired_records(txn, account.id, ws.id, cutoff, 1)?.is_empty()
+                    {
+                        due.push((account.id, ws.id));
+                    }
+                }
+            }
+            Ok(due)
+        })?;
+        if due.is_empty() || budget == 0 {
+            return Ok(Expired {
+                removed: 0,
+                more: !due.is_empty(),
+            });
+        }
         self.write(|tx| {
             let mut out = Expired::default();
             let mut left = budget;
-            for account in crate::schema::ACCOUNTS.values_with_prefix(&*tx.txn, &())? {
-                let account: crate::account::Account = account;
-                let account = account.id;
-                for ws in crate::schema::WORKSPACES.values_with_prefix(&*tx.txn, &(account,))? {
-                    let ws: Workspace = ws;
-                    let Some(days) = ws.usage_retention_days else {
-                        continue;
-                    };
-                    let cutoff = millis(tx.now).saturating_sub(u64::from(days) * 86_400_000);
-                    let cutoff = cutoff / LEVELS[0] * LEVELS[0];
-                    if left == 0 {
-                        out.more = true;
-                        break;
+            for &(account, ws) in &due {
+                if left == 0 {
+                    out.more = true;
+                    break;
+                }
+                // Re-read: the workspace may have changed since the read transaction.
+                let Some(workspace) = crate::schema::WORKSPACES.get(&*tx.txn, &(account, ws))?
+                else {
+                    continue;
+                };
+                let Some(cutoff) = retention_cutoff(&workspace, tx.now) else {
+                    continue;
+                };
+                // One more than the budget tells whether expired records remain.
+                let rows = expired_records(&*tx.txn, account, ws, cutoff, left + 1)?;
+                let take = rows.len().min(left);
+                let mut last_ms = None;
+                for (_, r) in rows.iter().take(take) {
+                    USAGE.delete(&mut *tx.txn, &(account, ws, r.id))?;
+                    if let Some(m) = USAGE_MESSAGES.get(&*tx.txn, &(account, ws, r.id))? {
+                        USAGE_MESSAGES.delete(&mut *tx.txn, &(account, ws, r.id))?;
+                        crate::message::unindex(tx, account, ws, &m)?;
                     }
-                    let lo = USAGE.key_bytes(&(account, ws.id, UsageId::from_parts(0, 0)));
-                    let hi = USAGE.key_bytes(&(account, ws.id, UsageId::from_parts(cutoff, 0)));
-                    let rows = USAGE.scan_range(&*tx.txn, &lo, &hi)?;
-                    let take = rows.len().min(left);
-                    let mut last_ms = None;
-                    for (_, r) in rows.iter().take(take) {
-                        let r: &UsageRecord = r;
-                        USAGE.delete(&mut *tx.txn, &(account, ws.id, r.id))?;
-                        if let Some(m) = USAGE_MESSAGES.get(&*tx.txn, &(account, ws.id, r.id))? {
-                            USAGE_MESSAGES.delete(&mut *tx.txn, &(account, ws.id, r.id))?;
-                            crate::message::unindex(tx, account, ws.id, &m)?;
-                        }
-                        last_ms = Some(millis(r.timestamp));
-                    }
-                    left -= take;
-                    out.removed += take as u64;
-                    let complete = take == rows.len();
-                    out.more |= !complete;
-                    // Buckets from here on still match their records.
-                    let watermark = if complete {
-                        Some(cutoff)
-                    } else {
-                        last_ms.map(|t| t + 1)
-                    };
-                    if let Some(w) = watermark {
-                        let key = (account, ws.id, TOTAL_LEVEL, 0);
-                        if let Some(mut total) = USAGE_ROLLUPS.get(&*tx.txn, &key)?
-                            && w > total.expired_before_ms
-                        {
-                            total.expired_before_ms = w;
-                            USAGE_ROLLUPS.put(&mut *tx.txn, &key, &total)?;
-                        }
+                    last_ms = Some(millis(r.timestamp));
+                }
+                left -= take;
+                out.removed += take as u64;
+                let complete = take == rows.len();
+                out.more |= !complete;
+                // Buckets from here on still match their records.
+                let watermark = if complete {
+                    Some(cutoff)
+                } else {
+                    last_ms.map(|t| t + 1)
+                };
+                if let Some(w) = watermark {
+                    let key = (account, ws, TOTAL_LEVEL, 0);
+                    if let Some(mut total) = USAGE_ROLLUPS.get(&*tx.txn, &key)?
+                        && w > total.expired_before_ms
+                    {
+                        total.expired_before_ms = w;
+                        USAGE_ROLLUPS.put(&mut *tx.txn, &key, &total)?;
                     }
                 }
             }
@@ -910,6 +931,27 @@ impl ModelGates {
             })
         })
     }
+}
+
+/// The start of the minute before which a workspace's raw records have expired at `now`
+/// (`None`: it keeps them forever).
+fn retention_cutoff(ws: &Workspace, now: DateTime<Utc>) -> Option<u64> {
+    let days = ws.usage_retention_days?;
+    let cutoff = millis(now).saturating_sub(u64::from(days) * 86_400_000);
+    Some(cutoff / LEVELS[0] * LEVELS[0])
+}
+
+/// The oldest `limit` records of a workspace from before `cutoff` (ms).
+fn expired_records(
+    txn: &dyn ReadTxn,
+    account: AccountId,
+    ws: WorkspaceId,
+    cutoff: u64,
+    limit: usize,
+) -> Result<Vec<(Vec<u8>, UsageRecord)>> {
+    let lo = USAGE.key_bytes(&(account, ws, UsageId::from_parts(0, 0)));
+    let hi = USAGE.key_bytes(&(account, ws, UsageId::from_parts(cutoff, 0)));
+    USAGE.scan_range_limit(txn, &lo, &hi, limit)
 }
 
 fn epoch() -> DateTime<Utc> {
