@@ -201,9 +201,9 @@ async fn shutdown_signal() -> std::io::Result<String> {
     }
 }
 
-/// Usage retention in the background: every minute, expired raw usage records are removed in
-/// bounded transactions (10,000 records each), so a serving process never holds the writer for
-/// long.
+/// Usage retention in the background: every minute, expired raw usage records and the usage of
+/// deleted busy workspaces are removed in bounded transactions (10,000 rows each), so a serving
+/// process never holds the writer for long.
 fn spawn_retention(gates: ModelGates) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
@@ -212,19 +212,24 @@ fn spawn_retention(gates: ModelGates) {
             tick.tick().await;
             let g = gates.clone();
             let result = tokio::task::spawn_blocking(move || {
-                let mut removed = 0;
+                let (mut removed, mut purged) = (0, 0);
                 loop {
                     let out = g.usage_expire(10_000)?;
                     removed += out.removed;
+                    purged += out.purged;
                     if !out.more {
-                        return Ok::<u64, modelgates::Error>(removed);
+                        return Ok::<(u64, u64), modelgates::Error>((removed, purged));
                     }
                 }
             })
             .await;
             match result {
-                Ok(Ok(0)) => {}
-                Ok(Ok(n)) => tracing::info!(removed = n, "usage retention removed expired records"),
+                Ok(Ok((0, 0))) => {}
+                Ok(Ok((removed, purged))) => tracing::info!(
+                    removed,
+                    purged,
+                    "usage retention removed expired records and deleted workspaces' usage"
+                ),
                 Ok(Err(e)) => tracing::warn!("usage retention failed: {e}"),
                 Err(e) => tracing::warn!("usage retention task failed: {e}"),
             }

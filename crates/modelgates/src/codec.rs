@@ -167,6 +167,22 @@ pub fn decode_value<V: DeserializeOwned>(table: TableName, bytes: &[u8]) -> Resu
     }
 }
 
+/// Deletes up to `limit` entries of `table` whose key starts with `prefix` (from
+/// [`Table::prefix_of`]), first in key order; returns how many.
+pub fn delete_prefix_limit(
+    txn: &mut (impl WriteTxn + ?Sized),
+    (table, prefix): &(TableName, Vec<u8>),
+    limit: usize,
+) -> Result<usize> {
+    let end = prefix_successor(prefix);
+    let end_bound = end.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
+    let rows = txn.range(*table, Bound::Included(prefix), end_bound, limit)?;
+    for (k, _) in &rows {
+        txn.delete(*table, k)?;
+    }
+    Ok(rows.len())
+}
+
 /// Serde for timestamps in compactly stored values (`#[serde(with = "crate::codec::timestamp")]`):
 /// RFC 3339 in human-readable formats (as chrono writes it), seconds + nanoseconds in compact
 /// ones.
@@ -383,14 +399,13 @@ impl<K: KeyPart + ?Sized, V: Serialize + DeserializeOwned> Table<K, V> {
         txn: &mut (impl WriteTxn + ?Sized),
         prefix: &impl KeyPart,
     ) -> Result<usize> {
-        let start = self.key(prefix);
-        let end = prefix_successor(&start);
-        let end_bound = end.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
-        let rows = txn.range(self.name, Bound::Included(&start), end_bound, usize::MAX)?;
-        for (k, _) in &rows {
-            txn.delete(self.name, k)?;
-        }
-        Ok(rows.len())
+        delete_prefix_limit(txn, &self.prefix_of(prefix), usize::MAX)
+    }
+
+    /// The storage table and encoded key prefix of the entries under `prefix`: a typed-free
+    /// handle for work over several tables at once (see [`delete_prefix_limit`]).
+    pub fn prefix_of(&self, prefix: &impl KeyPart) -> (TableName, Vec<u8>) {
+        (self.name, self.key(prefix))
     }
 
     /// Every value whose key starts with `prefix`, in key order.

@@ -132,8 +132,9 @@ pub use secrets::{Finding, detect as detect_secrets, redact as redact_secrets};
 pub use snapshot::{Snapshot, VerifiedKey};
 pub use storage::{Entry, ReadTxn, Storage, StorageError, StorageResult, TableName, WriteTxn};
 pub use usage::{
-    Alert, AlertCategory, CodeSnippet, Cost, Counters, Expired, Message, ModelUsage,
-    NewConversation, NewUsage, Recorded, TokenUsage, USAGE_BATCH_MAX, UsageRecord, UsageTotals,
+    Alert, AlertCategory, CodeSnippet, Cost, Counters, Expired, INLINE_PURGE_MAX, Message,
+    ModelUsage, NewConversation, NewUsage, Recorded, TokenUsage, USAGE_BATCH_MAX, UsageRecord,
+    UsageTotals,
 };
 pub use validate::{BULK_MAX, PAGE_DEFAULT_LIMIT, PAGE_MAX_LIMIT, Page, Paged, SLUG_MAX};
 pub use workspace::{

@@ -427,20 +427,6 @@ pub(crate) fn unindex(
     index(tx, account, ws, message, false)
 }
 
-/// Deletes every message index entry of a workspace (with the workspace).
-pub(crate) fn delete_all(
-    txn: &mut dyn crate::storage::WriteTxn,
-    account: AccountId,
-    ws: WorkspaceId,
-) -> Result<()> {
-    MESSAGE_FEED.delete_prefix(txn, &(account, ws))?;
-    MESSAGES_BY_CHAT.delete_prefix(txn, &(account, ws))?;
-    MESSAGES_BY_TRIGGER.delete_prefix(txn, &(account, ws))?;
-    MESSAGE_COUNTS.delete_prefix(txn, &(account, ws))?;
-    ALERT_FEED.delete_prefix(txn, &(account, ws))?;
-    Ok(())
-}
-
 /// Up to `limit` ids of one newest-first index stream.
 fn stream(
     txn: &dyn ReadTxn,

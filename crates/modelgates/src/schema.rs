@@ -129,6 +129,10 @@ pub(crate) const MESSAGES_BY_TRIGGER: Table<(AccountId, WorkspaceId, String, Rev
 /// Newest-first messages with a critical alert: (account, workspace, reversed usage id) → id.
 pub(crate) const ALERT_FEED: Table<(AccountId, WorkspaceId, Reverse16), UsageId> =
     Table::family("usage", 8).compact();
+/// Deleted workspaces whose usage is still being purged in bounded batches (by
+/// `ModelGates::usage_expire`): (account, workspace) → the same pair.
+pub(crate) const USAGE_PURGES: Table<(AccountId, WorkspaceId), (AccountId, WorkspaceId)> =
+    Table::family("usage", 9).compact();
 /// Message counts: (account, workspace, "" | "chat:<id>" | "trigger:<type>") → count.
 pub(crate) const MESSAGE_COUNTS: Table<(AccountId, WorkspaceId, String), u64> =
     Table::family("usage", 7).compact();

@@ -5,11 +5,13 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::ops::Bound;
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::clock::millis;
+use crate::codec::delete_prefix_limit;
 use crate::error::{Error, Result};
 use crate::gates::{Caller, ModelGates, authorize};
 use crate::ids::{AccountId, KeyId, UsageId, WorkspaceId};
@@ -17,8 +19,11 @@ use crate::message::TokenUsageAgg;
 use crate::model;
 use crate::provider::{self, ProviderType};
 use crate::routing::RequestKind;
-use crate::schema::{USAGE, USAGE_MESSAGES, USAGE_REQUESTS, USAGE_ROLLUPS, WORKSPACE_KEYS};
-use crate::storage::ReadTxn;
+use crate::schema::{
+    ALERT_FEED, MESSAGE_COUNTS, MESSAGE_FEED, MESSAGES_BY_CHAT, MESSAGES_BY_TRIGGER, USAGE,
+    USAGE_MESSAGES, USAGE_PURGES, USAGE_REQUESTS, USAGE_ROLLUPS, WORKSPACE_KEYS,
+};
+use crate::storage::{ReadTxn, TableName};
 use crate::validate::excerpt;
 use crate::workspace::{self, Workspace};
 
@@ -320,10 +325,14 @@ pub(crate) struct Rollup {
 
 /// Result of [`ModelGates::usage_expire`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Expired {
     /// Raw records removed (with their messages).
     pub removed: u64,
-    /// Whether expired records remain (the budget ran out).
+    /// Rows removed of the usage of deleted workspaces (records, request ids, rollups,
+    /// messages, feed entries, counts).
+    pub purged: u64,
+    /// Whether expired records or usage of deleted workspaces remain (the budget ran out).
     pub more: bool,
 }
 
@@ -779,7 +788,7 @@ impl ModelGates {
     /// The workspaces with expired records are found in a read transaction, so the writer is
     /// held only to remove records (and not at all when nothing has expired).
     pub fn usage_expire(&self, budget: usize) -> Result<Expired> {
-        let due = self.read(|txn| {
+        let (due, purges) = self.read(|txn| {
             let now = self.now();
             let mut due = Vec::new();
             for account in crate::schema::ACCOUNTS.values_with_prefix(txn, &())? {
@@ -793,12 +802,12 @@ impl ModelGates {
                     }
                 }
             }
-            Ok(due)
+            Ok((due, USAGE_PURGES.values_with_prefix(txn, &())?))
         })?;
-        if due.is_empty() || budget == 0 {
+        if (due.is_empty() && purges.is_empty()) || budget == 0 {
             return Ok(Expired {
-                removed: 0,
-                more: !due.is_empty(),
+                more: !due.is_empty() || !purges.is_empty(),
+                ..Expired::default()
             });
         }
         self.write(|tx| {
@@ -847,6 +856,31 @@ impl ModelGates {
                         total.expired_before_ms = w;
                         USAGE_ROLLUPS.put(&mut *tx.txn, &key, &total)?;
                     }
+                }
+            }
+            for &(account, ws) in &purges {
+                if left == 0 {
+                    out.more = true;
+                    break;
+                }
+                if !USAGE_PURGES.contains(&*tx.txn, &(account, ws))? {
+                    continue;
+                }
+                let mut done = true;
+                for range in usage_ranges(&(account, ws)) {
+                    let n = delete_prefix_limit(&mut *tx.txn, &range, left)?;
+                    left -= n;
+                    out.purged += n as u64;
+                    if left == 0 {
+                        // Perhaps more; the next call finds out (and removes the marker).
+                        done = false;
+                        break;
+                    }
+                }
+                if done {
+                    USAGE_PURGES.delete(&mut *tx.txn, &(account, ws))?;
+                } else {
+                    out.more = true;
                 }
             }
             Ok(out)
@@ -1081,17 +1115,76 @@ pub(crate) fn check(
     Ok(())
 }
 
-/// Deletes every usage record, request id and rollup of a workspace (with the workspace).
+/// Most request ids a workspace may have for its usage to be deleted with it, in its own
+/// transaction; a busier workspace's usage is purged afterwards in bounded batches.
+pub const INLINE_PURGE_MAX: usize = 10_000;
+
+/// Every storage range holding usage under `p` — (account, workspace) or (account,): records,
+/// request ids, rollups, messages, message feeds and counts.
+fn usage_ranges(p: &impl crate::codec::KeyPart) -> [(TableName, Vec<u8>); 9] {
+    [
+        USAGE.prefix_of(p),
+        USAGE_REQUESTS.prefix_of(p),
+        USAGE_ROLLUPS.prefix_of(p),
+        USAGE_MESSAGES.prefix_of(p),
+        MESSAGE_FEED.prefix_of(p),
+        MESSAGES_BY_CHAT.prefix_of(p),
+        MESSAGES_BY_TRIGGER.prefix_of(p),
+        MESSAGE_COUNTS.prefix_of(p),
+        ALERT_FEED.prefix_of(p),
+    ]
+}
+
+/// Deletes a workspace's usage with the workspace: at once when it has at most
+/// [`INLINE_PURGE_MAX`] request ids; otherwise it is marked for purging, which
+/// [`ModelGates::usage_expire`] does in bounded batches (deleting millions of rows in the
+/// deleting transaction would hold the writer for minutes). Nothing reads a deleted workspace's
+/// usage meanwhile: every read goes through a live workspace.
 pub(crate) fn delete_all(
     txn: &mut dyn crate::storage::WriteTxn,
     account: AccountId,
     ws: WorkspaceId,
 ) -> Result<()> {
-    USAGE.delete_prefix(txn, &(account, ws))?;
-    USAGE_REQUESTS.delete_prefix(txn, &(account, ws))?;
-    USAGE_ROLLUPS.delete_prefix(txn, &(account, ws))?;
-    USAGE_MESSAGES.delete_prefix(txn, &(account, ws))?;
-    crate::message::delete_all(txn, account, ws)?;
+    let ids = USAGE_REQUESTS.scan_prefix_limit(txn, &(account, ws), INLINE_PURGE_MAX + 1)?;
+    if ids.len() > INLINE_PURGE_MAX {
+        USAGE_PURGES.put(txn, &(account, ws), &(account, ws))?;
+        return Ok(());
+    }
+    for range in usage_ranges(&(account, ws)) {
+        delete_prefix_limit(txn, &range, usize::MAX)?;
+    }
+    Ok(())
+}
+
+/// Checks that every usage row of an account belongs to one of its `workspaces` or to a
+/// deleted workspace still being purged.
+pub(crate) fn check_owners(
+    txn: &dyn ReadTxn,
+    account: AccountId,
+    workspaces: &[WorkspaceId],
+    problem: &mut dyn FnMut(String),
+) -> Result<()> {
+    let mut owners: std::collections::BTreeSet<Vec<u8>> =
+        workspaces.iter().map(crate::codec::encode_key).collect();
+    for (_, ws) in USAGE_PURGES.values_with_prefix(txn, &(account,))? {
+        owners.insert(crate::codec::encode_key(&ws));
+    }
+    let mut orphans = 0;
+    for (table, prefix) in usage_ranges(&(account,)) {
+        let end = crate::codec::prefix_successor(&prefix);
+        let end = end.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
+        for (key, _) in txn.range(table, Bound::Included(&prefix), end, usize::MAX)? {
+            let ws = key.get(prefix.len()..prefix.len() + 16).unwrap_or_default();
+            if !owners.contains(ws) {
+                orphans += 1;
+            }
+        }
+    }
+    if orphans > 0 {
+        problem(format!(
+            "account {account}: {orphans} usage rows belong to no workspace"
+        ));
+    }
     Ok(())
 }
 

@@ -494,3 +494,117 @@ fn retention_removes_old_raw_records_in_bounded_batches_and_rollups_stay() {
     // A late retry of an expired request id stays a duplicate.
     assert!(g.usage_record(&c, batch[299].clone()).unwrap().duplicate);
 }
+
+/// Rows per storage table, counted through the raw storage interface.
+fn rows(store: &MemoryStore) -> usize {
+    let txn = store.begin_read().unwrap();
+    ["usage", "usage_rollups"]
+        .into_iter()
+        .map(|t| {
+            txn.range(
+                TableName(t),
+                std::ops::Bound::Unbounded,
+                std::ops::Bound::Unbounded,
+                usize::MAX,
+            )
+            .unwrap()
+            .len()
+        })
+        .sum()
+}
+
+#[test]
+fn deleting_a_busy_workspace_purges_its_usage_in_bounded_batches() {
+    let store = MemoryStore::new();
+    let g = ModelGates::open(store.clone()).unwrap();
+    let c = g.default_caller().unwrap();
+    for slug in ["big", "small"] {
+        g.workspace_create(
+            &c,
+            NewWorkspace {
+                name: slug.into(),
+                slug: slug.into(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    }
+    let record = |slug: &str, n: usize| {
+        for chunk in (0..n).collect::<Vec<_>>().chunks(USAGE_BATCH_MAX) {
+            let batch: Vec<NewUsage> = chunk
+                .iter()
+                .map(|i| NewUsage {
+                    workspace: Some(slug.into()),
+                    timestamp: Some(base() + Duration::seconds(*i as i64)),
+                    conversation: (i % 10 == 0).then(|| NewConversation {
+                        chat_id: Some(format!("chat-{}", i % 7)),
+                        prompt: format!("q{i}"),
+                        ..Default::default()
+                    }),
+                    alerts: if i % 20 == 0 {
+                        vec![alert("pii", AlertCategory::Critical)]
+                    } else {
+                        vec![]
+                    },
+                    ..usage(&format!("{slug}-{i}"), "openai", "gpt-5", 10, 1)
+                })
+                .collect();
+            g.usage_record_batch(&c, &batch).unwrap();
+        }
+    };
+    record("default", 30);
+    let default_rows = rows(&store);
+    let default_usage = g.workspace_usage(&c, Some("default"), None, None).unwrap();
+
+    // A small workspace's usage goes with it, in the deleting transaction.
+    record("small", 50);
+    assert!(rows(&store) > default_rows);
+    g.workspace_delete(&c, "small").unwrap();
+    assert_eq!(rows(&store), default_rows);
+    assert_eq!(g.usage_expire(1000).unwrap(), Expired::default());
+
+    // A busy one is deleted at once and its usage purged afterwards, a budget at a time.
+    record("big", INLINE_PURGE_MAX + 1);
+    g.workspace_delete(&c, "big").unwrap();
+    assert_eq!(
+        g.workspace_get(&c, "big").unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+    let report = g.check().unwrap();
+    assert!(report.is_ok(), "{:?}", report.problems);
+    // The slug is free again, and the new workspace starts with no usage.
+    g.workspace_create(
+        &c,
+        NewWorkspace {
+            name: "big".into(),
+            slug: "big".into(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let fresh = g.workspace_usage(&c, Some("big"), None, None).unwrap();
+    assert_eq!(fresh.token_usage.requests, 0);
+    let before = rows(&store);
+    let (mut purged, mut calls) = (0, 0);
+    loop {
+        let out = g.usage_expire(9000).unwrap();
+        assert!(out.purged <= 9000);
+        assert_eq!(out.removed, 0);
+        purged += out.purged;
+        calls += 1;
+        let report = g.check().unwrap();
+        assert!(report.is_ok(), "after call {calls}: {:?}", report.problems);
+        if !out.more {
+            break;
+        }
+    }
+    assert!(calls > 2, "{calls} calls");
+    // Everything of the deleted workspace is gone (and its purge marker), nothing else.
+    assert_eq!(purged as usize, before - default_rows - 1);
+    assert_eq!(rows(&store), default_rows);
+    assert_eq!(
+        g.workspace_usage(&c, Some("default"), None, None).unwrap(),
+        default_usage
+    );
+    assert_eq!(g.usage_expire(1000).unwrap(), Expired::default());
+}
