@@ -88,6 +88,17 @@ impl ModelGates {
     }
 }
 
+/// How `got` differs from `want`: the entries of `want` that `got` lacks or holds differently,
+/// and the entries only `got` has.
+pub(crate) fn differences<K: Ord, V: PartialEq>(
+    want: &BTreeMap<K, V>,
+    got: &BTreeMap<K, V>,
+) -> (usize, usize) {
+    let wrong = want.iter().filter(|(k, v)| got.get(*k) != Some(*v)).count();
+    let stray = got.keys().filter(|k| !want.contains_key(*k)).count();
+    (wrong, stray)
+}
+
 fn check_all(txn: &dyn ReadTxn, c: &mut Checker) -> Result<()> {
     let accounts = ACCOUNTS.values_with_prefix(txn, &())?;
     c.ensure(!accounts.is_empty(), || {

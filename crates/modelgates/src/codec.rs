@@ -19,7 +19,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::{Error, Result};
-use crate::storage::{ReadTxn, TableName, WriteTxn};
+use crate::storage::{Entry, ReadTxn, TableName, WriteTxn};
 
 /// Value format byte: JSON.
 pub const VALUE_FORMAT_JSON: u8 = 1;
@@ -171,16 +171,29 @@ pub fn decode_value<V: DeserializeOwned>(table: TableName, bytes: &[u8]) -> Resu
 /// [`Table::prefix_of`]), first in key order; returns how many.
 pub fn delete_prefix_limit(
     txn: &mut (impl WriteTxn + ?Sized),
-    (table, prefix): &(TableName, Vec<u8>),
+    range: &(TableName, Vec<u8>),
     limit: usize,
 ) -> Result<usize> {
-    let end = prefix_successor(prefix);
-    let end_bound = end.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
-    let rows = txn.range(*table, Bound::Included(prefix), end_bound, limit)?;
+    let rows = scan_raw_prefix(txn, range, None, limit)?;
+    let table = range.0;
     for (k, _) in &rows {
-        txn.delete(*table, k)?;
+        txn.delete(table, k)?;
     }
     Ok(rows.len())
+}
+
+/// Up to `limit` raw entries of `table` whose key starts with `prefix` (from
+/// [`Table::prefix_of`]) and sorts after `after` (`None` = from the start), in key order.
+pub fn scan_raw_prefix(
+    txn: &(impl ReadTxn + ?Sized),
+    (table, prefix): &(TableName, Vec<u8>),
+    after: Option<&[u8]>,
+    limit: usize,
+) -> Result<Vec<Entry>> {
+    let end = prefix_successor(prefix);
+    let end_bound = end.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
+    let start_bound = after.map_or(Bound::Included(prefix.as_slice()), Bound::Excluded);
+    Ok(txn.range(*table, start_bound, end_bound, limit)?)
 }
 
 /// Serde for timestamps in compactly stored values (`#[serde(with = "crate::codec::timestamp")]`):
@@ -318,13 +331,7 @@ impl<K: KeyPart + ?Sized, V: Serialize + DeserializeOwned> Table<K, V> {
         txn: &(impl ReadTxn + ?Sized),
         prefix: &impl KeyPart,
     ) -> Result<Vec<(Vec<u8>, V)>> {
-        let start = self.key(prefix);
-        let end = prefix_successor(&start);
-        let end_bound = end.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
-        let rows = txn.range(self.name, Bound::Included(&start), end_bound, usize::MAX)?;
-        rows.into_iter()
-            .map(|(k, v)| Ok((k, decode_value(self.name, &v)?)))
-            .collect()
+        self.scan_prefix_after(txn, prefix, None, usize::MAX)
     }
 
     /// The first `limit` entries whose key starts with `prefix`, in key order.
@@ -334,13 +341,7 @@ impl<K: KeyPart + ?Sized, V: Serialize + DeserializeOwned> Table<K, V> {
         prefix: &impl KeyPart,
         limit: usize,
     ) -> Result<Vec<(Vec<u8>, V)>> {
-        let start = self.key(prefix);
-        let end = prefix_successor(&start);
-        let end_bound = end.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
-        let rows = txn.range(self.name, Bound::Included(&start), end_bound, limit)?;
-        rows.into_iter()
-            .map(|(k, v)| Ok((k, decode_value(self.name, &v)?)))
-            .collect()
+        self.scan_prefix_after(txn, prefix, None, limit)
     }
 
     /// Up to `limit` entries whose key starts with `prefix` and sorts after `after` (an encoded
@@ -352,14 +353,7 @@ impl<K: KeyPart + ?Sized, V: Serialize + DeserializeOwned> Table<K, V> {
         after: Option<&[u8]>,
         limit: usize,
     ) -> Result<Vec<(Vec<u8>, V)>> {
-        let start = self.key(prefix);
-        let end = prefix_successor(&start);
-        let end_bound = end.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
-        let start_bound = match after {
-            Some(a) => Bound::Excluded(a),
-            None => Bound::Included(start.as_slice()),
-        };
-        let rows = txn.range(self.name, start_bound, end_bound, limit)?;
+        let rows = scan_raw_prefix(txn, &self.prefix_of(prefix), after, limit)?;
         rows.into_iter()
             .map(|(k, v)| Ok((k, decode_value(self.name, &v)?)))
             .collect()

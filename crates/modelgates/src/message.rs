@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::codec::Reverse16;
+use crate::codec::{Reverse16, decode_value, scan_raw_prefix};
 use crate::error::{Error, Result};
 use crate::gates::{Caller, ModelGates, Tx, authorize};
 use crate::ids::{AccountId, UsageId, WorkspaceId};
@@ -261,25 +261,25 @@ fn count_by(
     }
 }
 
-/// The index entries of a message: (storage key, storage table, count key) for the workspace
-/// feed, its chat's feed and one feed per alert trigger type; plus whether it belongs in the
-/// critical-alert feed.
+/// The index entries of a message: (storage table, storage key, count key) for the workspace
+/// feed, its chat's feed, one feed per alert trigger type (each counted) and, when it has a
+/// critical alert, the critical-alert feed (not counted).
 fn entries(
     account: AccountId,
     ws: WorkspaceId,
     message: &Message,
-) -> (Vec<(Vec<u8>, TableName, String)>, bool) {
+) -> Vec<(TableName, Vec<u8>, Option<String>)> {
     let rev = Reverse16(message.usage_id.to_bytes());
-    let mut entries: Vec<(Vec<u8>, TableName, String)> = vec![(
-        MESSAGE_FEED.key_bytes(&(account, ws, rev)),
+    let mut entries = vec![(
         MESSAGE_FEED.name(),
-        String::new(),
+        MESSAGE_FEED.key_bytes(&(account, ws, rev)),
+        Some(String::new()),
     )];
     if let Some(chat) = &message.chat_id {
         entries.push((
-            MESSAGES_BY_CHAT.key_bytes(&(account, ws, chat.clone(), rev)),
             MESSAGES_BY_CHAT.name(),
-            format!("chat:{chat}"),
+            MESSAGES_BY_CHAT.key_bytes(&(account, ws, chat.clone(), rev)),
+            Some(format!("chat:{chat}")),
         ));
     }
     let types: BTreeSet<&str> = message
@@ -289,20 +289,26 @@ fn entries(
         .collect();
     for t in types {
         entries.push((
-            MESSAGES_BY_TRIGGER.key_bytes(&(account, ws, t.to_owned(), rev)),
             MESSAGES_BY_TRIGGER.name(),
-            format!("trigger:{t}"),
+            MESSAGES_BY_TRIGGER.key_bytes(&(account, ws, t.to_owned(), rev)),
+            Some(format!("trigger:{t}")),
         ));
     }
-    let critical = message
+    if message
         .alerts
         .iter()
-        .any(|a| a.trigger_category == AlertCategory::Critical);
-    (entries, critical)
+        .any(|a| a.trigger_category == AlertCategory::Critical)
+    {
+        entries.push((
+            ALERT_FEED.name(),
+            ALERT_FEED.key_bytes(&(account, ws, rev)),
+            None,
+        ));
+    }
+    entries
 }
 
-/// Adds (`present`) or removes a message's feed entries and counts: the workspace feed, its
-/// chat's, one per alert trigger type, and the critical-alert feed.
+/// Adds (`present`) or removes a message's feed entries and counts.
 fn index(
     tx: &mut Tx<'_>,
     account: AccountId,
@@ -310,23 +316,17 @@ fn index(
     message: &Message,
     present: bool,
 ) -> Result<()> {
-    let id = message.usage_id;
     let delta = if present { 1 } else { -1 };
-    let (entries, critical) = entries(account, ws, message);
-    let value = MESSAGE_FEED.value_bytes(&id)?;
-    for (key, table, count) in entries {
+    let value = MESSAGE_FEED.value_bytes(&message.usage_id)?;
+    for (table, key, count) in entries(account, ws, message) {
         if present {
             tx.txn.put(table, &key, &value)?;
         } else {
             tx.txn.delete(table, &key)?;
         }
-        count_by(tx, account, ws, count, delta)?;
-    }
-    let rev = Reverse16(id.to_bytes());
-    if present && critical {
-        ALERT_FEED.put(&mut *tx.txn, &(account, ws, rev), &id)?;
-    } else if !present {
-        ALERT_FEED.delete(&mut *tx.txn, &(account, ws, rev))?;
+        if let Some(count) = count {
+            count_by(tx, account, ws, count, delta)?;
+        }
     }
     Ok(())
 }
@@ -340,65 +340,49 @@ pub(crate) fn check(
     problem: &mut dyn FnMut(String),
 ) -> Result<()> {
     let mut want_keys: BTreeMap<(TableName, Vec<u8>), UsageId> = BTreeMap::new();
-    let mut want_counts: BTreeMap<String, u64> = BTreeMap::new();
+    let mut want_counts: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
     for m in USAGE_MESSAGES.values_with_prefix(txn, &(account, ws))? {
         let m: Message = m;
         if !USAGE.contains(txn, &(account, ws, m.usage_id))? {
             problem(format!("message {}: its usage record is gone", m.usage_id));
         }
-        let (entries, critical) = entries(account, ws, &m);
-        for (key, table, count) in entries {
+        for (table, key, count) in entries(account, ws, &m) {
             want_keys.insert((table, key), m.usage_id);
-            *want_counts.entry(count).or_default() += 1;
-        }
-        if critical {
-            let key = ALERT_FEED.key_bytes(&(account, ws, Reverse16(m.usage_id.to_bytes())));
-            want_keys.insert((ALERT_FEED.name(), key), m.usage_id);
+            if let Some(count) = count {
+                *want_counts
+                    .entry(MESSAGE_COUNTS.key_bytes(&(account, ws, count)))
+                    .or_default() += 1;
+            }
         }
     }
     let mut got_keys: BTreeMap<(TableName, Vec<u8>), UsageId> = BTreeMap::new();
-    for table in [MESSAGE_FEED, ALERT_FEED] {
-        for (k, id) in table.scan_prefix(txn, &(account, ws))? {
-            got_keys.insert((table.name(), k), id);
+    let p = (account, ws);
+    for range in [
+        MESSAGE_FEED.prefix_of(&p),
+        MESSAGES_BY_CHAT.prefix_of(&p),
+        MESSAGES_BY_TRIGGER.prefix_of(&p),
+        ALERT_FEED.prefix_of(&p),
+    ] {
+        for (k, v) in scan_raw_prefix(txn, &range, None, usize::MAX)? {
+            got_keys.insert((range.0, k), decode_value(range.0, &v)?);
         }
     }
-    for table in [MESSAGES_BY_CHAT, MESSAGES_BY_TRIGGER] {
-        for (k, id) in table.scan_prefix(txn, &(account, ws))? {
-            got_keys.insert((table.name(), k), id);
-        }
-    }
-    if got_keys != want_keys {
-        let missing = want_keys
-            .keys()
-            .filter(|k| !got_keys.contains_key(*k))
-            .count();
-        let stray = got_keys
-            .keys()
-            .filter(|k| !want_keys.contains_key(*k))
-            .count();
+    let (missing, stray) = crate::check::differences(&want_keys, &got_keys);
+    if missing + stray > 0 {
         problem(format!(
-            "workspace {ws}: message feeds miss {missing} entries and hold {stray} stray ones"
+            "workspace {ws}: message feeds miss {missing} entries (or point them elsewhere) and \
+             hold {stray} stray ones"
         ));
     }
-    let want_counts: BTreeMap<Vec<u8>, u64> = want_counts
-        .into_iter()
-        .map(|(k, n)| (MESSAGE_COUNTS.key_bytes(&(account, ws, k)), n))
-        .collect();
     let got_counts: BTreeMap<Vec<u8>, u64> = MESSAGE_COUNTS
         .scan_prefix(txn, &(account, ws))?
         .into_iter()
         .collect();
-    if got_counts != want_counts {
-        let wrong = want_counts
-            .iter()
-            .filter(|(k, n)| got_counts.get(*k) != Some(n))
-            .count()
-            + got_counts
-                .keys()
-                .filter(|k| !want_counts.contains_key(*k))
-                .count();
+    let (wrong, stray) = crate::check::differences(&want_counts, &got_counts);
+    if wrong + stray > 0 {
         problem(format!(
-            "workspace {ws}: {wrong} message counts differ from the messages they count"
+            "workspace {ws}: {} message counts differ from the messages they count",
+            wrong + stray
         ));
     }
     Ok(())

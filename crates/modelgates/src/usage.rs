@@ -5,13 +5,12 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::ops::Bound;
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::clock::millis;
-use crate::codec::delete_prefix_limit;
+use crate::codec::{delete_prefix_limit, scan_raw_prefix};
 use crate::error::{Error, Result};
 use crate::gates::{Caller, ModelGates, authorize};
 use crate::ids::{AccountId, KeyId, UsageId, WorkspaceId};
@@ -933,7 +932,7 @@ impl ModelGates {
             // Where retention removed raw records, a range end inside a minute moves to the
             // minute's start: that minute's rollup is the finest data left.
             let snap = |t: u64| {
-                let minute = t / LEVELS[0] * LEVELS[0];
+                let minute = bucket(0, t);
                 if minute < expired { minute } else { t }
             };
             if from.is_none() && to.is_none() {
@@ -943,10 +942,10 @@ impl ModelGates {
                 // so open ends cost nothing and never read expired minutes record by record.
                 let lo = from
                     .map_or(0, |f| snap(millis(f.max(epoch()))))
-                    .max(total.first_ms / LEVELS[0] * LEVELS[0]);
+                    .max(bucket(0, total.first_ms));
                 let hi = to
                     .map_or(u64::MAX, |t| snap(millis(t.max(epoch()))))
-                    .min((total.last_ms / LEVELS[0] + 1).saturating_mul(LEVELS[0]));
+                    .min(bucket(0, total.last_ms).saturating_add(LEVELS[0]));
                 if lo < hi {
                     sum_range(txn, account, ws.id, lo, hi, &mut sum)?;
                 }
@@ -971,8 +970,10 @@ impl ModelGates {
 /// (`None`: it keeps them forever).
 fn retention_cutoff(ws: &Workspace, now: DateTime<Utc>) -> Option<u64> {
     let days = ws.usage_retention_days?;
-    let cutoff = millis(now).saturating_sub(u64::from(days) * 86_400_000);
-    Some(cutoff / LEVELS[0] * LEVELS[0])
+    Some(bucket(
+        0,
+        millis(now).saturating_sub(u64::from(days) * 86_400_000),
+    ))
 }
 
 /// The oldest `limit` records of a workspace from before `cutoff` (ms).
@@ -1029,7 +1030,7 @@ fn sum_range(
                 t = end;
             }
             None => {
-                let end = (t / LEVELS[0] + 1).saturating_mul(LEVELS[0]).min(hi);
+                let end = bucket(0, t).saturating_add(LEVELS[0]).min(hi);
                 let lo_key = USAGE.key_bytes(&(account, ws, UsageId::from_parts(t, 0)));
                 let hi_key = USAGE.key_bytes(&(account, ws, UsageId::from_parts(end, 0)));
                 for (_, r) in USAGE.scan_range(txn, &lo_key, &hi_key)? {
@@ -1102,14 +1103,11 @@ pub(crate) fn check(
     };
     let stored: BTreeMap<_, _> = stored.into_iter().filter(|(k, _)| intact(k)).collect();
     let want: BTreeMap<_, _> = want.into_iter().filter(|(k, _)| intact(k)).collect();
-    if stored != want {
-        let wrong = want
-            .iter()
-            .filter(|(k, v)| stored.get(k) != Some(v))
-            .count()
-            + stored.keys().filter(|k| !want.contains_key(k)).count();
+    let (wrong, stray) = crate::check::differences(&want, &stored);
+    if wrong + stray > 0 {
         problem(format!(
-            "workspace {ws}: {wrong} usage rollup rows differ from the sum of their records"
+            "workspace {ws}: {} usage rollup rows differ from the sum of their records",
+            wrong + stray
         ));
     }
     Ok(())
@@ -1170,11 +1168,10 @@ pub(crate) fn check_owners(
         owners.insert(crate::codec::encode_key(&ws));
     }
     let mut orphans = 0;
-    for (table, prefix) in usage_ranges(&(account,)) {
-        let end = crate::codec::prefix_successor(&prefix);
-        let end = end.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
-        for (key, _) in txn.range(table, Bound::Included(&prefix), end, usize::MAX)? {
-            let ws = key.get(prefix.len()..prefix.len() + 16).unwrap_or_default();
+    for range in usage_ranges(&(account,)) {
+        let at = range.1.len();
+        for (key, _) in scan_raw_prefix(txn, &range, None, usize::MAX)? {
+            let ws = key.get(at..at + 16).unwrap_or_default();
             if !owners.contains(ws) {
                 orphans += 1;
             }
