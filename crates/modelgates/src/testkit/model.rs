@@ -149,8 +149,8 @@ struct Model {
     catalogs: BTreeMap<String, WsModels>,
     /// Provider names.
     providers: BTreeSet<String>,
-    /// slug → [(provider name, model ref)] of its mux rules.
-    rules: BTreeMap<String, Vec<(String, String)>>,
+    /// slug → [(provider name, model ref, filename glob)] of its mux rules.
+    rules: BTreeMap<String, Vec<(String, String, String)>>,
 }
 
 impl Model {
@@ -163,7 +163,7 @@ impl Model {
     fn rule_uses(&self, slug: &str, model: &str) -> bool {
         self.rules
             .get(slug)
-            .is_some_and(|r| r.iter().any(|(_, m)| m == model))
+            .is_some_and(|r| r.iter().any(|(_, m, _)| m == model))
     }
 }
 
@@ -628,7 +628,7 @@ fn apply(run: &mut Run, op: &Op) -> Result<Option<Outcome>, TestCaseError> {
         }
         Op::DeleteProvider(p, cascade) => {
             let name = provider_name(*p);
-            let used = m.rules.values().flatten().any(|(pr, _)| *pr == name);
+            let used = m.rules.values().flatten().any(|(pr, ..)| *pr == name);
             let exp = if !m.providers.contains(&name) {
                 Err(ErrorKind::NotFound)
             } else if used && !*cascade {
@@ -641,14 +641,14 @@ fn apply(run: &mut Run, op: &Op) -> Result<Option<Outcome>, TestCaseError> {
                 let removed: usize = m
                     .rules
                     .values()
-                    .map(|r| r.iter().filter(|(pr, _)| *pr == name).count())
+                    .map(|r| r.iter().filter(|(pr, ..)| *pr == name).count())
                     .sum();
                 prop_assert_eq!(d.removed_rules.len(), removed);
             }
             if exp.is_ok() && (got.is_ok() || *assume_ok) {
                 m.providers.remove(&name);
                 for r in m.rules.values_mut() {
-                    r.retain(|(pr, _)| *pr != name);
+                    r.retain(|(pr, ..)| *pr != name);
                 }
             }
             (exp, got.map(|_| ()).map_err(|e| e.kind()))
@@ -692,7 +692,11 @@ fn apply(run: &mut Run, op: &Op) -> Result<Option<Outcome>, TestCaseError> {
                 .workspace_mux_set(&admin, Some(&slug), &rules, None)
                 .map(|_| ());
             if exp.is_ok() && (got.is_ok() || *assume_ok) {
-                m.rules.insert(slug, wanted);
+                let stored = rules
+                    .into_iter()
+                    .map(|r| (r.provider, r.model, r.matcher.unwrap_or_default()))
+                    .collect();
+                m.rules.insert(slug, stored);
             }
             (exp, got.map_err(|e| e.kind()))
         }
@@ -747,22 +751,29 @@ fn compare(gates: &ModelGates, admin: &Caller, m: &Model) -> Result<(), TestCase
         prop_assert_eq!(&got, &c.models, "models of {}", slug);
         let ws = gates.workspace_get(&admin, slug).unwrap();
         prop_assert_eq!(&ws.default_text_model, &c.default, "default of {}", slug);
-        let stored: Vec<(String, String)> = gates
+        let stored: Vec<(String, String, String)> = gates
             .workspace_mux_get(&admin, Some(slug))
             .unwrap()
             .rules
             .into_iter()
-            .map(|r| (r.provider_name, r.model))
+            .map(|r| (r.provider_name, r.model, r.matcher.unwrap_or_default()))
             .collect();
         let want = m.rules.get(slug).cloned().unwrap_or_default();
         prop_assert_eq!(&stored, &want, "rules of {}", slug);
-        // The routing snapshot agrees: "x.r0" matches rule 0 when there is one.
-        let route =
-            gates
-                .snapshot()
-                .route(admin.account, ws.id, crate::RequestKind::Chat, &["x.r0"]);
+        // The routing snapshot agrees: a file rule 0's glob (`*.rN`) matches routes by rule 0
+        // when there is one (a cascade may have removed the rules before it), and "x.r0"
+        // routes by no rule when there is none.
+        let file = want
+            .first()
+            .map_or("x.r0".to_owned(), |(.., glob)| glob.replacen('*', "x", 1));
+        let route = gates.snapshot().route(
+            admin.account,
+            ws.id,
+            crate::RequestKind::Chat,
+            &[file.as_str()],
+        );
         match want.first() {
-            Some((p, model)) => {
+            Some((p, model, _)) => {
                 let route = route.expect("rule 0 matches");
                 prop_assert_eq!(route.rule_index, Some(0));
                 prop_assert_eq!(&route.provider.name, p);
