@@ -8,6 +8,9 @@
 //! Run: `cargo bench -p modelgates-mcp --bench http_load`
 //! (LOAD_SECS, LOAD_SESSIONS, LOAD_RATE override the defaults). Not part of `cargo test`.
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -46,7 +49,7 @@ async fn main() {
     let secs = env_or("LOAD_SECS", 60);
     let sessions = env_or("LOAD_SESSIONS", 32);
     let rate = env_or("LOAD_RATE", 2000);
-    let bin = env!("CARGO_BIN_EXE_modelgates");
+    let bin = common::binary();
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("load.redb");
 

@@ -3,6 +3,9 @@
 //!
 //! Run: `cargo bench -p modelgates-mcp --bench stdio_roundtrip` (CALLS=n, default 5000).
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use std::time::{Duration, Instant};
 
 use rmcp::ServiceExt;
@@ -20,7 +23,7 @@ async fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(5000);
     let dir = tempfile::tempdir().unwrap();
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_modelgates"));
+    let mut cmd = tokio::process::Command::new(common::binary());
     cmd.args(["mcp", "--db"])
         .arg(dir.path().join("bench.redb"))
         .env("RUST_LOG", "error");

@@ -1,6 +1,8 @@
 //! The `modelgates` command line: bad configuration fails fast with a message naming the
 //! problem, before anything is written.
 
+mod common;
+
 use std::process::Command;
 
 #[test]
@@ -15,7 +17,7 @@ fn a_bad_catalog_file_is_refused_naming_the_entry_and_field() {
     )
     .unwrap();
     let db = dir.path().join("db.redb");
-    let out = Command::new(env!("CARGO_BIN_EXE_modelgates"))
+    let out = Command::new(common::binary())
         .args(["mcp", "--db"])
         .arg(&db)
         .arg("--catalog")
@@ -34,7 +36,7 @@ fn a_bad_catalog_file_is_refused_naming_the_entry_and_field() {
 
 #[test]
 fn help_lists_the_documented_options() {
-    let out = Command::new(env!("CARGO_BIN_EXE_modelgates"))
+    let out = Command::new(common::binary())
         .args(["mcp", "--help"])
         .output()
         .unwrap();
@@ -45,7 +47,7 @@ fn help_lists_the_documented_options() {
 }
 
 fn modelgates(args: &[&str], db: &std::path::Path) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_modelgates"))
+    Command::new(common::binary())
         .args(args)
         .arg("--db")
         .arg(db)
@@ -144,7 +146,7 @@ fn backup_copies_a_database_a_running_server_has_open_with_live_backup() {
     let dir = tempfile::tempdir().unwrap();
     let db = populated(dir.path());
     let serve = |extra: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_modelgates"))
+        Command::new(common::binary())
             .args(["mcp", "--db"])
             .arg(&db)
             .args(extra)
@@ -175,7 +177,7 @@ fn backup_copies_a_database_a_running_server_has_open_with_live_backup() {
     assert!(stderr.contains("--live-backup"), "{stderr}");
     assert!(!refused.exists());
 
-    let mut server = Command::new(env!("CARGO_BIN_EXE_modelgates"))
+    let mut server = Command::new(common::binary())
         .args(["mcp", "--live-backup", "--db"])
         .arg(&db)
         .env("RUST_LOG", "info")

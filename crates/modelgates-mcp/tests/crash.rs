@@ -6,6 +6,8 @@
 //! Cycles: `MODELGATES_CRASH_CYCLES` (default 50); seed: `MODELGATES_CRASH_SEED` (default:
 //! the clock; printed on failure so a run can be replayed).
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -164,7 +166,7 @@ async fn acknowledged_changes_survive_sigkill_and_nothing_is_half_applied() {
     let mut productive_cycles = 0;
 
     for cycle in 0..cycles {
-        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_modelgates"));
+        let mut cmd = tokio::process::Command::new(common::binary());
         cmd.args(["mcp", "--db"]).arg(&db).env("RUST_LOG", "error");
         let transport = TokioChildProcess::new(cmd).unwrap();
         let pid = transport.id().expect("child pid");

@@ -2,6 +2,8 @@
 //! (`@modelcontextprotocol/inspector` from npm, installed into `node_modules` by
 //! `scripts/setup-e2e.sh`): schema portability lint, a tool call, and an error result.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -25,14 +27,9 @@ fn setup(root: &Path) {
 
 fn inspector(root: &Path, db: &Path, args: &[&str]) -> Output {
     Command::new(root.join("node_modules/.bin/mcp-inspector"))
-        .args([
-            "--cli",
-            "-e",
-            "RUST_LOG=error",
-            env!("CARGO_BIN_EXE_modelgates"),
-            "mcp",
-            "--db",
-        ])
+        .args(["--cli", "-e", "RUST_LOG=error"])
+        .arg(common::binary())
+        .args(["mcp", "--db"])
         .arg(db)
         .args(args)
         .current_dir(root)
@@ -122,7 +119,7 @@ fn inspector_cli_over_http_with_a_bearer_header() {
     setup(&root);
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("http.redb");
-    let key = Command::new(env!("CARGO_BIN_EXE_modelgates"))
+    let key = Command::new(common::binary())
         .args([
             "keys",
             "create",
@@ -135,7 +132,7 @@ fn inspector_cli_over_http_with_a_bearer_header() {
         .output()
         .unwrap();
     let key = String::from_utf8(key.stdout).unwrap().trim().to_owned();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_modelgates"))
+    let mut server = Command::new(common::binary())
         .args(["serve", "--http", "127.0.0.1:0", "--db"])
         .arg(&db)
         .stdin(std::process::Stdio::null())

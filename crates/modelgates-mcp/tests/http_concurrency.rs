@@ -109,7 +109,7 @@ async fn concurrent_http_sessions_creating_the_same_thing_yield_exactly_one() {
         .args(["-TERM", &server.child.id().to_string()])
         .status();
     assert!(server.child.wait().unwrap().success(), "clean shutdown");
-    let check = std::process::Command::new(env!("CARGO_BIN_EXE_modelgates"))
+    let check = std::process::Command::new(common::binary())
         .args(["check", "--db"])
         .arg(&db)
         .output()

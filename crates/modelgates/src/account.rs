@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::access;
 use crate::clock::millis;
 use crate::error::{Error, Result};
 use crate::gates::{Caller, ModelGates};
@@ -122,7 +123,7 @@ impl ModelGates {
     /// The caller's account.
     pub fn account_get(&self, caller: &Caller) -> Result<Account> {
         self.read(|txn| {
-            crate::gates::authorize(txn, caller, false)?;
+            access::member(txn, caller)?;
             load(txn, caller.account)
         })
     }

@@ -4,11 +4,11 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::access;
 use crate::clock::millis;
 use crate::error::{Error, Result};
-use crate::gates::{Caller, ModelGates, Tx, authorize};
+use crate::gates::{Caller, ModelGates, Tx};
 use crate::ids::{AccountId, KeyId, UserId, WorkspaceId};
-use crate::member;
 use crate::patch::Patch;
 use crate::schema::{API_KEYS, KEY_HASHES, USER_KEYS, WORKSPACE_KEYS, WORKSPACES};
 use crate::snapshot::{KeyChange, KeyEntry, VerifiedKey, hash_secret};
@@ -239,6 +239,24 @@ pub(crate) fn delete_record(tx: &mut Tx<'_>, account: AccountId, record: &KeyRec
     Ok(())
 }
 
+/// What `patch` would loosen on `key`, in words, if anything: enabling it, removing or raising
+/// its limit, removing or extending its expiry.
+fn loosens(key: &ApiKey, patch: &KeyPatch) -> Option<&'static str> {
+    if patch.disabled == Some(false) && key.disabled {
+        return Some("enabling");
+    }
+    match (&patch.limit, key.limit) {
+        (Patch::Clear, Some(_)) => return Some("removing the limit"),
+        (Patch::Set(new), Some(old)) if *new > old => return Some("raising the limit"),
+        _ => {}
+    }
+    match (&patch.expires_at, key.expires_at) {
+        (Patch::Clear, Some(_)) => Some("removing the expiry"),
+        (Patch::Set(new), Some(old)) if *new > old => Some("extending the expiry"),
+        _ => None,
+    }
+}
+
 fn store(tx: &mut Tx<'_>, record: &KeyRecord) -> Result<()> {
     API_KEYS.put(&mut *tx.txn, &(record.account, record.key.id), record)?;
     tx.key_changes.push(KeyChange::Upsert(
@@ -263,11 +281,13 @@ impl ModelGates {
             .transpose()?
             .unwrap_or_else(|| caller.user_id.clone());
         self.write(|tx| {
-            let me = authorize(&*tx.txn, caller, false)?;
-            if creator != me.user_id && me.role != member::OrgRole::Admin {
+            let me = access::member(&*tx.txn, caller)?;
+            access::own(&me, &creator, "create keys for themselves")?;
+            if new.kind == Some(KeyKind::Management) && !me.is_admin() {
                 return Err(Error::PermissionDenied(format!(
-                    "user {} may only create keys for themselves, not for {creator}",
-                    me.user_id
+                    "user {} has role {}; creating a management key needs org:admin",
+                    me.user_id,
+                    me.role.as_str()
                 )));
             }
             if let Some(t) = new.expires_at {
@@ -275,6 +295,7 @@ impl ModelGates {
             }
             let account = caller.account;
             let ws = workspace::resolve(&*tx.txn, account, &new.workspace)?;
+            access::workspace(&*tx.txn, &me, &ws)?;
             if crate::schema::MEMBERS
                 .get(&*tx.txn, &(account, creator.clone()))?
                 .is_none()
@@ -331,7 +352,7 @@ impl ModelGates {
     }
 
     /// Lists a workspace's keys, oldest first; disabled and expired keys only when
-    /// `include_inactive`.
+    /// `include_inactive`. Members see only their own keys.
     pub fn key_list(
         &self,
         caller: &Caller,
@@ -341,27 +362,34 @@ impl ModelGates {
     ) -> Result<Paged<ApiKey>> {
         let now = self.now();
         self.read(|txn| {
-            authorize(txn, caller, false)?;
+            let me = access::member(txn, caller)?;
             let ws = workspace::resolve(txn, caller.account, workspace)?;
+            access::workspace(txn, &me, &ws)?;
             let keys = records_of_workspace(txn, caller.account, ws.id)?
                 .into_iter()
                 .map(|r| r.key)
+                .filter(|k| me.is_admin() || k.creator_user_id == me.user_id)
                 .filter(|k| include_inactive || k.is_active(now))
                 .collect();
             Ok(page.apply(keys))
         })
     }
 
-    /// One key by id.
+    /// One key by id (members: their own keys only).
     pub fn key_get(&self, caller: &Caller, id: &str) -> Result<ApiKey> {
         self.read(|txn| {
-            authorize(txn, caller, false)?;
-            Ok(load(txn, caller.account, id)?.key)
+            let me = access::member(txn, caller)?;
+            let key = load(txn, caller.account, id)?.key;
+            access::own(&me, &key.creator_user_id, "read their own keys")?;
+            Ok(key)
         })
     }
 
     /// Renames, disables/enables, or changes the expiry or limit of a key. Takes effect on
-    /// the data plane as soon as the call returns.
+    /// the data plane as soon as the call returns. Members may change only their own keys and
+    /// only tighten them (rename, disable, lower or set a limit, set or shorten an expiry);
+    /// enabling a key, raising or removing a limit and extending or removing an expiry need an
+    /// org admin.
     pub fn key_update(&self, caller: &Caller, id: &str, patch: KeyPatch) -> Result<ApiKey> {
         if let Some(name) = &patch.name {
             validate::name("name", name, 100)?;
@@ -370,16 +398,22 @@ impl ModelGates {
             check_limit(limit)?;
         }
         self.write(|tx| {
-            let me = authorize(&*tx.txn, caller, false)?;
+            let me = access::member(&*tx.txn, caller)?;
             let mut record = load(&*tx.txn, caller.account, id)?;
-            if record.key.creator_user_id != me.user_id && me.role != member::OrgRole::Admin {
-                return Err(Error::PermissionDenied(format!(
-                    "user {} may only change their own keys",
-                    me.user_id
-                )));
-            }
+            access::own(&me, &record.key.creator_user_id, "change their own keys")?;
             if let Some(&t) = patch.expires_at.as_set() {
                 check_expiry(t, tx.now)?;
+            }
+            if !me.is_admin() {
+                if let Some(loosened) = loosens(&record.key, &patch) {
+                    return Err(Error::PermissionDenied(format!(
+                        "user {} has role {} and may only tighten their keys; {loosened} of key \
+                         {} needs org:admin",
+                        me.user_id,
+                        me.role.as_str(),
+                        record.key.id
+                    )));
+                }
             }
             let k = &mut record.key;
             if let Some(name) = &patch.name {
@@ -399,14 +433,9 @@ impl ModelGates {
     /// Deletes a key; it stops verifying immediately.
     pub fn key_delete(&self, caller: &Caller, id: &str) -> Result<ApiKey> {
         self.write(|tx| {
-            let me = authorize(&*tx.txn, caller, false)?;
+            let me = access::member(&*tx.txn, caller)?;
             let record = load(&*tx.txn, caller.account, id)?;
-            if record.key.creator_user_id != me.user_id && me.role != member::OrgRole::Admin {
-                return Err(Error::PermissionDenied(format!(
-                    "user {} may only delete their own keys",
-                    me.user_id
-                )));
-            }
+            access::own(&me, &record.key.creator_user_id, "delete their own keys")?;
             delete_record(tx, caller.account, &record)?;
             Ok(record.key)
         })

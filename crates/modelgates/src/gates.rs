@@ -11,7 +11,7 @@ use crate::catalog::Catalog;
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, UserId};
-use crate::member::{Member, OrgRole};
+use crate::member::OrgRole;
 use crate::schema::{self, MEMBERS, META, META_CATALOG_FINGERPRINT, META_SCHEMA_VERSION};
 use crate::snapshot::{KeyChange, RoutingChange, Snapshot};
 use crate::storage::{ReadTxn, Storage, StorageError, WriteTxn};
@@ -96,6 +96,8 @@ impl ModelGates {
 
     /// Opens `store` with `options`.
     pub fn open_with(store: Arc<dyn Storage>, options: Options) -> Result<Self> {
+        // Static patterns compile here, so a broken build fails at start-up, loudly.
+        crate::secrets::self_check()?;
         let now = options.clock.now();
         {
             // Migration, bootstrap and catalog sync run in one transaction: all or nothing.
@@ -212,10 +214,10 @@ impl ModelGates {
         })
     }
 
-    /// Runs `f` in one read transaction.
+    /// Runs `f` in one read transaction. A panic inside `f` becomes [`Error::Internal`].
     pub(crate) fn read<T>(&self, f: impl FnOnce(&dyn ReadTxn) -> Result<T>) -> Result<T> {
         let txn = self.inner.store.begin_read()?;
-        f(&*txn)
+        contain_panic(|| f(&*txn))
     }
 
     /// Runs `f` in one write transaction and commits it; on any error nothing is written.
@@ -236,7 +238,10 @@ impl ModelGates {
                 key_changes: Vec::new(),
                 routing_changes: Vec::new(),
             };
-            let out = match f(&mut tx) {
+            // A panic inside `f` is caught here, while `tx` is still alive: the transaction is
+            // then aborted normally below instead of being dropped during unwinding (redb marks
+            // a file "needs repair" when a write transaction is dropped by a panic).
+            let out = match contain_panic(|| f(&mut tx)) {
                 Ok(out) => out,
                 Err(Error::Storage(StorageError::Conflict)) if attempt < MAX_WRITE_ATTEMPTS => {
                     continue;
@@ -267,22 +272,18 @@ impl ModelGates {
     }
 }
 
-/// Loads the caller's membership in its account; `admin` requires the `org:admin` role.
-pub(crate) fn authorize(txn: &dyn ReadTxn, caller: &Caller, admin: bool) -> Result<Member> {
-    let member = MEMBERS
-        .get(txn, &(caller.account, caller.user_id.clone()))?
-        .ok_or_else(|| {
-            Error::Unauthenticated(format!(
-                "user {} is not a member of account {}",
-                caller.user_id, caller.account
-            ))
-        })?;
-    if admin && member.role != OrgRole::Admin {
-        return Err(Error::PermissionDenied(format!(
-            "user {} has role {}; this operation needs org:admin",
-            member.user_id,
-            member.role.as_str()
-        )));
-    }
-    Ok(member)
+/// Runs `f`, turning a panic into [`Error::Internal`] (logged with its message) so that one
+/// failing operation never unwinds through a store transaction or a caller's shared state.
+pub(crate) fn contain_panic<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|payload| {
+        let what = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a non-string panic payload".into());
+        tracing::error!(panic = %what, "an operation panicked; its transaction was aborted");
+        Err(Error::internal(
+            "the operation failed unexpectedly (details are in the server log)",
+        ))
+    })
 }

@@ -70,6 +70,7 @@
 //! # Ok(()) }
 //! ```
 
+mod access;
 mod account;
 mod api_key;
 mod catalog;

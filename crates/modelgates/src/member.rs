@@ -4,9 +4,10 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::access;
 use crate::api_key;
 use crate::error::{Error, Result};
-use crate::gates::{Caller, ModelGates, Tx, authorize};
+use crate::gates::{Caller, ModelGates, Tx};
 use crate::ids::{AccountId, UserId};
 use crate::patch::Patch;
 use crate::schema::{MEMBER_EMAILS, MEMBERS, USER_KEYS, WORKSPACE_MEMBERS};
@@ -154,7 +155,7 @@ impl ModelGates {
         validate_person_name("first_name", &first)?;
         validate_person_name("last_name", &last)?;
         self.write(|tx| {
-            authorize(&*tx.txn, caller, true)?;
+            access::admin(&*tx.txn, caller)?;
             if MEMBERS.contains(&*tx.txn, &(caller.account, user_id.clone()))? {
                 return Err(Error::conflict(
                     "user_id",
@@ -176,19 +177,21 @@ impl ModelGates {
         })
     }
 
-    /// Lists the organization's members, ordered by user id.
+    /// Lists the organization's members, ordered by user id (org admins only: the directory
+    /// holds every member's email).
     pub fn member_list(&self, caller: &Caller, page: Page) -> Result<Paged<Member>> {
         self.read(|txn| {
-            authorize(txn, caller, false)?;
+            access::admin(txn, caller)?;
             Ok(page.apply(MEMBERS.values_with_prefix(txn, &(caller.account,))?))
         })
     }
 
-    /// One member by user id.
+    /// One member by user id (org admins: anyone; members: themselves).
     pub fn member_get(&self, caller: &Caller, user_id: &str) -> Result<Member> {
         let user_id = UserId::parse_field(user_id, "user_id")?;
         self.read(|txn| {
-            authorize(txn, caller, false)?;
+            let me = access::member(txn, caller)?;
+            access::own(&me, &user_id, "read their own membership")?;
             load(txn, caller.account, &user_id)
         })
     }
@@ -208,7 +211,7 @@ impl ModelGates {
         validate_person_name("first_name", &patch.first_name)?;
         validate_person_name("last_name", &patch.last_name)?;
         self.write(|tx| {
-            authorize(&*tx.txn, caller, true)?;
+            access::admin(&*tx.txn, caller)?;
             let account = caller.account;
             let mut m = load(&*tx.txn, account, &user_id)?;
             if let Some(email) = &patch.email
@@ -249,7 +252,7 @@ impl ModelGates {
     pub fn member_remove(&self, caller: &Caller, user_id: &str) -> Result<Member> {
         let user_id = UserId::parse_field(user_id, "user_id")?;
         self.write(|tx| {
-            authorize(&*tx.txn, caller, true)?;
+            access::admin(&*tx.txn, caller)?;
             let account = caller.account;
             if user_id == caller.user_id {
                 return Err(Error::precondition(

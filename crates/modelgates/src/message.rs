@@ -8,9 +8,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::access;
 use crate::codec::{Reverse16, decode_value, scan_raw_prefix};
 use crate::error::{Error, Result};
-use crate::gates::{Caller, ModelGates, Tx, authorize};
+use crate::gates::{Caller, ModelGates, Tx};
 use crate::ids::{AccountId, UsageId, WorkspaceId};
 use crate::routing::RequestKind;
 use crate::schema::{
@@ -20,7 +21,6 @@ use crate::schema::{
 use crate::storage::{ReadTxn, TableName};
 use crate::usage::{Alert, AlertCategory, Counters, Message, ModelUsage, UsageRecord, UsageTotals};
 use crate::validate::excerpt;
-use crate::workspace;
 
 /// Counts of a message's alerts by trigger type.
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
@@ -473,9 +473,8 @@ impl ModelGates {
         let offset = (page - 1).saturating_mul(size);
         let want = usize::try_from(offset.saturating_add(size)).unwrap_or(usize::MAX);
         self.read(|txn| {
-            authorize(txn, caller, false)?;
             let account = caller.account;
-            let ws = workspace::resolve_or_active(txn, account, workspace)?.id;
+            let ws = access::workspace_of(txn, caller, workspace)?.1.id;
             let types: BTreeSet<&str> = filter.trigger_types.iter().map(String::as_str).collect();
             // Candidate ids in the feed order (reversed id bytes ascending = newest first).
             let (ids, total): (Vec<UsageId>, Option<u64>) =
@@ -569,9 +568,8 @@ impl ModelGates {
         let offset = (page - 1).saturating_mul(size);
         let want = offset.saturating_add(size).saturating_add(1);
         self.read(|txn| {
-            authorize(txn, caller, false)?;
             let account = caller.account;
-            let ws = workspace::resolve_or_active(txn, account, workspace)?.id;
+            let ws = access::workspace_of(txn, caller, workspace)?.1.id;
             let mut kept: Vec<AlertEntry> = Vec::new();
             // (trigger type, trigger string) → index in `kept` of the newest kept entry.
             let mut last: BTreeMap<(String, Option<String>), usize> = BTreeMap::new();
@@ -649,9 +647,8 @@ impl ModelGates {
         id: &str,
     ) -> Result<Conversation> {
         self.read(|txn| {
-            authorize(txn, caller, false)?;
             let account = caller.account;
-            let ws = workspace::resolve_or_active(txn, account, workspace)?.id;
+            let ws = access::workspace_of(txn, caller, workspace)?.1.id;
             let ids: Vec<UsageId> = if id.starts_with(UsageId::PREFIX) {
                 vec![UsageId::parse_field(id, "id")?]
             } else {

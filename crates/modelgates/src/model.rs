@@ -11,10 +11,11 @@ use serde::{Deserialize, Serialize};
 
 use sha2::{Digest, Sha256};
 
+use crate::access;
 use crate::catalog::{Catalog, CatalogModel, check_model_fields, check_ref_part};
 use crate::clock::millis;
 use crate::error::{Error, Result};
-use crate::gates::{Caller, ModelGates, authorize};
+use crate::gates::{Caller, ModelGates};
 use crate::ids::{AccountId, ModelId, WorkspaceId};
 use crate::schema::{CATALOG, MODEL_OVERRIDES, MODEL_REFS, MODELS};
 use crate::storage::{ReadTxn, WriteTxn};
@@ -502,8 +503,7 @@ impl ModelGates {
             .transpose()?;
         let workspace: WorkspaceSel<'w> = workspace.into();
         self.read(|txn| {
-            authorize(txn, caller, false)?;
-            let ws = workspace::resolve_or_active(txn, caller.account, workspace.0)?;
+            let (_, ws) = access::workspace_of(txn, caller, workspace.0)?;
             let mut models: Vec<Model> = workspace_models(txn, caller.account, &ws)?
                 .into_iter()
                 .filter(|m| {
@@ -542,8 +542,7 @@ impl ModelGates {
     ) -> Result<Model> {
         let workspace: WorkspaceSel<'w> = workspace.into();
         self.read(|txn| {
-            authorize(txn, caller, false)?;
-            let ws = workspace::resolve_or_active(txn, caller.account, workspace.0)?;
+            let (_, ws) = access::workspace_of(txn, caller, workspace.0)?;
             resolve(txn, caller.account, &ws, "model", model)
         })
     }
@@ -559,7 +558,7 @@ impl ModelGates {
     ) -> Result<Model> {
         let workspace: WorkspaceSel<'w> = workspace.into();
         self.write(|tx| {
-            authorize(&*tx.txn, caller, true)?;
+            access::admin(&*tx.txn, caller)?;
             let account = caller.account;
             let ws = workspace::resolve_or_active(&*tx.txn, account, workspace.0)?;
             let mut m = resolve(&*tx.txn, account, &ws, "model", model)?;
@@ -619,7 +618,7 @@ impl ModelGates {
         check_ref_part("provider", &new.provider, "provider")?;
         let workspace: WorkspaceSel<'w> = workspace.into();
         self.write(|tx| {
-            let me = authorize(&*tx.txn, caller, true)?;
+            let me = access::admin(&*tx.txn, caller)?;
             let account = caller.account;
             let ws = workspace::resolve_or_active(&*tx.txn, account, workspace.0)?;
             if let Some(existing) = by_ref(&*tx.txn, account, &ws, &new.provider, &new.family)? {
@@ -677,7 +676,7 @@ impl ModelGates {
     ) -> Result<Model> {
         let workspace: WorkspaceSel<'w> = workspace.into();
         self.write(|tx| {
-            authorize(&*tx.txn, caller, true)?;
+            access::admin(&*tx.txn, caller)?;
             let account = caller.account;
             let ws = workspace::resolve_or_active(&*tx.txn, account, workspace.0)?;
             let m = resolve(&*tx.txn, account, &ws, "model", model)?;

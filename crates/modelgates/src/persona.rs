@@ -6,9 +6,10 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::access;
 use crate::clock::millis;
 use crate::error::{Error, Result};
-use crate::gates::{Caller, ModelGates, authorize};
+use crate::gates::{Caller, ModelGates};
 use crate::ids::{AccountId, PersonaId};
 use crate::schema::{PERSONA_NAMES, PERSONAS};
 use crate::storage::ReadTxn;
@@ -177,7 +178,7 @@ impl ModelGates {
         check_name("name", name)?;
         check_description("description", description)?;
         self.write(|tx| {
-            authorize(&*tx.txn, caller, true)?;
+            access::admin(&*tx.txn, caller)?;
             let account = caller.account;
             check_unique(&*tx.txn, account, name, description, None)?;
             let p = Persona {
@@ -213,7 +214,7 @@ impl ModelGates {
             check_description("new_description", d)?;
         }
         self.write(|tx| {
-            authorize(&*tx.txn, caller, true)?;
+            access::admin(&*tx.txn, caller)?;
             let account = caller.account;
             let mut p = resolve(&*tx.txn, account, name_or_id)?;
             let name = patch.new_name.clone().unwrap_or_else(|| p.name.clone());
@@ -245,7 +246,7 @@ impl ModelGates {
     /// Lists the account's personas, oldest first.
     pub fn persona_list(&self, caller: &Caller, page: Page) -> Result<Paged<Persona>> {
         self.read(|txn| {
-            authorize(txn, caller, false)?;
+            access::member(txn, caller)?;
             Ok(page.apply(PERSONAS.values_with_prefix(txn, &(caller.account,))?))
         })
     }
@@ -253,7 +254,7 @@ impl ModelGates {
     /// One persona by name (case-insensitive) or id.
     pub fn persona_get(&self, caller: &Caller, name_or_id: &str) -> Result<Persona> {
         self.read(|txn| {
-            authorize(txn, caller, false)?;
+            access::member(txn, caller)?;
             resolve(txn, caller.account, name_or_id)
         })
     }
@@ -261,7 +262,7 @@ impl ModelGates {
     /// Deletes a persona.
     pub fn persona_delete(&self, caller: &Caller, name_or_id: &str) -> Result<Persona> {
         self.write(|tx| {
-            authorize(&*tx.txn, caller, true)?;
+            access::admin(&*tx.txn, caller)?;
             let account = caller.account;
             let p = resolve(&*tx.txn, account, name_or_id)?;
             PERSONAS.delete(&mut *tx.txn, &(account, p.id))?;

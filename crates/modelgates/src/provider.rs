@@ -7,9 +7,10 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::access;
 use crate::clock::millis;
 use crate::error::{Error, Result};
-use crate::gates::{Caller, ModelGates, Tx, authorize};
+use crate::gates::{Caller, ModelGates, Tx};
 use crate::ids::{AccountId, ProviderId, WorkspaceId};
 use crate::patch::Patch;
 use crate::routing::{self, RemovedRule};
@@ -445,7 +446,7 @@ impl ModelGates {
         });
         check_auth(auth_type, new.api_key.as_ref())?;
         self.write(|tx| {
-            authorize(&*tx.txn, caller, true)?;
+            access::admin(&*tx.txn, caller)?;
             let account = caller.account;
             check_name_free(&*tx.txn, account, &new.name, None)?;
             let record = ProviderRecord {
@@ -490,7 +491,7 @@ impl ModelGates {
             check_endpoint("endpoint", e)?;
         }
         self.write(|tx| {
-            authorize(&*tx.txn, caller, true)?;
+            access::admin(&*tx.txn, caller)?;
             let account = caller.account;
             let mut record = resolve(&*tx.txn, account, "provider", name_or_id)?;
             check_revision(&record.provider, patch.expected_revision)?;
@@ -535,7 +536,7 @@ impl ModelGates {
     ) -> Result<Provider> {
         check_auth(auth_type, api_key.as_ref())?;
         self.write(|tx| {
-            authorize(&*tx.txn, caller, true)?;
+            access::admin(&*tx.txn, caller)?;
             let account = caller.account;
             let mut record = resolve(&*tx.txn, account, "provider", name_or_id)?;
             check_revision(&record.provider, expected_revision)?;
@@ -553,7 +554,7 @@ impl ModelGates {
     /// Lists the account's providers, oldest first.
     pub fn provider_list(&self, caller: &Caller, page: Page) -> Result<Paged<Provider>> {
         self.read(|txn| {
-            authorize(txn, caller, false)?;
+            access::member(txn, caller)?;
             let all = PROVIDERS.values_with_prefix(txn, &(caller.account,))?;
             Ok(page.apply(all.into_iter().map(|r| r.provider).collect()))
         })
@@ -562,7 +563,7 @@ impl ModelGates {
     /// One provider by name (case-insensitive) or id.
     pub fn provider_get(&self, caller: &Caller, name_or_id: &str) -> Result<Provider> {
         self.read(|txn| {
-            authorize(txn, caller, false)?;
+            access::member(txn, caller)?;
             Ok(resolve(txn, caller.account, "provider", name_or_id)?.provider)
         })
     }
@@ -571,7 +572,7 @@ impl ModelGates {
     /// (org admins only). No MCP tool exposes it.
     pub fn provider_api_key(&self, caller: &Caller, name_or_id: &str) -> Result<Option<Secret>> {
         self.read(|txn| {
-            authorize(txn, caller, true)?;
+            access::admin(txn, caller)?;
             Ok(resolve(txn, caller.account, "provider", name_or_id)?
                 .api_key
                 .map(Secret))
@@ -588,7 +589,7 @@ impl ModelGates {
         cascade: bool,
     ) -> Result<ProviderDeleted> {
         self.write(|tx| {
-            authorize(&*tx.txn, caller, true)?;
+            access::admin(&*tx.txn, caller)?;
             let account = caller.account;
             let record = resolve(&*tx.txn, account, "provider", name_or_id)?;
             let p = &record.provider;

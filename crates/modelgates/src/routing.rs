@@ -9,9 +9,10 @@ use std::sync::Arc;
 use globset::{GlobBuilder, GlobMatcher};
 use serde::{Deserialize, Serialize};
 
+use crate::access;
 use crate::account::Account;
 use crate::error::{Error, Result};
-use crate::gates::{Caller, ModelGates, Tx, authorize};
+use crate::gates::{Caller, ModelGates, Tx};
 use crate::ids::{AccountId, ProviderId, WorkspaceId};
 use crate::model::{self, ModelStatus};
 use crate::provider::{self, AuthType, Provider, ProviderRecord, ProviderType, ProviderUse};
@@ -1051,8 +1052,7 @@ impl ModelGates {
     /// A workspace's mux rules (by UUID or slug; `None` = the active workspace).
     pub fn workspace_mux_get(&self, caller: &Caller, workspace: Option<&str>) -> Result<MuxRules> {
         self.read(|txn| {
-            authorize(txn, caller, false)?;
-            let ws = workspace::resolve_or_active(txn, caller.account, workspace)?;
+            let (_, ws) = access::workspace_of(txn, caller, workspace)?;
             let config = load_config(txn, caller.account, ws.id)?;
             mux_rules(txn, caller.account, ws.id, &config)
         })
@@ -1071,7 +1071,7 @@ impl ModelGates {
     ) -> Result<MuxRules> {
         check_rules_shape("rules", rules)?;
         self.write(|tx| {
-            authorize(&*tx.txn, caller, true)?;
+            access::admin(&*tx.txn, caller)?;
             let account = caller.account;
             let ws = workspace::resolve_or_active(&*tx.txn, account, workspace)?;
             workspace::check_not_archived(&ws)?;
@@ -1102,8 +1102,7 @@ impl ModelGates {
         workspace: Option<&str>,
     ) -> Result<Instructions> {
         self.read(|txn| {
-            authorize(txn, caller, false)?;
-            let ws = workspace::resolve_or_active(txn, caller.account, workspace)?;
+            let (_, ws) = access::workspace_of(txn, caller, workspace)?;
             Ok(Instructions {
                 workspace_id: ws.id,
                 custom_instructions: load_config(txn, caller.account, ws.id)?.custom_instructions,
@@ -1122,7 +1121,7 @@ impl ModelGates {
             check_instructions("custom_instructions", t)?;
         }
         self.write(|tx| {
-            authorize(&*tx.txn, caller, true)?;
+            access::admin(&*tx.txn, caller)?;
             let account = caller.account;
             let ws = workspace::resolve_or_active(&*tx.txn, account, workspace)?;
             workspace::check_not_archived(&ws)?;
@@ -1148,10 +1147,7 @@ impl ModelGates {
         files: &[String],
     ) -> Result<Route> {
         check_route_files("files", files)?;
-        let ws = self.read(|txn| {
-            authorize(txn, caller, false)?;
-            workspace::resolve_or_active(txn, caller.account, workspace)
-        })?;
+        let ws = self.read(|txn| Ok(access::workspace_of(txn, caller, workspace)?.1))?;
         self.snapshot().route(caller.account, ws.id, kind, files)
     }
 }

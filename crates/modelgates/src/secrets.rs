@@ -24,13 +24,16 @@ struct Rule {
     group: usize,
 }
 
-static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
-    let rule = |kind, pattern: &str, group| Rule {
-        kind,
-        re: Regex::new(pattern).expect("valid secret pattern"),
-        group,
+/// The compiled rules, or the first pattern that failed to compile. A failure is kept, never a
+/// panic: a panic here would poison the lock and fail every later call. [`self_check`] runs at
+/// open, so a binary built without a regex feature the patterns need refuses to start.
+static RULES: LazyLock<Result<Vec<Rule>, String>> = LazyLock::new(|| {
+    let rule = |kind, pattern: &str, group| -> Result<Rule, String> {
+        let re = Regex::new(pattern)
+            .map_err(|e| format!("secret pattern {kind:?} does not compile in this build: {e}"))?;
+        Ok(Rule { kind, re, group })
     };
-    vec![
+    [
         rule(
             "private_key",
             r"-----BEGIN (?:RSA |EC |DSA |OPENSSH |PGP |ENCRYPTED )?PRIVATE KEY(?: BLOCK)?-----[\s\S]*?-----END (?:RSA |EC |DSA |OPENSSH |PGP |ENCRYPTED )?PRIVATE KEY(?: BLOCK)?-----",
@@ -83,6 +86,8 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
             1,
         ),
     ]
+    .into_iter()
+    .collect()
 });
 
 /// Shannon entropy of `s` in bits per character.
@@ -128,10 +133,24 @@ fn looks_random(v: &str) -> bool {
     entropy(v) >= 3.5 && classes >= 2 && !placeholder && !v.contains("..")
 }
 
-/// Every secret in `text`, in order, non-overlapping (an earlier, longer finding wins).
-pub fn detect(text: &str) -> Vec<Finding> {
+/// Compiles every built-in pattern once and reports the first that does not compile (a build
+/// missing a regex feature). Called when a store is opened, so such a build fails at start-up,
+/// not on a user's first recorded conversation.
+pub fn self_check() -> Result<(), crate::Error> {
+    rules().map(|_| ())
+}
+
+fn rules() -> Result<&'static [Rule], crate::Error> {
+    RULES
+        .as_deref()
+        .map_err(|e| crate::Error::internal(e.clone()))
+}
+
+/// Every secret in `text`, in order, non-overlapping (an earlier, longer finding wins). Fails
+/// only when the built-in patterns do not compile in this build (see [`self_check`]).
+pub fn detect(text: &str) -> Result<Vec<Finding>, crate::Error> {
     let mut found: Vec<Finding> = Vec::new();
-    for rule in RULES.iter() {
+    for rule in rules()? {
         for caps in rule.re.captures_iter(text) {
             let Some(m) = caps.get(rule.group) else {
                 continue;
@@ -152,12 +171,12 @@ pub fn detect(text: &str) -> Vec<Finding> {
             out.push(f);
         }
     }
-    out
+    Ok(out)
 }
 
 /// `text` with every finding replaced by `[REDACTED:<kind>]`, and the findings.
-pub fn redact(text: &str) -> (String, Vec<Finding>) {
-    let findings = detect(text);
+pub fn redact(text: &str) -> Result<(String, Vec<Finding>), crate::Error> {
+    let findings = detect(text)?;
     let mut out = String::with_capacity(text.len());
     let mut at = 0;
     for f in &findings {
@@ -168,7 +187,7 @@ pub fn redact(text: &str) -> (String, Vec<Finding>) {
         at = f.span.end;
     }
     out.push_str(&text[at..]);
-    (out, findings)
+    Ok((out, findings))
 }
 
 #[cfg(test)]
@@ -243,12 +262,12 @@ mod tests {
             ),
         ];
         for (text, kind) in cases {
-            let found = detect(&text);
+            let found = detect(&text).unwrap();
             assert!(
                 found.iter().any(|f| f.kind == kind),
                 "{kind} not found in {text:?}: {found:?}"
             );
-            let (redacted, _) = redact(&text);
+            let (redacted, _) = redact(&text).unwrap();
             assert!(redacted.contains("[REDACTED:"), "{redacted}");
         }
     }
@@ -272,7 +291,7 @@ mod tests {
             "the word credential, and tokenization of text", // no assignment
         ];
         for text in cases {
-            assert_eq!(detect(text), vec![], "{text:?}");
+            assert_eq!(detect(text).unwrap(), vec![], "{text:?}");
         }
     }
 
@@ -281,7 +300,7 @@ mod tests {
         let aws = format!("AKIA{}", "Q3ZL7NDX2MP4TR8V");
         let gh = fake("ghp_", 36);
         let text = format!("use {aws} and {gh} to deploy");
-        let (redacted, found) = redact(&text);
+        let (redacted, found) = redact(&text).unwrap();
         assert_eq!(found.len(), 2);
         assert_eq!(
             redacted,

@@ -9,10 +9,11 @@ use std::fmt;
 use chrono::{DateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::access;
 use crate::clock::millis;
 use crate::codec::{delete_prefix_limit, scan_raw_prefix};
 use crate::error::{Error, Result};
-use crate::gates::{Caller, ModelGates, authorize};
+use crate::gates::{Caller, ModelGates};
 use crate::ids::{AccountId, KeyId, UsageId, WorkspaceId};
 use crate::message::TokenUsageAgg;
 use crate::model;
@@ -584,31 +585,36 @@ fn price(txn: &dyn ReadTxn, account: AccountId, ws: &Workspace, n: &NewUsage) ->
 
 /// The message to store for a request: texts redacted, and a `secrets` alert added when the
 /// detector finds one and the gateway reported none.
-fn message_of(usage_id: UsageId, n: &NewUsage) -> Message {
+fn message_of(usage_id: UsageId, n: &NewUsage) -> Result<Message> {
     let mut findings = Vec::new();
-    let mut clean = |text: &str| {
-        let (redacted, found) = crate::secrets::redact(text);
+    let mut clean = |text: &str| -> Result<String> {
+        let (redacted, found) = crate::secrets::redact(text)?;
         findings.extend(found.into_iter().map(|f| f.kind));
-        redacted
+        Ok(redacted)
     };
     let conv = n.conversation.as_ref();
-    let prompt = conv.map(|c| clean(&c.prompt));
-    let answer = conv.and_then(|c| c.answer.as_deref()).map(&mut clean);
-    let mut alerts: Vec<Alert> = n
-        .alerts
-        .iter()
-        .map(|a| Alert {
+    let prompt = conv.map(|c| clean(&c.prompt)).transpose()?;
+    let answer = conv
+        .and_then(|c| c.answer.as_deref())
+        .map(&mut clean)
+        .transpose()?;
+    let mut alerts: Vec<Alert> = Vec::with_capacity(n.alerts.len());
+    for a in &n.alerts {
+        alerts.push(Alert {
             trigger_type: a.trigger_type.clone(),
             trigger_category: a.trigger_category,
-            trigger_string: a.trigger_string.as_deref().map(&mut clean),
-            code_snippet: a.code_snippet.as_ref().map(|c| CodeSnippet {
-                code: clean(&c.code),
-                language: c.language.clone(),
-                filepath: c.filepath.clone(),
-            }),
+            trigger_string: a.trigger_string.as_deref().map(&mut clean).transpose()?,
+            code_snippet: match &a.code_snippet {
+                Some(c) => Some(CodeSnippet {
+                    code: clean(&c.code)?,
+                    language: c.language.clone(),
+                    filepath: c.filepath.clone(),
+                }),
+                None => None,
+            },
             detected: false,
-        })
-        .collect();
+        });
+    }
     if !findings.is_empty() && !alerts.iter().any(|a| a.trigger_type == "secrets") {
         findings.sort_unstable();
         findings.dedup();
@@ -622,7 +628,7 @@ fn message_of(usage_id: UsageId, n: &NewUsage) -> Message {
             });
         }
     }
-    Message {
+    Ok(Message {
         usage_id,
         chat_id: conv.and_then(|c| c.chat_id.clone()),
         prompt,
@@ -630,7 +636,7 @@ fn message_of(usage_id: UsageId, n: &NewUsage) -> Message {
         answer,
         answer_message_id: conv.and_then(|c| c.answer_message_id.clone()),
         alerts,
-    }
+    })
 }
 
 fn bucket(level: usize, ts: u64) -> u64 {
@@ -682,7 +688,7 @@ impl ModelGates {
             check_new(&prefix(i), n, now)?;
         }
         self.write(|tx| {
-            authorize(&*tx.txn, caller, false)?;
+            let me = access::member(&*tx.txn, caller)?;
             let account = caller.account;
             let mut out = Vec::with_capacity(batch.len());
             let mut rollups: BTreeMap<(WorkspaceId, u64, u64), Rollup> = BTreeMap::new();
@@ -692,6 +698,7 @@ impl ModelGates {
                 if !workspaces.contains_key(&n.workspace) {
                     let ws =
                         workspace::resolve_or_active(&*tx.txn, account, n.workspace.as_deref())?;
+                    access::workspace(&*tx.txn, &me, &ws)?;
                     workspaces.insert(n.workspace.clone(), ws);
                 }
                 let ws = &workspaces[&n.workspace];
@@ -706,6 +713,15 @@ impl ModelGates {
                     continue;
                 }
                 let api_key_id = match &n.api_key_id {
+                    None if !me.is_admin() => {
+                        return Err(Error::PermissionDenied(format!(
+                            "user {} has role {} and may record usage only for their own keys; \
+                             {}api_key_id is required",
+                            me.user_id,
+                            me.role.as_str(),
+                            prefix(i)
+                        )));
+                    }
                     None => None,
                     Some(raw) => {
                         let f = format!("{}api_key_id", prefix(i));
@@ -715,6 +731,19 @@ impl ModelGates {
                                 f,
                                 format!("API key {id} is not a key of workspace {:?}", ws.slug),
                             ));
+                        }
+                        if !me.is_admin() {
+                            let owner = crate::schema::API_KEYS
+                                .get(&*tx.txn, &(account, id))?
+                                .map(|r| r.key.creator_user_id);
+                            if owner.as_ref() != Some(&me.user_id) {
+                                return Err(Error::PermissionDenied(format!(
+                                    "user {} has role {} and may record usage only for their \
+                                     own keys, not for {f} {id}",
+                                    me.user_id,
+                                    me.role.as_str()
+                                )));
+                            }
                         }
                         Some(id)
                     }
@@ -752,7 +781,7 @@ impl ModelGates {
                 };
                 USAGE.put(&mut *tx.txn, &(account, ws.id, record.id), &record)?;
                 if n.conversation.is_some() || !n.alerts.is_empty() {
-                    let message = message_of(record.id, n);
+                    let message = message_of(record.id, n)?;
                     crate::message::store(tx, account, ws.id, &message)?;
                 }
                 USAGE_REQUESTS.put(&mut *tx.txn, &req_key, &record.id)?;
@@ -895,8 +924,7 @@ impl ModelGates {
     ) -> Result<Option<Message>> {
         let id = UsageId::parse_field(usage_id, "usage_id")?;
         self.read(|txn| {
-            authorize(txn, caller, false)?;
-            let ws = workspace::resolve_or_active(txn, caller.account, workspace)?;
+            let (_, ws) = access::workspace_of(txn, caller, workspace)?;
             if !USAGE.contains(txn, &(caller.account, ws.id, id))? {
                 return Err(Error::not_found("usage record", id.to_string()));
             }
@@ -921,9 +949,8 @@ impl ModelGates {
             return Err(Error::invalid("from", format!("{f} is after to ({t})")));
         }
         self.read(|txn| {
-            authorize(txn, caller, false)?;
             let account = caller.account;
-            let ws = workspace::resolve_or_active(txn, account, workspace)?;
+            let ws = access::workspace_of(txn, caller, workspace)?.1;
             let total = USAGE_ROLLUPS
                 .get(txn, &(account, ws.id, TOTAL_LEVEL, 0))?
                 .unwrap_or_default();

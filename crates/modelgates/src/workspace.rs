@@ -6,11 +6,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::access;
 use crate::account;
 use crate::api_key::{self, KeyRecord};
 use crate::clock::millis;
 use crate::error::{Error, Result};
-use crate::gates::{Caller, ModelGates, Tx, authorize};
+use crate::gates::{Caller, ModelGates, Tx};
 use crate::ids::{AccountId, KeyId, MembershipId, UserId, WorkspaceId};
 use crate::member::Member;
 use crate::model;
@@ -559,8 +560,9 @@ impl ModelGates {
         self.workspace_list_filtered(caller, &WorkspaceFilter::default(), page)
     }
 
-    /// Lists the account's workspaces, oldest first: archived ones only with
-    /// `include_archived`; with `provider`, only those whose mux rules use that provider.
+    /// Lists the account's workspaces the caller may see (org admins: all; members: theirs and
+    /// the default one), oldest first: archived ones only with `include_archived`; with
+    /// `provider`, only those whose mux rules use that provider.
     pub fn workspace_list_filtered(
         &self,
         caller: &Caller,
@@ -568,7 +570,7 @@ impl ModelGates {
         page: Page,
     ) -> Result<Paged<Workspace>> {
         self.read(|txn| {
-            authorize(txn, caller, false)?;
+            let me = access::member(txn, caller)?;
             let account = caller.account;
             let active = account::load(txn, account)?.active_workspace();
             let mut all = match &filter.provider {
@@ -585,6 +587,15 @@ impl ModelGates {
             };
             if !filter.include_archived {
                 all.retain(|w| w.archived_at.is_none());
+            }
+            if !me.is_admin() {
+                let mut seen = Vec::with_capacity(all.len());
+                for w in all {
+                    if access::sees(txn, &me, &w)? {
+                        seen.push(w);
+                    }
+                }
+                all = seen;
             }
             for w in &mut all {
                 w.is_active = w.id == active;
@@ -622,7 +633,7 @@ impl ModelGates {
             check_retention(days)?;
         }
         self.write(|tx| {
-            let me = authorize(&*tx.txn, caller, true)?;
+            let me = access::admin(&*tx.txn, caller)?;
             let account = caller.account;
             check_slug_free(&*tx.txn, account, &new.slug)?;
             let id = WorkspaceId::generate(millis(tx.now));
@@ -652,8 +663,9 @@ impl ModelGates {
     /// One workspace by UUID or slug.
     pub fn workspace_get(&self, caller: &Caller, id_or_slug: &str) -> Result<Workspace> {
         self.read(|txn| {
-            authorize(txn, caller, false)?;
+            let me = access::member(txn, caller)?;
             let ws = resolve(txn, caller.account, id_or_slug)?;
+            access::workspace(txn, &me, &ws)?;
             with_active(txn, caller.account, ws)
         })
     }
@@ -704,7 +716,7 @@ impl ModelGates {
             check_retention(days)?;
         }
         self.write(|tx| {
-            authorize(&*tx.txn, caller, true)?;
+            access::admin(&*tx.txn, caller)?;
             let account = caller.account;
             let mut ws = resolve(&*tx.txn, account, id_or_slug)?;
             check_not_archived(&ws)?;
@@ -815,7 +827,7 @@ impl ModelGates {
     /// default workspace and workspaces with active API keys cannot be deleted.
     pub fn workspace_delete(&self, caller: &Caller, id_or_slug: &str) -> Result<Workspace> {
         self.write(|tx| {
-            authorize(&*tx.txn, caller, true)?;
+            access::admin(&*tx.txn, caller)?;
             let account = caller.account;
             let ws = resolve(&*tx.txn, account, id_or_slug)?;
             let acct = account::load(&*tx.txn, account)?;
@@ -874,7 +886,7 @@ impl ModelGates {
     /// use it. Archived workspaces cannot be activated.
     pub fn workspace_activate(&self, caller: &Caller, id_or_slug: &str) -> Result<Workspace> {
         self.write(|tx| {
-            authorize(&*tx.txn, caller, true)?;
+            access::admin(&*tx.txn, caller)?;
             let account = caller.account;
             let mut ws = resolve(&*tx.txn, account, id_or_slug)?;
             if ws.archived_at.is_some() {
@@ -902,7 +914,7 @@ impl ModelGates {
     /// be archived.
     pub fn workspace_archive(&self, caller: &Caller, id_or_slug: &str) -> Result<Workspace> {
         self.write(|tx| {
-            authorize(&*tx.txn, caller, true)?;
+            access::admin(&*tx.txn, caller)?;
             let account = caller.account;
             let mut ws = resolve(&*tx.txn, account, id_or_slug)?;
             let acct = account::load(&*tx.txn, account)?;
@@ -940,7 +952,7 @@ impl ModelGates {
     /// Restores an archived workspace (a no-op for one that is not archived).
     pub fn workspace_restore(&self, caller: &Caller, id_or_slug: &str) -> Result<Workspace> {
         self.write(|tx| {
-            authorize(&*tx.txn, caller, true)?;
+            access::admin(&*tx.txn, caller)?;
             let account = caller.account;
             let mut ws = resolve(&*tx.txn, account, id_or_slug)?;
             if ws.archived_at.is_some() {
@@ -962,8 +974,9 @@ impl ModelGates {
         page: Page,
     ) -> Result<Paged<WorkspaceMember>> {
         self.read(|txn| {
-            authorize(txn, caller, false)?;
+            let me = access::member(txn, caller)?;
             let ws = resolve(txn, caller.account, id_or_slug)?;
+            access::workspace(txn, &me, &ws)?;
             Ok(page.apply(WORKSPACE_MEMBERS.values_with_prefix(txn, &(caller.account, ws.id))?))
         })
     }
@@ -978,7 +991,7 @@ impl ModelGates {
         user_ids: &[String],
     ) -> Result<BulkAdded> {
         self.write(|tx| {
-            authorize(&*tx.txn, caller, true)?;
+            access::admin(&*tx.txn, caller)?;
             let account = caller.account;
             let ws = resolve(&*tx.txn, account, id_or_slug)?;
             let members = org_members_for_bulk(&*tx.txn, account, user_ids)?;
@@ -1003,7 +1016,7 @@ impl ModelGates {
         user_ids: &[String],
     ) -> Result<BulkRemoved> {
         self.write(|tx| {
-            authorize(&*tx.txn, caller, true)?;
+            access::admin(&*tx.txn, caller)?;
             let account = caller.account;
             let ws = resolve(&*tx.txn, account, id_or_slug)?;
             let members = org_members_for_bulk(&*tx.txn, account, user_ids)?;

@@ -1,10 +1,43 @@
-//! Helpers shared by the end-to-end tests: the repository root, key bootstrap through the CLI,
-//! and starting `modelgates serve --http` on a free loopback port.
+//! Helpers shared by the end-to-end tests: the binary users run (built as the README builds
+//! it), the repository root, key bootstrap through the CLI, and starting `modelgates serve
+//! --http` on a free loopback port.
 #![allow(dead_code)] // each test binary uses a subset
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStderr, Command, Stdio};
+use std::sync::OnceLock;
+
+/// The artifact users run: `cargo build --release --bin modelgates`, exactly the README's
+/// build (no dev-dependencies, so none of their crate features), built once per test process.
+///
+/// Never `env!("CARGO_BIN_EXE_modelgates")`: that binary is built with the dev-dependencies'
+/// features unified in, so it can work where the shipped one does not (a regex feature reached
+/// only the test build once, and the release binary panicked on its first conversation). The
+/// tidy test `no_test_runs_the_test_build_of_the_binary` keeps it that way.
+pub fn binary() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let out = Command::new(cargo)
+            .args(["build", "--release", "--bin", "modelgates"])
+            .arg("--message-format=json-render-diagnostics")
+            .current_dir(repo_root())
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("run cargo build --release --bin modelgates");
+        assert!(
+            out.status.success(),
+            "cargo build --release --bin modelgates failed"
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "modelgates")
+            .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+            .expect("cargo reported no modelgates executable")
+    })
+}
 
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -33,7 +66,7 @@ pub fn setup_e2e() -> PathBuf {
 pub fn run_python_stdio(root: &Path, script: &str, db: &Path, extra: &[&str]) {
     let out = Command::new(root.join(".venv/bin/python"))
         .arg(root.join("tests/e2e").join(script))
-        .arg(env!("CARGO_BIN_EXE_modelgates"))
+        .arg(binary())
         .arg(db)
         .args(extra)
         .output()
@@ -49,7 +82,7 @@ pub fn run_python_stdio(root: &Path, script: &str, db: &Path, extra: &[&str]) {
 
 /// `modelgates keys create ARGS --db DB`; returns the printed secret.
 pub fn create_key(db: &Path, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_modelgates"))
+    let out = Command::new(binary())
         .args(["keys", "create"])
         .args(args)
         .arg("--db")
@@ -78,7 +111,7 @@ pub struct HttpServer {
 
 /// Starts the HTTP server on `db` (plus `extra` arguments) and waits until it listens.
 pub fn serve_http(db: &Path, extra: &[&str]) -> HttpServer {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_modelgates"))
+    let mut child = Command::new(binary())
         .args(["serve", "--http", "127.0.0.1:0", "--db"])
         .arg(db)
         .args(extra)
