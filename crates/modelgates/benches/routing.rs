@@ -8,6 +8,12 @@
 //! The store is the in-memory one, so durable commits (measured in modelgates-redb's benches)
 //! do not drown what is measured here.
 //!
+//! - the worst rule set validation accepts (issue 11): 500 rules whose globs each expand to 16
+//!   alternatives of a leading `*` and 61 more tokens (no literal prefix or suffix to reject
+//!   on, a state that stays alive over the whole name), resolved for one ordinary file and for
+//!   the attack's 20 file names of 255 bytes that match no rule, with the process's resident
+//!   memory before and after 20,000 such resolves.
+//!
 //! Run: `cargo bench -p modelgates --bench routing`
 
 use std::hint::black_box;
@@ -161,9 +167,92 @@ fn routing(c: &mut Criterion) {
     });
 }
 
+/// 500 rules of the worst accepted shape: `*{a,…,p}` then 60 `?`, then a catch_all.
+fn worst_rules() -> Vec<NewMuxRule> {
+    let letters: Vec<String> = (b'a'..=b'p').map(|c| (c as char).to_string()).collect();
+    let glob = format!("*{{{}}}{}", letters.join(","), "?".repeat(60));
+    let mut rules: Vec<NewMuxRule> = (0..499)
+        .map(|_| rule(MatcherType::FilenameMatch, Some(glob.clone())))
+        .collect();
+    rules.push(rule(MatcherType::CatchAll, None));
+    rules
+}
+
+fn resident_kib() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    pages * 4
+}
+
+fn worst_case(c: &mut Criterion) {
+    let (gates, admin, _) = account(1);
+    let ws = gates
+        .workspace_create(
+            &admin,
+            NewWorkspace {
+                name: "Worst".into(),
+                slug: "worst".into(),
+                mux_rules: Some(worst_rules()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let snapshot = gates.snapshot();
+    // Names with no `a`-`p` where the alternatives look: no rule matches, every one runs.
+    let long: Vec<String> = (0..20)
+        .map(|i| format!("{i:02}{}", "z".repeat(253)))
+        .collect();
+    let one = ["src/main.rs"];
+    let r = snapshot
+        .route(admin.account, ws.id, RequestKind::Chat, &long)
+        .unwrap();
+    assert_eq!(
+        r.rule_index,
+        Some(499),
+        "no glob matches; the catch_all does"
+    );
+    c.bench_function("resolve_worst_accepted_rules_one_file", |b| {
+        b.iter(|| {
+            black_box(
+                snapshot
+                    .route(admin.account, ws.id, RequestKind::Chat, black_box(&one))
+                    .unwrap(),
+            )
+        })
+    });
+    let before = resident_kib();
+    for _ in 0..20 {
+        black_box(
+            snapshot
+                .route(admin.account, ws.id, RequestKind::Chat, &long)
+                .unwrap(),
+        );
+    }
+    let mut group = c.benchmark_group("worst");
+    group.sample_size(10);
+    group.bench_function("resolve_worst_accepted_rules_20_long_names", |b| {
+        b.iter(|| {
+            black_box(
+                snapshot
+                    .route(admin.account, ws.id, RequestKind::Chat, black_box(&long))
+                    .unwrap(),
+            )
+        })
+    });
+    group.finish();
+    let after = resident_kib();
+    println!(
+        "resident memory around the worst-case resolves: {before} KiB before, {after} KiB after"
+    );
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(30);
-    targets = routing
+    targets = routing, worst_case
 }
 criterion_main!(benches);

@@ -79,6 +79,7 @@ mod clock;
 mod codec;
 mod error;
 mod gates;
+mod glob;
 mod ids;
 mod member;
 mod memory;

@@ -294,6 +294,12 @@ fn check_rules_shape(field: &str, rules: &[NewMuxRule]) -> Result<Vec<Option<Str
                         ));
                     }
                     compile_glob(&f, m)?;
+                    crate::glob::Glob::new(m).map_err(|why| {
+                        Error::invalid(
+                            f.clone(),
+                            format!("{:?} is not accepted: {why}", excerpt(m)),
+                        )
+                    })?;
                     Ok(Some(m.to_owned()))
                 }
             }
@@ -643,7 +649,15 @@ struct CompiledGlob {
     basename: bool,
     prefix: Box<str>,
     suffix: Box<str>,
-    matcher: GlobMatcher,
+    matcher: Matcher,
+}
+
+/// How a stored glob is matched: by the bounded matcher of [`crate::glob`], or, for a glob
+/// stored before its bounds existed that exceeds them, by `globset` as before.
+#[derive(Debug)]
+enum Matcher {
+    Bounded(crate::glob::Glob),
+    Legacy(GlobMatcher),
 }
 
 /// Characters after which nothing of a glob is literal.
@@ -664,7 +678,13 @@ impl CompiledGlob {
             basename: !is_path_pattern(pattern),
             prefix: prefix.into(),
             suffix: suffix.into(),
-            matcher: glob.compile_matcher(),
+            matcher: match crate::glob::Glob::new(pattern) {
+                Ok(g) => Matcher::Bounded(g),
+                Err(why) => {
+                    tracing::warn!(rule, pattern, %why, "a stored mux rule glob exceeds the matcher's bounds; matching it with globset");
+                    Matcher::Legacy(glob.compile_matcher())
+                }
+            },
         })
     }
 
@@ -672,7 +692,10 @@ impl CompiledGlob {
         let target = if self.basename { base } else { path };
         bytes_start_with(target.as_bytes(), self.prefix.as_bytes())
             && bytes_end_with(target.as_bytes(), self.suffix.as_bytes())
-            && self.matcher.is_match(target)
+            && match &self.matcher {
+                Matcher::Bounded(g) => g.is_match(target),
+                Matcher::Legacy(m) => m.is_match(target),
+            }
     }
 }
 
