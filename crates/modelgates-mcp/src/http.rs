@@ -1,35 +1,106 @@
 //! The streamable HTTP front end: rmcp's streamable HTTP service at `/mcp`, behind bearer
 //! authentication with management keys (checked against the in-memory key snapshot on every
-//! request) and Host/Origin validation against DNS rebinding.
+//! request), Host/Origin validation against DNS rebinding, CORS for the allowed origins,
+//! sessions bound to the key that created them with caps per key and in total, and a
+//! connection loop with a connection cap, header and request timeouts and a bounded shutdown.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use modelgates::{Caller, Error, ErrorKind, KeyKind, ModelGates};
-use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use modelgates::{Caller, Error, KeyKind, ModelGates};
+use rmcp::transport::streamable_http_server::session::local::{LocalSessionManager, SessionConfig};
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use crate::{McpServer, Surface};
 
+/// Resource bounds of the HTTP server. Every field has a default sized for one machine
+/// serving a team; `modelgates serve --help` names the flags that change them.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Open connections at most; a connection beyond it is closed at once.
+    pub max_connections: usize,
+    /// Open connections from one IP address at most.
+    pub max_connections_per_ip: usize,
+    /// Time a client has to send a request's headers, including while a kept-alive
+    /// connection sits idle between requests; the connection is closed after it.
+    pub header_read_timeout: Duration,
+    /// Time a request may take to produce its response head (a tool call); 503 after it.
+    pub request_timeout: Duration,
+    /// Open MCP sessions at most, in total.
+    pub max_sessions: usize,
+    /// Open MCP sessions per API key at most.
+    pub max_sessions_per_key: usize,
+    /// A session unused for this long is closed.
+    pub session_idle_timeout: Duration,
+    /// On SIGINT/SIGTERM, how long in-flight requests may take before the server stops anyway.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_connections: 1024,
+            max_connections_per_ip: 128,
+            header_read_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(60),
+            max_sessions: 10_000,
+            max_sessions_per_key: 100,
+            session_idle_timeout: Duration::from_secs(300),
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
 /// How the HTTP front end is exposed.
 #[derive(Debug, Clone, Default)]
 pub struct HttpOptions {
     /// Browser origins allowed to call besides loopback ones (`http://localhost:*` and the
     /// like are always allowed); any other `Origin` header is refused with 403. Requests
-    /// without an `Origin` (non-browser clients) pass.
+    /// without an `Origin` (non-browser clients) pass. Allowed origins get CORS headers.
     pub allowed_origins: Vec<String>,
     /// Extra `Host` values to accept besides loopback (for a server behind a proxy).
     pub allowed_hosts: Vec<String>,
     /// The tools every session exposes.
     pub surface: Surface,
+    /// Connection, request and session bounds.
+    pub limits: Limits,
     /// TEST ONLY: skip authentication and act as this caller for every request (for protocol
     /// conformance suites, which cannot send a key). Never set in production.
     pub insecure_caller: Option<Caller>,
 }
+
+/// Who owns a session: the id of the API key that created it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct KeyOwner(String);
+
+/// The sessions this server created, with their owners, for binding and caps.
+struct Sessions {
+    owners: Mutex<HashMap<String, KeyOwner>>,
+    manager: Arc<LocalSessionManager>,
+    max_total: usize,
+    max_per_key: usize,
+}
+
+impl Sessions {
+    /// Forgets sessions rmcp has closed (idle expiry, DELETE, shutdown).
+    async fn prune(&self) {
+        let live = self.manager.sessions.read().await;
+        let mut owners = self.owners.lock().unwrap_or_else(|e| e.into_inner());
+        owners.retain(|id, _| live.contains_key(id.as_str()));
+    }
+}
+
+const SESSION_HEADER: &str = "mcp-session-id";
 
 /// The axum router serving MCP at `/mcp`. `shutdown` ends every session when cancelled.
 pub fn router(gates: ModelGates, options: &HttpOptions, shutdown: CancellationToken) -> Router {
@@ -46,36 +117,98 @@ pub fn router(gates: ModelGates, options: &HttpOptions, shutdown: CancellationTo
         .with_allowed_origins(origins)
         .enforce_origin_validation()
         .with_cancellation_token(shutdown);
-    let factory_gates = gates.clone();
-    let surface = options.surface.clone();
-    let service = StreamableHttpService::new(
-        move || Ok(McpServer::per_request(factory_gates.clone()).with_surface(&surface)),
-        LocalSessionManager::default().into(),
-        config,
-    );
-    let router = Router::new().nest_service("/mcp", service);
-    match options.insecure_caller.clone() {
+    let mut session_config = SessionConfig::default();
+    session_config.keep_alive = Some(options.limits.session_idle_timeout);
+    session_config.init_timeout = Some(Duration::from_secs(10));
+    let mut manager = LocalSessionManager::default();
+    manager.session_config = session_config;
+    let manager = Arc::new(manager);
+    // One server value for every session: its tool router is shared, so a session costs a
+    // few `Arc` clones.
+    let template = McpServer::per_request(gates.clone()).with_surface(&options.surface);
+    let service = StreamableHttpService::new(move || Ok(template.clone()), manager.clone(), config);
+    let sessions = Arc::new(Sessions {
+        owners: Mutex::new(HashMap::new()),
+        manager,
+        max_total: options.limits.max_sessions,
+        max_per_key: options.limits.max_sessions_per_key,
+    });
+    let timeout = options.limits.request_timeout;
+    let router = Router::new()
+        .nest_service("/mcp", service)
+        .layer(axum::middleware::from_fn_with_state(
+            sessions,
+            bind_sessions,
+        ))
+        .layer(axum::middleware::from_fn(
+            move |request: Request, next: Next| time_limit(timeout, request, next),
+        ));
+    let router = match options.insecure_caller.clone() {
         Some(caller) => {
             tracing::warn!("authentication is DISABLED (--insecure-no-auth): test use only");
             router.layer(axum::middleware::from_fn(
                 move |mut request: Request, next: Next| {
                     request.extensions_mut().insert(caller.clone());
+                    request
+                        .extensions_mut()
+                        .insert(KeyOwner("insecure-no-auth".into()));
                     next.run(request)
                 },
             ))
         }
         None => router.layer(axum::middleware::from_fn_with_state(gates, authenticate)),
-    }
+    };
+    router.layer(cors(&options.allowed_origins))
+}
+
+/// CORS answers for the origins given with `--allow-origin` (browsers need them for a page
+/// on another origin to call the server; loopback pages are same-site for a loopback server
+/// only when the port matches, so they get them too).
+fn cors(allowed: &[String]) -> tower_http::cors::CorsLayer {
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let allowed: Vec<String> = allowed.to_vec();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::predicate(move |origin, _| {
+            let Ok(origin) = origin.to_str() else {
+                return false;
+            };
+            allowed.iter().any(|a| a == origin) || is_loopback_origin(origin)
+        }))
+        .allow_methods([Method::GET, Method::POST, Method::DELETE, Method::OPTIONS])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            header::HeaderName::from_static("mcp-session-id"),
+            header::HeaderName::from_static("mcp-protocol-version"),
+            header::HeaderName::from_static("last-event-id"),
+        ])
+        .expose_headers([header::HeaderName::from_static("mcp-session-id")])
+        .max_age(Duration::from_secs(600))
+}
+
+fn is_loopback_origin(origin: &str) -> bool {
+    let rest = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"));
+    rest.is_some_and(|r| {
+        let host = r.rsplit_once(':').map_or(r, |(h, _)| h);
+        matches!(host, "localhost" | "127.0.0.1" | "[::1]")
+    })
 }
 
 /// `{error: {code, message}}` with the status of the error kind (and `WWW-Authenticate` on 401).
 fn refuse(err: &Error) -> Response {
     let kind = err.kind();
     let status = StatusCode::from_u16(kind.http_status()).unwrap_or(StatusCode::UNAUTHORIZED);
-    let body = json!({ "error": { "code": kind.code(), "message": err.to_string() } });
+    refuse_with(status, kind.code(), &err.to_string())
+}
+
+fn refuse_with(status: StatusCode, code: &str, message: &str) -> Response {
+    let body = json!({ "error": { "code": code, "message": message } });
     let content_type = [(header::CONTENT_TYPE, "application/json")];
     let mut response = (status, content_type, body.to_string()).into_response();
-    if kind == ErrorKind::Unauthenticated {
+    if status == StatusCode::UNAUTHORIZED {
         response
             .headers_mut()
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
@@ -120,5 +253,178 @@ async fn authenticate(
         account: key.account,
         user_id: key.user_id,
     });
+    request
+        .extensions_mut()
+        .insert(KeyOwner(key.key_id.to_string()));
     next.run(request).await
+}
+
+/// Binds each session to the key that created it (another key's requests for it answer 404,
+/// as for an unknown session) and caps open sessions per key and in total (429).
+async fn bind_sessions(
+    State(sessions): State<Arc<Sessions>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let Some(owner) = request.extensions().get::<KeyOwner>().cloned() else {
+        return refuse(&Error::Unauthenticated("no authenticated key".into()));
+    };
+    let session = request
+        .headers()
+        .get(SESSION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    match &session {
+        Some(id) => {
+            let bound = sessions
+                .owners
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(id)
+                .cloned();
+            if bound.is_some_and(|b| b != owner) {
+                return refuse_with(
+                    StatusCode::NOT_FOUND,
+                    "not_found",
+                    "session not found: it does not exist or belongs to another key",
+                );
+            }
+        }
+        None if request.method() == Method::POST => {
+            sessions.prune().await;
+            let owners = sessions.owners.lock().unwrap_or_else(|e| e.into_inner());
+            let mine = owners.values().filter(|o| **o == owner).count();
+            if mine >= sessions.max_per_key {
+                return refuse_with(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "resource_exhausted",
+                    &format!(
+                        "key {} has {mine} open sessions, the most allowed; close one (DELETE \
+                         /mcp with its Mcp-Session-Id) or wait until idle ones expire",
+                        owner.0
+                    ),
+                );
+            }
+            if owners.len() >= sessions.max_total {
+                return refuse_with(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    &format!(
+                        "the server has {} open sessions, the most allowed; retry later",
+                        owners.len()
+                    ),
+                );
+            }
+        }
+        None => {}
+    }
+    let deleting = request.method() == Method::DELETE;
+    let response = next.run(request).await;
+    let mut owners = sessions.owners.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(created) = response
+        .headers()
+        .get(SESSION_HEADER)
+        .and_then(|v| v.to_str().ok())
+    {
+        owners.entry(created.to_owned()).or_insert(owner);
+    }
+    if let Some(id) = session.filter(|_| deleting && response.status().is_success()) {
+        owners.remove(&id);
+    }
+    response
+}
+
+/// Answers 503 when a request produces no response head within `limit`.
+async fn time_limit(limit: Duration, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => refuse_with(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            &format!("the request took longer than {} s", limit.as_secs()),
+        ),
+    }
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, within `limits`: connections beyond
+/// the caps are closed at once, headers must arrive within the header timeout (also between
+/// requests on a kept-alive connection), and after `shutdown` in-flight requests get
+/// `limits.shutdown_grace` before the server returns regardless.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    limits: &Limits,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::server::graceful::GracefulShutdown;
+    use hyper_util::service::TowerToHyperService;
+
+    let graceful = GracefulShutdown::new();
+    let per_ip: Arc<Mutex<HashMap<IpAddr, usize>>> = Arc::default();
+    let open = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let Ok(permit) = open.clone().try_acquire_owned() else {
+            tracing::warn!(%peer, max = limits.max_connections, "connection refused: too many open connections");
+            drop(stream);
+            continue;
+        };
+        {
+            let mut counts = per_ip.lock().unwrap_or_else(|e| e.into_inner());
+            let n = counts.entry(peer.ip()).or_default();
+            if *n >= limits.max_connections_per_ip {
+                tracing::warn!(%peer, max = limits.max_connections_per_ip, "connection refused: too many open connections from this address");
+                drop(stream);
+                continue;
+            }
+            *n += 1;
+        }
+        let _ = stream.set_nodelay(true);
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits.header_read_timeout)
+            .keep_alive(true);
+        let connection =
+            builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
+        let connection = graceful.watch(connection);
+        let per_ip = per_ip.clone();
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(%peer, "connection ended: {e}");
+            }
+            drop(permit);
+            let mut counts = per_ip.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(n) = counts.get_mut(&peer.ip()) {
+                *n -= 1;
+                if *n == 0 {
+                    counts.remove(&peer.ip());
+                }
+            }
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(limits.shutdown_grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            grace_secs = limits.shutdown_grace.as_secs(),
+            "connections still open after the shutdown grace period; stopping anyway"
+        );
+    }
+    Ok(())
 }

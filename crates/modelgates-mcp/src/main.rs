@@ -74,6 +74,26 @@ enum Command {
         /// open it read-only). Costs each durable commit ~80 µs (docs/benchmarks.md).
         #[arg(long)]
         live_backup: bool,
+        /// Open connections at most (more are closed at once).
+        #[arg(long, default_value_t = 1024)]
+        max_connections: usize,
+        /// Open connections from one IP address at most.
+        #[arg(long, default_value_t = 128)]
+        max_connections_per_ip: usize,
+        /// Open MCP sessions at most, in total (initialize beyond it: 503).
+        #[arg(long, default_value_t = 10_000)]
+        max_sessions: usize,
+        /// Open MCP sessions per API key at most (initialize beyond it: 429). Sessions idle for
+        /// 5 minutes are closed.
+        #[arg(long, default_value_t = 100)]
+        max_sessions_per_key: usize,
+        /// Seconds a client has to send a request's headers, also while a kept-alive
+        /// connection waits for its next request; the connection is closed after it.
+        #[arg(long, default_value_t = 10)]
+        header_read_timeout: u64,
+        /// Seconds in-flight requests get after SIGINT/SIGTERM before the server stops anyway.
+        #[arg(long, default_value_t = 10)]
+        shutdown_grace: u64,
     },
     /// Manage API keys from the command line (bootstrap: the first management key).
     Keys {
@@ -365,8 +385,23 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             surface,
             insecure_no_auth,
             live_backup,
+            max_connections,
+            max_connections_per_ip,
+            max_sessions,
+            max_sessions_per_key,
+            header_read_timeout,
+            shutdown_grace,
         } => {
             let surface = surface.surface()?;
+            let limits = modelgates_mcp::http::Limits {
+                max_connections,
+                max_connections_per_ip,
+                max_sessions,
+                max_sessions_per_key,
+                header_read_timeout: std::time::Duration::from_secs(header_read_timeout.max(1)),
+                shutdown_grace: std::time::Duration::from_secs(shutdown_grace),
+                ..Default::default()
+            };
             if insecure_no_auth && !addr.ip().is_loopback() {
                 return Err("--insecure-no-auth is only allowed on a loopback address".into());
             }
@@ -384,19 +419,20 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 allowed_origins,
                 allowed_hosts,
                 surface,
+                limits: limits.clone(),
                 insecure_caller,
             };
             let app = modelgates_mcp::http::router(gates.clone(), &options, token.clone());
             // A stable line for scripts and tests: where the server listens.
             eprintln!("modelgates: serving MCP over HTTP at http://{local}/mcp");
             let stop = token.clone();
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let signal = shutdown_signal().await.unwrap_or_else(|e| e.to_string());
-                    tracing::info!("{signal}: finishing in-flight requests");
-                    stop.cancel();
-                })
-                .await?;
+            let grace = limits.shutdown_grace.as_secs();
+            modelgates_mcp::http::serve(listener, app, &limits, async move {
+                let signal = shutdown_signal().await.unwrap_or_else(|e| e.to_string());
+                tracing::info!("{signal}: finishing in-flight requests (at most {grace} s)");
+                stop.cancel();
+            })
+            .await?;
             tracing::info!("HTTP server stopped; closing the database");
             drop(gates);
             store.close()?;

@@ -10,6 +10,7 @@ use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::model::{Implementation, ServerCapabilities, ServerConfig};
 use rmcp::service::RequestContext;
 use rmcp::{Json, ServerHandler, tool, tool_handler, tool_router};
+use std::sync::{Arc, OnceLock};
 
 use crate::args::Parameters;
 use crate::error::ToolError;
@@ -94,7 +95,9 @@ impl Surface {
 pub struct McpServer {
     gates: ModelGates,
     caller: Option<Caller>,
-    tool_router: ToolRouter<Self>,
+    /// Shared by every session (an HTTP session costs a clone of this `Arc`, not of 49 tool
+    /// schemas); copied only when a surface hides tools.
+    tool_router: Arc<ToolRouter<Self>>,
 }
 
 impl std::fmt::Debug for McpServer {
@@ -109,7 +112,8 @@ const INSTRUCTIONS: &str = "ModelGates is the control plane of an LLM gateway. U
 manage workspaces (addressed by UUID or slug), organization members, workspace membership and API \
 keys. Failed calls return isError with {error: {code, message, field?, reason?}}; code is one of \
 invalid_argument, not_found, conflict, failed_precondition, permission_denied, unauthenticated, \
-internal. Lists take offset/limit (limit 1-100, default 50) and return {data, total_count}. \
+internal. Org admins may do everything; org members read the workspaces they belong to (and \
+the default one) and manage their own keys; see each tool. Lists take offset/limit (limit 1-100, default 50) and return {data, total_count}. \
 Provider endpoints, per-workspace mux rules and custom instructions decide where requests go; \
 route_resolve answers which provider and model would serve a request. Tools whose workspace \
 parameter is optional use the active workspace (workspace_activate).";
@@ -127,21 +131,27 @@ impl McpServer {
     }
 
     fn build(gates: ModelGates, caller: Option<Caller>) -> Self {
-        let mut tool_router = Self::tool_router()
-            + Self::routing_router()
-            + Self::persona_router()
-            + Self::usage_router();
-        for route in tool_router.map.values_mut() {
-            let tool = &mut route.attr;
-            let mut input = (*tool.input_schema).clone();
-            crate::schema::make_portable(&mut input);
-            tool.input_schema = std::sync::Arc::new(input);
-            if let Some(output) = &tool.output_schema {
-                let mut output = (**output).clone();
-                crate::schema::make_portable(&mut output);
-                tool.output_schema = Some(std::sync::Arc::new(output));
-            }
-        }
+        static ROUTER: OnceLock<Arc<ToolRouter<McpServer>>> = OnceLock::new();
+        let tool_router = ROUTER
+            .get_or_init(|| {
+                let mut tool_router = Self::tool_router()
+                    + Self::routing_router()
+                    + Self::persona_router()
+                    + Self::usage_router();
+                for route in tool_router.map.values_mut() {
+                    let tool = &mut route.attr;
+                    let mut input = (*tool.input_schema).clone();
+                    crate::schema::make_portable(&mut input);
+                    tool.input_schema = Arc::new(input);
+                    if let Some(output) = &tool.output_schema {
+                        let mut output = (**output).clone();
+                        crate::schema::make_portable(&mut output);
+                        tool.output_schema = Some(Arc::new(output));
+                    }
+                }
+                Arc::new(tool_router)
+            })
+            .clone();
         Self {
             gates,
             caller,
@@ -166,8 +176,11 @@ impl McpServer {
             })
             .map(|t| t.name.to_string())
             .collect();
-        for name in hidden {
-            self.tool_router.disable_route(name);
+        if !hidden.is_empty() {
+            let router = Arc::make_mut(&mut self.tool_router);
+            for name in hidden {
+                router.disable_route(name);
+            }
         }
         self
     }
@@ -201,7 +214,15 @@ impl McpServer {
         f: impl FnOnce(&ModelGates, &Caller) -> modelgates::Result<T>,
     ) -> Result<T, ToolError> {
         let caller = self.caller(ctx)?;
-        f(&self.gates, &caller).map_err(ToolError)
+        // A panic outside the domain's own containment (the snapshot's route resolution, say)
+        // fails this call alone instead of unwinding through the session's task.
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&self.gates, &caller)))
+            .unwrap_or_else(|_| {
+                Err(Error::internal(
+                    "the operation failed unexpectedly (details are in the server log)",
+                ))
+            })
+            .map_err(ToolError)
     }
 
     /// Runs a mutating domain call on the blocking pool: a durable commit waits for fsync and
@@ -229,7 +250,8 @@ impl McpServer {
     #[tool(
         name = "workspace_list",
         title = "List workspaces",
-        description = "List the account's workspaces, oldest first, with every field (id, name, slug, \
+        description = "List the workspaces you may see (org admins: all; org members: theirs and the \
+            default one), oldest first, with every field (id, name, slug, \
             defaults, logging settings, labels). Paginate with offset/limit (limit 1-100, default 50); \
             the result is {data, total_count}. Use workspace_get when you know the slug or id.",
         annotations(
@@ -512,8 +534,8 @@ impl McpServer {
     #[tool(
         name = "member_list",
         title = "List organization members",
-        description = "List the organization's members, ordered by user id, with email, names and role. \
-            Paginate with offset/limit; returns {data, total_count}.",
+        description = "List the organization's members, ordered by user id, with email, names and role \
+            (org admins only). Paginate with offset/limit; returns {data, total_count}.",
         annotations(
             read_only_hint = true,
             destructive_hint = false,
@@ -534,8 +556,8 @@ impl McpServer {
     #[tool(
         name = "member_get",
         title = "Get an organization member",
-        description = "Get one organization member by user id. Fails with not_found if the user is not \
-            a member. Returns {data: member}.",
+        description = "Get one organization member by user id (org members may get only themselves). \
+            Fails with not_found if the user is not a member. Returns {data: member}.",
         annotations(
             read_only_hint = true,
             destructive_hint = false,
@@ -623,7 +645,8 @@ impl McpServer {
             (default: you), kind inference (default) or management, with optional expiry (RFC 3339, \
             future) and spending limit (USD). Returns {data: key, key: secret}: the secret is shown \
             only in this result and cannot be retrieved later, so hand it to the user now. Fails with \
-            failed_precondition (NOT_WORKSPACE_MEMBER) if the user is not a workspace member.",
+            failed_precondition (NOT_WORKSPACE_MEMBER) if the user is not a workspace member; org \
+            members may create only inference keys for themselves (permission_denied otherwise).",
         annotations(
             read_only_hint = false,
             destructive_hint = false,
@@ -655,7 +678,8 @@ impl McpServer {
         title = "List API keys",
         description = "List the API keys of a workspace (by UUID or slug), oldest first. Active keys \
             only unless include_inactive is true (then disabled and expired keys too). Secrets are \
-            never returned; label shows a recognizable fragment. Returns {data, total_count}.",
+            never returned; label shows a recognizable fragment. Org members see only their own keys. \
+            Returns {data, total_count}.",
         annotations(
             read_only_hint = true,
             destructive_hint = false,
@@ -679,7 +703,7 @@ impl McpServer {
         name = "key_get",
         title = "Get an API key",
         description = "Get one API key by id (key_…): name, workspace, user, kind, disabled, expiry, \
-            limit. Never the secret. Returns {data: key}.",
+            limit. Never the secret. Org members may get only their own keys. Returns {data: key}.",
         annotations(
             read_only_hint = true,
             destructive_hint = false,
@@ -702,8 +726,10 @@ impl McpServer {
         name = "key_update",
         title = "Update an API key",
         description = "Rename a key, disable or re-enable it, change or remove its expiry (null = never \
-            expires) or spending limit (null = unlimited). Disabling takes effect immediately. \
-            Returns {data: key}.",
+            expires) or spending limit (null = unlimited). Disabling takes effect immediately. Org \
+            members may change only their own keys and only tighten them (rename, disable, lower or \
+            set a limit, set or shorten the expiry); re-enabling, raising or removing a limit and \
+            extending or removing an expiry need an org admin. Returns {data: key}.",
         annotations(
             read_only_hint = false,
             destructive_hint = true,
@@ -735,7 +761,8 @@ impl McpServer {
         name = "key_delete",
         title = "Delete an API key",
         description = "Permanently delete an API key by id; it stops working immediately. To pause a \
-            key instead, use key_update with disabled: true. Returns {deleted: true, id}.",
+            key instead, use key_update with disabled: true. Org members may delete only their own \
+            keys. Returns {deleted: true, id}.",
         annotations(
             read_only_hint = false,
             destructive_hint = true,

@@ -78,7 +78,8 @@ impl McpServer {
             is computed now from the workspace's model prices, exactly, and never rewritten; an \
             unknown model is stored unpriced (cost 0, model_ref absent). Secrets in the \
             conversation are detected and stored redacted, with a critical secrets alert when you \
-            reported none. Returns {data: record, duplicate}.",
+            reported none. api_key_id must be a key of the workspace; org members must give it and \
+            may record only for their own keys. Returns {data: record, duplicate}.",
         annotations(
             read_only_hint = false,
             destructive_hint = false,

@@ -404,16 +404,14 @@ impl ModelGates {
             if let Some(&t) = patch.expires_at.as_set() {
                 check_expiry(t, tx.now)?;
             }
-            if !me.is_admin() {
-                if let Some(loosened) = loosens(&record.key, &patch) {
-                    return Err(Error::PermissionDenied(format!(
-                        "user {} has role {} and may only tighten their keys; {loosened} of key \
-                         {} needs org:admin",
-                        me.user_id,
-                        me.role.as_str(),
-                        record.key.id
-                    )));
-                }
+            if let Some(loosened) = loosens(&record.key, &patch).filter(|_| !me.is_admin()) {
+                return Err(Error::PermissionDenied(format!(
+                    "user {} has role {} and may only tighten their keys; {loosened} of key {} \
+                     needs org:admin",
+                    me.user_id,
+                    me.role.as_str(),
+                    record.key.id
+                )));
             }
             let k = &mut record.key;
             if let Some(name) = &patch.name {

@@ -3,7 +3,7 @@
 //! --http` on a free loopback port.
 #![allow(dead_code)] // each test binary uses a subset
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStderr, Command, Stdio};
 use std::sync::OnceLock;
@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 /// The artifact users run: `cargo build --release --bin modelgates`, exactly the README's
 /// build (no dev-dependencies, so none of their crate features), built once per test process.
 ///
-/// Never `env!("CARGO_BIN_EXE_modelgates")`: that binary is built with the dev-dependencies'
+/// Never the binary Cargo builds for tests (its `CARGO_BIN_EXE` path): that binary is built with the dev-dependencies'
 /// features unified in, so it can work where the shipped one does not (a regex feature reached
 /// only the test build once, and the release binary panicked on its first conversation). The
 /// tidy test `no_test_runs_the_test_build_of_the_binary` keeps it that way.
@@ -136,4 +136,79 @@ pub fn serve_http(db: &Path, extra: &[&str]) -> HttpServer {
         }
     };
     HttpServer { child, url, stderr }
+}
+
+/// A raw HTTP/1.1 response: status, headers (lower-case names) and body.
+#[derive(Debug)]
+pub struct RawResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl RawResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Sends one request on a new connection (`Connection: close`) to the server at `url`
+/// (`http://host:port/…`) and reads the whole response. `headers` are extra header lines.
+pub fn http(url: &str, method: &str, headers: &[(&str, &str)], body: &str) -> RawResponse {
+    let rest = url.trim_start_matches("http://");
+    let (addr, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    let mut head = format!("{method} /{path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (n, v) in headers {
+        head.push_str(&format!("{n}: {v}\r\n"));
+    }
+    head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(body.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    RawResponse {
+        status,
+        headers,
+        body: body.to_owned(),
+    }
+}
+
+/// The headers of an MCP POST with `key` (and a session, if given).
+pub fn mcp_headers<'a>(key: &'a str, session: Option<&'a str>) -> Vec<(&'static str, String)> {
+    let mut h = vec![
+        ("Authorization", format!("Bearer {key}")),
+        ("Content-Type", "application/json".to_owned()),
+        ("Accept", "application/json, text/event-stream".to_owned()),
+        ("MCP-Protocol-Version", "2025-11-25".to_owned()),
+    ];
+    if let Some(s) = session {
+        h.push(("Mcp-Session-Id", s.to_owned()));
+    }
+    h
+}
+
+/// An MCP `initialize` (protocol 2025-11-25, which opens a session) as `key`.
+pub fn mcp_initialize(url: &str, key: &str) -> RawResponse {
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"limits-test","version":"1"}}}"#;
+    let h = mcp_headers(key, None);
+    let h: Vec<(&str, &str)> = h.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    http(url, "POST", &h, body)
 }
