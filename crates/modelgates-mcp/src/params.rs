@@ -82,7 +82,8 @@ pub struct WorkspaceCreateParams {
     pub default_image_model: Option<String>,
     /// Default provider sort preference.
     pub default_provider_sort: Option<ProviderSort>,
-    /// API key ids (key_…) of this workspace whose I/O is logged; omit or null for all keys.
+    /// Omit (all keys' I/O is logged) or `[]`: a new workspace has no keys yet, so any id is
+    /// refused; choose keys with workspace_update once they exist.
     pub io_logging_api_key_ids: Option<Vec<String>>,
     /// Sampling rate for I/O logging, 0.0001-1 (default 1 = every request).
     pub io_logging_sampling_rate: Option<f64>,

@@ -360,8 +360,11 @@ impl McpServer {
         name = "workspace_archive",
         title = "Archive a workspace",
         description = "Archive a workspace (by UUID or slug): it keeps its slug and data, is hidden \
-            from workspace_list unless include_archived is set, and can no longer be changed, \
-            activated or routed to until workspace_restore. The default workspace \
+            from workspace_list unless include_archived is set, is not routed to and cannot be \
+            activated; its settings, mux rules, instructions and models cannot be changed and it \
+            gains no members or keys (failed_precondition WORKSPACE_ARCHIVED) until \
+            workspace_restore. Still allowed: removing members, disabling or deleting keys, and \
+            recording usage of requests already served. The default workspace \
             (DEFAULT_WORKSPACE) and the active workspace (ACTIVE_WORKSPACE) cannot be archived. \
             Returns {data: workspace} with archived_at.",
         annotations(

@@ -394,8 +394,9 @@ impl McpServer {
         title = "Delete a workspace",
         description = "Permanently delete a workspace (by UUID or slug) with its memberships and its \
             disabled/expired keys. Fails with failed_precondition (reason DEFAULT_WORKSPACE) for the \
-            default workspace, or (reason WORKSPACE_HAS_ACTIVE_KEYS, naming the keys) while it has \
-            active API keys: disable or delete them first. Returns {deleted: true, id}.",
+            default workspace, (reason ACTIVE_WORKSPACE) for the active workspace (activate another \
+            first), or (reason WORKSPACE_HAS_ACTIVE_KEYS, naming the keys) while it has active API \
+            keys: disable or delete them first. Returns {deleted: true, id}.",
         annotations(
             read_only_hint = false,
             destructive_hint = true,

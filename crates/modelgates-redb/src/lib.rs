@@ -49,6 +49,14 @@ pub enum RedbError {
         /// The OS reason.
         source: std::io::Error,
     },
+    /// The database file could not be created.
+    #[error("cannot create database file {path}: {source}")]
+    CreateFile {
+        /// The file.
+        path: PathBuf,
+        /// The OS reason.
+        source: std::io::Error,
+    },
     /// Closing failed (e.g. a write transaction is still alive).
     #[error("cannot close database: {0}")]
     Close(redb::DatabaseError),
@@ -93,6 +101,23 @@ fn backup_error(dest: &Path, reason: String) -> RedbError {
     }
 }
 
+/// Creates `path` empty, readable and writable by its owner only (0600), unless it exists:
+/// the database holds account data and key hashes, so neither it nor a backup is ever
+/// world-readable. redb then initializes the empty file.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 /// Copies every table of `src`, from one read transaction, into a new database at `dest`.
 fn copy_database(src: &impl ReadableDatabase, dest: &Path) -> Result<u64, RedbError> {
     let fail = |reason: String| backup_error(dest, reason);
@@ -100,6 +125,7 @@ fn copy_database(src: &impl ReadableDatabase, dest: &Path) -> Result<u64, RedbEr
         return Err(fail("the file already exists; choose a new path".into()));
     }
     let read = src.begin_read().map_err(|e| fail(e.to_string()))?;
+    create_private(dest).map_err(|e| fail(e.to_string()))?;
     let out = redb::Database::create(dest).map_err(|e| fail(e.to_string()))?;
     let write = out.begin_write().map_err(|e| fail(e.to_string()))?;
     let mut copied = 0;
@@ -155,6 +181,10 @@ impl RedbStore {
                 source,
             })?;
         }
+        create_private(&path).map_err(|source| RedbError::CreateFile {
+            path: path.clone(),
+            source,
+        })?;
         let db = redb::Builder::new()
             .set_concurrency_mode(mode)
             .create(&path)

@@ -1,6 +1,7 @@
 //! A panic inside one operation (injected in the store's `put`) fails that operation with
 //! `internal`, leaves the shared state usable for the next one, and never leaves the redb file
-//! unclean: the write transaction is aborted normally, not dropped while unwinding.
+//! unclean: the write transaction is aborted normally, not dropped while unwinding. Also: the
+//! files a store creates (database, backup) are private to their owner.
 
 use std::ops::Bound;
 use std::sync::Arc;
@@ -115,4 +116,21 @@ fn a_panicking_operation_fails_alone_and_leaves_the_file_clean() {
     assert_eq!(RedbStore::check_file(&path).unwrap(), Integrity::Clean);
     let copied = RedbStore::backup_file(&path, dir.path().join("b.redb")).unwrap();
     assert!(copied > 0);
+}
+
+#[test]
+fn database_files_and_backups_are_private_to_their_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("private.redb");
+    let store = RedbStore::open(&path).unwrap();
+    let gates = ModelGates::open(store.clone()).unwrap();
+    drop(gates);
+    let backup = dir.path().join("backup.redb");
+    store.backup_to(&backup).unwrap();
+    store.close().unwrap();
+    for p in [&path, &backup] {
+        let mode = std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{} has mode {mode:o}", p.display());
+    }
 }

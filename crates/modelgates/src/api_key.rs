@@ -296,6 +296,7 @@ impl ModelGates {
             let account = caller.account;
             let ws = workspace::resolve(&*tx.txn, account, &new.workspace)?;
             access::workspace(&*tx.txn, &me, &ws)?;
+            workspace::check_not_archived(&ws)?;
             if crate::schema::MEMBERS
                 .get(&*tx.txn, &(account, creator.clone()))?
                 .is_none()

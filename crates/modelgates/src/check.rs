@@ -221,9 +221,11 @@ fn check_all(txn: &dyn ReadTxn, c: &mut Checker) -> Result<()> {
         }
 
         // custom models <-> index; defaults name enabled models; io-logging keys exist
+        let mut account_models = 0u64;
         for w in &workspaces {
             let models = MODELS.values_with_prefix(txn, &(a, w.id))?;
             c.report.custom_models += models.len() as u64;
+            account_models += models.len() as u64;
             let refs = MODEL_REFS.scan_prefix(txn, &(a, w.id))?.len();
             c.ensure(refs == models.len(), || {
                 format!(
@@ -271,7 +273,7 @@ fn check_all(txn: &dyn ReadTxn, c: &mut Checker) -> Result<()> {
             })
             .sum::<Result<usize>>()?;
         c.ensure(
-            stored_models == c.report.custom_models && live == overrides.len(),
+            stored_models == account_models && live == overrides.len(),
             || format!("account {a}: models or overrides outlive their workspace"),
         );
         check_routing(txn, c, a, &workspaces)?;

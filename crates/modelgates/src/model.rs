@@ -561,6 +561,7 @@ impl ModelGates {
             access::admin(&*tx.txn, caller)?;
             let account = caller.account;
             let ws = workspace::resolve_or_active(&*tx.txn, account, workspace.0)?;
+            workspace::check_not_archived(&ws)?;
             let mut m = resolve(&*tx.txn, account, &ws, "model", model)?;
             if status == ModelStatus::Disabled {
                 in_use(&*tx.txn, account, &ws, &m)?;
@@ -621,6 +622,7 @@ impl ModelGates {
             let me = access::admin(&*tx.txn, caller)?;
             let account = caller.account;
             let ws = workspace::resolve_or_active(&*tx.txn, account, workspace.0)?;
+            workspace::check_not_archived(&ws)?;
             if let Some(existing) = by_ref(&*tx.txn, account, &ws, &new.provider, &new.family)? {
                 return Err(Error::conflict(
                     "family",
@@ -679,6 +681,7 @@ impl ModelGates {
             access::admin(&*tx.txn, caller)?;
             let account = caller.account;
             let ws = workspace::resolve_or_active(&*tx.txn, account, workspace.0)?;
+            workspace::check_not_archived(&ws)?;
             let m = resolve(&*tx.txn, account, &ws, "model", model)?;
             if m.is_catalog() {
                 return Err(Error::precondition(

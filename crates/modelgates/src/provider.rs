@@ -297,6 +297,39 @@ pub(crate) fn check_endpoint(field: &str, endpoint: &str) -> Result<String> {
             "the URL contains credentials (user:password@); set the key with provider_set_auth",
         ));
     }
+    // A secret in the query (`?key=…`) would be shown to every member who can read providers,
+    // like credentials before the host. Parameters such as `api-version` stay allowed. The
+    // value is not echoed; the parameter's name is.
+    for (name, _) in url.query_pairs() {
+        let folded: String = name
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .map(|c| c.to_ascii_lowercase())
+            .collect();
+        let secret_like = [
+            "key",
+            "token",
+            "secret",
+            "password",
+            "passwd",
+            "pwd",
+            "auth",
+            "sig",
+            "credential",
+        ]
+        .iter()
+        .any(|w| folded.contains(w));
+        if secret_like {
+            return Err(Error::invalid(
+                field,
+                format!(
+                    "the URL's query parameter {:?} looks like a credential; set the key with \
+                     provider_set_auth (auth_type api_key) instead",
+                    excerpt(&name)
+                ),
+            ));
+        }
+    }
     if url.fragment().is_some() {
         return Err(Error::invalid(
             field,
@@ -646,6 +679,23 @@ mod tests {
         }
         let e = check_endpoint("endpoint", "https://user:sk-secret@example.com").unwrap_err();
         assert!(!e.to_string().contains("sk-secret"), "{e}");
+        for leaky in [
+            "https://example.com/v1?key=sk-secret",
+            "https://example.com/v1?api_key=sk-secret",
+            "https://example.com/v1?X-Access-Token=sk-secret",
+            "https://example.com/v1?api-version=1&sig=sk-secret",
+        ] {
+            let e = check_endpoint("endpoint", leaky).unwrap_err();
+            assert_eq!(e.field(), Some("endpoint"), "{leaky}");
+            assert!(!e.to_string().contains("sk-secret"), "{e}");
+        }
+        assert!(
+            check_endpoint(
+                "endpoint",
+                "https://x.openai.azure.com/v1?api-version=2024-02-01"
+            )
+            .is_ok()
+        );
     }
 
     #[test]

@@ -50,13 +50,35 @@ pub fn name(field: &str, value: &str, max: usize) -> Result<()> {
             ),
         ));
     }
-    if value.chars().any(char::is_control) {
+    if let Some(c) = value.chars().find(|&c| c.is_control() || is_invisible(c)) {
         return Err(Error::invalid(
             field,
-            format!("{:?} contains a control character", excerpt(value)),
+            format!(
+                "{:?} contains U+{:04X}, a control, invisible or text-direction character; \
+                 names allow visible characters and spaces only",
+                excerpt(value),
+                u32::from(c)
+            ),
         ));
     }
     Ok(())
+}
+
+/// Characters that render as nothing or reorder the text around them: zero-width spaces and
+/// joiners, word joiners, the byte-order mark, soft hyphens, Hangul fillers, tag characters and
+/// the bidirectional embedding, override, isolate and mark characters. A name holding one can
+/// look identical to another name, or display differently from what is stored.
+pub fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
+        | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}'
+        | '\u{2060}'..='\u{206F}' | '\u{3164}' | '\u{FEFF}' | '\u{FFA0}' | '\u{FFF0}'..='\u{FFFB}'
+        | '\u{E0000}'..='\u{E0FFF}')
+}
+
+/// The bidirectional embedding, override and isolate controls ("Trojan Source" characters).
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 /// Maximum length of a slug.
@@ -90,16 +112,37 @@ pub fn slug(field: &str, value: &str) -> Result<()> {
             ),
         ));
     }
+    if crate::ids::WorkspaceId::parse(value).is_some() {
+        return Err(Error::invalid(
+            field,
+            format!(
+                "{value:?} is shaped like a workspace id (a UUID): lookups by id come first, so \
+                 it could never be found by slug; choose another slug"
+            ),
+        ));
+    }
     Ok(())
 }
 
-/// Free text of at most `max` characters.
+/// Free text of at most `max` characters: any character, newlines and tabs included, but NUL
+/// and the bidirectional override/isolate controls (which make displayed text differ from the
+/// stored text).
 pub fn text(field: &str, value: &str, max: usize) -> Result<()> {
     let len = value.chars().count();
     if len > max {
         return Err(Error::invalid(
             field,
             format!("is {len} characters; at most {max} are allowed"),
+        ));
+    }
+    if let Some(c) = value.chars().find(|&c| c == '\0' || is_bidi_control(c)) {
+        return Err(Error::invalid(
+            field,
+            format!(
+                "contains U+{:04X}; free text allows any character but NUL and the \
+                 bidirectional override and isolate controls",
+                u32::from(c)
+            ),
         ));
     }
     Ok(())
@@ -111,7 +154,9 @@ pub fn model_ref(field: &str, value: &str) -> Result<()> {
         && value
             .split_once('/')
             .is_some_and(|(p, m)| !p.is_empty() && !m.is_empty())
-        && !value.chars().any(|c| c.is_whitespace() || c.is_control());
+        && !value
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || is_invisible(c));
     if ok {
         Ok(())
     } else {
@@ -128,7 +173,9 @@ pub fn model_ref(field: &str, value: &str) -> Result<()> {
 /// An email address: `local@domain.tld`, at most 254 characters, no spaces.
 pub fn email(field: &str, value: &str) -> Result<()> {
     let ok = value.len() <= 254
-        && !value.chars().any(|c| c.is_whitespace() || c.is_control())
+        && !value
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || is_invisible(c))
         && value.split_once('@').is_some_and(|(local, domain)| {
             !local.is_empty()
                 && !domain.contains('@')
@@ -279,7 +326,34 @@ mod tests {
     use super::*;
 
     #[test]
+    fn names_and_emails_refuse_invisible_and_control_characters() {
+        for bad in [
+            "a\u{202E}gpj.exe",
+            "ad\u{200B}min",
+            "nul\0",
+            "esc\u{1b}[31m",
+            "cr\r\nlf",
+            "\u{FEFF}bom",
+        ] {
+            let e = name("name", bad, 100).unwrap_err();
+            assert_eq!(e.field(), Some("name"), "{bad:?}");
+            assert!(e.to_string().contains("U+"), "{e}");
+            assert!(email("email", &format!("{bad}@x.io")).is_err(), "{bad:?}");
+        }
+        name("name", "Zoë O'Brien – 数据 🚀", 100).unwrap();
+        text("d", "line one\n\tline two – ok", 100).unwrap();
+        assert!(text("d", "x\u{202E}y", 100).is_err());
+        assert!(text("d", "x\0y", 100).is_err());
+    }
+
+    #[test]
     fn slug_contract() {
+        assert!(
+            slug("slug", "0192f0a3-7b1c-7d2e-8f90-123456789abc")
+                .unwrap_err()
+                .to_string()
+                .contains("UUID")
+        );
         for ok in ["a", "prod", "prod-eu-1", "0", &"a".repeat(50)] {
             slug("slug", ok).unwrap();
         }

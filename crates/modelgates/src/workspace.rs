@@ -994,6 +994,7 @@ impl ModelGates {
             access::admin(&*tx.txn, caller)?;
             let account = caller.account;
             let ws = resolve(&*tx.txn, account, id_or_slug)?;
+            check_not_archived(&ws)?;
             let members = org_members_for_bulk(&*tx.txn, account, user_ids)?;
             let mut added_count = 0;
             let mut data = Vec::with_capacity(members.len());

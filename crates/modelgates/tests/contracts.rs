@@ -1074,3 +1074,90 @@ fn stale_expected_revisions_are_conflicts_and_change_nothing() {
         4
     );
 }
+
+/// Issue 11: `check` compared one account's custom models with the running total of all
+/// accounts, so a database with custom models in two accounts was reported corrupt.
+#[test]
+fn check_is_clean_with_custom_models_in_two_accounts() {
+    let e = env();
+    let other = other_account(&e);
+    for caller in [&e.admin, &other] {
+        let new = modelgates::NewModel {
+            provider: "local".into(),
+            family: "coder".into(),
+            max_input_tokens: 1000,
+            max_output_tokens: 100,
+            ..Default::default()
+        };
+        e.gates.model_register(caller, "default", new).unwrap();
+    }
+    let report = e.gates.check().unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    assert_eq!(report.accounts, 2);
+    assert_eq!(report.custom_models, 2);
+}
+
+/// Issue 11: an archived workspace's settings, models and membership are frozen (as its tool
+/// description says) while its keys can still be disabled.
+#[test]
+fn an_archived_workspace_refuses_changes_but_keys_can_still_be_disabled() {
+    let e = env();
+    let new = NewWorkspace {
+        name: "Old".into(),
+        slug: "old".into(),
+        ..Default::default()
+    };
+    e.gates.workspace_create(&e.admin, new).unwrap();
+    let key = e
+        .gates
+        .key_create(
+            &e.admin,
+            NewKey {
+                name: "k".into(),
+                workspace: "old".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    e.gates.workspace_archive(&e.admin, "old").unwrap();
+    let archived = |r: Result<(), modelgates::Error>| {
+        let err = r.unwrap_err();
+        assert_eq!(err.reason(), Some("WORKSPACE_ARCHIVED"), "{err}");
+    };
+    archived(
+        e.gates
+            .model_set_status(
+                &e.admin,
+                "old",
+                "openai/o3",
+                modelgates::ModelStatus::Disabled,
+            )
+            .map(drop),
+    );
+    archived(
+        e.gates
+            .key_create(
+                &e.admin,
+                NewKey {
+                    name: "k2".into(),
+                    workspace: "old".into(),
+                    ..Default::default()
+                },
+            )
+            .map(drop),
+    );
+    archived(
+        e.gates
+            .workspace_members_add(&e.admin, "old", &["user_admin".to_owned()])
+            .map(drop),
+    );
+    let patch = modelgates::KeyPatch {
+        disabled: Some(true),
+        ..Default::default()
+    };
+    let k = e
+        .gates
+        .key_update(&e.admin, &key.data.id.to_string(), patch)
+        .unwrap();
+    assert!(k.disabled);
+}
