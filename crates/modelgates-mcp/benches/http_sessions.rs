@@ -54,7 +54,6 @@ fn main() {
         assert_eq!(r.status, 200, "session {i}: {r:?}");
         let id = r.header("mcp-session-id").unwrap().to_owned();
         let h = common::mcp_headers(&key, Some(&id));
-        let h: Vec<(&str, &str)> = h.iter().map(|(n, v)| (*n, v.as_str())).collect();
         assert_eq!(common::http(&url, "POST", &h, initialized).status, 202);
     }
     std::thread::sleep(std::time::Duration::from_millis(500));

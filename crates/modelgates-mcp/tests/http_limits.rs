@@ -35,12 +35,10 @@ fn sessions_are_bound_to_their_key_and_capped_per_key() {
     let list = r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#;
     let call = |key: &str| {
         let h = common::mcp_headers(key, Some(&session));
-        let h: Vec<(&str, &str)> = h.iter().map(|(n, v)| (*n, v.as_str())).collect();
         common::http(&url, "POST", &h, list)
     };
     let initialized = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
     let h = common::mcp_headers(&a, Some(&session));
-    let h: Vec<(&str, &str)> = h.iter().map(|(n, v)| (*n, v.as_str())).collect();
     assert_eq!(common::http(&url, "POST", &h, initialized).status, 202);
     let own = call(&a);
     assert_eq!(
@@ -52,7 +50,6 @@ fn sessions_are_bound_to_their_key_and_capped_per_key() {
     assert_eq!(other.status, 404, "another key cannot use it: {other:?}");
     assert!(other.body.contains("\"not_found\""), "{other:?}");
     let h = common::mcp_headers(&b, Some(&session));
-    let h: Vec<(&str, &str)> = h.iter().map(|(n, v)| (*n, v.as_str())).collect();
     assert_eq!(
         common::http(&url, "DELETE", &h, "").status,
         404,
@@ -70,7 +67,6 @@ fn sessions_are_bound_to_their_key_and_capped_per_key() {
     );
     // Closing one frees a place.
     let h = common::mcp_headers(&a, Some(&session));
-    let h: Vec<(&str, &str)> = h.iter().map(|(n, v)| (*n, v.as_str())).collect();
     assert!(matches!(
         common::http(&url, "DELETE", &h, "").status,
         200 | 202 | 204

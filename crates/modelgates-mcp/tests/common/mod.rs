@@ -157,7 +157,7 @@ impl RawResponse {
 
 /// Sends one request on a new connection (`Connection: close`) to the server at `url`
 /// (`http://host:port/…`) and reads the whole response. `headers` are extra header lines.
-pub fn http(url: &str, method: &str, headers: &[(&str, &str)], body: &str) -> RawResponse {
+pub fn http(url: &str, method: &str, headers: &[(&str, String)], body: &str) -> RawResponse {
     let rest = url.trim_start_matches("http://");
     let (addr, path) = rest.split_once('/').unwrap_or((rest, ""));
     let mut s = std::net::TcpStream::connect(addr).unwrap();
@@ -208,7 +208,5 @@ pub fn mcp_headers<'a>(key: &'a str, session: Option<&'a str>) -> Vec<(&'static 
 /// An MCP `initialize` (protocol 2025-11-25, which opens a session) as `key`.
 pub fn mcp_initialize(url: &str, key: &str) -> RawResponse {
     let body = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"limits-test","version":"1"}}}"#;
-    let h = mcp_headers(key, None);
-    let h: Vec<(&str, &str)> = h.iter().map(|(n, v)| (*n, v.as_str())).collect();
-    http(url, "POST", &h, body)
+    http(url, "POST", &mcp_headers(key, None), body)
 }
