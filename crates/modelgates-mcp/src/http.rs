@@ -136,6 +136,7 @@ pub fn router(gates: ModelGates, options: &HttpOptions, shutdown: CancellationTo
     let timeout = options.limits.request_timeout;
     let router = Router::new()
         .nest_service("/mcp", service)
+        .layer(axum::middleware::from_fn(json_rpc_guard))
         .layer(axum::middleware::from_fn_with_state(
             sessions,
             bind_sessions,
@@ -332,6 +333,44 @@ async fn bind_sessions(
         owners.remove(&id);
     }
     response
+}
+
+/// Answers a POST whose body is not one JSON-RPC message with 400 and the JSON-RPC error
+/// (parse error or invalid request) instead of rmcp's plain-text refusal; a body over
+/// `LINE_MAX` is 413.
+async fn json_rpc_guard(request: Request, next: Next) -> Response {
+    if request.method() != Method::POST {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    let json = [(header::CONTENT_TYPE, "application/json")];
+    let Ok(bytes) = axum::body::to_bytes(body, crate::jsonrpc::LINE_MAX).await else {
+        let answer = crate::jsonrpc::rpc_error(
+            None,
+            -32700,
+            format!(
+                "Parse error: the body is longer than {} bytes",
+                crate::jsonrpc::LINE_MAX
+            ),
+        );
+        return (StatusCode::PAYLOAD_TOO_LARGE, json, answer).into_response();
+    };
+    let verdict = match crate::jsonrpc::check_line(&bytes) {
+        Ok(false) => Err(crate::jsonrpc::rpc_error(
+            None,
+            -32700,
+            "Parse error: the body is empty".into(),
+        )),
+        Ok(true) => Ok(()),
+        Err(answer) => Err(answer),
+    };
+    match verdict {
+        Ok(()) => {
+            next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+                .await
+        }
+        Err(answer) => (StatusCode::BAD_REQUEST, json, answer).into_response(),
+    }
 }
 
 /// Answers 503 when a request produces no response head within `limit`.

@@ -4,6 +4,7 @@
 mod args;
 mod error;
 pub mod http;
+mod jsonrpc;
 mod params;
 mod persona;
 mod routing;

@@ -6,13 +6,20 @@
 //! `subprocess`) or Unix socket pairs (Node's `child_process`); both can be polled by the
 //! reactor like any other descriptor, which took a `workspace_get` round trip from ~150 µs to
 //! ~65 µs (docs/benchmarks.md). Terminals and regular files keep tokio's stdio.
+//!
+//! Every line is checked before rmcp sees it: rmcp's line codec drops a line that is not a
+//! JSON-RPC message without answering, so a client would wait forever. Invalid UTF-8, invalid
+//! JSON (NaN, two messages on one line, nesting past 128) and overlong lines get the JSON-RPC
+//! parse error (-32700); JSON that is not a message gets invalid request (-32600), with the id
+//! when one can be read.
 
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 
-use tokio::io::{AsyncRead, AsyncWrite};
+use crate::jsonrpc::{LINE_MAX, check_line, rpc_error};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 
 /// The reading half of the stdio transport.
 pub type StdinReader = Box<dyn AsyncRead + Send + Unpin>;
@@ -42,12 +49,117 @@ fn kind(fd: &OwnedFd) -> io::Result<Kind> {
     }
 }
 
-/// stdin and stdout as an rmcp transport (`(reader, writer)`).
+/// stdin and stdout as an rmcp transport (`(reader, writer)`), behind the line check above.
+/// Spawns two tasks on the current runtime.
+pub fn transport() -> io::Result<(StdinReader, StdoutWriter)> {
+    let (reader, writer) = raw_transport()?;
+    Ok(guard(reader, writer))
+}
+
+/// Puts the line check between `reader`/`writer` and rmcp: returns the halves rmcp uses.
+pub fn guard(reader: StdinReader, writer: StdoutWriter) -> (StdinReader, StdoutWriter) {
+    let (to_rmcp, rmcp_in) = tokio::io::duplex(256 * 1024);
+    let (rmcp_out, from_rmcp) = tokio::io::duplex(256 * 1024);
+    let (errors_tx, errors_rx) = tokio::sync::mpsc::channel::<Vec<u8>>(64);
+    tokio::spawn(filter_input(reader, to_rmcp, errors_tx));
+    tokio::spawn(merge_output(from_rmcp, writer, errors_rx));
+    (Box::new(rmcp_in), Box::new(rmcp_out))
+}
+
+async fn filter_input(
+    reader: StdinReader,
+    mut to_rmcp: tokio::io::DuplexStream,
+    errors: tokio::sync::mpsc::Sender<Vec<u8>>,
+) {
+    let mut input = BufReader::new(reader);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let limit = (LINE_MAX + 1) as u64;
+        match (&mut input).take(limit).read_until(b'\n', &mut line).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        let verdict = if line.len() > LINE_MAX && !line.ends_with(b"\n") {
+            // Skip the rest of the overlong line.
+            let mut rest = Vec::new();
+            loop {
+                rest.clear();
+                match (&mut input).take(limit).read_until(b'\n', &mut rest).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) if rest.ends_with(b"\n") => break,
+                    Ok(_) => {}
+                }
+            }
+            Err(rpc_error(
+                None,
+                -32700,
+                format!("Parse error: the message is longer than {LINE_MAX} bytes"),
+            ))
+        } else {
+            check_line(&line)
+        };
+        match verdict {
+            Ok(false) => {}
+            Ok(true) => {
+                if !line.ends_with(b"\n") {
+                    line.push(b'\n');
+                }
+                if to_rmcp.write_all(&line).await.is_err() {
+                    break;
+                }
+            }
+            Err(answer) => {
+                if errors.send(answer).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    // Dropping `to_rmcp` ends rmcp's input: the session closes as on a plain EOF.
+}
+
+async fn merge_output(
+    from_rmcp: tokio::io::DuplexStream,
+    mut writer: StdoutWriter,
+    mut errors: tokio::sync::mpsc::Receiver<Vec<u8>>,
+) {
+    let mut output = BufReader::new(from_rmcp);
+    let mut line = Vec::new();
+    let mut errors_open = true;
+    loop {
+        line.clear();
+        tokio::select! {
+            read = output.read_until(b'\n', &mut line) => match read {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    if writer.write_all(&line).await.is_err() || writer.flush().await.is_err() {
+                        return;
+                    }
+                }
+            },
+            answer = errors.recv(), if errors_open => match answer {
+                Some(answer) => {
+                    if writer.write_all(&answer).await.is_err() || writer.flush().await.is_err() {
+                        return;
+                    }
+                }
+                None => errors_open = false,
+            },
+        }
+    }
+    while let Ok(answer) = errors.try_recv() {
+        let _ = writer.write_all(&answer).await;
+    }
+    let _ = writer.flush().await;
+}
+
+/// stdin and stdout as they are, without the line check.
 ///
 /// A pipe or socket is switched to non-blocking mode, which affects every process sharing that
 /// open description; stdout is left to tokio's stdio when stderr shares its description (as
 /// with `2>&1`), so log lines written to stderr never see `EAGAIN`.
-pub fn transport() -> io::Result<(StdinReader, StdoutWriter)> {
+fn raw_transport() -> io::Result<(StdinReader, StdoutWriter)> {
     let stdin = io::stdin().as_fd().try_clone_to_owned()?;
     let reader: StdinReader = match kind(&stdin)? {
         Kind::Pipe => Box::new(tokio::net::unix::pipe::Receiver::from_file(File::from(

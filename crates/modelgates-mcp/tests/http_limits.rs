@@ -147,3 +147,37 @@ fn idle_connections_are_capped_and_timed_out_and_shutdown_is_bounded() {
         .unwrap();
     assert!(check.status.success(), "{check:?}");
 }
+
+/// Bad JSON over HTTP gets 400 with the JSON-RPC parse error (not a plain-text refusal), and a
+/// body that is JSON but no message gets invalid request.
+#[test]
+fn malformed_bodies_get_json_rpc_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("j.redb");
+    let key = common::create_key(&db, &["--name", "k", "--management"]);
+    let mut server = common::serve_http(&db, &[]);
+    let h = common::mcp_headers(&key, None);
+    for (body, code) in [
+        ("{not json", -32700),
+        (
+            r#"{"jsonrpc":"2.0","id":1,"method":"ping","params":NaN}"#,
+            -32700,
+        ),
+        ("", -32700),
+        (r#"[{"jsonrpc":"2.0","id":1,"method":"ping"}]"#, -32600),
+        (r#"{"jsonrpc":"1.0","id":4,"method":"ping"}"#, -32600),
+    ] {
+        let r = common::http(&server.url, "POST", &h, body);
+        assert_eq!(r.status, 400, "{body:?}: {r:?}");
+        assert!(
+            r.header("content-type")
+                .is_some_and(|c| c.starts_with("application/json")),
+            "{r:?}"
+        );
+        let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+        assert_eq!(v["error"]["code"].as_i64(), Some(code), "{body:?}: {v}");
+    }
+    assert_eq!(common::mcp_initialize(&server.url, &key).status, 200);
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+}
