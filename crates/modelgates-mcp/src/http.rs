@@ -86,6 +86,9 @@ struct KeyOwner(String);
 /// The sessions this server created, with their owners, for binding and caps.
 struct Sessions {
     owners: Mutex<HashMap<String, KeyOwner>>,
+    /// Session-opening requests in flight, per key: they count against the caps until they
+    /// are answered, so concurrent `initialize` calls cannot pass the check together.
+    pending: Mutex<HashMap<KeyOwner, usize>>,
     manager: Arc<LocalSessionManager>,
     max_total: usize,
     max_per_key: usize,
@@ -129,6 +132,7 @@ pub fn router(gates: ModelGates, options: &HttpOptions, shutdown: CancellationTo
     let service = StreamableHttpService::new(move || Ok(template.clone()), manager.clone(), config);
     let sessions = Arc::new(Sessions {
         owners: Mutex::new(HashMap::new()),
+        pending: Mutex::new(HashMap::new()),
         manager,
         max_total: options.limits.max_sessions,
         max_per_key: options.limits.max_sessions_per_key,
@@ -275,6 +279,7 @@ async fn bind_sessions(
         .get(SESSION_HEADER)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    let mut opening = false;
     match &session {
         Some(id) => {
             let bound = sessions
@@ -294,7 +299,10 @@ async fn bind_sessions(
         None if request.method() == Method::POST => {
             sessions.prune().await;
             let owners = sessions.owners.lock().unwrap_or_else(|e| e.into_inner());
-            let mine = owners.values().filter(|o| **o == owner).count();
+            let mut pending = sessions.pending.lock().unwrap_or_else(|e| e.into_inner());
+            let in_flight: usize = pending.values().sum();
+            let mine = owners.values().filter(|o| **o == owner).count()
+                + pending.get(&owner).copied().unwrap_or(0);
             if mine >= sessions.max_per_key {
                 return refuse_with(
                     StatusCode::TOO_MANY_REQUESTS,
@@ -306,20 +314,27 @@ async fn bind_sessions(
                     ),
                 );
             }
-            if owners.len() >= sessions.max_total {
+            if owners.len() + in_flight >= sessions.max_total {
                 return refuse_with(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "unavailable",
                     &format!(
                         "the server has {} open sessions, the most allowed; retry later",
-                        owners.len()
+                        owners.len() + in_flight
                     ),
                 );
             }
+            *pending.entry(owner.clone()).or_default() += 1;
+            opening = true;
         }
         None => {}
     }
     let deleting = request.method() == Method::DELETE;
+    // Releases the reservation however the request ends (also when a timeout drops it).
+    let _reservation = opening.then(|| Reservation {
+        sessions: sessions.clone(),
+        owner: owner.clone(),
+    });
     let response = next.run(request).await;
     let mut owners = sessions.owners.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(created) = response
@@ -370,6 +385,28 @@ async fn json_rpc_guard(request: Request, next: Next) -> Response {
                 .await
         }
         Err(answer) => (StatusCode::BAD_REQUEST, json, answer).into_response(),
+    }
+}
+
+/// A place held for a session-opening request in flight.
+struct Reservation {
+    sessions: Arc<Sessions>,
+    owner: KeyOwner,
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        let mut pending = self
+            .sessions
+            .pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = pending.get_mut(&self.owner) {
+            *n -= 1;
+            if *n == 0 {
+                pending.remove(&self.owner);
+            }
+        }
     }
 }
 

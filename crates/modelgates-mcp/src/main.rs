@@ -454,16 +454,23 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let shutdown = shutdown_signal();
             tokio::pin!(shutdown);
             let server = McpServer::new(gates, caller).with_surface(&surface);
-            let reason = tokio::select! {
-                served = server.serve(modelgates_mcp::stdio::transport()?) => {
-                    let service = served?;
-                    tokio::select! {
-                        r = service.waiting() => format!("client closed the session ({r:?})"),
-                        signal = &mut shutdown => signal?,
+            let (transport, writing) = modelgates_mcp::stdio::transport()?;
+            let reason: Result<String, Box<dyn std::error::Error>> = async {
+                Ok(tokio::select! {
+                    served = server.serve(transport) => {
+                        let service = served?;
+                        tokio::select! {
+                            r = service.waiting() => format!("client closed the session ({r:?})"),
+                            signal = &mut shutdown => signal?,
+                        }
                     }
-                }
-                signal = &mut shutdown => signal?,
-            };
+                    signal = &mut shutdown => signal?,
+                })
+            }
+            .await;
+            // The transport is dropped by now: let the last answers reach stdout.
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(2), writing).await;
+            let reason = reason?;
             tracing::info!("{reason}; closing the database");
             store.close()?;
             Ok(())

@@ -49,21 +49,48 @@ fn kind(fd: &OwnedFd) -> io::Result<Kind> {
     }
 }
 
-/// stdin and stdout as an rmcp transport (`(reader, writer)`), behind the line check above.
-/// Spawns two tasks on the current runtime.
-pub fn transport() -> io::Result<(StdinReader, StdoutWriter)> {
+/// stdin and stdout as an rmcp transport (`(reader, writer)`), behind the line check above,
+/// and the task writing stdout: await it after the session ends, so that the last answers
+/// reach the client before the process exits. Spawns its tasks on the current runtime.
+pub fn transport() -> io::Result<((StdinReader, StdoutWriter), tokio::task::JoinHandle<()>)> {
     let (reader, writer) = raw_transport()?;
     Ok(guard(reader, writer))
 }
 
-/// Puts the line check between `reader`/`writer` and rmcp: returns the halves rmcp uses.
-pub fn guard(reader: StdinReader, writer: StdoutWriter) -> (StdinReader, StdoutWriter) {
+/// Puts the line check between `reader`/`writer` and rmcp: returns the halves rmcp uses and
+/// the task that writes `writer` (it ends once rmcp's output and the check's answers are
+/// written).
+pub fn guard(
+    reader: StdinReader,
+    writer: StdoutWriter,
+) -> ((StdinReader, StdoutWriter), tokio::task::JoinHandle<()>) {
     let (to_rmcp, rmcp_in) = tokio::io::duplex(256 * 1024);
     let (rmcp_out, from_rmcp) = tokio::io::duplex(256 * 1024);
     let (errors_tx, errors_rx) = tokio::sync::mpsc::channel::<Vec<u8>>(64);
+    let (lines_tx, lines_rx) = tokio::sync::mpsc::channel::<Vec<u8>>(64);
     tokio::spawn(filter_input(reader, to_rmcp, errors_tx));
-    tokio::spawn(merge_output(from_rmcp, writer, errors_rx));
-    (Box::new(rmcp_in), Box::new(rmcp_out))
+    tokio::spawn(read_lines(from_rmcp, lines_tx));
+    let writing = tokio::spawn(merge_output(lines_rx, writer, errors_rx));
+    ((Box::new(rmcp_in), Box::new(rmcp_out)), writing)
+}
+
+/// rmcp's output, whole lines at a time (a last line without a newline gets one).
+async fn read_lines(from_rmcp: tokio::io::DuplexStream, lines: tokio::sync::mpsc::Sender<Vec<u8>>) {
+    let mut output = BufReader::new(from_rmcp);
+    loop {
+        let mut line = Vec::new();
+        match output.read_until(b'\n', &mut line).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {
+                if !line.ends_with(b"\n") {
+                    line.push(b'\n');
+                }
+                if lines.send(line).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
 }
 
 async fn filter_input(
@@ -119,39 +146,25 @@ async fn filter_input(
     // Dropping `to_rmcp` ends rmcp's input: the session closes as on a plain EOF.
 }
 
+/// Writes whole lines from rmcp and the check's answers to stdout, in arrival order; both
+/// sources are channels, so neither is ever cut mid-line.
 async fn merge_output(
-    from_rmcp: tokio::io::DuplexStream,
+    mut lines: tokio::sync::mpsc::Receiver<Vec<u8>>,
     mut writer: StdoutWriter,
     mut errors: tokio::sync::mpsc::Receiver<Vec<u8>>,
 ) {
-    let mut output = BufReader::new(from_rmcp);
-    let mut line = Vec::new();
-    let mut errors_open = true;
-    loop {
-        line.clear();
-        tokio::select! {
-            read = output.read_until(b'\n', &mut line) => match read {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {
-                    if writer.write_all(&line).await.is_err() || writer.flush().await.is_err() {
-                        return;
-                    }
-                }
-            },
-            answer = errors.recv(), if errors_open => match answer {
-                Some(answer) => {
-                    if writer.write_all(&answer).await.is_err() || writer.flush().await.is_err() {
-                        return;
-                    }
-                }
-                None => errors_open = false,
-            },
+    let (mut lines_open, mut errors_open) = (true, true);
+    while lines_open || errors_open {
+        let next = tokio::select! {
+            line = lines.recv(), if lines_open => line.or_else(|| { lines_open = false; None }),
+            answer = errors.recv(), if errors_open => answer.or_else(|| { errors_open = false; None }),
+        };
+        if let Some(bytes) = next
+            && (writer.write_all(&bytes).await.is_err() || writer.flush().await.is_err())
+        {
+            return;
         }
     }
-    while let Ok(answer) = errors.try_recv() {
-        let _ = writer.write_all(&answer).await;
-    }
-    let _ = writer.flush().await;
 }
 
 /// stdin and stdout as they are, without the line check.

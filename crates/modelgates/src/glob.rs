@@ -43,13 +43,18 @@ fn expand(pattern: &str) -> Result<Vec<String>, Refusal> {
     let mut alts = vec![String::new()];
     let mut i = 0;
     let mut lit_start = 0;
-    let append = |alts: &mut Vec<String>, s: &str| alts.iter_mut().for_each(|a| a.push_str(s));
+    let append = |alts: &mut Vec<String>, s: &str| -> Result<(), Refusal> {
+        for a in alts.iter_mut() {
+            join(a, s)?;
+        }
+        Ok(())
+    };
     while i < b.len() {
         match b[i] {
             b'\\' => i += 2,
             b'[' => i = class_end(b, i),
             b'{' => {
-                append(&mut alts, &pattern[lit_start..i]);
+                append(&mut alts, &pattern[lit_start..i])?;
                 let mut branches: Vec<String> = Vec::new();
                 let mut start = i + 1;
                 let mut j = i + 1;
@@ -80,18 +85,37 @@ fn expand(pattern: &str) -> Result<Vec<String>, Refusal> {
                         "its {{…}} groups expand to more than {ALTERNATIVES_MAX} alternatives"
                     ));
                 }
-                alts = alts
-                    .iter()
-                    .flat_map(|a| branches.iter().map(move |br| format!("{a}{br}")))
-                    .collect();
+                let mut next = Vec::with_capacity(alts.len() * branches.len());
+                for a in &alts {
+                    for br in &branches {
+                        let mut x = a.clone();
+                        join(&mut x, br)?;
+                        next.push(x);
+                    }
+                }
+                alts = next;
                 i = j;
                 lit_start = j;
             }
             _ => i += 1,
         }
     }
-    append(&mut alts, &pattern[lit_start.min(b.len())..]);
+    append(&mut alts, &pattern[lit_start.min(b.len())..])?;
     Ok(alts)
+}
+
+/// Appends `text` to an alternative, refusing a `*` on both sides of a `{…}` boundary: glued
+/// together they would read as `**`, which globset keeps as two separate `*`.
+fn join(alt: &mut String, text: &str) -> Result<(), Refusal> {
+    if alt.ends_with('*') && text.starts_with('*') {
+        return Err(
+            "a * on both sides of a {…} boundary is not supported; spell the \
+                    alternatives out"
+                .into(),
+        );
+    }
+    alt.push_str(text);
+    Ok(())
 }
 
 /// The index just past the `[…]` class starting at `b[at]` (a leading `]` is literal).
@@ -136,7 +160,8 @@ fn parse(alt: &str) -> Result<Vec<Tok>, Refusal> {
         i += 1;
         match c {
             b'\\' => {
-                out.push(Parsed::Tok(Tok::Lit(b[i])));
+                let escaped = *b.get(i).ok_or("a dangling \\ at the end")?;
+                out.push(Parsed::Tok(Tok::Lit(escaped)));
                 i += 1;
             }
             b'?' => out.push(Parsed::Tok(Tok::Any)),
@@ -468,12 +493,19 @@ mod tests {
         assert!(Glob::new(&"?".repeat(64)).unwrap_err().contains("tokens"));
         assert!(Glob::new("{a,**/b}").unwrap_err().contains("**"));
         assert!(Glob::new("[é]").unwrap_err().contains("non-ASCII"));
+        for glued in ["src/{*,x}*", "src/*{*,x}", "a/*{,*}"] {
+            assert!(
+                Glob::new(glued).unwrap_err().contains("both sides"),
+                "{glued}"
+            );
+        }
+        assert!(Glob::new("a\\").is_err());
     }
 
     fn piece() -> impl Strategy<Value = &'static str> {
         prop::sample::select(vec![
             "a", "b", ".", "/", "*", "**", "?", "[ab]", "[!a]", "[a-c]", "{a,b}", "{a,/}", "{,b}",
-            "\\*", "é", "-", "]", "/**/", "**/", "/**", "[]a-]", "\\/",
+            "\\*", "é", "-", "]", "/**/", "**/", "/**", "[]a-]", "{*,a}", "{a,*}", "\\/",
         ])
     }
 

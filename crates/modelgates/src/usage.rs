@@ -702,16 +702,6 @@ impl ModelGates {
                     workspaces.insert(n.workspace.clone(), ws);
                 }
                 let ws = &workspaces[&n.workspace];
-                let req_key = (account, ws.id, n.request_id.clone());
-                if let Some(id) = USAGE_REQUESTS.get(&*tx.txn, &req_key)? {
-                    // Absent when retention has removed it since.
-                    let data = USAGE.get(&*tx.txn, &(account, ws.id, id))?;
-                    out.push(Recorded {
-                        data,
-                        duplicate: true,
-                    });
-                    continue;
-                }
                 let api_key_id = match &n.api_key_id {
                     None if !me.is_admin() => {
                         return Err(Error::PermissionDenied(format!(
@@ -748,6 +738,18 @@ impl ModelGates {
                         Some(id)
                     }
                 };
+                // A repeated request id answers its first record, after the key checks, so
+                // a member cannot read a record through another key's request id.
+                let req_key = (account, ws.id, n.request_id.clone());
+                if let Some(id) = USAGE_REQUESTS.get(&*tx.txn, &req_key)? {
+                    // Absent when retention has removed it since.
+                    let data = USAGE.get(&*tx.txn, &(account, ws.id, id))?;
+                    out.push(Recorded {
+                        data,
+                        duplicate: true,
+                    });
+                    continue;
+                }
                 // Priced once per (workspace, provider, model) in a batch: the prices cannot
                 // change inside this transaction.
                 let price_key = (ws.id, n.provider.as_str(), n.model.as_str());
