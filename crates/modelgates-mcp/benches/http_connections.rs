@@ -21,15 +21,7 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("conn.redb");
     let key = common::create_key(&db, &["--name", "bench", "--management"]);
-    let common::HttpServer {
-        mut child,
-        url,
-        stderr,
-    } = common::serve_http(&db, &["--max-sessions-per-key", "1000"]);
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for _ in stderr.lines() {}
-    });
+    let (mut child, url) = common::serve_http_quiet(&db, &["--max-sessions-per-key", "1000"]);
     let addr: std::net::SocketAddr = url
         .trim_start_matches("http://")
         .split('/')

@@ -28,19 +28,10 @@ fn main() {
     let db = dir.path().join("sessions.redb");
     let key = common::create_key(&db, &["--name", "bench", "--management"]);
     let cap = (sessions + 10).to_string();
-    let common::HttpServer {
-        mut child,
-        url,
-        stderr,
-    } = common::serve_http(
+    let (mut child, url) = common::serve_http_quiet(
         &db,
         &["--max-sessions-per-key", &cap, "--max-sessions", &cap],
     );
-    // Drain the log: a full pipe would block the server.
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for _ in stderr.lines() {}
-    });
     let pid = child.id();
     // Warm up: the first session pays for one-time allocations (tool schemas, runtime).
     for _ in 0..10 {

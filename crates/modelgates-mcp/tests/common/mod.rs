@@ -138,6 +138,14 @@ pub fn serve_http(db: &Path, extra: &[&str]) -> HttpServer {
     HttpServer { child, url, stderr }
 }
 
+/// Like [`serve_http`], for callers that do not read the log: a thread drains it, since a
+/// full pipe would block the server. Returns the child and the URL.
+pub fn serve_http_quiet(db: &Path, extra: &[&str]) -> (Child, String) {
+    let HttpServer { child, url, stderr } = serve_http(db, extra);
+    std::thread::spawn(move || for _ in stderr.lines() {});
+    (child, url)
+}
+
 /// A raw HTTP/1.1 response: status, headers (lower-case names) and body.
 #[derive(Debug)]
 pub struct RawResponse {
