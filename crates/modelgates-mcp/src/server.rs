@@ -214,15 +214,7 @@ impl McpServer {
         f: impl FnOnce(&ModelGates, &Caller) -> modelgates::Result<T>,
     ) -> Result<T, ToolError> {
         let caller = self.caller(ctx)?;
-        // A panic outside the domain's own containment (the snapshot's route resolution, say)
-        // fails this call alone instead of unwinding through the session's task.
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&self.gates, &caller)))
-            .unwrap_or_else(|_| {
-                Err(Error::internal(
-                    "the operation failed unexpectedly (details are in the server log)",
-                ))
-            })
-            .map_err(ToolError)
+        f(&self.gates, &caller).map_err(ToolError)
     }
 
     /// Runs a mutating domain call on the blocking pool: a durable commit waits for fsync and

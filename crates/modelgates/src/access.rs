@@ -25,7 +25,7 @@ use std::ops::Deref;
 
 use crate::error::{Error, Result};
 use crate::gates::Caller;
-use crate::ids::{AccountId, UserId};
+use crate::ids::{AccountId, UserId, WorkspaceId};
 use crate::member::{Member, OrgRole};
 use crate::schema::MEMBERS;
 use crate::storage::ReadTxn;
@@ -83,10 +83,23 @@ pub(crate) fn admin(txn: &dyn ReadTxn, caller: &Caller) -> Result<Actor> {
 /// Whether `me` may see the data of `ws`: org admins always; members when they are members
 /// of it or it is the account's default workspace.
 pub(crate) fn sees(txn: &dyn ReadTxn, me: &Actor, ws: &Workspace) -> Result<bool> {
+    sees_with(txn, me, ws, || {
+        Ok(crate::account::load(txn, me.account)?.default_workspace_id)
+    })
+}
+
+/// [`sees`], for a caller that already holds the account's default workspace id (`default`
+/// is asked only when membership does not decide).
+pub(crate) fn sees_with(
+    txn: &dyn ReadTxn,
+    me: &Actor,
+    ws: &Workspace,
+    default: impl FnOnce() -> Result<WorkspaceId>,
+) -> Result<bool> {
     if me.is_admin() || workspace::is_member(txn, me.account, ws.id, &me.user_id)? {
         return Ok(true);
     }
-    Ok(crate::account::load(txn, me.account)?.default_workspace_id == ws.id)
+    Ok(default()? == ws.id)
 }
 
 /// Requires that `me` may see the data of `ws` (see [`sees`]).

@@ -281,7 +281,7 @@ pub(crate) fn contain_panic<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
             .map(|s| (*s).to_owned())
             .or_else(|| payload.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "a non-string panic payload".into());
-        tracing::error!(panic = %what, "an operation panicked; its transaction was aborted");
+        tracing::error!(panic = %what, "an operation panicked; its transaction was not committed");
         Err(Error::internal(
             "the operation failed unexpectedly (details are in the server log)",
         ))

@@ -1170,8 +1170,11 @@ impl ModelGates {
         files: &[String],
     ) -> Result<Route> {
         check_route_files("files", files)?;
-        let ws = self.read(|txn| Ok(access::workspace_of(txn, caller, workspace)?.1))?;
-        self.snapshot().route(caller.account, ws.id, kind, files)
+        // Resolved inside `read`, so a panic in the engine is contained like any operation's.
+        self.read(|txn| {
+            let ws = access::workspace_of(txn, caller, workspace)?.1;
+            self.snapshot().route(caller.account, ws.id, kind, files)
+        })
     }
 }
 

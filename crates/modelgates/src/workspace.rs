@@ -572,7 +572,8 @@ impl ModelGates {
         self.read(|txn| {
             let me = access::member(txn, caller)?;
             let account = caller.account;
-            let active = account::load(txn, account)?.active_workspace();
+            let acct = account::load(txn, account)?;
+            let active = acct.active_workspace();
             let mut all = match &filter.provider {
                 None => WORKSPACES.values_with_prefix(txn, &(account,))?,
                 Some(p) => {
@@ -591,7 +592,7 @@ impl ModelGates {
             if !me.is_admin() {
                 let mut seen = Vec::with_capacity(all.len());
                 for w in all {
-                    if access::sees(txn, &me, &w)? {
+                    if access::sees_with(txn, &me, &w, || Ok(acct.default_workspace_id))? {
                         seen.push(w);
                     }
                 }
