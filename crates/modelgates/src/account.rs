@@ -110,9 +110,8 @@ impl ModelGates {
     /// returns a caller acting as that admin.
     pub fn create_account(&self, options: &Bootstrap) -> Result<Caller> {
         let account = self.write(|tx| {
-            let account = bootstrap(&mut *tx.txn, tx.now, options)?;
-            crate::routing::publish_workspace(tx, account.id, account.default_workspace_id)?;
-            Ok(account)
+            let now = tx.now;
+            bootstrap(tx, now, options)
         })?;
         Ok(Caller {
             account: account.id,

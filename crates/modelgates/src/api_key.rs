@@ -11,7 +11,7 @@ use crate::gates::{Caller, ModelGates, Tx};
 use crate::ids::{AccountId, KeyId, UserId, WorkspaceId};
 use crate::patch::Patch;
 use crate::schema::{API_KEYS, KEY_HASHES, USER_KEYS, WORKSPACE_KEYS, WORKSPACES};
-use crate::snapshot::{KeyChange, KeyEntry, VerifiedKey, hash_secret};
+use crate::snapshot::{VerifiedKey, hash_secret};
 use crate::storage::ReadTxn;
 use crate::validate::{self, Page, Paged};
 use crate::workspace;
@@ -220,22 +220,21 @@ fn load(txn: &dyn ReadTxn, account: AccountId, raw_id: &str) -> Result<KeyRecord
         .ok_or_else(|| Error::not_found("API key", id.to_string()))
 }
 
-/// Deletes a key with its indexes and its io-logging references, and unpublishes it.
+/// Deletes a key with its indexes and its io-logging references (the snapshot follows at commit).
 pub(crate) fn delete_record(tx: &mut Tx<'_>, account: AccountId, record: &KeyRecord) -> Result<()> {
     let k = &record.key;
-    API_KEYS.delete(&mut *tx.txn, &(account, k.id))?;
-    WORKSPACE_KEYS.delete(&mut *tx.txn, &(account, k.workspace_id, k.id))?;
-    USER_KEYS.delete(&mut *tx.txn, &(account, k.creator_user_id.clone(), k.id))?;
+    API_KEYS.delete(&mut *tx, &(account, k.id))?;
+    WORKSPACE_KEYS.delete(&mut *tx, &(account, k.workspace_id, k.id))?;
+    USER_KEYS.delete(&mut *tx, &(account, k.creator_user_id.clone(), k.id))?;
     let hash = record.hash_bytes()?;
-    KEY_HASHES.delete(&mut *tx.txn, &hash)?;
-    if let Some(mut ws) = WORKSPACES.get(&*tx.txn, &(account, k.workspace_id))?
+    KEY_HASHES.delete(&mut *tx, &hash)?;
+    if let Some(mut ws) = WORKSPACES.get(&*tx, &(account, k.workspace_id))?
         && let Some(ids) = &mut ws.io_logging_api_key_ids
         && ids.contains(&k.id)
     {
         ids.retain(|id| *id != k.id);
-        WORKSPACES.put(&mut *tx.txn, &(account, ws.id), &ws)?;
+        WORKSPACES.put(&mut *tx, &(account, ws.id), &ws)?;
     }
-    tx.key_changes.push(KeyChange::Remove(hash));
     Ok(())
 }
 
@@ -258,12 +257,7 @@ fn loosens(key: &ApiKey, patch: &KeyPatch) -> Option<&'static str> {
 }
 
 fn store(tx: &mut Tx<'_>, record: &KeyRecord) -> Result<()> {
-    API_KEYS.put(&mut *tx.txn, &(record.account, record.key.id), record)?;
-    tx.key_changes.push(KeyChange::Upsert(
-        record.hash_bytes()?,
-        KeyEntry::of(record.account, record),
-    ));
-    Ok(())
+    API_KEYS.put(tx, &(record.account, record.key.id), record)
 }
 
 impl ModelGates {
@@ -281,7 +275,7 @@ impl ModelGates {
             .transpose()?
             .unwrap_or_else(|| caller.user_id.clone());
         self.write(|tx| {
-            let me = access::member(&*tx.txn, caller)?;
+            let me = access::member(&*tx, caller)?;
             access::own(&me, &creator, "create keys for themselves")?;
             if new.kind == Some(KeyKind::Management) && !me.is_admin() {
                 return Err(Error::PermissionDenied(format!(
@@ -294,11 +288,11 @@ impl ModelGates {
                 check_expiry(t, tx.now)?;
             }
             let account = caller.account;
-            let ws = workspace::resolve(&*tx.txn, account, &new.workspace)?;
-            access::workspace(&*tx.txn, &me, &ws)?;
+            let ws = workspace::resolve(&*tx, account, &new.workspace)?;
+            access::workspace(&*tx, &me, &ws)?;
             workspace::check_not_archived(&ws)?;
             if crate::schema::MEMBERS
-                .get(&*tx.txn, &(account, creator.clone()))?
+                .get(&*tx, &(account, creator.clone()))?
                 .is_none()
             {
                 return Err(Error::invalid(
@@ -306,7 +300,7 @@ impl ModelGates {
                     format!("user {creator} is not a member of the organization"),
                 ));
             }
-            if !workspace::is_member(&*tx.txn, account, ws.id, &creator)? {
+            if !workspace::is_member(&*tx, account, ws.id, &creator)? {
                 return Err(Error::precondition(
                     "NOT_WORKSPACE_MEMBER",
                     format!(
@@ -342,9 +336,9 @@ impl ModelGates {
                 hash: hex(&hash),
             };
             store(tx, &record)?;
-            WORKSPACE_KEYS.put(&mut *tx.txn, &(account, ws.id, id), &id)?;
-            USER_KEYS.put(&mut *tx.txn, &(account, creator.clone(), id), &id)?;
-            KEY_HASHES.put(&mut *tx.txn, &hash, &(account, id))?;
+            WORKSPACE_KEYS.put(&mut *tx, &(account, ws.id, id), &id)?;
+            USER_KEYS.put(&mut *tx, &(account, creator.clone(), id), &id)?;
+            KEY_HASHES.put(&mut *tx, &hash, &(account, id))?;
             Ok(CreatedKey {
                 data: key,
                 key: secret,
@@ -399,8 +393,8 @@ impl ModelGates {
             check_limit(limit)?;
         }
         self.write(|tx| {
-            let me = access::member(&*tx.txn, caller)?;
-            let mut record = load(&*tx.txn, caller.account, id)?;
+            let me = access::member(&*tx, caller)?;
+            let mut record = load(&*tx, caller.account, id)?;
             access::own(&me, &record.key.creator_user_id, "change their own keys")?;
             if let Some(&t) = patch.expires_at.as_set() {
                 check_expiry(t, tx.now)?;
@@ -432,8 +426,8 @@ impl ModelGates {
     /// Deletes a key; it stops verifying immediately.
     pub fn key_delete(&self, caller: &Caller, id: &str) -> Result<ApiKey> {
         self.write(|tx| {
-            let me = access::member(&*tx.txn, caller)?;
-            let record = load(&*tx.txn, caller.account, id)?;
+            let me = access::member(&*tx, caller)?;
+            let record = load(&*tx, caller.account, id)?;
             access::own(&me, &record.key.creator_user_id, "delete their own keys")?;
             delete_record(tx, caller.account, &record)?;
             Ok(record.key)

@@ -13,7 +13,11 @@ use crate::ids::{AccountId, ProviderId, WorkspaceId};
 use crate::member::OrgRole;
 use crate::model::{ModelStatus, workspace_models};
 use crate::schema::*;
+use crate::snapshot::Snapshot;
 use crate::storage::ReadTxn;
+
+/// How many snapshot differences a report lists at most.
+const SNAPSHOT_PROBLEMS_MAX: usize = 20;
 use crate::workspace::Workspace;
 
 /// What [`ModelGates::check`] read, and what it found wrong.
@@ -68,21 +72,17 @@ impl ModelGates {
     /// Reads and decodes every record and verifies every invariant. An undecodable record is
     /// an error (`Error::Corrupt` naming the table); broken invariants are listed in the report.
     pub fn check(&self) -> Result<CheckReport> {
-        let snapshot_len = self.snapshot().len();
-        let routed = self.snapshot().routed_workspaces();
-        self.read(|txn| {
+        self.read_with_snapshot(|txn, live| {
             let mut c = Checker {
                 report: CheckReport::default(),
             };
             check_all(txn, &mut c)?;
-            let hashes = KEY_HASHES.scan_prefix(txn, &())?.len();
-            c.ensure(snapshot_len == hashes, || {
-                format!("the data-plane snapshot holds {snapshot_len} keys, the store {hashes}")
-            });
-            let workspaces = c.report.workspaces as usize;
-            c.ensure(routed == workspaces, || {
-                format!("the routing snapshot holds {routed} workspaces, the store {workspaces}")
-            });
+            // The live snapshot must be exactly what loading the store gives: every key entry,
+            // every compiled workspace, every provider.
+            let fresh = Snapshot::load(txn)?;
+            c.report
+                .problems
+                .extend(live.differences(&fresh, SNAPSHOT_PROBLEMS_MAX));
             Ok(c.report)
         })
     }

@@ -110,6 +110,26 @@ tuple_key!(A, B);
 tuple_key!(A, B, C);
 tuple_key!(A, B, C, D);
 
+/// A key segment that can be read back from its encoding: the fixed-width ids the data-plane
+/// snapshot needs to recover from a written key (see [`Table::decode_key`]).
+pub(crate) trait KeyDecode: KeyPart + Sized {
+    /// Reads one segment from the front of `input`, advancing it; `None` if it does not fit.
+    fn decode_key(input: &mut &[u8]) -> Option<Self>;
+}
+
+/// Takes the next 16 bytes of `input`.
+pub(crate) fn take16(input: &mut &[u8]) -> Option<[u8; 16]> {
+    let (head, rest) = input.split_first_chunk::<16>()?;
+    *input = rest;
+    Some(*head)
+}
+
+impl<A: KeyDecode, B: KeyDecode> KeyDecode for (A, B) {
+    fn decode_key(input: &mut &[u8]) -> Option<Self> {
+        Some((A::decode_key(input)?, B::decode_key(input)?))
+    }
+}
+
 /// Encodes a key (or key prefix) to bytes.
 pub fn encode_key(key: &impl KeyPart) -> Vec<u8> {
     let mut out = Vec::with_capacity(48);
@@ -301,6 +321,23 @@ impl<K: KeyPart + ?Sized, V: Serialize + DeserializeOwned> Table<K, V> {
         self.name
     }
 
+    /// The typed key of a raw write to storage table `table`, if the write belongs to this
+    /// table: the storage table and family byte match and the rest decodes whole.
+    pub(crate) fn decode_key(&self, table: TableName, key: &[u8]) -> Option<K>
+    where
+        K: KeyDecode,
+    {
+        if table != self.name {
+            return None;
+        }
+        let mut rest = match self.family {
+            Some(f) => key.strip_prefix(&[f])?,
+            None => key,
+        };
+        let decoded = K::decode_key(&mut rest)?;
+        rest.is_empty().then_some(decoded)
+    }
+
     /// The value under `key`.
     pub fn get(&self, txn: &(impl ReadTxn + ?Sized), key: &K) -> Result<Option<V>> {
         match txn.get(self.name, &self.key(key))? {
@@ -444,6 +481,26 @@ mod tests {
             let succ = prefix_successor(&prefix).expect("terminator is never all 0xFF");
             prop_assert!(whole < succ);
         }
+    }
+
+    #[test]
+    fn keys_decode_back_only_in_their_own_table_and_family() {
+        use crate::ids::{AccountId, KeyId, WorkspaceId};
+        const T: Table<(AccountId, KeyId), u8> = Table::family("t", 3);
+        const U: Table<(AccountId, WorkspaceId), u8> = Table::new("t");
+        let key = (AccountId::generate(1), KeyId::generate(2));
+        let bytes = T.key_bytes(&key);
+        assert_eq!(T.decode_key(TableName("t"), &bytes), Some(key));
+        assert_eq!(T.decode_key(TableName("other"), &bytes), None);
+        let mut wrong_family = bytes.clone();
+        wrong_family[0] = 4;
+        assert_eq!(T.decode_key(TableName("t"), &wrong_family), None);
+        assert_eq!(
+            T.decode_key(TableName("t"), &bytes[..bytes.len() - 1]),
+            None
+        );
+        // 33 bytes (family + 32) are not a family-less pair of ids.
+        assert_eq!(U.decode_key(TableName("t"), &bytes), None);
     }
 
     #[test]

@@ -13,8 +13,9 @@ use crate::error::{Error, Result};
 use crate::ids::{AccountId, UserId};
 use crate::member::OrgRole;
 use crate::schema::{self, MEMBERS, META, META_CATALOG_FINGERPRINT, META_SCHEMA_VERSION};
-use crate::snapshot::{KeyChange, RoutingChange, Snapshot};
-use crate::storage::{ReadTxn, Storage, StorageError, WriteTxn};
+use crate::snapshot::Snapshot;
+use crate::storage::{ReadTxn, Storage, StorageError};
+pub(crate) use crate::tx::Tx;
 
 /// How often a write closure is re-run when the backend reports a transaction conflict.
 const MAX_WRITE_ATTEMPTS: usize = 8;
@@ -77,14 +78,6 @@ impl std::fmt::Debug for ModelGates {
             .field("backend", &self.inner.store.backend_name())
             .finish()
     }
-}
-
-/// A write transaction of the domain: the store transaction plus what the commit must publish.
-pub(crate) struct Tx<'a> {
-    pub(crate) txn: Box<dyn WriteTxn + 'a>,
-    pub(crate) now: DateTime<Utc>,
-    pub(crate) key_changes: Vec<KeyChange>,
-    pub(crate) routing_changes: Vec<RoutingChange>,
 }
 
 impl ModelGates {
@@ -220,6 +213,26 @@ impl ModelGates {
         contain_panic(|| f(&*txn))
     }
 
+    /// Runs `f` in one read transaction together with the snapshot published for exactly the
+    /// state it reads (no commit can fall between them).
+    pub(crate) fn read_with_snapshot<T>(
+        &self,
+        f: impl FnOnce(&dyn ReadTxn, &Snapshot) -> Result<T>,
+    ) -> Result<T> {
+        let (txn, snapshot) = {
+            let _serial = self
+                .inner
+                .write_lock
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            (
+                self.inner.store.begin_read()?,
+                self.inner.snapshot.load_full(),
+            )
+        };
+        contain_panic(|| f(&*txn, &snapshot))
+    }
+
     /// Runs `f` in one write transaction and commits it; on any error nothing is written.
     /// `f` may be re-run if the backend reports a conflict, so it must not have side effects
     /// outside the transaction.
@@ -232,12 +245,7 @@ impl ModelGates {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let mut tx = Tx {
-                txn: self.inner.store.begin_write()?,
-                now: self.inner.clock.now(),
-                key_changes: Vec::new(),
-                routing_changes: Vec::new(),
-            };
+            let mut tx = Tx::new(self.inner.store.begin_write()?, self.inner.clock.now());
             // A panic inside `f` is caught here, while `tx` is still alive: the transaction is
             // then aborted normally below instead of being dropped during unwinding (redb marks
             // a file "needs repair" when a write transaction is dropped by a panic).
@@ -248,24 +256,33 @@ impl ModelGates {
                 }
                 Err(e) => {
                     // Dropping aborts too; an explicit abort surfaces nothing more useful.
-                    let _ = tx.txn.abort();
+                    let _ = tx.abort();
                     return Err(e);
                 }
             };
-            let changes = std::mem::take(&mut tx.key_changes);
-            let routing_changes = std::mem::take(&mut tx.routing_changes);
-            match tx.txn.commit() {
+            // The snapshot changes are derived from what the transaction wrote, read inside it
+            // (the write lock keeps the current snapshot the one they apply to), and published
+            // only once the commit succeeded.
+            let current = self.inner.snapshot.load_full();
+            let changes = match contain_panic(|| tx.snapshot_changes(&current)) {
+                Ok(changes) => changes,
+                Err(Error::Storage(StorageError::Conflict)) if attempt < MAX_WRITE_ATTEMPTS => {
+                    continue;
+                }
+                Err(e) => {
+                    let _ = tx.abort();
+                    return Err(e);
+                }
+            };
+            match tx.commit() {
                 Ok(()) => {}
                 Err(StorageError::Conflict) if attempt < MAX_WRITE_ATTEMPTS => continue,
                 Err(e) => return Err(e.into()),
             }
-            if !changes.is_empty() || !routing_changes.is_empty() {
-                let next = self
-                    .inner
+            if !changes.is_empty() {
+                self.inner
                     .snapshot
-                    .load()
-                    .with_changes(changes, routing_changes);
-                self.inner.snapshot.store(Arc::new(next));
+                    .store(Arc::new(current.with_changes(changes)));
             }
             return Ok(out);
         }

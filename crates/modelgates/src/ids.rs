@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::codec::KeyPart;
+use crate::codec::{KeyDecode, KeyPart, take16};
 use crate::error::Error;
 
 /// 128 random bits from the OS.
@@ -136,6 +136,12 @@ macro_rules! prefixed_id {
             }
         }
 
+        impl KeyDecode for $name {
+            fn decode_key(input: &mut &[u8]) -> Option<Self> {
+                take16(input).map(|b| Self(ulid::Ulid::from_bytes(b)))
+            }
+        }
+
         #[cfg(feature = "schemars")]
         impl schemars::JsonSchema for $name {
             fn schema_name() -> std::borrow::Cow<'static, str> {
@@ -244,6 +250,12 @@ impl fmt::Debug for WorkspaceId {
 impl KeyPart for WorkspaceId {
     fn encode_key(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(self.0.as_bytes());
+    }
+}
+
+impl KeyDecode for WorkspaceId {
+    fn decode_key(input: &mut &[u8]) -> Option<Self> {
+        take16(input).map(|b| Self(uuid::Uuid::from_bytes(b)))
     }
 }
 

@@ -93,6 +93,7 @@ mod schema;
 mod secrets;
 mod snapshot;
 mod storage;
+mod tx;
 mod usage;
 mod validate;
 mod workspace;

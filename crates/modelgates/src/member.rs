@@ -155,14 +155,14 @@ impl ModelGates {
         validate_person_name("first_name", &first)?;
         validate_person_name("last_name", &last)?;
         self.write(|tx| {
-            access::admin(&*tx.txn, caller)?;
-            if MEMBERS.contains(&*tx.txn, &(caller.account, user_id.clone()))? {
+            access::admin(&*tx, caller)?;
+            if MEMBERS.contains(&*tx, &(caller.account, user_id.clone()))? {
                 return Err(Error::conflict(
                     "user_id",
                     format!("user {user_id} is already a member of the organization"),
                 ));
             }
-            check_email_free(&*tx.txn, caller.account, &new.email, None)?;
+            check_email_free(&*tx, caller.account, &new.email, None)?;
             let member = Member {
                 user_id: user_id.clone(),
                 email: new.email.clone(),
@@ -172,7 +172,7 @@ impl ModelGates {
                 created_at: tx.now,
                 updated_at: None,
             };
-            insert(&mut *tx.txn, caller.account, &member)?;
+            insert(&mut *tx, caller.account, &member)?;
             Ok(member)
         })
     }
@@ -211,15 +211,15 @@ impl ModelGates {
         validate_person_name("first_name", &patch.first_name)?;
         validate_person_name("last_name", &patch.last_name)?;
         self.write(|tx| {
-            access::admin(&*tx.txn, caller)?;
+            access::admin(&*tx, caller)?;
             let account = caller.account;
-            let mut m = load(&*tx.txn, account, &user_id)?;
+            let mut m = load(&*tx, account, &user_id)?;
             if let Some(email) = &patch.email
                 && email != &m.email
             {
-                check_email_free(&*tx.txn, account, email, Some(&user_id))?;
-                MEMBER_EMAILS.delete(&mut *tx.txn, &email_key(account, &m.email))?;
-                MEMBER_EMAILS.put(&mut *tx.txn, &email_key(account, email), &user_id)?;
+                check_email_free(&*tx, account, email, Some(&user_id))?;
+                MEMBER_EMAILS.delete(&mut *tx, &email_key(account, &m.email))?;
+                MEMBER_EMAILS.put(&mut *tx, &email_key(account, email), &user_id)?;
                 m.email = email.clone();
             }
             patch.first_name.clone().apply_to(&mut m.first_name);
@@ -227,7 +227,7 @@ impl ModelGates {
             if let Some(role) = patch.role
                 && role != m.role
             {
-                if m.role == OrgRole::Admin && count_admins(&*tx.txn, account)? <= 1 {
+                if m.role == OrgRole::Admin && count_admins(&*tx, account)? <= 1 {
                     return Err(Error::precondition(
                         "LAST_ORG_ADMIN",
                         format!(
@@ -240,7 +240,7 @@ impl ModelGates {
                 sync_workspace_roles(tx, account, &user_id, role)?;
             }
             m.updated_at = Some(tx.now);
-            MEMBERS.put(&mut *tx.txn, &(account, user_id.clone()), &m)?;
+            MEMBERS.put(&mut *tx, &(account, user_id.clone()), &m)?;
             Ok(m)
         })
     }
@@ -252,7 +252,7 @@ impl ModelGates {
     pub fn member_remove(&self, caller: &Caller, user_id: &str) -> Result<Member> {
         let user_id = UserId::parse_field(user_id, "user_id")?;
         self.write(|tx| {
-            access::admin(&*tx.txn, caller)?;
+            access::admin(&*tx, caller)?;
             let account = caller.account;
             if user_id == caller.user_id {
                 return Err(Error::precondition(
@@ -260,8 +260,8 @@ impl ModelGates {
                     format!("user {user_id} cannot remove themselves; another org:admin can"),
                 ));
             }
-            let m = load(&*tx.txn, account, &user_id)?;
-            let keys = api_key::records_of_user(&*tx.txn, account, &user_id)?;
+            let m = load(&*tx, account, &user_id)?;
+            let keys = api_key::records_of_user(&*tx, account, &user_id)?;
             let now = tx.now;
             let active: Vec<String> = keys
                 .iter()
@@ -281,14 +281,14 @@ impl ModelGates {
             for record in &keys {
                 api_key::delete_record(tx, account, record)?;
             }
-            for ws in crate::workspace::memberships_of_user(&*tx.txn, account, &user_id)? {
-                WORKSPACE_MEMBERS.delete(&mut *tx.txn, &(account, ws, user_id.clone()))?;
+            for ws in crate::workspace::memberships_of_user(&*tx, account, &user_id)? {
+                WORKSPACE_MEMBERS.delete(&mut *tx, &(account, ws, user_id.clone()))?;
             }
-            MEMBER_EMAILS.delete(&mut *tx.txn, &email_key(account, &m.email))?;
-            MEMBERS.delete(&mut *tx.txn, &(account, user_id.clone()))?;
+            MEMBER_EMAILS.delete(&mut *tx, &email_key(account, &m.email))?;
+            MEMBERS.delete(&mut *tx, &(account, user_id.clone()))?;
             debug_assert!(
                 USER_KEYS
-                    .values_with_prefix(&*tx.txn, &(account, user_id.clone()))?
+                    .values_with_prefix(&*tx, &(account, user_id.clone()))?
                     .is_empty()
             );
             Ok(m)
@@ -302,11 +302,11 @@ fn sync_workspace_roles(
     user_id: &UserId,
     role: OrgRole,
 ) -> Result<()> {
-    for ws in crate::workspace::memberships_of_user(&*tx.txn, account, user_id)? {
+    for ws in crate::workspace::memberships_of_user(&*tx, account, user_id)? {
         let key = (account, ws, user_id.clone());
-        if let Some(mut wm) = WORKSPACE_MEMBERS.get(&*tx.txn, &key)? {
+        if let Some(mut wm) = WORKSPACE_MEMBERS.get(&*tx, &key)? {
             wm.role = role.workspace_role();
-            WORKSPACE_MEMBERS.put(&mut *tx.txn, &key, &wm)?;
+            WORKSPACE_MEMBERS.put(&mut *tx, &key, &wm)?;
         }
     }
     Ok(())

@@ -18,7 +18,7 @@ use crate::schema::{
     ALERT_FEED, MESSAGE_COUNTS, MESSAGE_FEED, MESSAGES_BY_CHAT, MESSAGES_BY_TRIGGER, USAGE,
     USAGE_MESSAGES,
 };
-use crate::storage::{ReadTxn, TableName};
+use crate::storage::{ReadTxn, TableName, WriteTxn};
 use crate::usage::{Alert, AlertCategory, Counters, Message, ModelUsage, UsageRecord, UsageTotals};
 use crate::validate::excerpt;
 
@@ -254,10 +254,10 @@ fn count_by(
     delta: i64,
 ) -> Result<()> {
     let k = (account, ws, key);
-    let n = MESSAGE_COUNTS.get(&*tx.txn, &k)?.unwrap_or(0);
+    let n = MESSAGE_COUNTS.get(&*tx, &k)?.unwrap_or(0);
     match n.checked_add_signed(delta).unwrap_or(0) {
-        0 => MESSAGE_COUNTS.delete(&mut *tx.txn, &k).map(|_| ()),
-        n => MESSAGE_COUNTS.put(&mut *tx.txn, &k, &n),
+        0 => MESSAGE_COUNTS.delete(&mut *tx, &k).map(|_| ()),
+        n => MESSAGE_COUNTS.put(&mut *tx, &k, &n),
     }
 }
 
@@ -320,9 +320,9 @@ fn index(
     let value = MESSAGE_FEED.value_bytes(&message.usage_id)?;
     for (table, key, count) in entries(account, ws, message) {
         if present {
-            tx.txn.put(table, &key, &value)?;
+            tx.put(table, &key, &value)?;
         } else {
-            tx.txn.delete(table, &key)?;
+            tx.delete(table, &key)?;
         }
         if let Some(count) = count {
             count_by(tx, account, ws, count, delta)?;
@@ -396,7 +396,7 @@ pub(crate) fn store(
     ws: WorkspaceId,
     message: &Message,
 ) -> Result<()> {
-    USAGE_MESSAGES.put(&mut *tx.txn, &(account, ws, message.usage_id), message)?;
+    USAGE_MESSAGES.put(&mut *tx, &(account, ws, message.usage_id), message)?;
     index(tx, account, ws, message, true)
 }
 

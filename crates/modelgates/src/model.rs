@@ -558,13 +558,13 @@ impl ModelGates {
     ) -> Result<Model> {
         let workspace: WorkspaceSel<'w> = workspace.into();
         self.write(|tx| {
-            access::admin(&*tx.txn, caller)?;
+            access::admin(&*tx, caller)?;
             let account = caller.account;
-            let ws = workspace::resolve_or_active(&*tx.txn, account, workspace.0)?;
+            let ws = workspace::resolve_or_active(&*tx, account, workspace.0)?;
             workspace::check_not_archived(&ws)?;
-            let mut m = resolve(&*tx.txn, account, &ws, "model", model)?;
+            let mut m = resolve(&*tx, account, &ws, "model", model)?;
             if status == ModelStatus::Disabled {
-                in_use(&*tx.txn, account, &ws, &m)?;
+                in_use(&*tx, account, &ws, &m)?;
             }
             if m.spec.status != status {
                 m.spec.status = status;
@@ -575,9 +575,9 @@ impl ModelGates {
                         m.spec.provider.clone(),
                         m.spec.family.clone(),
                     );
-                    MODEL_OVERRIDES.put(&mut *tx.txn, &key, &ModelOverride { status })?;
+                    MODEL_OVERRIDES.put(&mut *tx, &key, &ModelOverride { status })?;
                 } else {
-                    MODELS.put(&mut *tx.txn, &(account, ws.id, m.metadata.id), &m)?;
+                    MODELS.put(&mut *tx, &(account, ws.id, m.metadata.id), &m)?;
                 }
             }
             Ok(m)
@@ -619,11 +619,11 @@ impl ModelGates {
         check_ref_part("provider", &new.provider, "provider")?;
         let workspace: WorkspaceSel<'w> = workspace.into();
         self.write(|tx| {
-            let me = access::admin(&*tx.txn, caller)?;
+            let me = access::admin(&*tx, caller)?;
             let account = caller.account;
-            let ws = workspace::resolve_or_active(&*tx.txn, account, workspace.0)?;
+            let ws = workspace::resolve_or_active(&*tx, account, workspace.0)?;
             workspace::check_not_archived(&ws)?;
-            if let Some(existing) = by_ref(&*tx.txn, account, &ws, &new.provider, &new.family)? {
+            if let Some(existing) = by_ref(&*tx, account, &ws, &new.provider, &new.family)? {
                 return Err(Error::conflict(
                     "family",
                     format!(
@@ -656,14 +656,14 @@ impl ModelGates {
                     status: new.status.unwrap_or(ModelStatus::Enabled),
                 },
             };
-            MODELS.put(&mut *tx.txn, &(account, ws.id, model.metadata.id), &model)?;
+            MODELS.put(&mut *tx, &(account, ws.id, model.metadata.id), &model)?;
             let key = (
                 account,
                 ws.id,
                 model.spec.provider.clone(),
                 model.spec.family.clone(),
             );
-            MODEL_REFS.put(&mut *tx.txn, &key, &model.metadata.id)?;
+            MODEL_REFS.put(&mut *tx, &key, &model.metadata.id)?;
             Ok(model)
         })
     }
@@ -678,11 +678,11 @@ impl ModelGates {
     ) -> Result<Model> {
         let workspace: WorkspaceSel<'w> = workspace.into();
         self.write(|tx| {
-            access::admin(&*tx.txn, caller)?;
+            access::admin(&*tx, caller)?;
             let account = caller.account;
-            let ws = workspace::resolve_or_active(&*tx.txn, account, workspace.0)?;
+            let ws = workspace::resolve_or_active(&*tx, account, workspace.0)?;
             workspace::check_not_archived(&ws)?;
-            let m = resolve(&*tx.txn, account, &ws, "model", model)?;
+            let m = resolve(&*tx, account, &ws, "model", model)?;
             if m.is_catalog() {
                 return Err(Error::precondition(
                     "CATALOG_MODEL",
@@ -693,10 +693,10 @@ impl ModelGates {
                     ),
                 ));
             }
-            in_use(&*tx.txn, account, &ws, &m)?;
-            MODELS.delete(&mut *tx.txn, &(account, ws.id, m.metadata.id))?;
+            in_use(&*tx, account, &ws, &m)?;
+            MODELS.delete(&mut *tx, &(account, ws.id, m.metadata.id))?;
             MODEL_REFS.delete(
-                &mut *tx.txn,
+                &mut *tx,
                 &(
                     account,
                     ws.id,

@@ -178,9 +178,9 @@ impl ModelGates {
         check_name("name", name)?;
         check_description("description", description)?;
         self.write(|tx| {
-            access::admin(&*tx.txn, caller)?;
+            access::admin(&*tx, caller)?;
             let account = caller.account;
-            check_unique(&*tx.txn, account, name, description, None)?;
+            check_unique(&*tx, account, name, description, None)?;
             let p = Persona {
                 id: PersonaId::generate(millis(tx.now)),
                 name: name.to_owned(),
@@ -188,8 +188,8 @@ impl ModelGates {
                 created_at: tx.now,
                 updated_at: None,
             };
-            PERSONAS.put(&mut *tx.txn, &(account, p.id), &p)?;
-            PERSONA_NAMES.put(&mut *tx.txn, &name_key(account, name), &p.id)?;
+            PERSONAS.put(&mut *tx, &(account, p.id), &p)?;
+            PERSONA_NAMES.put(&mut *tx, &name_key(account, name), &p.id)?;
             Ok(p)
         })
     }
@@ -214,31 +214,29 @@ impl ModelGates {
             check_description("new_description", d)?;
         }
         self.write(|tx| {
-            access::admin(&*tx.txn, caller)?;
+            access::admin(&*tx, caller)?;
             let account = caller.account;
-            let mut p = resolve(&*tx.txn, account, name_or_id)?;
+            let mut p = resolve(&*tx, account, name_or_id)?;
             let name = patch.new_name.clone().unwrap_or_else(|| p.name.clone());
             let description = patch
                 .new_description
                 .clone()
                 .unwrap_or_else(|| p.description.clone());
-            check_unique(&*tx.txn, account, &name, &description, Some(p.id)).map_err(
-                |e| match e {
-                    Error::Conflict { field, message } => Error::Conflict {
-                        field: field.map(|f| format!("new_{f}")),
-                        message,
-                    },
-                    e => e,
+            check_unique(&*tx, account, &name, &description, Some(p.id)).map_err(|e| match e {
+                Error::Conflict { field, message } => Error::Conflict {
+                    field: field.map(|f| format!("new_{f}")),
+                    message,
                 },
-            )?;
+                e => e,
+            })?;
             if name != p.name {
-                PERSONA_NAMES.delete(&mut *tx.txn, &name_key(account, &p.name))?;
-                PERSONA_NAMES.put(&mut *tx.txn, &name_key(account, &name), &p.id)?;
+                PERSONA_NAMES.delete(&mut *tx, &name_key(account, &p.name))?;
+                PERSONA_NAMES.put(&mut *tx, &name_key(account, &name), &p.id)?;
             }
             p.name = name;
             p.description = description;
             p.updated_at = Some(tx.now);
-            PERSONAS.put(&mut *tx.txn, &(account, p.id), &p)?;
+            PERSONAS.put(&mut *tx, &(account, p.id), &p)?;
             Ok(p)
         })
     }
@@ -262,11 +260,11 @@ impl ModelGates {
     /// Deletes a persona.
     pub fn persona_delete(&self, caller: &Caller, name_or_id: &str) -> Result<Persona> {
         self.write(|tx| {
-            access::admin(&*tx.txn, caller)?;
+            access::admin(&*tx, caller)?;
             let account = caller.account;
-            let p = resolve(&*tx.txn, account, name_or_id)?;
-            PERSONAS.delete(&mut *tx.txn, &(account, p.id))?;
-            PERSONA_NAMES.delete(&mut *tx.txn, &name_key(account, &p.name))?;
+            let p = resolve(&*tx, account, name_or_id)?;
+            PERSONAS.delete(&mut *tx, &(account, p.id))?;
+            PERSONA_NAMES.delete(&mut *tx, &name_key(account, &p.name))?;
             Ok(p)
         })
     }

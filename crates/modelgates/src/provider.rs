@@ -445,9 +445,7 @@ fn check_name_free(
 }
 
 fn save(tx: &mut Tx<'_>, account: AccountId, record: &ProviderRecord) -> Result<()> {
-    PROVIDERS.put(&mut *tx.txn, &(account, record.provider.id), record)?;
-    routing::publish_provider(tx, account, &record.provider, record.api_key.is_some());
-    Ok(())
+    PROVIDERS.put(tx, &(account, record.provider.id), record)
 }
 
 fn check_revision(p: &Provider, expected: Option<u64>) -> Result<()> {
@@ -479,9 +477,9 @@ impl ModelGates {
         });
         check_auth(auth_type, new.api_key.as_ref())?;
         self.write(|tx| {
-            access::admin(&*tx.txn, caller)?;
+            access::admin(&*tx, caller)?;
             let account = caller.account;
-            check_name_free(&*tx.txn, account, &new.name, None)?;
+            check_name_free(&*tx, account, &new.name, None)?;
             let record = ProviderRecord {
                 provider: Provider {
                     id: ProviderId::generate(millis(tx.now)),
@@ -497,11 +495,7 @@ impl ModelGates {
                 },
                 api_key: new.api_key.as_ref().map(|k| k.expose().to_owned()),
             };
-            PROVIDER_NAMES.put(
-                &mut *tx.txn,
-                &name_key(account, &new.name),
-                &record.provider.id,
-            )?;
+            PROVIDER_NAMES.put(&mut *tx, &name_key(account, &new.name), &record.provider.id)?;
             save(tx, account, &record)?;
             Ok(record.provider)
         })
@@ -524,17 +518,17 @@ impl ModelGates {
             check_endpoint("endpoint", e)?;
         }
         self.write(|tx| {
-            access::admin(&*tx.txn, caller)?;
+            access::admin(&*tx, caller)?;
             let account = caller.account;
-            let mut record = resolve(&*tx.txn, account, "provider", name_or_id)?;
+            let mut record = resolve(&*tx, account, "provider", name_or_id)?;
             check_revision(&record.provider, patch.expected_revision)?;
             let p = &mut record.provider;
             if let Some(name) = &patch.name
                 && name != &p.name
             {
-                check_name_free(&*tx.txn, account, name, Some(p.id))?;
-                PROVIDER_NAMES.delete(&mut *tx.txn, &name_key(account, &p.name))?;
-                PROVIDER_NAMES.put(&mut *tx.txn, &name_key(account, name), &p.id)?;
+                check_name_free(&*tx, account, name, Some(p.id))?;
+                PROVIDER_NAMES.delete(&mut *tx, &name_key(account, &p.name))?;
+                PROVIDER_NAMES.put(&mut *tx, &name_key(account, name), &p.id)?;
                 p.name = name.clone();
             }
             match &patch.description {
@@ -569,9 +563,9 @@ impl ModelGates {
     ) -> Result<Provider> {
         check_auth(auth_type, api_key.as_ref())?;
         self.write(|tx| {
-            access::admin(&*tx.txn, caller)?;
+            access::admin(&*tx, caller)?;
             let account = caller.account;
-            let mut record = resolve(&*tx.txn, account, "provider", name_or_id)?;
+            let mut record = resolve(&*tx, account, "provider", name_or_id)?;
             check_revision(&record.provider, expected_revision)?;
             record.api_key = api_key.as_ref().map(|k| k.expose().to_owned());
             let p = &mut record.provider;
@@ -622,11 +616,11 @@ impl ModelGates {
         cascade: bool,
     ) -> Result<ProviderDeleted> {
         self.write(|tx| {
-            access::admin(&*tx.txn, caller)?;
+            access::admin(&*tx, caller)?;
             let account = caller.account;
-            let record = resolve(&*tx.txn, account, "provider", name_or_id)?;
+            let record = resolve(&*tx, account, "provider", name_or_id)?;
             let p = &record.provider;
-            let uses = routing::rules_using(&*tx.txn, account, p.id)?;
+            let uses = routing::rules_using(&*tx, account, p.id)?;
             if !uses.is_empty() && !cascade {
                 let listed: Vec<String> = uses
                     .iter()
@@ -644,9 +638,8 @@ impl ModelGates {
                 ));
             }
             let removed_rules = routing::remove_provider_rules(tx, account, p.id)?;
-            PROVIDER_NAMES.delete(&mut *tx.txn, &name_key(account, &p.name))?;
-            PROVIDERS.delete(&mut *tx.txn, &(account, p.id))?;
-            routing::unpublish_provider(tx, account, p.id);
+            PROVIDER_NAMES.delete(&mut *tx, &name_key(account, &p.name))?;
+            PROVIDERS.delete(&mut *tx, &(account, p.id))?;
             Ok(ProviderDeleted {
                 data: record.provider.clone(),
                 removed_rules,

@@ -2,7 +2,7 @@
 //! rule list picks a provider and model for a request; the compiled form (precompiled glob sets)
 //! lives in the data-plane snapshot and answers `resolve` without touching the store.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 use std::sync::Arc;
 
@@ -459,7 +459,7 @@ pub(crate) fn store_rules(
     ws: WorkspaceId,
     rules: Vec<StoredRule>,
 ) -> Result<WorkspaceConfig> {
-    let mut config = load_config(&*tx.txn, account, ws)?;
+    let mut config = load_config(&*tx, account, ws)?;
     let count = |rules: &[StoredRule]| {
         let mut m: BTreeMap<ProviderId, u32> = BTreeMap::new();
         for r in rules {
@@ -471,13 +471,13 @@ pub(crate) fn store_rules(
     let after = count(&rules);
     for p in before.keys() {
         if !after.contains_key(p) {
-            PROVIDER_USES.delete(&mut *tx.txn, &(account, *p, ws))?;
+            PROVIDER_USES.delete(&mut *tx, &(account, *p, ws))?;
         }
     }
     for (p, n) in &after {
         if before.get(p) != Some(n) {
             PROVIDER_USES.put(
-                &mut *tx.txn,
+                &mut *tx,
                 &(account, *p, ws),
                 &ProviderUse {
                     workspace_id: ws,
@@ -499,9 +499,9 @@ pub(crate) fn save_config(
     config: &WorkspaceConfig,
 ) -> Result<()> {
     if config == &WorkspaceConfig::default() {
-        WORKSPACE_CONFIG.delete(&mut *tx.txn, &(account, ws))?;
+        WORKSPACE_CONFIG.delete(&mut *tx, &(account, ws))?;
     } else {
-        WORKSPACE_CONFIG.put(&mut *tx.txn, &(account, ws), config)?;
+        WORKSPACE_CONFIG.put(&mut *tx, &(account, ws), config)?;
     }
     Ok(())
 }
@@ -509,9 +509,7 @@ pub(crate) fn save_config(
 /// Deletes a workspace's configuration and its provider uses (with the workspace).
 pub(crate) fn delete_config(tx: &mut Tx<'_>, account: AccountId, ws: WorkspaceId) -> Result<()> {
     store_rules(tx, account, ws, Vec::new())?;
-    WORKSPACE_CONFIG.delete(&mut *tx.txn, &(account, ws))?;
-    tx.routing_changes
-        .push(RoutingChange::Workspace(account, ws, None));
+    WORKSPACE_CONFIG.delete(tx, &(account, ws))?;
     Ok(())
 }
 
@@ -552,11 +550,11 @@ pub(crate) fn remove_provider_rules(
     id: ProviderId,
 ) -> Result<Vec<RemovedRule>> {
     let mut removed = Vec::new();
-    for ws in provider::users(&*tx.txn, account, id)? {
-        let Some(w) = WORKSPACES.get(&*tx.txn, &(account, ws))? else {
+    for ws in provider::users(&*tx, account, id)? {
+        let Some(w) = WORKSPACES.get(&*tx, &(account, ws))? else {
             continue;
         };
-        let config = load_config(&*tx.txn, account, ws)?;
+        let config = load_config(&*tx, account, ws)?;
         let mut kept = Vec::with_capacity(config.mux_rules.len());
         for (i, r) in config.mux_rules.into_iter().enumerate() {
             if r.provider_id == id {
@@ -573,7 +571,6 @@ pub(crate) fn remove_provider_rules(
             }
         }
         store_rules(tx, account, ws, kept)?;
-        publish_workspace(tx, account, ws)?;
     }
     Ok(removed)
 }
@@ -631,7 +628,7 @@ fn mux_rules(
 // The compiled, data-plane form.
 
 /// One rule, compiled.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 struct CompiledRule {
     provider_id: ProviderId,
     model: Arc<str>,
@@ -723,6 +720,17 @@ pub(crate) struct CompiledWorkspace {
     custom_instructions: bool,
 }
 
+/// Equal when compiled from the same stored state (the glob lists are derived from `rules`).
+impl PartialEq for CompiledWorkspace {
+    fn eq(&self, other: &Self) -> bool {
+        self.slug == other.slug
+            && self.archived == other.archived
+            && self.rules == other.rules
+            && self.default_text_model == other.default_text_model
+            && self.custom_instructions == other.custom_instructions
+    }
+}
+
 impl CompiledWorkspace {
     /// Compiles a workspace's stored state.
     pub(crate) fn compile(ws: &Workspace, config: &WorkspaceConfig) -> Result<Self> {
@@ -810,20 +818,20 @@ fn normalize(file: &str) -> (std::borrow::Cow<'_, str>, usize) {
 }
 
 /// The providers of one account, as the data plane sees them (oldest first).
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, PartialEq)]
 pub(crate) struct AccountProviders {
     by_id: BTreeMap<ProviderId, Arc<RouteProvider>>,
 }
 
 /// The routing half of the snapshot: compiled workspaces and providers, in persistent maps so a
 /// change copies only the path to what changed.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, PartialEq)]
 pub(crate) struct Routing {
     workspaces: imbl::HashMap<(AccountId, WorkspaceId), Arc<CompiledWorkspace>>,
     providers: imbl::HashMap<AccountId, Arc<AccountProviders>>,
 }
 
-fn route_provider(p: &Provider, has_api_key: bool) -> RouteProvider {
+pub(crate) fn route_provider(p: &Provider, has_api_key: bool) -> RouteProvider {
     RouteProvider {
         id: p.id,
         name: p.name.clone(),
@@ -895,6 +903,49 @@ impl Routing {
                 self.providers.insert(account, Arc::new(providers));
             }
         }
+    }
+
+    /// What differs between this routing state and `want`, one sentence each (at most
+    /// `max`).
+    pub(crate) fn differences(&self, want: &Self, max: usize) -> Vec<String> {
+        let mut out = Vec::new();
+        for (key, compiled) in &want.workspaces {
+            if self.workspaces.get(key) != Some(compiled) {
+                out.push(format!(
+                    "the routing snapshot of workspace {} of account {} differs from the store",
+                    key.1, key.0
+                ));
+            }
+        }
+        for key in self.workspaces.keys() {
+            if !want.workspaces.contains_key(key) {
+                out.push(format!(
+                    "the routing snapshot holds workspace {} of account {}, which the store \
+                     does not",
+                    key.1, key.0
+                ));
+            }
+        }
+        let accounts: BTreeSet<AccountId> = want
+            .providers
+            .keys()
+            .chain(self.providers.keys())
+            .copied()
+            .collect();
+        for account in accounts {
+            let got = self.providers.get(&account).map(|p| &p.by_id);
+            let wanted = want.providers.get(&account).map(|p| &p.by_id);
+            if got.is_none_or(BTreeMap::is_empty) && wanted.is_none_or(BTreeMap::is_empty) {
+                continue;
+            }
+            if got != wanted {
+                out.push(format!(
+                    "the routing snapshot's providers of account {account} differ from the store"
+                ));
+            }
+        }
+        out.truncate(max);
+        out
     }
 
     /// How many workspaces are compiled.
@@ -1040,37 +1091,6 @@ fn no_route(
     Error::precondition("NO_ROUTE", msg)
 }
 
-/// Publishes the compiled state of workspace `ws` (as written so far in `tx`) at commit.
-pub(crate) fn publish_workspace(
-    tx: &mut Tx<'_>,
-    account: AccountId,
-    ws: WorkspaceId,
-) -> Result<()> {
-    let change = match WORKSPACES.get(&*tx.txn, &(account, ws))? {
-        Some(w) => {
-            let config = load_config(&*tx.txn, account, ws)?;
-            Some(Arc::new(CompiledWorkspace::compile(&w, &config)?))
-        }
-        None => None,
-    };
-    tx.routing_changes
-        .push(RoutingChange::Workspace(account, ws, change));
-    Ok(())
-}
-
-pub(crate) fn publish_provider(tx: &mut Tx<'_>, account: AccountId, p: &Provider, has_key: bool) {
-    tx.routing_changes.push(RoutingChange::Provider(
-        account,
-        p.id,
-        Some(Arc::new(route_provider(p, has_key))),
-    ));
-}
-
-pub(crate) fn unpublish_provider(tx: &mut Tx<'_>, account: AccountId, id: ProviderId) {
-    tx.routing_changes
-        .push(RoutingChange::Provider(account, id, None));
-}
-
 impl ModelGates {
     /// A workspace's mux rules (by UUID or slug; `None` = the active workspace).
     pub fn workspace_mux_get(&self, caller: &Caller, workspace: Option<&str>) -> Result<MuxRules> {
@@ -1094,11 +1114,11 @@ impl ModelGates {
     ) -> Result<MuxRules> {
         check_rules_shape("rules", rules)?;
         self.write(|tx| {
-            access::admin(&*tx.txn, caller)?;
+            access::admin(&*tx, caller)?;
             let account = caller.account;
-            let ws = workspace::resolve_or_active(&*tx.txn, account, workspace)?;
+            let ws = workspace::resolve_or_active(&*tx, account, workspace)?;
             workspace::check_not_archived(&ws)?;
-            let current = load_config(&*tx.txn, account, ws.id)?;
+            let current = load_config(&*tx, account, ws.id)?;
             if let Some(e) = expected_revision
                 && e != current.mux_revision
             {
@@ -1111,10 +1131,9 @@ impl ModelGates {
                     ),
                 ));
             }
-            let stored = check_rules(&*tx.txn, account, &ws, "rules", rules)?;
+            let stored = check_rules(&*tx, account, &ws, "rules", rules)?;
             let config = store_rules(tx, account, ws.id, stored)?;
-            publish_workspace(tx, account, ws.id)?;
-            mux_rules(&*tx.txn, account, ws.id, &config)
+            mux_rules(&*tx, account, ws.id, &config)
         })
     }
 
@@ -1144,14 +1163,13 @@ impl ModelGates {
             check_instructions("custom_instructions", t)?;
         }
         self.write(|tx| {
-            access::admin(&*tx.txn, caller)?;
+            access::admin(&*tx, caller)?;
             let account = caller.account;
-            let ws = workspace::resolve_or_active(&*tx.txn, account, workspace)?;
+            let ws = workspace::resolve_or_active(&*tx, account, workspace)?;
             workspace::check_not_archived(&ws)?;
-            let mut config = load_config(&*tx.txn, account, ws.id)?;
+            let mut config = load_config(&*tx, account, ws.id)?;
             config.custom_instructions = text.map(str::to_owned);
             save_config(tx, account, ws.id, &config)?;
-            publish_workspace(tx, account, ws.id)?;
             Ok(Instructions {
                 workspace_id: ws.id,
                 custom_instructions: config.custom_instructions,

@@ -2,18 +2,22 @@
 //! routing state, swapped atomically after each committed change. Key verification and route
 //! resolution read only this, never the store.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
 use crate::api_key::{KeyKind, KeyRecord, SECRET_PREFIX};
+use crate::codec::decode_value;
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, KeyId, ProviderId, UserId, WorkspaceId};
-use crate::routing::{CompiledWorkspace, RequestKind, Route, RouteProvider, Routing};
-use crate::schema::API_KEYS;
-use crate::storage::ReadTxn;
+use crate::provider::ProviderRecord;
+use crate::routing::{
+    CompiledWorkspace, RequestKind, Route, RouteProvider, Routing, load_config, route_provider,
+};
+use crate::schema::{API_KEYS, PROVIDERS, WORKSPACE_CONFIG, WORKSPACES};
+use crate::storage::{ReadTxn, StorageResult, TableName};
 
 /// What the data plane knows of one key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +43,108 @@ impl KeyEntry {
             disabled: k.disabled,
             expires_at: k.expires_at,
         }
+    }
+}
+
+/// What a write transaction touched of the tables this snapshot mirrors (`API_KEYS`,
+/// `WORKSPACES`, `WORKSPACE_CONFIG`, `PROVIDERS`). [`crate::tx::Tx`] reports every write here,
+/// so the snapshot changes of a commit are derived from what it wrote, not published by hand.
+#[derive(Debug, Default)]
+pub(crate) struct Touched {
+    /// Keys written, with their stored bytes from before the transaction first wrote them (the
+    /// old secret hash must leave the snapshot if the key is deleted or its hash replaced).
+    keys: BTreeMap<(AccountId, KeyId), Option<Vec<u8>>>,
+    workspaces: BTreeSet<(AccountId, WorkspaceId)>,
+    providers: BTreeSet<(AccountId, ProviderId)>,
+}
+
+/// The changes one commit makes to the snapshot.
+#[derive(Debug, Default)]
+pub(crate) struct Changes {
+    keys: Vec<KeyChange>,
+    routing: Vec<RoutingChange>,
+}
+
+impl Changes {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.keys.is_empty() && self.routing.is_empty()
+    }
+}
+
+impl Touched {
+    /// Notes a write (put or delete) of `key` in storage table `table`, about to happen in
+    /// `txn`.
+    pub(crate) fn before_write(
+        &mut self,
+        txn: &dyn ReadTxn,
+        table: TableName,
+        key: &[u8],
+    ) -> StorageResult<()> {
+        if let Some(id) = API_KEYS.decode_key(table, key) {
+            if let std::collections::btree_map::Entry::Vacant(e) = self.keys.entry(id) {
+                e.insert(txn.get(table, key)?);
+            }
+        } else if let Some(id) = WORKSPACES
+            .decode_key(table, key)
+            .or_else(|| WORKSPACE_CONFIG.decode_key(table, key))
+        {
+            self.workspaces.insert(id);
+        } else if let Some(id) = PROVIDERS.decode_key(table, key) {
+            self.providers.insert(id);
+        }
+        Ok(())
+    }
+
+    /// The snapshot changes the transaction's writes amount to, read from `txn` before it
+    /// commits. Key changes that would leave `current` as it is are dropped, so a write that
+    /// does not change what the data plane sees costs no snapshot copy.
+    pub(crate) fn changes(&self, txn: &dyn ReadTxn, current: &Snapshot) -> Result<Changes> {
+        let mut out = Changes::default();
+        for (&(account, key_id), before) in &self.keys {
+            let old_hash = match before {
+                Some(bytes) => {
+                    let record: KeyRecord = decode_value(API_KEYS.name(), bytes)?;
+                    Some(record.hash_bytes()?)
+                }
+                None => None,
+            };
+            let new = match API_KEYS.get(txn, &(account, key_id))? {
+                Some(record) => Some((record.hash_bytes()?, KeyEntry::of(account, &record))),
+                None => None,
+            };
+            if let Some(old) = old_hash
+                && new.as_ref().is_none_or(|(h, _)| *h != old)
+                && current.keys.contains_key(&old)
+            {
+                out.keys.push(KeyChange::Remove(old));
+            }
+            if let Some((hash, entry)) = new
+                && current.keys.get(&hash) != Some(&entry)
+            {
+                out.keys.push(KeyChange::Upsert(hash, entry));
+            }
+        }
+        for &(account, ws) in &self.workspaces {
+            let compiled = match WORKSPACES.get(txn, &(account, ws))? {
+                Some(w) => {
+                    let config = load_config(txn, account, ws)?;
+                    Some(Arc::new(CompiledWorkspace::compile(&w, &config)?))
+                }
+                None => None,
+            };
+            out.routing
+                .push(RoutingChange::Workspace(account, ws, compiled));
+        }
+        for &(account, id) in &self.providers {
+            let entry = PROVIDERS
+                .get(txn, &(account, id))?
+                .map(|r: ProviderRecord| {
+                    Arc::new(route_provider(&r.provider, r.api_key.is_some()))
+                });
+            out.routing
+                .push(RoutingChange::Provider(account, id, entry));
+        }
+        Ok(out)
     }
 }
 
@@ -103,11 +209,11 @@ impl Snapshot {
 
     /// A new snapshot with `changes` applied in order. The routing maps are persistent: a
     /// change copies only the path to the workspace or account it touches.
-    pub(crate) fn with_changes(
-        &self,
-        key_changes: Vec<KeyChange>,
-        routing_changes: Vec<RoutingChange>,
-    ) -> Self {
+    pub(crate) fn with_changes(&self, changes: Changes) -> Self {
+        let Changes {
+            keys: key_changes,
+            routing: routing_changes,
+        } = changes;
         let keys = if key_changes.is_empty() {
             self.keys.clone()
         } else {
@@ -145,6 +251,32 @@ impl Snapshot {
         files: &[impl AsRef<str>],
     ) -> Result<Route> {
         self.routing.resolve(account, ws, kind, files)
+    }
+
+    /// What differs between this snapshot and `want` (one loaded from the store), one
+    /// sentence each, at most `max`: what `modelgates check` reports.
+    pub(crate) fn differences(&self, want: &Self, max: usize) -> Vec<String> {
+        let mut out = Vec::new();
+        for (hash, entry) in want.keys.iter() {
+            if self.keys.get(hash) != Some(entry) {
+                out.push(format!(
+                    "the data-plane snapshot's entry of API key {} differs from the store",
+                    entry.key_id
+                ));
+            }
+        }
+        for (hash, entry) in self.keys.iter() {
+            if !want.keys.contains_key(hash) {
+                out.push(format!(
+                    "the data-plane snapshot holds API key {}, which the store does not (or \
+                     not under that secret)",
+                    entry.key_id
+                ));
+            }
+        }
+        out.extend(self.routing.differences(&want.routing, max));
+        out.truncate(max);
+        out
     }
 
     /// How many workspaces the routing state holds.

@@ -688,7 +688,7 @@ impl ModelGates {
             check_new(&prefix(i), n, now)?;
         }
         self.write(|tx| {
-            let me = access::member(&*tx.txn, caller)?;
+            let me = access::member(&*tx, caller)?;
             let account = caller.account;
             let mut out = Vec::with_capacity(batch.len());
             let mut rollups: BTreeMap<(WorkspaceId, u64, u64), Rollup> = BTreeMap::new();
@@ -696,9 +696,8 @@ impl ModelGates {
             let mut prices: BTreeMap<(WorkspaceId, &str, &str), Price> = BTreeMap::new();
             for (i, n) in batch.iter().enumerate() {
                 if !workspaces.contains_key(&n.workspace) {
-                    let ws =
-                        workspace::resolve_or_active(&*tx.txn, account, n.workspace.as_deref())?;
-                    access::workspace(&*tx.txn, &me, &ws)?;
+                    let ws = workspace::resolve_or_active(&*tx, account, n.workspace.as_deref())?;
+                    access::workspace(&*tx, &me, &ws)?;
                     workspaces.insert(n.workspace.clone(), ws);
                 }
                 let ws = &workspaces[&n.workspace];
@@ -716,7 +715,7 @@ impl ModelGates {
                     Some(raw) => {
                         let f = format!("{}api_key_id", prefix(i));
                         let id = KeyId::parse_field(raw, &f)?;
-                        if !WORKSPACE_KEYS.contains(&*tx.txn, &(account, ws.id, id))? {
+                        if !WORKSPACE_KEYS.contains(&*tx, &(account, ws.id, id))? {
                             return Err(Error::invalid(
                                 f,
                                 format!("API key {id} is not a key of workspace {:?}", ws.slug),
@@ -724,7 +723,7 @@ impl ModelGates {
                         }
                         if !me.is_admin() {
                             let owner = crate::schema::API_KEYS
-                                .get(&*tx.txn, &(account, id))?
+                                .get(&*tx, &(account, id))?
                                 .map(|r| r.key.creator_user_id);
                             if owner.as_ref() != Some(&me.user_id) {
                                 return Err(Error::PermissionDenied(format!(
@@ -741,9 +740,9 @@ impl ModelGates {
                 // A repeated request id answers its first record, after the key checks, so
                 // a member cannot read a record through another key's request id.
                 let req_key = (account, ws.id, n.request_id.clone());
-                if let Some(id) = USAGE_REQUESTS.get(&*tx.txn, &req_key)? {
+                if let Some(id) = USAGE_REQUESTS.get(&*tx, &req_key)? {
                     // Absent when retention has removed it since.
-                    let data = USAGE.get(&*tx.txn, &(account, ws.id, id))?;
+                    let data = USAGE.get(&*tx, &(account, ws.id, id))?;
                     out.push(Recorded {
                         data,
                         duplicate: true,
@@ -756,7 +755,7 @@ impl ModelGates {
                 let priced = match prices.get(&price_key) {
                     Some(p) => p,
                     None => {
-                        let p = price(&*tx.txn, account, ws, n)?;
+                        let p = price(&*tx, account, ws, n)?;
                         prices.entry(price_key).or_insert(p)
                     }
                 };
@@ -781,12 +780,12 @@ impl ModelGates {
                     output_cost,
                     timestamp,
                 };
-                USAGE.put(&mut *tx.txn, &(account, ws.id, record.id), &record)?;
+                USAGE.put(&mut *tx, &(account, ws.id, record.id), &record)?;
                 if n.conversation.is_some() || !n.alerts.is_empty() {
                     let message = message_of(record.id, n)?;
                     crate::message::store(tx, account, ws.id, &message)?;
                 }
-                USAGE_REQUESTS.put(&mut *tx.txn, &req_key, &record.id)?;
+                USAGE_REQUESTS.put(&mut *tx, &req_key, &record.id)?;
                 let key = format!("{}/{}", record.provider, record.model);
                 let c = Counters::of(&record);
                 for (level, start) in rollup_keys(ts) {
@@ -802,9 +801,9 @@ impl ModelGates {
             }
             for ((ws, level, start), delta) in rollups {
                 let key = (account, ws, level, start);
-                let mut row = USAGE_ROLLUPS.get(&*tx.txn, &key)?.unwrap_or_default();
+                let mut row = USAGE_ROLLUPS.get(&*tx, &key)?.unwrap_or_default();
                 row.merge(&delta);
-                USAGE_ROLLUPS.put(&mut *tx.txn, &key, &row)?;
+                USAGE_ROLLUPS.put(&mut *tx, &key, &row)?;
             }
             Ok(out)
         })
@@ -849,21 +848,20 @@ impl ModelGates {
                     break;
                 }
                 // Re-read: the workspace may have changed since the read transaction.
-                let Some(workspace) = crate::schema::WORKSPACES.get(&*tx.txn, &(account, ws))?
-                else {
+                let Some(workspace) = crate::schema::WORKSPACES.get(&*tx, &(account, ws))? else {
                     continue;
                 };
                 let Some(cutoff) = retention_cutoff(&workspace, tx.now) else {
                     continue;
                 };
                 // One more than the budget tells whether expired records remain.
-                let rows = expired_records(&*tx.txn, account, ws, cutoff, left + 1)?;
+                let rows = expired_records(&*tx, account, ws, cutoff, left + 1)?;
                 let take = rows.len().min(left);
                 let mut last_ms = None;
                 for (_, r) in rows.iter().take(take) {
-                    USAGE.delete(&mut *tx.txn, &(account, ws, r.id))?;
-                    if let Some(m) = USAGE_MESSAGES.get(&*tx.txn, &(account, ws, r.id))? {
-                        USAGE_MESSAGES.delete(&mut *tx.txn, &(account, ws, r.id))?;
+                    USAGE.delete(&mut *tx, &(account, ws, r.id))?;
+                    if let Some(m) = USAGE_MESSAGES.get(&*tx, &(account, ws, r.id))? {
+                        USAGE_MESSAGES.delete(&mut *tx, &(account, ws, r.id))?;
                         crate::message::unindex(tx, account, ws, &m)?;
                     }
                     last_ms = Some(millis(r.timestamp));
@@ -880,11 +878,11 @@ impl ModelGates {
                 };
                 if let Some(w) = watermark {
                     let key = (account, ws, TOTAL_LEVEL, 0);
-                    if let Some(mut total) = USAGE_ROLLUPS.get(&*tx.txn, &key)?
+                    if let Some(mut total) = USAGE_ROLLUPS.get(&*tx, &key)?
                         && w > total.expired_before_ms
                     {
                         total.expired_before_ms = w;
-                        USAGE_ROLLUPS.put(&mut *tx.txn, &key, &total)?;
+                        USAGE_ROLLUPS.put(&mut *tx, &key, &total)?;
                     }
                 }
             }
@@ -893,12 +891,12 @@ impl ModelGates {
                     out.more = true;
                     break;
                 }
-                if !USAGE_PURGES.contains(&*tx.txn, &(account, ws))? {
+                if !USAGE_PURGES.contains(&*tx, &(account, ws))? {
                     continue;
                 }
                 let mut done = true;
                 for range in usage_ranges(&(account, ws)) {
-                    let n = delete_prefix_limit(&mut *tx.txn, &range, left)?;
+                    let n = delete_prefix_limit(&mut *tx, &range, left)?;
                     left -= n;
                     out.purged += n as u64;
                     if left == 0 {
@@ -908,7 +906,7 @@ impl ModelGates {
                     }
                 }
                 if done {
-                    USAGE_PURGES.delete(&mut *tx.txn, &(account, ws))?;
+                    USAGE_PURGES.delete(&mut *tx, &(account, ws))?;
                 } else {
                     out.more = true;
                 }

@@ -396,12 +396,12 @@ fn upsert_membership(
 ) -> Result<(WorkspaceMember, bool)> {
     let key = (account, ws, m.user_id.clone());
     let role = m.role.workspace_role();
-    if let Some(mut existing) = WORKSPACE_MEMBERS.get(&*tx.txn, &key)? {
+    if let Some(mut existing) = WORKSPACE_MEMBERS.get(&*tx, &key)? {
         if existing.role == role {
             return Ok((existing, false));
         }
         existing.role = role;
-        WORKSPACE_MEMBERS.put(&mut *tx.txn, &key, &existing)?;
+        WORKSPACE_MEMBERS.put(&mut *tx, &key, &existing)?;
         return Ok((existing, true));
     }
     let wm = WorkspaceMember {
@@ -411,7 +411,7 @@ fn upsert_membership(
         role,
         created_at: tx.now,
     };
-    WORKSPACE_MEMBERS.put(&mut *tx.txn, &key, &wm)?;
+    WORKSPACE_MEMBERS.put(&mut *tx, &key, &wm)?;
     Ok((wm, true))
 }
 
@@ -634,29 +634,28 @@ impl ModelGates {
             check_retention(days)?;
         }
         self.write(|tx| {
-            let me = access::admin(&*tx.txn, caller)?;
+            let me = access::admin(&*tx, caller)?;
             let account = caller.account;
-            check_slug_free(&*tx.txn, account, &new.slug)?;
+            check_slug_free(&*tx, account, &new.slug)?;
             let id = WorkspaceId::generate(millis(tx.now));
             let io_keys = match &new.io_logging_api_key_ids {
-                Some(ids) => io_logging_keys(&*tx.txn, account, id, ids)?,
+                Some(ids) => io_logging_keys(&*tx, account, id, ids)?,
                 None => Vec::new(),
             };
             let ws = new_record(id, new.clone(), io_keys, Some(me.user_id.clone()), tx.now);
-            WORKSPACES.put(&mut *tx.txn, &(account, id), &ws)?;
-            WORKSPACE_SLUGS.put(&mut *tx.txn, &(account, ws.slug.clone()), &id)?;
+            WORKSPACES.put(&mut *tx, &(account, id), &ws)?;
+            WORKSPACE_SLUGS.put(&mut *tx, &(account, ws.slug.clone()), &id)?;
             upsert_membership(tx, account, id, &me)?;
-            check_defaults(&*tx.txn, account, &ws)?;
+            check_defaults(&*tx, account, &ws)?;
             if let Some(text) = &new.custom_instructions {
-                let mut config = routing::load_config(&*tx.txn, account, id)?;
+                let mut config = routing::load_config(&*tx, account, id)?;
                 config.custom_instructions = Some(text.clone());
                 routing::save_config(tx, account, id, &config)?;
             }
             if let Some(rules) = &new.mux_rules {
-                let stored = routing::check_rules(&*tx.txn, account, &ws, "mux_rules", rules)?;
+                let stored = routing::check_rules(&*tx, account, &ws, "mux_rules", rules)?;
                 routing::store_rules(tx, account, id, stored)?;
             }
-            routing::publish_workspace(tx, account, id)?;
             Ok(ws)
         })
     }
@@ -717,9 +716,9 @@ impl ModelGates {
             check_retention(days)?;
         }
         self.write(|tx| {
-            access::admin(&*tx.txn, caller)?;
+            access::admin(&*tx, caller)?;
             let account = caller.account;
-            let mut ws = resolve(&*tx.txn, account, id_or_slug)?;
+            let mut ws = resolve(&*tx, account, id_or_slug)?;
             check_not_archived(&ws)?;
             if let Some(expected) = patch.expected_revision
                 && expected != ws.revision
@@ -736,9 +735,9 @@ impl ModelGates {
             if let Some(slug) = patch.slug.as_set()
                 && slug != &ws.slug
             {
-                check_slug_free(&*tx.txn, account, slug)?;
-                WORKSPACE_SLUGS.delete(&mut *tx.txn, &(account, ws.slug.clone()))?;
-                WORKSPACE_SLUGS.put(&mut *tx.txn, &(account, slug.clone()), &ws.id)?;
+                check_slug_free(&*tx, account, slug)?;
+                WORKSPACE_SLUGS.delete(&mut *tx, &(account, ws.slug.clone()))?;
+                WORKSPACE_SLUGS.put(&mut *tx, &(account, slug.clone()), &ws.id)?;
                 ws.slug = slug.clone();
             }
             if let Some(name) = patch.name.as_set() {
@@ -761,8 +760,7 @@ impl ModelGates {
                 Patch::Keep => {}
                 Patch::Clear => ws.io_logging_api_key_ids = None,
                 Patch::Set(ids) => {
-                    ws.io_logging_api_key_ids =
-                        Some(io_logging_keys(&*tx.txn, account, ws.id, ids)?);
+                    ws.io_logging_api_key_ids = Some(io_logging_keys(&*tx, account, ws.id, ids)?);
                 }
             }
             let reset = |p: &Patch<bool>, current: &mut bool, default: bool| match p {
@@ -802,13 +800,13 @@ impl ModelGates {
             if patch.default_text_model.as_set().is_some()
                 || patch.default_image_model.as_set().is_some()
             {
-                check_defaults(&*tx.txn, account, &ws)?;
+                check_defaults(&*tx, account, &ws)?;
             }
             ws.updated_at = Some(tx.now);
             ws.revision += 1;
-            WORKSPACES.put(&mut *tx.txn, &(account, ws.id), &ws)?;
+            WORKSPACES.put(&mut *tx, &(account, ws.id), &ws)?;
             if !patch.custom_instructions.is_keep() {
-                let mut config = routing::load_config(&*tx.txn, account, ws.id)?;
+                let mut config = routing::load_config(&*tx, account, ws.id)?;
                 patch
                     .custom_instructions
                     .clone()
@@ -816,11 +814,10 @@ impl ModelGates {
                 routing::save_config(tx, account, ws.id, &config)?;
             }
             if let Some(rules) = &patch.mux_rules {
-                let stored = routing::check_rules(&*tx.txn, account, &ws, "mux_rules", rules)?;
+                let stored = routing::check_rules(&*tx, account, &ws, "mux_rules", rules)?;
                 routing::store_rules(tx, account, ws.id, stored)?;
             }
-            routing::publish_workspace(tx, account, ws.id)?;
-            with_active(&*tx.txn, account, ws)
+            with_active(&*tx, account, ws)
         })
     }
 
@@ -828,10 +825,10 @@ impl ModelGates {
     /// default workspace and workspaces with active API keys cannot be deleted.
     pub fn workspace_delete(&self, caller: &Caller, id_or_slug: &str) -> Result<Workspace> {
         self.write(|tx| {
-            access::admin(&*tx.txn, caller)?;
+            access::admin(&*tx, caller)?;
             let account = caller.account;
-            let ws = resolve(&*tx.txn, account, id_or_slug)?;
-            let acct = account::load(&*tx.txn, account)?;
+            let ws = resolve(&*tx, account, id_or_slug)?;
+            let acct = account::load(&*tx, account)?;
             if acct.default_workspace_id == ws.id {
                 return Err(Error::precondition(
                     "DEFAULT_WORKSPACE",
@@ -851,7 +848,7 @@ impl ModelGates {
                     ),
                 ));
             }
-            let keys = api_key::records_of_workspace(&*tx.txn, account, ws.id)?;
+            let keys = api_key::records_of_workspace(&*tx, account, ws.id)?;
             let active: Vec<String> = keys
                 .iter()
                 .filter(|k| k.key.is_active(tx.now))
@@ -871,14 +868,14 @@ impl ModelGates {
             for record in &keys {
                 api_key::delete_record(tx, account, record)?;
             }
-            for wm in WORKSPACE_MEMBERS.values_with_prefix(&*tx.txn, &(account, ws.id))? {
-                remove_membership(&mut *tx.txn, account, ws.id, &wm.user_id)?;
+            for wm in WORKSPACE_MEMBERS.values_with_prefix(&*tx, &(account, ws.id))? {
+                remove_membership(&mut *tx, account, ws.id, &wm.user_id)?;
             }
-            model::delete_all(&mut *tx.txn, account, ws.id)?;
+            model::delete_all(&mut *tx, account, ws.id)?;
             routing::delete_config(tx, account, ws.id)?;
-            crate::usage::delete_all(&mut *tx.txn, account, ws.id)?;
-            WORKSPACE_SLUGS.delete(&mut *tx.txn, &(account, ws.slug.clone()))?;
-            WORKSPACES.delete(&mut *tx.txn, &(account, ws.id))?;
+            crate::usage::delete_all(&mut *tx, account, ws.id)?;
+            WORKSPACE_SLUGS.delete(&mut *tx, &(account, ws.slug.clone()))?;
+            WORKSPACES.delete(&mut *tx, &(account, ws.id))?;
             Ok(ws)
         })
     }
@@ -887,9 +884,9 @@ impl ModelGates {
     /// use it. Archived workspaces cannot be activated.
     pub fn workspace_activate(&self, caller: &Caller, id_or_slug: &str) -> Result<Workspace> {
         self.write(|tx| {
-            access::admin(&*tx.txn, caller)?;
+            access::admin(&*tx, caller)?;
             let account = caller.account;
-            let mut ws = resolve(&*tx.txn, account, id_or_slug)?;
+            let mut ws = resolve(&*tx, account, id_or_slug)?;
             if ws.archived_at.is_some() {
                 return Err(Error::precondition(
                     "WORKSPACE_ARCHIVED",
@@ -900,10 +897,10 @@ impl ModelGates {
                     ),
                 ));
             }
-            let mut acct = account::load(&*tx.txn, account)?;
+            let mut acct = account::load(&*tx, account)?;
             if acct.active_workspace() != ws.id {
                 acct.active_workspace_id = Some(ws.id);
-                ACCOUNTS.put(&mut *tx.txn, &account, &acct)?;
+                ACCOUNTS.put(&mut *tx, &account, &acct)?;
             }
             ws.is_active = true;
             Ok(ws)
@@ -915,10 +912,10 @@ impl ModelGates {
     /// be archived.
     pub fn workspace_archive(&self, caller: &Caller, id_or_slug: &str) -> Result<Workspace> {
         self.write(|tx| {
-            access::admin(&*tx.txn, caller)?;
+            access::admin(&*tx, caller)?;
             let account = caller.account;
-            let mut ws = resolve(&*tx.txn, account, id_or_slug)?;
-            let acct = account::load(&*tx.txn, account)?;
+            let mut ws = resolve(&*tx, account, id_or_slug)?;
+            let acct = account::load(&*tx, account)?;
             ws.is_active = acct.active_workspace() == ws.id;
             if acct.default_workspace_id == ws.id {
                 return Err(Error::precondition(
@@ -943,8 +940,7 @@ impl ModelGates {
                 ws.archived_at = Some(tx.now);
                 ws.updated_at = Some(tx.now);
                 ws.revision += 1;
-                WORKSPACES.put(&mut *tx.txn, &(account, ws.id), &ws)?;
-                routing::publish_workspace(tx, account, ws.id)?;
+                WORKSPACES.put(&mut *tx, &(account, ws.id), &ws)?;
             }
             Ok(ws)
         })
@@ -953,17 +949,16 @@ impl ModelGates {
     /// Restores an archived workspace (a no-op for one that is not archived).
     pub fn workspace_restore(&self, caller: &Caller, id_or_slug: &str) -> Result<Workspace> {
         self.write(|tx| {
-            access::admin(&*tx.txn, caller)?;
+            access::admin(&*tx, caller)?;
             let account = caller.account;
-            let mut ws = resolve(&*tx.txn, account, id_or_slug)?;
+            let mut ws = resolve(&*tx, account, id_or_slug)?;
             if ws.archived_at.is_some() {
                 ws.archived_at = None;
                 ws.updated_at = Some(tx.now);
                 ws.revision += 1;
-                WORKSPACES.put(&mut *tx.txn, &(account, ws.id), &ws)?;
-                routing::publish_workspace(tx, account, ws.id)?;
+                WORKSPACES.put(&mut *tx, &(account, ws.id), &ws)?;
             }
-            with_active(&*tx.txn, account, ws)
+            with_active(&*tx, account, ws)
         })
     }
 
@@ -992,11 +987,11 @@ impl ModelGates {
         user_ids: &[String],
     ) -> Result<BulkAdded> {
         self.write(|tx| {
-            access::admin(&*tx.txn, caller)?;
+            access::admin(&*tx, caller)?;
             let account = caller.account;
-            let ws = resolve(&*tx.txn, account, id_or_slug)?;
+            let ws = resolve(&*tx, account, id_or_slug)?;
             check_not_archived(&ws)?;
-            let members = org_members_for_bulk(&*tx.txn, account, user_ids)?;
+            let members = org_members_for_bulk(&*tx, account, user_ids)?;
             let mut added_count = 0;
             let mut data = Vec::with_capacity(members.len());
             for m in &members {
@@ -1018,11 +1013,11 @@ impl ModelGates {
         user_ids: &[String],
     ) -> Result<BulkRemoved> {
         self.write(|tx| {
-            access::admin(&*tx.txn, caller)?;
+            access::admin(&*tx, caller)?;
             let account = caller.account;
-            let ws = resolve(&*tx.txn, account, id_or_slug)?;
-            let members = org_members_for_bulk(&*tx.txn, account, user_ids)?;
-            let keys = api_key::records_of_workspace(&*tx.txn, account, ws.id)?;
+            let ws = resolve(&*tx, account, id_or_slug)?;
+            let members = org_members_for_bulk(&*tx, account, user_ids)?;
+            let keys = api_key::records_of_workspace(&*tx, account, ws.id)?;
             let targets: BTreeSet<&UserId> = members.iter().map(|m| &m.user_id).collect();
             let blocking: Vec<String> = keys
                 .iter()
@@ -1047,7 +1042,7 @@ impl ModelGates {
             }
             let mut removed_count = 0;
             for m in &members {
-                removed_count += u64::from(remove_membership(&mut *tx.txn, account, ws.id, &m.user_id)?);
+                removed_count += u64::from(remove_membership(&mut *tx, account, ws.id, &m.user_id)?);
             }
             Ok(BulkRemoved { removed_count })
         })

@@ -1161,3 +1161,54 @@ fn an_archived_workspace_refuses_changes_but_keys_can_still_be_disabled() {
         .unwrap();
     assert!(k.disabled);
 }
+
+/// Issue 12: `check` compares the live snapshot with one loaded from the store, entry by
+/// entry (it compared counts, so a key changed behind the snapshot's back went unnoticed).
+#[test]
+fn check_reports_a_snapshot_that_differs_from_the_store() {
+    let store = MemoryStore::new();
+    let a = ModelGates::open(store.clone()).unwrap();
+    let b = ModelGates::open(store).unwrap();
+    let admin = a.default_caller().unwrap();
+    let key = a
+        .key_create(
+            &admin,
+            NewKey {
+                name: "k".into(),
+                workspace: "default".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert!(a.check().unwrap().is_ok());
+    // Disabled through the other handle: same key count, but `a`'s snapshot is now stale.
+    let patch = KeyPatch {
+        disabled: Some(true),
+        ..Default::default()
+    };
+    b.key_update(&admin, &key.data.id.to_string(), patch)
+        .unwrap();
+    let problems = a.check().unwrap().problems;
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].contains(&key.data.id.to_string()) && problems[0].contains("differs"),
+        "{problems:?}"
+    );
+    // A provider added behind its back shows too.
+    b.provider_add(
+        &admin,
+        NewProvider {
+            name: "local".into(),
+            description: None,
+            provider_type: ProviderType::Ollama,
+            endpoint: None,
+            auth_type: None,
+            api_key: None,
+        },
+    )
+    .unwrap();
+    assert_eq!(a.check().unwrap().problems.len(), 2);
+    a.reload_snapshot().unwrap();
+    assert!(a.check().unwrap().is_ok());
+    assert!(b.check().unwrap().is_ok());
+}
