@@ -283,8 +283,10 @@ fn check_all(txn: &dyn ReadTxn, c: &mut Checker) -> Result<()> {
             })?;
             crate::message::check(txn, a, w.id, &mut |p| c.report.problems.push(p))?;
         }
-        let ids: Vec<_> = workspaces.iter().map(|w| w.id).collect();
-        crate::usage::check_owners(txn, a, &ids, &mut |p| c.report.problems.push(p))?;
+        let purging = crate::usage::purging(txn, a)?;
+        c.report
+            .problems
+            .extend(crate::schema::orphans(txn, a, &ws_ids, &purging)?);
     }
     let hashes = KEY_HASHES.scan_prefix(txn, &())?.len();
     c.ensure(hashes == all_key_hashes.len(), || {

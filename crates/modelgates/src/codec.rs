@@ -130,6 +130,44 @@ impl<A: KeyDecode, B: KeyDecode> KeyDecode for (A, B) {
     }
 }
 
+impl KeyDecode for u64 {
+    fn decode_key(input: &mut &[u8]) -> Option<Self> {
+        let (head, rest) = input.split_first_chunk::<8>()?;
+        *input = rest;
+        Some(u64::from_be_bytes(*head))
+    }
+}
+
+impl<A: KeyDecode, B: KeyDecode, C: KeyDecode, D: KeyDecode> KeyDecode for (A, B, C, D) {
+    fn decode_key(input: &mut &[u8]) -> Option<Self> {
+        Some((
+            A::decode_key(input)?,
+            B::decode_key(input)?,
+            C::decode_key(input)?,
+            D::decode_key(input)?,
+        ))
+    }
+}
+
+/// A prefix of keys of type `K`: the empty prefix `()`, or a tuple of the first segments of
+/// `K` with their own types (up to the whole key). A scan by a prefix of another table's key
+/// type is a compile error, not an empty result.
+pub trait KeyPrefix<K: ?Sized>: KeyPart {}
+
+impl<K: ?Sized> KeyPrefix<K> for () {}
+impl<A: KeyPart> KeyPrefix<A> for (A,) {}
+
+impl<A> KeyPrefix<(A,)> for (A,) where (A,): KeyPart {}
+impl<A, B> KeyPrefix<(A, B)> for (A,) where (A,): KeyPart {}
+impl<A, B> KeyPrefix<(A, B)> for (A, B) where (A, B): KeyPart {}
+impl<A, B, C> KeyPrefix<(A, B, C)> for (A,) where (A,): KeyPart {}
+impl<A, B, C> KeyPrefix<(A, B, C)> for (A, B) where (A, B): KeyPart {}
+impl<A, B, C> KeyPrefix<(A, B, C)> for (A, B, C) where (A, B, C): KeyPart {}
+impl<A, B, C, D> KeyPrefix<(A, B, C, D)> for (A,) where (A,): KeyPart {}
+impl<A, B, C, D> KeyPrefix<(A, B, C, D)> for (A, B) where (A, B): KeyPart {}
+impl<A, B, C, D> KeyPrefix<(A, B, C, D)> for (A, B, C) where (A, B, C): KeyPart {}
+impl<A, B, C, D> KeyPrefix<(A, B, C, D)> for (A, B, C, D) where (A, B, C, D): KeyPart {}
+
 /// Encodes a key (or key prefix) to bytes.
 pub fn encode_key(key: &impl KeyPart) -> Vec<u8> {
     let mut out = Vec::with_capacity(48);
@@ -243,6 +281,39 @@ pub(crate) mod timestamp {
     }
 }
 
+/// What a [`Table`] is, without its types: the storage table, key family and value format.
+/// The schema's table registry holds these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TableInfo {
+    /// The storage table.
+    pub name: TableName,
+    /// The key family inside the storage table (`None` = a storage table of its own).
+    pub family: Option<u8>,
+    /// Whether values are written in the compact format.
+    pub compact: bool,
+}
+
+impl TableInfo {
+    /// The storage range of this table's keys that start with `prefix`.
+    pub(crate) fn range_of(&self, prefix: &impl KeyPart) -> (TableName, Vec<u8>) {
+        let mut out = Vec::with_capacity(48);
+        if let Some(f) = self.family {
+            out.push(f);
+        }
+        prefix.encode_key(&mut out);
+        (self.name, out)
+    }
+
+    /// The leading segments `P` of a raw key of this table (the rest is ignored).
+    pub(crate) fn leading<P: KeyDecode>(&self, key: &[u8]) -> Option<P> {
+        let mut rest = match self.family {
+            Some(f) => key.strip_prefix(&[f])?,
+            None => key,
+        };
+        P::decode_key(&mut rest)
+    }
+}
+
 /// A typed table: key type `K`, value type `V`.
 ///
 /// Several typed tables may share one storage table as *key families*: a record table and its
@@ -321,6 +392,15 @@ impl<K: KeyPart + ?Sized, V: Serialize + DeserializeOwned> Table<K, V> {
         self.name
     }
 
+    /// This table without its types.
+    pub const fn info(&self) -> TableInfo {
+        TableInfo {
+            name: self.name,
+            family: self.family,
+            compact: self.compact,
+        }
+    }
+
     /// The typed key of a raw write to storage table `table`, if the write belongs to this
     /// table: the storage table and family byte match and the rest decodes whole.
     pub(crate) fn decode_key(&self, table: TableName, key: &[u8]) -> Option<K>
@@ -336,6 +416,14 @@ impl<K: KeyPart + ?Sized, V: Serialize + DeserializeOwned> Table<K, V> {
         };
         let decoded = K::decode_key(&mut rest)?;
         rest.is_empty().then_some(decoded)
+    }
+
+    /// The typed key of a raw key this table returned (from a scan).
+    pub(crate) fn key_of(&self, key: &[u8]) -> Option<K>
+    where
+        K: KeyDecode,
+    {
+        self.decode_key(self.name, key)
     }
 
     /// The value under `key`.
@@ -366,7 +454,7 @@ impl<K: KeyPart + ?Sized, V: Serialize + DeserializeOwned> Table<K, V> {
     pub fn scan_prefix(
         &self,
         txn: &(impl ReadTxn + ?Sized),
-        prefix: &impl KeyPart,
+        prefix: &impl KeyPrefix<K>,
     ) -> Result<Vec<(Vec<u8>, V)>> {
         self.scan_prefix_after(txn, prefix, None, usize::MAX)
     }
@@ -375,7 +463,7 @@ impl<K: KeyPart + ?Sized, V: Serialize + DeserializeOwned> Table<K, V> {
     pub fn scan_prefix_limit(
         &self,
         txn: &(impl ReadTxn + ?Sized),
-        prefix: &impl KeyPart,
+        prefix: &impl KeyPrefix<K>,
         limit: usize,
     ) -> Result<Vec<(Vec<u8>, V)>> {
         self.scan_prefix_after(txn, prefix, None, limit)
@@ -386,7 +474,7 @@ impl<K: KeyPart + ?Sized, V: Serialize + DeserializeOwned> Table<K, V> {
     pub fn scan_prefix_after(
         &self,
         txn: &(impl ReadTxn + ?Sized),
-        prefix: &impl KeyPart,
+        prefix: &impl KeyPrefix<K>,
         after: Option<&[u8]>,
         limit: usize,
     ) -> Result<Vec<(Vec<u8>, V)>> {
@@ -428,14 +516,14 @@ impl<K: KeyPart + ?Sized, V: Serialize + DeserializeOwned> Table<K, V> {
     pub fn delete_prefix(
         &self,
         txn: &mut (impl WriteTxn + ?Sized),
-        prefix: &impl KeyPart,
+        prefix: &impl KeyPrefix<K>,
     ) -> Result<usize> {
         delete_prefix_limit(txn, &self.prefix_of(prefix), usize::MAX)
     }
 
     /// The storage table and encoded key prefix of the entries under `prefix`: a typed-free
     /// handle for work over several tables at once (see [`delete_prefix_limit`]).
-    pub fn prefix_of(&self, prefix: &impl KeyPart) -> (TableName, Vec<u8>) {
+    pub fn prefix_of(&self, prefix: &impl KeyPrefix<K>) -> (TableName, Vec<u8>) {
         (self.name, self.key(prefix))
     }
 
@@ -443,7 +531,7 @@ impl<K: KeyPart + ?Sized, V: Serialize + DeserializeOwned> Table<K, V> {
     pub fn values_with_prefix(
         &self,
         txn: &(impl ReadTxn + ?Sized),
-        prefix: &impl KeyPart,
+        prefix: &impl KeyPrefix<K>,
     ) -> Result<Vec<V>> {
         Ok(self
             .scan_prefix(txn, prefix)?

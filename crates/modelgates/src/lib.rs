@@ -130,7 +130,7 @@ pub use routing::{
     INSTRUCTIONS_MAX, Instructions, MUX_RULES_MAX, MatcherType, MuxRule, MuxRules, NewMuxRule,
     ROUTE_FILES_MAX, RemovedRule, RequestKind, Route, RouteProvider, RouteSource,
 };
-pub use schema::SCHEMA_VERSION;
+pub use schema::{SCHEMA_VERSION, storage_tables};
 pub use secrets::{Finding, detect as detect_secrets, redact as redact_secrets};
 pub use snapshot::{Snapshot, VerifiedKey};
 pub use storage::{Entry, ReadTxn, Storage, StorageError, StorageResult, TableName, WriteTxn};

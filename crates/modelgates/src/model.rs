@@ -355,23 +355,6 @@ pub(crate) fn for_provider(
     }
 }
 
-/// Deletes every model and override of a workspace (with the workspace).
-pub(crate) fn delete_all(
-    txn: &mut dyn WriteTxn,
-    account: AccountId,
-    ws: WorkspaceId,
-) -> Result<()> {
-    for m in MODELS.values_with_prefix(txn, &(account, ws))? {
-        MODELS.delete(txn, &(account, ws, m.metadata.id))?;
-        MODEL_REFS.delete(
-            txn,
-            &(account, ws, m.spec.provider.clone(), m.spec.family.clone()),
-        )?;
-    }
-    MODEL_OVERRIDES.delete_prefix(txn, &(account, ws))?;
-    Ok(())
-}
-
 /// The model `id_or_ref` (a `model_…` id or `provider/family`) of workspace `ws`.
 pub(crate) fn resolve(
     txn: &dyn ReadTxn,

@@ -12,11 +12,17 @@
 //! in the `workspaces` storage table. A record table and its indexes share one storage table as key
 //! families (see `Table::family`), so a write touches as few storage tables as possible.
 
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value as Json;
 
 use crate::account::Account;
 use crate::api_key::KeyRecord;
-use crate::codec::{Reverse16, Table};
+use crate::codec::{
+    KeyPart, KeyPrefix, Reverse16, Table, TableInfo, delete_prefix_limit, scan_raw_prefix,
+};
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, KeyId, ModelId, PersonaId, ProviderId, UsageId, UserId, WorkspaceId};
 use crate::member::Member;
@@ -24,7 +30,7 @@ use crate::model::{CatalogEntry, Model, ModelOverride};
 use crate::persona::Persona;
 use crate::provider::{ProviderRecord, ProviderUse};
 use crate::routing::WorkspaceConfig;
-use crate::storage::WriteTxn;
+use crate::storage::{ReadTxn, TableName, WriteTxn};
 use crate::usage::{Message, Rollup, UsageRecord};
 use crate::workspace::{Workspace, WorkspaceMember};
 
@@ -137,6 +143,212 @@ pub(crate) const USAGE_PURGES: Table<(AccountId, WorkspaceId), (AccountId, Works
 pub(crate) const MESSAGE_COUNTS: Table<(AccountId, WorkspaceId, String), u64> =
     Table::family("usage", 7).compact();
 
+// ---------------------------------------------------------------------------------------------
+// The table registry.
+
+/// Where a table's rows belong: what every key of the table starts with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scope {
+    /// Database-wide rows (schema version, the model catalog, the global key-hash index).
+    Database,
+    /// Rows of one account: keys start with the account id.
+    Account,
+    /// Rows of one workspace: keys start with (account id, workspace id). Deleting a workspace
+    /// removes them by that prefix (see [`purge_workspace`]).
+    Workspace(Purge),
+}
+
+/// How a workspace's rows in a workspace-scoped table are removed when it is deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Purge {
+    /// In the deleting transaction.
+    Inline,
+    /// Usage: in the deleting transaction when small, else in bounded batches afterwards
+    /// (`ModelGates::usage_expire`); until then the rows are orphans `check` accepts.
+    Deferred,
+}
+
+/// One registered table: its storage, the module that owns its rows, and its scope.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Registered {
+    /// The constant's name in this file.
+    pub(crate) constant: &'static str,
+    pub(crate) table: TableInfo,
+    /// The module whose operations write the table.
+    pub(crate) owner: &'static str,
+    pub(crate) scope: Scope,
+}
+
+impl Registered {
+    const fn database<K: KeyPart + ?Sized, V: Serialize + DeserializeOwned>(
+        constant: &'static str,
+        table: &Table<K, V>,
+        owner: &'static str,
+    ) -> Self {
+        Self {
+            constant,
+            table: table.info(),
+            owner,
+            scope: Scope::Database,
+        }
+    }
+
+    /// An account-scoped table: its key type must start with an account id (checked by the
+    /// compiler).
+    const fn account<K: KeyPart + ?Sized, V: Serialize + DeserializeOwned>(
+        constant: &'static str,
+        table: &Table<K, V>,
+        owner: &'static str,
+    ) -> Self
+    where
+        (AccountId,): KeyPrefix<K>,
+    {
+        Self {
+            constant,
+            table: table.info(),
+            owner,
+            scope: Scope::Account,
+        }
+    }
+
+    /// A workspace-scoped table: its key type must start with (account id, workspace id)
+    /// (checked by the compiler).
+    const fn workspace<K: KeyPart + ?Sized, V: Serialize + DeserializeOwned>(
+        constant: &'static str,
+        table: &Table<K, V>,
+        owner: &'static str,
+        purge: Purge,
+    ) -> Self
+    where
+        (AccountId, WorkspaceId): KeyPrefix<K>,
+    {
+        Self {
+            constant,
+            table: table.info(),
+            owner,
+            scope: Scope::Workspace(purge),
+        }
+    }
+}
+
+macro_rules! register {
+    ($scope:ident($table:ident, $owner:literal $(, $purge:expr)?)) => {
+        Registered::$scope(stringify!($table), &$table, $owner $(, $purge)?)
+    };
+}
+
+/// Every table of the schema. It drives workspace purges ([`purge_workspace`]), the orphan
+/// checks of `check` ([`orphans`]) and the storage tables a backend holds ([`storage_tables`]).
+pub(crate) const TABLES: &[Registered] = &[
+    register!(database(META, "schema")),
+    register!(database(CATALOG, "model")),
+    register!(database(KEY_HASHES, "api_key")),
+    register!(account(ACCOUNTS, "account")),
+    register!(account(MEMBERS, "member")),
+    register!(account(MEMBER_EMAILS, "member")),
+    register!(account(WORKSPACE_SLUGS, "workspace")),
+    register!(account(API_KEYS, "api_key")),
+    register!(account(USER_KEYS, "api_key")),
+    register!(account(PROVIDERS, "provider")),
+    register!(account(PROVIDER_NAMES, "provider")),
+    register!(account(PROVIDER_USES, "routing")),
+    register!(account(PERSONAS, "persona")),
+    register!(account(PERSONA_NAMES, "persona")),
+    register!(account(USAGE_PURGES, "usage")),
+    register!(workspace(WORKSPACES, "workspace", Purge::Inline)),
+    register!(workspace(WORKSPACE_MEMBERS, "workspace", Purge::Inline)),
+    register!(workspace(MODELS, "model", Purge::Inline)),
+    register!(workspace(MODEL_REFS, "model", Purge::Inline)),
+    register!(workspace(MODEL_OVERRIDES, "model", Purge::Inline)),
+    register!(workspace(WORKSPACE_KEYS, "api_key", Purge::Inline)),
+    register!(workspace(WORKSPACE_CONFIG, "routing", Purge::Inline)),
+    register!(workspace(USAGE, "usage", Purge::Deferred)),
+    register!(workspace(USAGE_REQUESTS, "usage", Purge::Deferred)),
+    register!(workspace(USAGE_ROLLUPS, "usage", Purge::Deferred)),
+    register!(workspace(USAGE_MESSAGES, "message", Purge::Deferred)),
+    register!(workspace(MESSAGE_FEED, "message", Purge::Deferred)),
+    register!(workspace(MESSAGES_BY_CHAT, "message", Purge::Deferred)),
+    register!(workspace(MESSAGES_BY_TRIGGER, "message", Purge::Deferred)),
+    register!(workspace(ALERT_FEED, "message", Purge::Deferred)),
+    register!(workspace(MESSAGE_COUNTS, "message", Purge::Deferred)),
+];
+
+/// The storage tables a backend holds, each once, in registry order.
+pub fn storage_tables() -> Vec<TableName> {
+    let mut out: Vec<TableName> = Vec::new();
+    for r in TABLES {
+        if !out.contains(&r.table.name) {
+            out.push(r.table.name);
+        }
+    }
+    out
+}
+
+/// The storage ranges of workspace `ws`'s rows in the workspace-scoped tables purged `how`.
+pub(crate) fn workspace_ranges(
+    account: AccountId,
+    ws: WorkspaceId,
+    how: Purge,
+) -> impl Iterator<Item = (TableName, Vec<u8>)> {
+    TABLES
+        .iter()
+        .filter(move |r| r.scope == Scope::Workspace(how))
+        .map(move |r| r.table.range_of(&(account, ws)))
+}
+
+/// Deletes every row of workspace `ws` in the workspace-scoped tables purged inline (the
+/// workspace record, its memberships, models, key index and configuration). Rows elsewhere
+/// that point at the workspace (keys, the slug index, provider uses) are removed by their
+/// owning modules first; usage by `usage::delete_all`.
+pub(crate) fn purge_workspace(
+    txn: &mut dyn WriteTxn,
+    account: AccountId,
+    ws: WorkspaceId,
+) -> Result<()> {
+    for range in workspace_ranges(account, ws, Purge::Inline) {
+        delete_prefix_limit(txn, &range, usize::MAX)?;
+    }
+    Ok(())
+}
+
+/// Rows of account `account` in workspace-scoped tables whose workspace is neither in
+/// `workspaces` nor (for tables purged in batches) in `purging`: one sentence per table.
+pub(crate) fn orphans(
+    txn: &dyn ReadTxn,
+    account: AccountId,
+    workspaces: &BTreeSet<WorkspaceId>,
+    purging: &BTreeSet<WorkspaceId>,
+) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for r in TABLES {
+        let Scope::Workspace(how) = r.scope else {
+            continue;
+        };
+        let mut orphans = 0usize;
+        let range = r.table.range_of(&(account,));
+        for (key, _) in scan_raw_prefix(txn, &range, None, usize::MAX)? {
+            let owner = r
+                .table
+                .leading::<(AccountId, WorkspaceId)>(&key)
+                .map(|(_, w)| w);
+            let owned = owner.is_some_and(|w| {
+                workspaces.contains(&w) || (how == Purge::Deferred && purging.contains(&w))
+            });
+            if !owned {
+                orphans += 1;
+            }
+        }
+        if orphans > 0 {
+            out.push(format!(
+                "account {account}: {orphans} rows of table {} ({}, written by module {}) \
+                 belong to no workspace",
+                r.table.name, r.constant, r.owner
+            ));
+        }
+    }
+    Ok(out)
+}
+
 /// Brings a database at schema `from` up to [`SCHEMA_VERSION`], inside the caller's transaction.
 pub(crate) fn migrate(txn: &mut dyn WriteTxn, from: u64) -> Result<()> {
     if from > SCHEMA_VERSION {
@@ -155,12 +367,14 @@ pub(crate) fn migrate(txn: &mut dyn WriteTxn, from: u64) -> Result<()> {
     // stay readable, so they are not rewritten; older builds cannot read compact rows) and moves
     // the rollups to a storage table of their own.
     if from < 4 {
-        for (key, row) in LEGACY_USAGE_ROLLUPS.scan_prefix(txn, &())? {
-            txn.put(
-                USAGE_ROLLUPS.name(),
-                &key[1..],
-                &USAGE_ROLLUPS.value_bytes(&row)?,
-            )?;
+        for (raw, row) in LEGACY_USAGE_ROLLUPS.scan_prefix(txn, &())? {
+            let key = LEGACY_USAGE_ROLLUPS.key_of(&raw).ok_or_else(|| {
+                Error::Corrupt(format!(
+                    "table {}: a usage rollup key does not decode",
+                    LEGACY_USAGE_ROLLUPS.name()
+                ))
+            })?;
+            USAGE_ROLLUPS.put(txn, &key, &row)?;
         }
         LEGACY_USAGE_ROLLUPS.delete_prefix(txn, &())?;
     }
@@ -176,6 +390,106 @@ mod tests {
     use crate::memory::MemoryStore;
     use crate::storage::Storage;
     use crate::usage::Counters;
+
+    #[test]
+    fn no_storage_table_and_family_is_registered_twice() {
+        let mut seen = BTreeSet::new();
+        for r in TABLES {
+            assert!(
+                seen.insert((r.table.name, r.table.family)),
+                "{} reuses storage table {} family {:?}",
+                r.constant,
+                r.table.name,
+                r.table.family
+            );
+        }
+        // A storage table is either one table or a set of families, never both.
+        for r in TABLES.iter().filter(|r| r.table.family.is_none()) {
+            let shared = TABLES
+                .iter()
+                .filter(|o| o.table.name == r.table.name)
+                .count();
+            assert_eq!(shared, 1, "{} shares its storage table", r.constant);
+        }
+    }
+
+    /// Every `Table` constant of this file is in the registry (the legacy location of the
+    /// rollups is read by the migration only).
+    #[test]
+    fn every_table_constant_is_registered() {
+        let source = include_str!("schema.rs");
+        let mut constants = Vec::new();
+        for line in source.lines() {
+            let Some(rest) = line.trim_start().strip_prefix("pub(crate) const ") else {
+                continue;
+            };
+            if let Some((name, ty)) = rest.split_once(':')
+                && ty.trim_start().starts_with("Table<")
+            {
+                constants.push(name.trim());
+            }
+        }
+        assert!(constants.len() > 20, "{constants:?}");
+        for c in constants {
+            assert!(
+                TABLES.iter().any(|r| r.constant == c),
+                "table {c} is not in the registry (schema::TABLES)"
+            );
+        }
+    }
+
+    #[test]
+    fn orphans_are_found_in_every_workspace_scoped_table() {
+        let store = MemoryStore::new();
+        let (a, live, gone) = (
+            AccountId::generate(1),
+            WorkspaceId::generate(1),
+            WorkspaceId::generate(2),
+        );
+        let mut txn = store.begin_write().unwrap();
+        for r in TABLES.iter().filter(|r| matches!(r.scope, Scope::Workspace(_))) {
+            for ws in [live, gone] {
+                let (table, mut key) = r.table.range_of(&(a, ws));
+                key.push(7);
+                txn.put(table, &key, b"x").unwrap();
+            }
+        }
+        let workspaces = BTreeSet::from([live]);
+        let found = orphans(&*txn, a, &workspaces, &BTreeSet::new()).unwrap();
+        let scoped = TABLES
+            .iter()
+            .filter(|r| matches!(r.scope, Scope::Workspace(_)))
+            .count();
+        assert_eq!(found.len(), scoped, "{found:?}");
+        assert!(found[0].contains("1 rows of table"), "{found:?}");
+        // A workspace being purged in batches owns its usage rows, not its other rows.
+        let found = orphans(&*txn, a, &workspaces, &BTreeSet::from([gone])).unwrap();
+        let inline = TABLES
+            .iter()
+            .filter(|r| r.scope == Scope::Workspace(Purge::Inline))
+            .count();
+        assert_eq!(found.len(), inline, "{found:?}");
+        // Purging removes exactly the inline tables' rows of that workspace.
+        purge_workspace(&mut *txn, a, gone).unwrap();
+        let found = orphans(&*txn, a, &workspaces, &BTreeSet::from([gone])).unwrap();
+        assert!(found.is_empty(), "{found:?}");
+        txn.abort().unwrap();
+    }
+
+    #[test]
+    fn every_owner_is_a_module_of_this_crate() {
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        for r in TABLES {
+            let file = src.join(format!("{}.rs", r.owner));
+            let dir = src.join(r.owner).join("mod.rs");
+            assert!(
+                file.exists() || dir.exists(),
+                "{}: owner module {} does not exist",
+                r.constant,
+                r.owner
+            );
+        }
+    }
 
     #[test]
     fn migration_to_4_moves_json_rollups_to_their_own_table() {

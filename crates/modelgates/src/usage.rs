@@ -3,7 +3,7 @@
 //! caller-supplied request id, and keeps time-bucketed rollups up to date in the same
 //! transaction, so usage over any time range is read from a few rollup rows.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::access;
 use crate::clock::millis;
-use crate::codec::{delete_prefix_limit, scan_raw_prefix};
+use crate::codec::delete_prefix_limit;
 use crate::error::{Error, Result};
 use crate::gates::{Caller, ModelGates};
 use crate::ids::{AccountId, KeyId, UsageId, WorkspaceId};
@@ -20,10 +20,9 @@ use crate::model;
 use crate::provider::{self, ProviderType};
 use crate::routing::RequestKind;
 use crate::schema::{
-    ALERT_FEED, MESSAGE_COUNTS, MESSAGE_FEED, MESSAGES_BY_CHAT, MESSAGES_BY_TRIGGER, USAGE,
-    USAGE_MESSAGES, USAGE_PURGES, USAGE_REQUESTS, USAGE_ROLLUPS, WORKSPACE_KEYS,
+    self, Purge, USAGE, USAGE_MESSAGES, USAGE_PURGES, USAGE_REQUESTS, USAGE_ROLLUPS, WORKSPACE_KEYS,
 };
-use crate::storage::{ReadTxn, TableName};
+use crate::storage::ReadTxn;
 use crate::validate::excerpt;
 use crate::workspace::{self, Workspace};
 
@@ -895,7 +894,7 @@ impl ModelGates {
                     continue;
                 }
                 let mut done = true;
-                for range in usage_ranges(&(account, ws)) {
+                for range in schema::workspace_ranges(account, ws, Purge::Deferred) {
                     let n = delete_prefix_limit(&mut *tx, &range, left)?;
                     left -= n;
                     out.purged += n as u64;
@@ -1117,13 +1116,13 @@ pub(crate) fn check(
         .scan_prefix(txn, &(account, ws))?
         .into_iter()
         .map(|(k, mut v): (Vec<u8>, Rollup)| {
-            // The key ends with level and start, 8 bytes each.
-            let n = k.len();
-            let word = |at: usize| u64::from_be_bytes(k[at..at + 8].try_into().unwrap_or([0; 8]));
             v.expired_before_ms = 0;
-            ((word(n - 16), word(n - 8)), v)
+            let (_, _, level, start) = USAGE_ROLLUPS.key_of(&k).ok_or_else(|| {
+                Error::Corrupt(format!("workspace {ws}: a usage rollup key does not decode"))
+            })?;
+            Ok(((level, start), v))
         })
-        .collect();
+        .collect::<Result<_>>()?;
     // After retention, only buckets starting at or after the watermark hold nothing removed.
     let intact = |&(level, start): &(u64, u64)| {
         watermark == 0 || (level != TOTAL_LEVEL && start >= watermark)
@@ -1144,22 +1143,6 @@ pub(crate) fn check(
 /// transaction; a busier workspace's usage is purged afterwards in bounded batches.
 pub const INLINE_PURGE_MAX: usize = 10_000;
 
-/// Every storage range holding usage under `p` — (account, workspace) or (account,): records,
-/// request ids, rollups, messages, message feeds and counts.
-fn usage_ranges(p: &impl crate::codec::KeyPart) -> [(TableName, Vec<u8>); 9] {
-    [
-        USAGE.prefix_of(p),
-        USAGE_REQUESTS.prefix_of(p),
-        USAGE_ROLLUPS.prefix_of(p),
-        USAGE_MESSAGES.prefix_of(p),
-        MESSAGE_FEED.prefix_of(p),
-        MESSAGES_BY_CHAT.prefix_of(p),
-        MESSAGES_BY_TRIGGER.prefix_of(p),
-        MESSAGE_COUNTS.prefix_of(p),
-        ALERT_FEED.prefix_of(p),
-    ]
-}
-
 /// Deletes a workspace's usage with the workspace: at once when it has at most
 /// [`INLINE_PURGE_MAX`] request ids; otherwise it is marked for purging, which
 /// [`ModelGates::usage_expire`] does in bounded batches (deleting millions of rows in the
@@ -1175,41 +1158,19 @@ pub(crate) fn delete_all(
         USAGE_PURGES.put(txn, &(account, ws), &(account, ws))?;
         return Ok(());
     }
-    for range in usage_ranges(&(account, ws)) {
+    for range in schema::workspace_ranges(account, ws, Purge::Deferred) {
         delete_prefix_limit(txn, &range, usize::MAX)?;
     }
     Ok(())
 }
 
-/// Checks that every usage row of an account belongs to one of its `workspaces` or to a
-/// deleted workspace still being purged.
-pub(crate) fn check_owners(
-    txn: &dyn ReadTxn,
-    account: AccountId,
-    workspaces: &[WorkspaceId],
-    problem: &mut dyn FnMut(String),
-) -> Result<()> {
-    let mut owners: std::collections::BTreeSet<Vec<u8>> =
-        workspaces.iter().map(crate::codec::encode_key).collect();
-    for (_, ws) in USAGE_PURGES.values_with_prefix(txn, &(account,))? {
-        owners.insert(crate::codec::encode_key(&ws));
-    }
-    let mut orphans = 0;
-    for range in usage_ranges(&(account,)) {
-        let at = range.1.len();
-        for (key, _) in scan_raw_prefix(txn, &range, None, usize::MAX)? {
-            let ws = key.get(at..at + 16).unwrap_or_default();
-            if !owners.contains(ws) {
-                orphans += 1;
-            }
-        }
-    }
-    if orphans > 0 {
-        problem(format!(
-            "account {account}: {orphans} usage rows belong to no workspace"
-        ));
-    }
-    Ok(())
+/// The deleted workspaces of `account` whose usage is still being purged in batches.
+pub(crate) fn purging(txn: &dyn ReadTxn, account: AccountId) -> Result<BTreeSet<WorkspaceId>> {
+    Ok(USAGE_PURGES
+        .values_with_prefix(txn, &(account,))?
+        .into_iter()
+        .map(|(_, ws)| ws)
+        .collect())
 }
 
 #[cfg(test)]

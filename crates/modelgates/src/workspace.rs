@@ -865,17 +865,16 @@ impl ModelGates {
                     ),
                 ));
             }
+            // What points at the workspace from outside its key prefix goes first (keys with
+            // their hashes and user index, provider uses, the slug), then its usage, then every
+            // workspace-scoped table of the registry by prefix.
             for record in &keys {
                 api_key::delete_record(tx, account, record)?;
             }
-            for wm in WORKSPACE_MEMBERS.values_with_prefix(&*tx, &(account, ws.id))? {
-                remove_membership(&mut *tx, account, ws.id, &wm.user_id)?;
-            }
-            model::delete_all(&mut *tx, account, ws.id)?;
             routing::delete_config(tx, account, ws.id)?;
-            crate::usage::delete_all(&mut *tx, account, ws.id)?;
             WORKSPACE_SLUGS.delete(&mut *tx, &(account, ws.slug.clone()))?;
-            WORKSPACES.delete(&mut *tx, &(account, ws.id))?;
+            crate::usage::delete_all(&mut *tx, account, ws.id)?;
+            crate::schema::purge_workspace(&mut *tx, account, ws.id)?;
             Ok(ws)
         })
     }
