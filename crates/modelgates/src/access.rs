@@ -24,7 +24,7 @@
 use std::ops::Deref;
 
 use crate::error::{Error, Result};
-use crate::gates::Caller;
+use crate::handle::Caller;
 use crate::ids::{AccountId, UserId, WorkspaceId};
 use crate::member::{Member, OrgRole};
 use crate::schema::MEMBERS;

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use crate::error::Result;
-use crate::gates::ModelGates;
+use crate::handle::ModelGates;
 use crate::ids::{AccountId, ProviderId, WorkspaceId};
 use crate::member::OrgRole;
 use crate::model::{ModelStatus, workspace_models};

@@ -78,16 +78,18 @@ mod check;
 mod clock;
 mod codec;
 mod error;
-mod gates;
 mod glob;
+mod handle;
 mod ids;
 mod member;
 mod memory;
 mod message;
 mod model;
+mod open;
 mod patch;
 mod persona;
 mod provider;
+mod record;
 mod routing;
 mod schema;
 mod secrets;
@@ -108,7 +110,7 @@ pub use check::CheckReport;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use codec::{KeyPart, VALUE_FORMAT_VERSION, encode_key, prefix_successor};
 pub use error::{Error, ErrorKind, Result};
-pub use gates::{Caller, ModelGates, Options};
+pub use handle::{Caller, ModelGates};
 pub use ids::{
     AccountId, KeyId, MembershipId, ModelId, PersonaId, ProviderId, UsageId, UserId, WorkspaceId,
 };
@@ -121,6 +123,7 @@ pub use message::{
 pub use model::{
     CATALOG_BUNDLE, Model, ModelFilter, ModelSpec, ModelStatus, NewModel, ResourceMetadata,
 };
+pub use open::Options;
 pub use patch::Patch;
 pub use persona::{Persona, PersonaPatch, SIMILARITY_THRESHOLD, description_similarity};
 pub use provider::{

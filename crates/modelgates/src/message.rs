@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::access;
 use crate::codec::{Reverse16, decode_value, scan_raw_prefix};
 use crate::error::{Error, Result};
-use crate::gates::{Caller, ModelGates, Tx};
+use crate::handle::{Caller, ModelGates, Tx};
 use crate::ids::{AccountId, UsageId, WorkspaceId};
 use crate::routing::RequestKind;
 use crate::schema::{

@@ -3,42 +3,15 @@
 
 use std::collections::BTreeSet;
 
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-
 use crate::access;
 use crate::clock::millis;
 use crate::error::{Error, Result};
-use crate::gates::{Caller, ModelGates};
+use crate::handle::{Caller, ModelGates};
 use crate::ids::{AccountId, PersonaId};
+pub use crate::record::persona::*;
 use crate::schema::{PERSONA_NAMES, PERSONAS};
 use crate::storage::ReadTxn;
 use crate::validate::{self, Page, Paged, excerpt};
-
-/// A persona of an account.
-#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Persona {
-    /// Prefixed id (`persona_…`).
-    pub id: PersonaId,
-    /// Unique name (case-insensitive): letters, digits, `_`, `-`, spaces; 1-64 chars.
-    pub name: String,
-    /// What the persona does (1-2,000 chars).
-    pub description: String,
-    /// Creation time.
-    pub created_at: DateTime<Utc>,
-    /// Last update; `None` until the first.
-    pub updated_at: Option<DateTime<Utc>>,
-}
-
-/// Input of [`ModelGates::persona_update`]: rename and/or new description.
-#[derive(Debug, Clone, Default)]
-pub struct PersonaPatch {
-    /// The new name.
-    pub new_name: Option<String>,
-    /// The new description.
-    pub new_description: Option<String>,
-}
 
 const NAME_MAX: usize = 64;
 const DESCRIPTION_MAX: usize = 2000;

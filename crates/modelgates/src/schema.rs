@@ -18,21 +18,21 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value as Json;
 
-use crate::account::Account;
-use crate::api_key::KeyRecord;
 use crate::codec::{
     KeyPart, KeyPrefix, Reverse16, Table, TableInfo, delete_prefix_limit, scan_raw_prefix,
 };
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, KeyId, ModelId, PersonaId, ProviderId, UsageId, UserId, WorkspaceId};
-use crate::member::Member;
-use crate::model::{CatalogEntry, Model, ModelOverride};
-use crate::persona::Persona;
-use crate::provider::{ProviderRecord, ProviderUse};
-use crate::routing::WorkspaceConfig;
+use crate::record::account::Account;
+use crate::record::api_key::KeyRecord;
+use crate::record::member::Member;
+use crate::record::model::{CatalogEntry, Model, ModelOverride};
+use crate::record::persona::Persona;
+use crate::record::provider::{ProviderRecord, ProviderUse};
+use crate::record::routing::WorkspaceConfig;
+use crate::record::usage::{Message, Rollup, UsageRecord};
+use crate::record::workspace::{Workspace, WorkspaceMember};
 use crate::storage::{ReadTxn, TableName, WriteTxn};
-use crate::usage::{Message, Rollup, UsageRecord};
-use crate::workspace::{Workspace, WorkspaceMember};
 
 /// The schema version this build writes. Bump it with a migration in [`migrate`].
 pub const SCHEMA_VERSION: u64 = 4;
@@ -447,7 +447,10 @@ mod tests {
             WorkspaceId::generate(2),
         );
         let mut txn = store.begin_write().unwrap();
-        for r in TABLES.iter().filter(|r| matches!(r.scope, Scope::Workspace(_))) {
+        for r in TABLES
+            .iter()
+            .filter(|r| matches!(r.scope, Scope::Workspace(_)))
+        {
             for ws in [live, gone] {
                 let (table, mut key) = r.table.range_of(&(a, ws));
                 key.push(7);

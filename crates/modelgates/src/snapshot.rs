@@ -8,13 +8,14 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
-use crate::api_key::{KeyKind, KeyRecord, SECRET_PREFIX};
 use crate::codec::decode_value;
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, KeyId, ProviderId, UserId, WorkspaceId};
-use crate::provider::ProviderRecord;
-use crate::routing::{
-    CompiledWorkspace, RequestKind, Route, RouteProvider, Routing, load_config, route_provider,
+use crate::record::api_key::{KeyKind, KeyRecord, SECRET_PREFIX};
+use crate::record::provider::ProviderRecord;
+use crate::record::routing::{RequestKind, Route};
+use crate::routing::engine::{
+    CompiledWorkspace, Routing, RoutingChange, load_config, route_provider,
 };
 use crate::schema::{API_KEYS, PROVIDERS, WORKSPACE_CONFIG, WORKSPACES};
 use crate::storage::{ReadTxn, StorageResult, TableName};
@@ -153,14 +154,6 @@ impl Touched {
 pub(crate) enum KeyChange {
     Upsert([u8; 32], KeyEntry),
     Remove([u8; 32]),
-}
-
-/// A routing change to publish after commit: a workspace's compiled rules (`None` = gone), or
-/// a provider (`None` = deleted).
-#[derive(Debug, Clone)]
-pub(crate) enum RoutingChange {
-    Workspace(AccountId, WorkspaceId, Option<Arc<CompiledWorkspace>>),
-    Provider(AccountId, ProviderId, Option<Arc<RouteProvider>>),
 }
 
 /// A verified API key: who it belongs to and what it may be used for.

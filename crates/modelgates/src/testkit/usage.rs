@@ -13,8 +13,9 @@ use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
 use crate::Patch;
 use crate::clock::ManualClock;
-use crate::gates::{ModelGates, Options};
+use crate::handle::ModelGates;
 use crate::ids::UsageId;
+use crate::open::Options;
 use crate::provider::{NewProvider, ProviderType};
 use crate::storage::Storage;
 use crate::usage::{Alert, AlertCategory, Cost, NewConversation, NewUsage, UsageRecord};

@@ -1,0 +1,299 @@
+//! Mux rules, custom instructions and the routing engine (seed 004): each workspace's ordered
+//! rule list picks a provider and model for a request; the compiled form (precompiled glob sets)
+//! lives in the data-plane snapshot and answers `resolve` without touching the store.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::access;
+use crate::error::{Error, Result};
+use crate::handle::{Caller, ModelGates, Tx};
+use crate::ids::{AccountId, ProviderId, WorkspaceId};
+use crate::provider::{self, ProviderType, ProviderUse};
+pub use crate::record::routing::*;
+use crate::schema::{PROVIDER_USES, PROVIDERS, WORKSPACE_CONFIG, WORKSPACES};
+use crate::storage::ReadTxn;
+use crate::workspace::{self};
+
+pub(crate) mod engine;
+pub(crate) mod rules;
+
+pub(crate) use engine::*;
+pub(crate) use rules::*;
+pub use rules::{INSTRUCTIONS_MAX, MUX_RULES_MAX, ROUTE_FILES_MAX};
+
+/// Replaces a workspace's rules (already checked), keeping the provider-use index in step.
+pub(crate) fn store_rules(
+    tx: &mut Tx<'_>,
+    account: AccountId,
+    ws: WorkspaceId,
+    rules: Vec<StoredRule>,
+) -> Result<WorkspaceConfig> {
+    let mut config = load_config(&*tx, account, ws)?;
+    let count = |rules: &[StoredRule]| {
+        let mut m: BTreeMap<ProviderId, u32> = BTreeMap::new();
+        for r in rules {
+            *m.entry(r.provider_id).or_default() += 1;
+        }
+        m
+    };
+    let before = count(&config.mux_rules);
+    let after = count(&rules);
+    for p in before.keys() {
+        if !after.contains_key(p) {
+            PROVIDER_USES.delete(&mut *tx, &(account, *p, ws))?;
+        }
+    }
+    for (p, n) in &after {
+        if before.get(p) != Some(n) {
+            PROVIDER_USES.put(
+                &mut *tx,
+                &(account, *p, ws),
+                &ProviderUse {
+                    workspace_id: ws,
+                    rules: *n,
+                },
+            )?;
+        }
+    }
+    config.mux_rules = rules;
+    config.mux_revision += 1;
+    save_config(tx, account, ws, &config)?;
+    Ok(config)
+}
+
+pub(crate) fn save_config(
+    tx: &mut Tx<'_>,
+    account: AccountId,
+    ws: WorkspaceId,
+    config: &WorkspaceConfig,
+) -> Result<()> {
+    if config == &WorkspaceConfig::default() {
+        WORKSPACE_CONFIG.delete(&mut *tx, &(account, ws))?;
+    } else {
+        WORKSPACE_CONFIG.put(&mut *tx, &(account, ws), config)?;
+    }
+    Ok(())
+}
+
+/// Deletes a workspace's configuration and its provider uses (with the workspace).
+pub(crate) fn delete_config(tx: &mut Tx<'_>, account: AccountId, ws: WorkspaceId) -> Result<()> {
+    store_rules(tx, account, ws, Vec::new())?;
+    WORKSPACE_CONFIG.delete(tx, &(account, ws))?;
+    Ok(())
+}
+
+/// One rule that uses a provider.
+#[derive(Debug, Clone)]
+pub(crate) struct RuleUse {
+    pub(crate) workspace_slug: String,
+    pub(crate) rule_index: usize,
+}
+
+/// Every rule of the account that names provider `id`, in workspace then rule order.
+pub(crate) fn rules_using(
+    txn: &dyn ReadTxn,
+    account: AccountId,
+    id: ProviderId,
+) -> Result<Vec<RuleUse>> {
+    let mut out = Vec::new();
+    for ws in provider::users(txn, account, id)? {
+        let Some(w) = WORKSPACES.get(txn, &(account, ws))? else {
+            continue;
+        };
+        for (i, r) in load_config(txn, account, ws)?.mux_rules.iter().enumerate() {
+            if r.provider_id == id {
+                out.push(RuleUse {
+                    workspace_slug: w.slug.clone(),
+                    rule_index: i,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Removes every rule naming provider `id` (cascade delete) and reports them.
+pub(crate) fn remove_provider_rules(
+    tx: &mut Tx<'_>,
+    account: AccountId,
+    id: ProviderId,
+) -> Result<Vec<RemovedRule>> {
+    let mut removed = Vec::new();
+    for ws in provider::users(&*tx, account, id)? {
+        let Some(w) = WORKSPACES.get(&*tx, &(account, ws))? else {
+            continue;
+        };
+        let config = load_config(&*tx, account, ws)?;
+        let mut kept = Vec::with_capacity(config.mux_rules.len());
+        for (i, r) in config.mux_rules.into_iter().enumerate() {
+            if r.provider_id == id {
+                removed.push(RemovedRule {
+                    workspace_id: ws,
+                    workspace_slug: w.slug.clone(),
+                    rule_index: i,
+                    model: r.model,
+                    matcher_type: r.matcher_type,
+                    matcher: r.matcher,
+                });
+            } else {
+                kept.push(r);
+            }
+        }
+        store_rules(tx, account, ws, kept)?;
+    }
+    Ok(removed)
+}
+
+/// The rules of a workspace as clients see them (provider names as of now).
+fn rule_views(txn: &dyn ReadTxn, account: AccountId, rules: &[StoredRule]) -> Result<Vec<MuxRule>> {
+    let mut names: HashMap<ProviderId, (String, ProviderType)> = HashMap::new();
+    rules
+        .iter()
+        .map(|r| {
+            let (name, ty) = match names.get(&r.provider_id) {
+                Some(v) => v.clone(),
+                None => {
+                    let p = PROVIDERS
+                        .get(txn, &(account, r.provider_id))?
+                        .ok_or_else(|| {
+                            Error::Corrupt(format!(
+                                "a mux rule names provider {}, which does not exist",
+                                r.provider_id
+                            ))
+                        })?
+                        .provider;
+                    names.insert(p.id, (p.name.clone(), p.provider_type));
+                    (p.name, p.provider_type)
+                }
+            };
+            Ok(MuxRule {
+                provider_name: name,
+                provider_id: r.provider_id,
+                provider_type: ty,
+                model: r.model.clone(),
+                model_ref: r.model_ref.clone(),
+                matcher_type: r.matcher_type,
+                matcher: r.matcher.clone(),
+            })
+        })
+        .collect()
+}
+
+fn mux_rules(
+    txn: &dyn ReadTxn,
+    account: AccountId,
+    ws: WorkspaceId,
+    config: &WorkspaceConfig,
+) -> Result<MuxRules> {
+    Ok(MuxRules {
+        workspace_id: ws,
+        rules: rule_views(txn, account, &config.mux_rules)?,
+        revision: config.mux_revision,
+        warnings: unreachable_warnings(&config.mux_rules),
+    })
+}
+
+impl ModelGates {
+    /// A workspace's mux rules (by UUID or slug; `None` = the active workspace).
+    pub fn workspace_mux_get(&self, caller: &Caller, workspace: Option<&str>) -> Result<MuxRules> {
+        self.read(|txn| {
+            let (_, ws) = access::workspace_of(txn, caller, workspace)?;
+            let config = load_config(txn, caller.account, ws.id)?;
+            mux_rules(txn, caller.account, ws.id, &config)
+        })
+    }
+
+    /// Replaces a workspace's whole rule list atomically (first rule = highest priority). The
+    /// list is validated first — providers exist, models are enabled in the workspace, globs
+    /// parse — and an invalid list changes nothing. Rules after a `catch_all` are reported in
+    /// `warnings`.
+    pub fn workspace_mux_set(
+        &self,
+        caller: &Caller,
+        workspace: Option<&str>,
+        rules: &[NewMuxRule],
+        expected_revision: Option<u64>,
+    ) -> Result<MuxRules> {
+        check_rules_shape("rules", rules)?;
+        self.write(|tx| {
+            access::admin(&*tx, caller)?;
+            let account = caller.account;
+            let ws = workspace::resolve_or_active(&*tx, account, workspace)?;
+            workspace::check_not_archived(&ws)?;
+            let current = load_config(&*tx, account, ws.id)?;
+            if let Some(e) = expected_revision
+                && e != current.mux_revision
+            {
+                return Err(Error::conflict(
+                    "expected_revision",
+                    format!(
+                        "the mux rules of workspace {:?} are at revision {}, not {e}: they \
+                         changed since you read them; get them again and reapply your change",
+                        ws.slug, current.mux_revision
+                    ),
+                ));
+            }
+            let stored = check_rules(&*tx, account, &ws, "rules", rules)?;
+            let config = store_rules(tx, account, ws.id, stored)?;
+            mux_rules(&*tx, account, ws.id, &config)
+        })
+    }
+
+    /// A workspace's custom instructions (`None` = the active workspace).
+    pub fn workspace_instructions_get(
+        &self,
+        caller: &Caller,
+        workspace: Option<&str>,
+    ) -> Result<Instructions> {
+        self.read(|txn| {
+            let (_, ws) = access::workspace_of(txn, caller, workspace)?;
+            Ok(Instructions {
+                workspace_id: ws.id,
+                custom_instructions: load_config(txn, caller.account, ws.id)?.custom_instructions,
+            })
+        })
+    }
+
+    /// Sets (`Some`, ≤ 64 KiB) or clears (`None`) a workspace's custom instructions.
+    pub fn workspace_instructions_set(
+        &self,
+        caller: &Caller,
+        workspace: Option<&str>,
+        text: Option<&str>,
+    ) -> Result<Instructions> {
+        if let Some(t) = text {
+            check_instructions("custom_instructions", t)?;
+        }
+        self.write(|tx| {
+            access::admin(&*tx, caller)?;
+            let account = caller.account;
+            let ws = workspace::resolve_or_active(&*tx, account, workspace)?;
+            workspace::check_not_archived(&ws)?;
+            let mut config = load_config(&*tx, account, ws.id)?;
+            config.custom_instructions = text.map(str::to_owned);
+            save_config(tx, account, ws.id, &config)?;
+            Ok(Instructions {
+                workspace_id: ws.id,
+                custom_instructions: config.custom_instructions,
+            })
+        })
+    }
+
+    /// Which provider and model would serve a request in a workspace (by UUID or slug; `None`
+    /// = the active workspace). Reads the store only to find the workspace; the answer comes
+    /// from the compiled snapshot, like [`Snapshot::route`](crate::Snapshot::route).
+    pub fn route_resolve(
+        &self,
+        caller: &Caller,
+        workspace: Option<&str>,
+        kind: RequestKind,
+        files: &[String],
+    ) -> Result<Route> {
+        check_route_files("files", files)?;
+        // Resolved inside `read`, so a panic in the engine is contained like any operation's.
+        self.read(|txn| {
+            let ws = access::workspace_of(txn, caller, workspace)?.1;
+            self.snapshot().route(caller.account, ws.id, kind, files)
+        })
+    }
+}
