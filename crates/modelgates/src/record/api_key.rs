@@ -1,4 +1,5 @@
-//! API keys: the key, its stored record (the secret's hash, never the secret), what creating and changing one takes.
+//! API keys: the key, its stored record (the secret's hash, never the secret), what creating and
+//! changing one takes.
 
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, KeyId, UserId, WorkspaceId};

@@ -1,4 +1,5 @@
-//! Per-workspace model catalogs (seed 003): models, their specs and statuses, and the database's catalog entries and per-workspace overrides.
+//! Per-workspace model catalogs (seed 003): models, their specs and statuses, and the database's
+//! catalog entries and per-workspace overrides.
 
 use crate::catalog::CatalogModel;
 use crate::ids::{AccountId, ModelId, WorkspaceId};

@@ -1,4 +1,5 @@
-//! Provider endpoints: the stored record (with its write-only API key), the view reads return, what adding and changing one takes, the rule-use index entry.
+//! Provider endpoints: the stored record (with its write-only API key), the view reads return, what
+//! adding and changing one takes, the rule-use index entry.
 
 use crate::ids::{ProviderId, WorkspaceId};
 use crate::patch::Patch;

@@ -1,4 +1,5 @@
-//! Routing: matcher types, request kinds, mux rules as given, stored and shown, a workspace's configuration (custom instructions + rules), routes.
+//! Routing: matcher types, request kinds, mux rules as given, stored and shown, a workspace's
+//! configuration (custom instructions + rules), routes.
 
 use crate::ids::{ProviderId, WorkspaceId};
 use crate::record::provider::{AuthType, ProviderType};

@@ -1,4 +1,5 @@
-//! Token usage: exact costs, usage records with their conversations and alerts, rollup counters and the totals reads return.
+//! Token usage: exact costs, usage records with their conversations and alerts, rollup counters and
+//! the totals reads return.
 
 use crate::error::{Error, Result};
 use crate::ids::{KeyId, UsageId, WorkspaceId};

@@ -1,4 +1,5 @@
-//! Workspaces and workspace memberships: the stored record, what creating and changing one takes, selectors and filters.
+//! Workspaces and workspace memberships: the stored record, what creating and changing one takes,
+//! selectors and filters.
 
 use crate::ids::{KeyId, MembershipId, UserId, WorkspaceId};
 use crate::patch::Patch;

@@ -1,6 +1,6 @@
 //! The routing engine: the compiled, data-plane form of every workspace's rules and of the
-//! providers, and route resolution over it. It lives in the snapshot and never touches the
-//! store after loading.
+//! providers, and route resolution over it. It lives in the snapshot and never touches the store
+//! after loading.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;

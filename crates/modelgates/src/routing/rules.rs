@@ -1,5 +1,5 @@
-//! Validation of mux rules, custom instructions and routed file lists: glob syntax and
-//! bounds, rule shape, provider and model references, unreachable-rule warnings.
+//! Validation of mux rules, custom instructions and routed file lists: glob syntax and bounds, rule
+//! shape, provider and model references, unreachable-rule warnings.
 
 use std::collections::HashMap;
 

@@ -25,23 +25,17 @@ use crate::storage::ReadTxn;
 use crate::validate::excerpt;
 use crate::workspace::{self, Workspace};
 
+mod retention;
+mod rollup;
+
+pub use retention::INLINE_PURGE_MAX;
+pub(crate) use retention::*;
+pub(crate) use rollup::*;
+
 /// Longest request id.
 const REQUEST_ID_MAX: usize = 128;
 /// Most records of one batch.
 pub const USAGE_BATCH_MAX: usize = 1000;
-/// Rollup bucket sizes in ms — 1 min, 10 min, 1 h, 6 h, 1 day, 8 days, 32 days — each dividing
-/// the next, so any range is covered by at most ~2×(9+5+5+3+7+3)+11 rows. Level = position.
-const LEVELS: [u64; 7] = [
-    60_000,
-    600_000,
-    3_600_000,
-    21_600_000,
-    86_400_000,
-    691_200_000,
-    2_764_800_000,
-];
-/// The level of the all-time row.
-const TOTAL_LEVEL: u64 = 255;
 
 fn check_new(field: &str, n: &NewUsage, now: DateTime<Utc>) -> Result<()> {
     let f = |x: &str| format!("{field}{x}");
@@ -225,17 +219,6 @@ fn message_of(usage_id: UsageId, n: &NewUsage) -> Result<Message> {
     })
 }
 
-fn bucket(level: usize, ts: u64) -> u64 {
-    ts / LEVELS[level] * LEVELS[level]
-}
-
-/// The rollup rows a record at `ts` counts in: one per level, plus the all-time row.
-fn rollup_keys(ts: u64) -> impl Iterator<Item = (u64, u64)> {
-    (0..LEVELS.len())
-        .map(move |l| (l as u64, bucket(l, ts)))
-        .chain(std::iter::once((TOTAL_LEVEL, 0)))
-}
-
 impl ModelGates {
     /// Records one request's usage (see [`ModelGates::usage_record_batch`]).
     pub fn usage_record(&self, caller: &Caller, new: NewUsage) -> Result<Recorded> {
@@ -395,112 +378,6 @@ impl ModelGates {
         })
     }
 
-    /// Retention: removes raw usage records (with their messages) older than their workspace's
-    /// `usage_retention_days`, across every account, at most `budget` records per call (one
-    /// transaction), oldest first. Rollups stay, so usage totals never change. Run it
-    /// repeatedly while `more` is set (the servers do, every minute).
-    ///
-    /// The workspaces with expired records are found in a read transaction, so the writer is
-    /// held only to remove records (and not at all when nothing has expired).
-    pub fn usage_expire(&self, budget: usize) -> Result<Expired> {
-        let (due, purges) = self.read(|txn| {
-            let now = self.now();
-            let mut due = Vec::new();
-            for account in crate::schema::ACCOUNTS.values_with_prefix(txn, &())? {
-                let account: crate::account::Account = account;
-                for ws in crate::schema::WORKSPACES.values_with_prefix(txn, &(account.id,))? {
-                    let ws: Workspace = ws;
-                    if let Some(cutoff) = retention_cutoff(&ws, now)
-                        && !expired_records(txn, account.id, ws.id, cutoff, 1)?.is_empty()
-                    {
-                        due.push((account.id, ws.id));
-                    }
-                }
-            }
-            Ok((due, USAGE_PURGES.values_with_prefix(txn, &())?))
-        })?;
-        if (due.is_empty() && purges.is_empty()) || budget == 0 {
-            return Ok(Expired {
-                more: !due.is_empty() || !purges.is_empty(),
-                ..Expired::default()
-            });
-        }
-        self.write(|tx| {
-            let mut out = Expired::default();
-            let mut left = budget;
-            for &(account, ws) in &due {
-                if left == 0 {
-                    out.more = true;
-                    break;
-                }
-                // Re-read: the workspace may have changed since the read transaction.
-                let Some(workspace) = crate::schema::WORKSPACES.get(&*tx, &(account, ws))? else {
-                    continue;
-                };
-                let Some(cutoff) = retention_cutoff(&workspace, tx.now) else {
-                    continue;
-                };
-                // One more than the budget tells whether expired records remain.
-                let rows = expired_records(&*tx, account, ws, cutoff, left + 1)?;
-                let take = rows.len().min(left);
-                let mut last_ms = None;
-                for (_, r) in rows.iter().take(take) {
-                    USAGE.delete(&mut *tx, &(account, ws, r.id))?;
-                    if let Some(m) = USAGE_MESSAGES.get(&*tx, &(account, ws, r.id))? {
-                        USAGE_MESSAGES.delete(&mut *tx, &(account, ws, r.id))?;
-                        crate::message::unindex(tx, account, ws, &m)?;
-                    }
-                    last_ms = Some(millis(r.timestamp));
-                }
-                left -= take;
-                out.removed += take as u64;
-                let complete = take == rows.len();
-                out.more |= !complete;
-                // Buckets from here on still match their records.
-                let watermark = if complete {
-                    Some(cutoff)
-                } else {
-                    last_ms.map(|t| t + 1)
-                };
-                if let Some(w) = watermark {
-                    let key = (account, ws, TOTAL_LEVEL, 0);
-                    if let Some(mut total) = USAGE_ROLLUPS.get(&*tx, &key)?
-                        && w > total.expired_before_ms
-                    {
-                        total.expired_before_ms = w;
-                        USAGE_ROLLUPS.put(&mut *tx, &key, &total)?;
-                    }
-                }
-            }
-            for &(account, ws) in &purges {
-                if left == 0 {
-                    out.more = true;
-                    break;
-                }
-                if !USAGE_PURGES.contains(&*tx, &(account, ws))? {
-                    continue;
-                }
-                let mut done = true;
-                for range in schema::workspace_ranges(account, ws, Purge::Deferred) {
-                    let n = delete_prefix_limit(&mut *tx, &range, left)?;
-                    left -= n;
-                    out.purged += n as u64;
-                    if left == 0 {
-                        // Perhaps more; the next call finds out (and removes the marker).
-                        done = false;
-                        break;
-                    }
-                }
-                if done {
-                    USAGE_PURGES.delete(&mut *tx, &(account, ws))?;
-                } else {
-                    out.more = true;
-                }
-            }
-            Ok(out)
-        })
-    }
-
     /// The stored conversation and alerts of a usage record (`None` when it had neither).
     pub fn usage_message(
         &self,
@@ -517,148 +394,6 @@ impl ModelGates {
             USAGE_MESSAGES.get(txn, &(caller.account, ws.id, id))
         })
     }
-
-    /// Token usage of a workspace (`None` = the active workspace) over `[from, to)` (either end
-    /// open), per `provider/model` and in total. Read from the rollups: whole buckets from 32 days
-    /// down to one minute cover the range, and only the records of the partial minutes at its
-    /// edges are read one by one.
-    pub fn workspace_usage(
-        &self,
-        caller: &Caller,
-        workspace: Option<&str>,
-        from: Option<DateTime<Utc>>,
-        to: Option<DateTime<Utc>>,
-    ) -> Result<TokenUsage> {
-        if let (Some(f), Some(t)) = (from, to)
-            && f > t
-        {
-            return Err(Error::invalid("from", format!("{f} is after to ({t})")));
-        }
-        self.read(|txn| {
-            let account = caller.account;
-            let ws = access::workspace_of(txn, caller, workspace)?.1;
-            let total = USAGE_ROLLUPS
-                .get(txn, &(account, ws.id, TOTAL_LEVEL, 0))?
-                .unwrap_or_default();
-            let mut sum: BTreeMap<String, Counters> = BTreeMap::new();
-            let expired = total.expired_before_ms;
-            // Where retention removed raw records, a range end inside a minute moves to the
-            // minute's start: that minute's rollup is the finest data left.
-            let snap = |t: u64| {
-                let minute = bucket(0, t);
-                if minute < expired { minute } else { t }
-            };
-            if from.is_none() && to.is_none() {
-                sum = total.by_model.clone();
-            } else if !total.by_model.is_empty() {
-                // Clamp to the recorded span, widened to whole minutes (which adds no record),
-                // so open ends cost nothing and never read expired minutes record by record.
-                let lo = from
-                    .map_or(0, |f| snap(millis(f.max(epoch()))))
-                    .max(bucket(0, total.first_ms));
-                let hi = to
-                    .map_or(u64::MAX, |t| snap(millis(t.max(epoch()))))
-                    .min(bucket(0, total.last_ms).saturating_add(LEVELS[0]));
-                if lo < hi {
-                    sum_range(txn, account, ws.id, lo, hi, &mut sum)?;
-                }
-            }
-            let agg = TokenUsageAgg::of(sum.into_iter().map(|(key, c)| {
-                let (p, m) = key.split_once('/').unwrap_or((key.as_str(), ""));
-                ((p.to_owned(), m.to_owned()), c)
-            }));
-            Ok(TokenUsage {
-                workspace_id: ws.id,
-                from,
-                to,
-                tokens_by_model: agg.tokens_by_model,
-                token_usage: agg.token_usage,
-                expired_before: (expired > 0).then(|| crate::clock::from_millis(expired)),
-            })
-        })
-    }
-}
-
-/// The start of the minute before which a workspace's raw records have expired at `now`
-/// (`None`: it keeps them forever).
-fn retention_cutoff(ws: &Workspace, now: DateTime<Utc>) -> Option<u64> {
-    let days = ws.usage_retention_days?;
-    Some(bucket(
-        0,
-        millis(now).saturating_sub(u64::from(days) * 86_400_000),
-    ))
-}
-
-/// The oldest `limit` records of a workspace from before `cutoff` (ms).
-fn expired_records(
-    txn: &dyn ReadTxn,
-    account: AccountId,
-    ws: WorkspaceId,
-    cutoff: u64,
-    limit: usize,
-) -> Result<Vec<(Vec<u8>, UsageRecord)>> {
-    let lo = USAGE.key_bytes(&(account, ws, UsageId::from_parts(0, 0)));
-    let hi = USAGE.key_bytes(&(account, ws, UsageId::from_parts(cutoff, 0)));
-    USAGE.scan_range_limit(txn, &lo, &hi, limit)
-}
-
-fn epoch() -> DateTime<Utc> {
-    Utc.timestamp_opt(0, 0).single().unwrap_or_default()
-}
-
-/// Adds the usage of `[lo, hi)` (ms) to `sum`: greedily the largest aligned bucket that fits,
-/// raw records for what no minute bucket covers.
-fn sum_range(
-    txn: &dyn ReadTxn,
-    account: AccountId,
-    ws: WorkspaceId,
-    lo: u64,
-    hi: u64,
-    sum: &mut BTreeMap<String, Counters>,
-) -> Result<()> {
-    // The largest level whose bucket starts at `t` and ends by `hi`.
-    let pick = |t: u64| {
-        (0..LEVELS.len())
-            .rev()
-            .find(|&l| t.is_multiple_of(LEVELS[l]) && t.saturating_add(LEVELS[l]) <= hi)
-    };
-    let mut t = lo;
-    while t < hi {
-        match pick(t) {
-            Some(level) => {
-                // The run of buckets of this level the greedy walk takes: one range scan.
-                let size = LEVELS[level];
-                let mut end = t + size;
-                while end < hi && pick(end) == Some(level) {
-                    end += size;
-                }
-                let lo_key = USAGE_ROLLUPS.key_bytes(&(account, ws, level as u64, t));
-                let hi_key = USAGE_ROLLUPS.key_bytes(&(account, ws, level as u64, end));
-                for (_, row) in USAGE_ROLLUPS.scan_range(txn, &lo_key, &hi_key)? {
-                    let row: Rollup = row;
-                    for (m, c) in &row.by_model {
-                        add_to(sum, m, c);
-                    }
-                }
-                t = end;
-            }
-            None => {
-                let end = bucket(0, t).saturating_add(LEVELS[0]).min(hi);
-                let lo_key = USAGE.key_bytes(&(account, ws, UsageId::from_parts(t, 0)));
-                let hi_key = USAGE.key_bytes(&(account, ws, UsageId::from_parts(end, 0)));
-                for (_, r) in USAGE.scan_range(txn, &lo_key, &hi_key)? {
-                    let r: UsageRecord = r;
-                    add_to(
-                        sum,
-                        &format!("{}/{}", r.provider, r.model),
-                        &Counters::of(&r),
-                    );
-                }
-                t = end;
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Checks a workspace's usage: every record is indexed by its request id (and nothing else
@@ -726,40 +461,6 @@ pub(crate) fn check(
         ));
     }
     Ok(())
-}
-
-/// Most request ids a workspace may have for its usage to be deleted with it, in its own
-/// transaction; a busier workspace's usage is purged afterwards in bounded batches.
-pub const INLINE_PURGE_MAX: usize = 10_000;
-
-/// Deletes a workspace's usage with the workspace: at once when it has at most
-/// [`INLINE_PURGE_MAX`] request ids; otherwise it is marked for purging, which
-/// [`ModelGates::usage_expire`] does in bounded batches (deleting millions of rows in the
-/// deleting transaction would hold the writer for minutes). Nothing reads a deleted workspace's
-/// usage meanwhile: every read goes through a live workspace.
-pub(crate) fn delete_all(
-    txn: &mut dyn crate::storage::WriteTxn,
-    account: AccountId,
-    ws: WorkspaceId,
-) -> Result<()> {
-    let ids = USAGE_REQUESTS.scan_prefix_limit(txn, &(account, ws), INLINE_PURGE_MAX + 1)?;
-    if ids.len() > INLINE_PURGE_MAX {
-        USAGE_PURGES.put(txn, &(account, ws), &(account, ws))?;
-        return Ok(());
-    }
-    for range in schema::workspace_ranges(account, ws, Purge::Deferred) {
-        delete_prefix_limit(txn, &range, usize::MAX)?;
-    }
-    Ok(())
-}
-
-/// The deleted workspaces of `account` whose usage is still being purged in batches.
-pub(crate) fn purging(txn: &dyn ReadTxn, account: AccountId) -> Result<BTreeSet<WorkspaceId>> {
-    Ok(USAGE_PURGES
-        .values_with_prefix(txn, &(account,))?
-        .into_iter()
-        .map(|(_, ws)| ws)
-        .collect())
 }
 
 #[cfg(test)]
