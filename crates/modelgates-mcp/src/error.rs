@@ -63,7 +63,11 @@ mod tests {
 
     #[test]
     fn failed_preconditions_carry_their_reason_and_conflicts_their_field() {
-        let body = ToolError(Error::precondition("DEFAULT_WORKSPACE", "no")).body();
+        let body = ToolError(Error::precondition(
+            modelgates::Reason::DefaultWorkspace,
+            "no",
+        ))
+        .body();
         assert_eq!(body["error"]["code"], "failed_precondition");
         assert_eq!(body["error"]["reason"], "DEFAULT_WORKSPACE");
         let body = ToolError(Error::conflict("slug", "taken")).body();

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use crate::access;
 use crate::clock::millis;
-use crate::error::{Error, Result};
+use crate::error::{Error, Reason, Result};
 use crate::handle::{Caller, ModelGates, Tx};
 use crate::ids::{AccountId, KeyId, UserId, WorkspaceId};
 use crate::patch::Patch;
@@ -168,7 +168,7 @@ impl ModelGates {
             }
             if !workspace::is_member(&*tx, account, ws.id, &creator)? {
                 return Err(Error::precondition(
-                    "NOT_WORKSPACE_MEMBER",
+                    Reason::NotWorkspaceMember,
                     format!(
                         "user {creator} is not a member of workspace {:?}; add them with \
                          workspace_members_add first",

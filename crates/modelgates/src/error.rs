@@ -86,7 +86,7 @@ pub enum Error {
     #[error("{message}")]
     FailedPrecondition {
         /// A stable, machine-readable reason (`WORKSPACE_HAS_ACTIVE_KEYS`, …).
-        reason: &'static str,
+        reason: Reason,
         /// What blocks the operation and how to unblock it.
         message: String,
     },
@@ -108,6 +108,96 @@ pub enum Error {
     /// A bug or an unexpected internal state.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// Why the current state forbids an operation: the `reason` of an
+/// [`Error::FailedPrecondition`]. The wire strings ([`Reason::as_str`]) are stable; variants
+/// are only ever added.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Reason {
+    /// The account's active workspace cannot be archived or deleted.
+    ActiveWorkspace,
+    /// A caller cannot remove themselves from the organization.
+    CannotRemoveSelf,
+    /// Catalog models cannot be deleted (disable them instead).
+    CatalogModel,
+    /// The account's default workspace cannot be archived or deleted.
+    DefaultWorkspace,
+    /// The last org admin cannot be removed or demoted.
+    LastOrgAdmin,
+    /// A member with active API keys cannot be removed.
+    MemberHasActiveKeys,
+    /// A disabled model cannot be a default or a rule's model.
+    ModelDisabled,
+    /// A model a default or a rule uses cannot be disabled or deleted.
+    ModelInUse,
+    /// No rule and no default routes the request.
+    NoRoute,
+    /// The user is not a member of the workspace.
+    NotWorkspaceMember,
+    /// A provider mux rules use cannot be deleted without `cascade`.
+    ProviderInUse,
+    /// An archived workspace cannot be changed, activated or routed to.
+    WorkspaceArchived,
+    /// A workspace with active API keys cannot be deleted.
+    WorkspaceHasActiveKeys,
+}
+
+impl Reason {
+    /// The stable wire string (`WORKSPACE_HAS_ACTIVE_KEYS`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ActiveWorkspace => "ACTIVE_WORKSPACE",
+            Self::CannotRemoveSelf => "CANNOT_REMOVE_SELF",
+            Self::CatalogModel => "CATALOG_MODEL",
+            Self::DefaultWorkspace => "DEFAULT_WORKSPACE",
+            Self::LastOrgAdmin => "LAST_ORG_ADMIN",
+            Self::MemberHasActiveKeys => "MEMBER_HAS_ACTIVE_KEYS",
+            Self::ModelDisabled => "MODEL_DISABLED",
+            Self::ModelInUse => "MODEL_IN_USE",
+            Self::NoRoute => "NO_ROUTE",
+            Self::NotWorkspaceMember => "NOT_WORKSPACE_MEMBER",
+            Self::ProviderInUse => "PROVIDER_IN_USE",
+            Self::WorkspaceArchived => "WORKSPACE_ARCHIVED",
+            Self::WorkspaceHasActiveKeys => "WORKSPACE_HAS_ACTIVE_KEYS",
+        }
+    }
+
+    /// Every reason, in wire-string order.
+    pub const ALL: [Reason; 13] = [
+        Self::ActiveWorkspace,
+        Self::CannotRemoveSelf,
+        Self::CatalogModel,
+        Self::DefaultWorkspace,
+        Self::LastOrgAdmin,
+        Self::MemberHasActiveKeys,
+        Self::ModelDisabled,
+        Self::ModelInUse,
+        Self::NoRoute,
+        Self::NotWorkspaceMember,
+        Self::ProviderInUse,
+        Self::WorkspaceArchived,
+        Self::WorkspaceHasActiveKeys,
+    ];
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for Reason {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl serde::Serialize for Reason {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
 }
 
 impl Error {
@@ -137,9 +227,9 @@ impl Error {
     }
 
     /// The machine-readable reason of a failed precondition.
-    pub fn reason(&self) -> Option<&'static str> {
+    pub fn reason(&self) -> Option<Reason> {
         match self {
-            Self::FailedPrecondition { reason, .. } => Some(reason),
+            Self::FailedPrecondition { reason, .. } => Some(*reason),
             _ => None,
         }
     }
@@ -169,7 +259,7 @@ impl Error {
     }
 
     /// An [`Error::FailedPrecondition`].
-    pub fn precondition(reason: &'static str, message: impl Into<String>) -> Self {
+    pub fn precondition(reason: Reason, message: impl Into<String>) -> Self {
         Self::FailedPrecondition {
             reason,
             message: message.into(),
@@ -179,5 +269,25 @@ impl Error {
     /// An [`Error::Internal`].
     pub fn internal(message: impl Into<String>) -> Self {
         Self::Internal(message.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_have_distinct_screaming_snake_wire_strings() {
+        let mut seen = std::collections::BTreeSet::new();
+        for r in Reason::ALL {
+            let s = r.as_str();
+            assert!(seen.insert(s), "{s} twice");
+            assert!(s.chars().all(|c| c.is_ascii_uppercase() || c == '_'), "{s}");
+            assert_eq!(serde_json::to_value(r).unwrap(), s);
+            assert_eq!(r, s);
+        }
+        let err = Error::precondition(Reason::ModelInUse, "m");
+        assert_eq!(err.reason(), Some(Reason::ModelInUse));
+        assert_eq!(err.kind(), ErrorKind::FailedPrecondition);
     }
 }

@@ -109,7 +109,7 @@ pub use catalog::{Catalog, CatalogModel};
 pub use check::CheckReport;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use codec::{KeyPart, VALUE_FORMAT_VERSION, encode_key, prefix_successor};
-pub use error::{Error, ErrorKind, Result};
+pub use error::{Error, ErrorKind, Reason, Result};
 pub use handle::{Caller, ModelGates};
 pub use ids::{
     AccountId, KeyId, MembershipId, ModelId, PersonaId, ProviderId, UsageId, UserId, WorkspaceId,

@@ -3,7 +3,7 @@
 
 use crate::access;
 use crate::api_key;
-use crate::error::{Error, Result};
+use crate::error::{Error, Reason, Result};
 use crate::handle::{Caller, ModelGates, Tx};
 use crate::ids::{AccountId, UserId};
 use crate::patch::Patch;
@@ -148,7 +148,7 @@ impl ModelGates {
             {
                 if m.role == OrgRole::Admin && count_admins(&*tx, account)? <= 1 {
                     return Err(Error::precondition(
-                        "LAST_ORG_ADMIN",
+                        Reason::LastOrgAdmin,
                         format!(
                             "user {user_id} is the organization's only org:admin; promote \
                              another member first"
@@ -175,7 +175,7 @@ impl ModelGates {
             let account = caller.account;
             if user_id == caller.user_id {
                 return Err(Error::precondition(
-                    "CANNOT_REMOVE_SELF",
+                    Reason::CannotRemoveSelf,
                     format!("user {user_id} cannot remove themselves; another org:admin can"),
                 ));
             }
@@ -189,7 +189,7 @@ impl ModelGates {
                 .collect();
             if !active.is_empty() {
                 return Err(Error::precondition(
-                    "MEMBER_HAS_ACTIVE_KEYS",
+                    Reason::MemberHasActiveKeys,
                     format!(
                         "user {user_id} has {} active API key(s): {}; disable or delete them first",
                         active.len(),

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use crate::access;
 use crate::catalog::{Catalog, check_model_fields, check_ref_part};
 use crate::clock::millis;
-use crate::error::{Error, Result};
+use crate::error::{Error, Reason, Result};
 use crate::handle::{Caller, ModelGates};
 use crate::ids::{AccountId, ModelId};
 pub use crate::record::model::*;
@@ -254,7 +254,7 @@ pub(crate) fn check_default(
     };
     if model.spec.status != ModelStatus::Enabled {
         return Err(Error::precondition(
-            "MODEL_DISABLED",
+            Reason::ModelDisabled,
             format!(
                 "model {reference:?} is disabled in workspace {:?}; enable it with \
                  model_set_status before using it as {field}",
@@ -295,7 +295,7 @@ fn in_use(txn: &dyn ReadTxn, account: AccountId, ws: &Workspace, m: &Model) -> R
         return Ok(());
     }
     Err(Error::precondition(
-        "MODEL_IN_USE",
+        Reason::ModelInUse,
         format!(
             "model {} is used by workspace {:?}'s {}; change that first",
             m.reference(),
@@ -523,7 +523,7 @@ impl ModelGates {
             let m = resolve(&*tx, account, &ws, "model", model)?;
             if m.is_catalog() {
                 return Err(Error::precondition(
-                    "CATALOG_MODEL",
+                    Reason::CatalogModel,
                     format!(
                         "model {} comes from the catalog and cannot be deleted; disable it with \
                          model_set_status instead",

@@ -4,7 +4,7 @@
 
 use crate::access;
 use crate::clock::millis;
-use crate::error::{Error, Result};
+use crate::error::{Error, Reason, Result};
 use crate::handle::{Caller, ModelGates, Tx};
 use crate::ids::{AccountId, ProviderId, WorkspaceId};
 use crate::patch::Patch;
@@ -413,7 +413,7 @@ impl ModelGates {
                     .map(|u| format!("{} rule #{}", u.workspace_slug, u.rule_index))
                     .collect();
                 return Err(Error::precondition(
-                    "PROVIDER_IN_USE",
+                    Reason::ProviderInUse,
                     format!(
                         "provider {:?} is used by {} mux rule(s): {}; change those rules with \
                          workspace_mux_set, or delete with cascade: true to remove them too",

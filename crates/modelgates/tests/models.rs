@@ -200,7 +200,10 @@ fn defaults_must_name_an_existing_enabled_model() {
     g.model_set_status(&c, "p", "openai/gpt-4o", ModelStatus::Disabled)
         .unwrap();
     let err = set_default(&g, &c, "openai/gpt-4o").unwrap_err();
-    assert_eq!(err.reason(), Some("MODEL_DISABLED"));
+    assert_eq!(
+        err.reason().map(modelgates::Reason::as_str),
+        Some("MODEL_DISABLED")
+    );
     assert!(err.to_string().contains("openai/gpt-4o"), "{err}");
     g.model_set_status(&c, "p", "openai/gpt-4o", ModelStatus::Enabled)
         .unwrap();
@@ -239,7 +242,7 @@ fn disabling_or_deleting_a_default_model_names_the_setting() {
         .model_set_status(&c, "p", "anthropic/claude-haiku-4.5", ModelStatus::Disabled)
         .unwrap_err();
     assert_eq!(
-        (err.kind(), err.reason()),
+        (err.kind(), err.reason().map(modelgates::Reason::as_str)),
         (ErrorKind::FailedPrecondition, Some("MODEL_IN_USE"))
     );
     assert!(err.to_string().contains("default_text_model"), "{err}");
@@ -247,7 +250,10 @@ fn disabling_or_deleting_a_default_model_names_the_setting() {
         .unwrap();
     set_default(&g, &c, "ollama/llama3.2:3b").unwrap();
     let err = g.model_delete(&c, "p", "ollama/llama3.2:3b").unwrap_err();
-    assert_eq!(err.reason(), Some("MODEL_IN_USE"));
+    assert_eq!(
+        err.reason().map(modelgates::Reason::as_str),
+        Some("MODEL_IN_USE")
+    );
     let patch = WorkspacePatch {
         default_text_model: Patch::Clear,
         ..Default::default()
@@ -295,7 +301,10 @@ fn custom_models_can_be_registered_and_deleted_catalog_models_only_disabled() {
         Some("provider")
     );
     let err = g.model_delete(&c, "p", "openai/gpt-4o").unwrap_err();
-    assert_eq!(err.reason(), Some("CATALOG_MODEL"));
+    assert_eq!(
+        err.reason().map(modelgates::Reason::as_str),
+        Some("CATALOG_MODEL")
+    );
     g.model_delete(&c, "p", &m.metadata.id.to_string()).unwrap();
     assert_eq!(
         g.model_get(&c, "p", "vllm/qwen2.5-coder-32b")

@@ -144,7 +144,10 @@ fn no_match_falls_back_to_the_default_text_model_or_fails_listing_the_rules() {
         .snapshot()
         .route(c.account, ws, Chat, &["x.py"])
         .unwrap_err();
-    assert_eq!(err.reason(), Some("NO_ROUTE"));
+    assert_eq!(
+        err.reason().map(modelgates::Reason::as_str),
+        Some("NO_ROUTE")
+    );
     let msg = err.to_string();
     assert!(msg.contains("#0 fim_filename \"*.py\""), "{msg}");
     assert!(msg.contains("no default_text_model"), "{msg}");
@@ -227,7 +230,10 @@ fn an_invalid_rule_list_changes_nothing_in_the_store_or_the_snapshot() {
             None,
         )
         .unwrap_err();
-    assert_eq!(err.reason(), Some("MODEL_DISABLED"));
+    assert_eq!(
+        err.reason().map(modelgates::Reason::as_str),
+        Some("MODEL_DISABLED")
+    );
     assert_eq!(g.workspace_mux_get(&c, Some("p")).unwrap(), before);
 }
 
@@ -294,7 +300,10 @@ fn rules_follow_a_renamed_provider_and_block_its_deletion_unless_cascading() {
     assert_eq!(listed.total_count, 2);
 
     let err = g.provider_delete(&c, "openai-main", false).unwrap_err();
-    assert_eq!(err.reason(), Some("PROVIDER_IN_USE"));
+    assert_eq!(
+        err.reason().map(modelgates::Reason::as_str),
+        Some("PROVIDER_IN_USE")
+    );
     let msg = err.to_string();
     assert!(
         msg.contains("default rule #0") && msg.contains("p rule #0"),
@@ -374,12 +383,18 @@ fn a_model_used_by_a_rule_cannot_be_disabled_or_deleted() {
     let err = g
         .model_set_status(&c, "p", "openai/gpt-5", ModelStatus::Disabled)
         .unwrap_err();
-    assert_eq!(err.reason(), Some("MODEL_IN_USE"));
+    assert_eq!(
+        err.reason().map(modelgates::Reason::as_str),
+        Some("MODEL_IN_USE")
+    );
     assert!(err.to_string().contains("mux rule(s) #1"), "{err}");
     let err = g
         .model_delete(&c, "p", "local-vllm/qwen-coder")
         .unwrap_err();
-    assert_eq!(err.reason(), Some("MODEL_IN_USE"));
+    assert_eq!(
+        err.reason().map(modelgates::Reason::as_str),
+        Some("MODEL_IN_USE")
+    );
     let route = g.route_resolve(&c, Some("p"), Fim, &["x".into()]).unwrap();
     assert_eq!(route.provider.endpoint, "http://10.0.0.5:8000/v1");
     assert_eq!(route.provider.auth_type, AuthType::None);
@@ -500,7 +515,10 @@ fn archived_workspaces_are_hidden_read_only_and_not_routed() {
     let ws = ws_id(&g, &c, "p");
     // The default and the active workspace cannot be archived.
     let err = g.workspace_archive(&c, "default").unwrap_err();
-    assert_eq!(err.reason(), Some("DEFAULT_WORKSPACE"));
+    assert_eq!(
+        err.reason().map(modelgates::Reason::as_str),
+        Some("DEFAULT_WORKSPACE")
+    );
     let active = g.workspace_activate(&c, "p").unwrap();
     assert!(active.is_active);
     assert!(!g.workspace_get(&c, "default").unwrap().is_active);
@@ -516,7 +534,10 @@ fn archived_workspaces_are_hidden_read_only_and_not_routed() {
     assert!(!models.data.is_empty());
     assert!(models.data.iter().all(|m| m.metadata.workspace_id == ws));
     let err = g.workspace_archive(&c, "p").unwrap_err();
-    assert_eq!(err.reason(), Some("ACTIVE_WORKSPACE"));
+    assert_eq!(
+        err.reason().map(modelgates::Reason::as_str),
+        Some("ACTIVE_WORKSPACE")
+    );
     g.workspace_activate(&c, "default").unwrap();
 
     let archived = g.workspace_archive(&c, "p").unwrap();
@@ -549,13 +570,22 @@ fn archived_workspaces_are_hidden_read_only_and_not_routed() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Conflict);
     let err = g.snapshot().route(c.account, ws, Chat, &["a"]).unwrap_err();
-    assert_eq!(err.reason(), Some("WORKSPACE_ARCHIVED"));
+    assert_eq!(
+        err.reason().map(modelgates::Reason::as_str),
+        Some("WORKSPACE_ARCHIVED")
+    );
     let err = g.workspace_activate(&c, "p").unwrap_err();
-    assert_eq!(err.reason(), Some("WORKSPACE_ARCHIVED"));
+    assert_eq!(
+        err.reason().map(modelgates::Reason::as_str),
+        Some("WORKSPACE_ARCHIVED")
+    );
     let err = g
         .workspace_instructions_set(&c, Some("p"), Some("x"))
         .unwrap_err();
-    assert_eq!(err.reason(), Some("WORKSPACE_ARCHIVED"));
+    assert_eq!(
+        err.reason().map(modelgates::Reason::as_str),
+        Some("WORKSPACE_ARCHIVED")
+    );
 
     g.workspace_restore(&c, "p").unwrap();
     let route = g.snapshot().route(c.account, ws, Chat, &["a"]).unwrap();
@@ -698,7 +728,10 @@ fn every_account_is_isolated() {
         .snapshot()
         .route(other.account, ws, Chat, &["a"])
         .unwrap_err();
-    assert_eq!(err.reason(), Some("NO_ROUTE"));
+    assert_eq!(
+        err.reason().map(modelgates::Reason::as_str),
+        Some("NO_ROUTE")
+    );
     let _ = c;
 }
 
@@ -820,7 +853,7 @@ proptest! {
                 }
                 Err(e) => {
                     prop_assert_eq!(want, None);
-                    prop_assert_eq!(e.reason(), Some("NO_ROUTE"));
+                    prop_assert_eq!(e.reason().map(modelgates::Reason::as_str), Some("NO_ROUTE"));
                 }
             }
         }

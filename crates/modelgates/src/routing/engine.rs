@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use globset::{GlobBuilder, GlobMatcher};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Reason, Result};
 use crate::ids::{AccountId, ProviderId, WorkspaceId};
 use crate::record::account::Account;
 use crate::record::provider::{Provider, ProviderRecord};
@@ -400,7 +400,7 @@ impl Routing {
             .ok_or_else(|| Error::not_found("workspace", ws.to_string()))?;
         if compiled.archived {
             return Err(Error::precondition(
-                "WORKSPACE_ARCHIVED",
+                Reason::WorkspaceArchived,
                 format!(
                     "workspace {:?} is archived and cannot be routed to; restore it with \
                      workspace_restore",
@@ -522,7 +522,7 @@ pub(crate) fn no_route(
         None => msg.push_str("; no default_text_model is set"),
     }
     msg.push_str(". Add a catch_all rule with workspace_mux_set to route every request.");
-    Error::precondition("NO_ROUTE", msg)
+    Error::precondition(Reason::NoRoute, msg)
 }
 
 #[cfg(test)]

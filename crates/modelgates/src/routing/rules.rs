@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Reason, Result};
 use crate::ids::AccountId;
 use crate::model::{self, ModelStatus};
 use crate::provider::{self, Provider, ProviderRecord};
@@ -124,7 +124,7 @@ pub(crate) fn rule_model_ref(
     };
     if m.spec.status != ModelStatus::Enabled {
         return Err(Error::precondition(
-            "MODEL_DISABLED",
+            Reason::ModelDisabled,
             format!(
                 "{field}: model {} is disabled in workspace {:?}; enable it with model_set_status \
                  first",

@@ -14,7 +14,7 @@ impl ModelGates {
             let acct = account::load(&*tx, account)?;
             if acct.default_workspace_id == ws.id {
                 return Err(Error::precondition(
-                    "DEFAULT_WORKSPACE",
+                    Reason::DefaultWorkspace,
                     format!(
                         "workspace {:?} is the account's default workspace and cannot be deleted",
                         ws.slug
@@ -23,7 +23,7 @@ impl ModelGates {
             }
             if acct.active_workspace() == ws.id {
                 return Err(Error::precondition(
-                    "ACTIVE_WORKSPACE",
+                    Reason::ActiveWorkspace,
                     format!(
                         "workspace {:?} is the account's active workspace and cannot be deleted; \
                          activate another workspace first",
@@ -39,7 +39,7 @@ impl ModelGates {
                 .collect();
             if !active.is_empty() {
                 return Err(Error::precondition(
-                    "WORKSPACE_HAS_ACTIVE_KEYS",
+                    Reason::WorkspaceHasActiveKeys,
                     format!(
                         "workspace {:?} has {} active API key(s): {}; disable or delete them first",
                         ws.slug,
@@ -71,7 +71,7 @@ impl ModelGates {
             let mut ws = resolve(&*tx, account, id_or_slug)?;
             if ws.archived_at.is_some() {
                 return Err(Error::precondition(
-                    "WORKSPACE_ARCHIVED",
+                    Reason::WorkspaceArchived,
                     format!(
                         "workspace {:?} is archived and cannot be activated; restore it with \
                          workspace_restore first",
@@ -101,7 +101,7 @@ impl ModelGates {
             ws.is_active = acct.active_workspace() == ws.id;
             if acct.default_workspace_id == ws.id {
                 return Err(Error::precondition(
-                    "DEFAULT_WORKSPACE",
+                    Reason::DefaultWorkspace,
                     format!(
                         "workspace {:?} is the account's default workspace and cannot be archived",
                         ws.slug
@@ -110,7 +110,7 @@ impl ModelGates {
             }
             if ws.is_active {
                 return Err(Error::precondition(
-                    "ACTIVE_WORKSPACE",
+                    Reason::ActiveWorkspace,
                     format!(
                         "workspace {:?} is the account's active workspace and cannot be archived; \
                          activate another workspace first",

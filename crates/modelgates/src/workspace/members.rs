@@ -163,7 +163,7 @@ impl ModelGates {
                 .collect();
             if !blocking.is_empty() {
                 return Err(Error::precondition(
-                    "MEMBER_HAS_ACTIVE_KEYS",
+                    Reason::MemberHasActiveKeys,
                     format!(
                         "nobody was removed: these members have active API keys in workspace {:?}: {}; \
                          disable or delete the keys first",

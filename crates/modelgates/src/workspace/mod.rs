@@ -9,7 +9,7 @@ use crate::access;
 use crate::account;
 use crate::api_key::{self, KeyRecord};
 use crate::clock::millis;
-use crate::error::{Error, Result};
+use crate::error::{Error, Reason, Result};
 use crate::handle::{Caller, ModelGates, Tx};
 use crate::ids::{AccountId, KeyId, MembershipId, UserId, WorkspaceId};
 use crate::member::Member;
@@ -116,7 +116,7 @@ pub(crate) fn resolve_or_active(
 pub(crate) fn check_not_archived(ws: &Workspace) -> Result<()> {
     if ws.archived_at.is_some() {
         return Err(Error::precondition(
-            "WORKSPACE_ARCHIVED",
+            Reason::WorkspaceArchived,
             format!(
                 "workspace {:?} is archived; restore it with workspace_restore first",
                 ws.slug
