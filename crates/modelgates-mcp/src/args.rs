@@ -79,7 +79,8 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::params::{KeyUpdateParams, WorkspaceCreateParams};
+    use crate::tools::keys::KeyUpdateParams;
+    use crate::tools::workspaces::WorkspaceCreateParams;
 
     fn obj(v: serde_json::Value) -> JsonObject {
         v.as_object().cloned().unwrap()

@@ -5,15 +5,12 @@ mod args;
 mod error;
 pub mod http;
 mod jsonrpc;
-mod params;
-mod persona;
-mod routing;
 mod schema;
 mod server;
 pub mod stdio;
-mod usage;
+mod tools;
 
 pub use args::{MAX_ARGUMENT_BYTES, Parameters, decode_args};
 pub use error::ToolError;
-pub use params::decode_tool_arguments;
-pub use server::{McpServer, Surface, TOOLSETS, toolset_of};
+pub use server::{McpServer, Surface};
+pub use tools::{TOOLSETS, decode_tool_arguments, toolset_of};

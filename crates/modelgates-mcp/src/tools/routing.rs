@@ -1,18 +1,154 @@
-//! Routing tools: provider endpoints, mux rules, custom instructions, the workspace lifecycle
-//! (activate, archive, restore) and `route_resolve` — each a thin call into `modelgates`.
+//! Routing tools: provider endpoints, mux rules, custom instructions and `route_resolve`. Parameter
+//! structs, their conversions, the tool router and the argument decoders of the toolset live here.
 
-use modelgates::{
-    Instructions, MuxRules, NewProvider, Paged, Provider, ProviderDeleted, ProviderPatch,
-    RequestKind, Route, Workspace,
-};
+use modelgates::*;
 use rmcp::RoleServer;
 use rmcp::service::RequestContext;
 use rmcp::{Json, tool, tool_router};
+use schemars::JsonSchema;
+use serde::Deserialize;
 
-use crate::args::Parameters;
+use super::*;
+use crate::args::{Parameters, double_option};
 use crate::error::ToolError;
-use crate::params::*;
 use crate::server::{McpServer, page};
+
+/// A write-only secret argument (a provider API key): `Debug` prints `<redacted>`.
+#[derive(Deserialize, JsonSchema)]
+#[serde(transparent)]
+pub struct SecretArg(String);
+
+/// Addresses one workspace; the active workspace when omitted.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OptionalWorkspaceParams {
+    /// The workspace ID (UUID) or slug; omit for the active workspace.
+    pub workspace: Option<String>,
+}
+
+/// Parameters of workspace_mux_set.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MuxSetParams {
+    /// The workspace ID (UUID) or slug; omit for the active workspace.
+    pub workspace: Option<String>,
+    /// The whole new rule list, highest priority first (at most 500; [] removes every rule).
+    pub rules: Vec<MuxRuleParams>,
+    /// Replace only if the list's revision is still this (from workspace_mux_get); otherwise
+    /// fail with conflict.
+    pub expected_revision: Option<u64>,
+}
+
+/// Parameters of workspace_instructions_set.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InstructionsSetParams {
+    /// The workspace ID (UUID) or slug; omit for the active workspace.
+    pub workspace: Option<String>,
+    /// The system prompt text, at most 64 KiB.
+    #[serde(alias = "prompt")]
+    pub custom_instructions: String,
+}
+
+/// Parameters of route_resolve.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RouteResolveParams {
+    /// The workspace ID (UUID) or slug; omit for the active workspace.
+    pub workspace: Option<String>,
+    /// The request kind: chat (default) or fim (fill-in-the-middle code completion).
+    pub kind: Option<RequestKind>,
+    /// Paths of the files the request concerns, e.g. ["src/main.rs"] (at most 1,000).
+    #[serde(default)]
+    pub files: Vec<String>,
+}
+
+/// Parameters of provider_add.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderAddParams {
+    /// Unique name in the account, 3-64 characters (case-insensitive), e.g. "openai-prod".
+    pub name: String,
+    /// Description, at most 500 characters.
+    pub description: Option<String>,
+    /// openai, anthropic, vllm, ollama, lm_studio, llamacpp or openrouter.
+    pub provider_type: ProviderType,
+    /// Absolute http(s) URL of the API. Defaults: openai https://api.openai.com/v1, anthropic
+    /// https://api.anthropic.com/v1, openrouter https://openrouter.ai/api/v1, ollama
+    /// http://localhost:11434, lm_studio http://localhost:1234/v1; required for vllm and llamacpp.
+    pub endpoint: Option<String>,
+    /// none, passthrough or api_key (default: api_key when api_key is given, else none).
+    pub auth_type: Option<AuthType>,
+    /// The provider API key (write-only: never returned). Required with auth_type api_key,
+    /// refused with the others.
+    pub api_key: Option<SecretArg>,
+}
+
+/// Parameters of provider_update. Omitted fields keep their value.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderUpdateParams {
+    /// The provider: its name or prov_ id.
+    pub provider: String,
+    /// Update only if the provider's revision is still this; otherwise fail with conflict.
+    pub expected_revision: Option<u64>,
+    /// New name (mux rules keep pointing at the provider).
+    pub name: Option<String>,
+    /// New description; null clears it.
+    #[serde(default, deserialize_with = "double_option")]
+    pub description: Option<Option<String>>,
+    /// New type.
+    pub provider_type: Option<ProviderType>,
+    /// New endpoint; null resets it to the type's default.
+    #[serde(default, deserialize_with = "double_option")]
+    pub endpoint: Option<Option<String>>,
+}
+
+/// Parameters of provider_set_auth.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderSetAuthParams {
+    /// The provider: its name or prov_ id.
+    pub provider: String,
+    /// none, passthrough or api_key.
+    pub auth_type: AuthType,
+    /// The API key: required with api_key, refused otherwise (a stored key is then removed).
+    pub api_key: Option<SecretArg>,
+    /// Change only if the provider's revision is still this.
+    pub expected_revision: Option<u64>,
+}
+
+/// Addresses one provider.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderRefParams {
+    /// The provider: its name (case-insensitive) or prov_ id.
+    pub provider: String,
+}
+
+/// Parameters of provider_delete.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderDeleteParams {
+    /// The provider: its name or prov_ id.
+    pub provider: String,
+    /// Also remove the mux rules that use it (reported in the result). Default false: the call
+    /// fails while rules use it, naming them.
+    #[serde(default)]
+    pub cascade: bool,
+}
+
+impl std::fmt::Debug for SecretArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl From<SecretArg> for modelgates::Secret {
+    fn from(s: SecretArg) -> Self {
+        modelgates::Secret::new(s.0)
+    }
+}
 
 #[tool_router(router = routing_router, vis = "pub(crate)")]
 impl McpServer {
@@ -332,86 +468,6 @@ impl McpServer {
     }
 
     #[tool(
-        name = "workspace_activate",
-        title = "Activate a workspace",
-        description = "Make a workspace (by UUID or slug) the account's active workspace: tools \
-            whose workspace parameter is omitted use it. Archived workspaces cannot be activated \
-            (WORKSPACE_ARCHIVED). Returns {data: workspace} with is_active true.",
-        annotations(
-            read_only_hint = false,
-            destructive_hint = false,
-            idempotent_hint = true,
-            open_world_hint = false
-        )
-    )]
-    async fn workspace_activate(
-        &self,
-        Parameters(p): Parameters<WorkspaceIdParams>,
-        ctx: RequestContext<RoleServer>,
-    ) -> Result<Json<Data<Workspace>>, ToolError> {
-        let p = p?;
-        let data = self
-            .run(&ctx, move |g, c| g.workspace_activate(c, &p.id))
-            .await?;
-        Ok(Json(Data { data }))
-    }
-
-    #[tool(
-        name = "workspace_archive",
-        title = "Archive a workspace",
-        description = "Archive a workspace (by UUID or slug): it keeps its slug and data, is hidden \
-            from workspace_list unless include_archived is set, is not routed to and cannot be \
-            activated; its settings, mux rules, instructions and models cannot be changed and it \
-            gains no members or keys (failed_precondition WORKSPACE_ARCHIVED) until \
-            workspace_restore. Still allowed: removing members, disabling or deleting keys, and \
-            recording usage of requests already served. The default workspace \
-            (DEFAULT_WORKSPACE) and the active workspace (ACTIVE_WORKSPACE) cannot be archived. \
-            Returns {data: workspace} with archived_at.",
-        annotations(
-            read_only_hint = false,
-            destructive_hint = true,
-            idempotent_hint = true,
-            open_world_hint = false
-        )
-    )]
-    async fn workspace_archive(
-        &self,
-        Parameters(p): Parameters<WorkspaceIdParams>,
-        ctx: RequestContext<RoleServer>,
-    ) -> Result<Json<Data<Workspace>>, ToolError> {
-        let p = p?;
-        let data = self
-            .run(&ctx, move |g, c| g.workspace_archive(c, &p.id))
-            .await?;
-        Ok(Json(Data { data }))
-    }
-
-    #[tool(
-        name = "workspace_restore",
-        title = "Restore an archived workspace",
-        description = "Restore an archived workspace (by UUID or slug): it is listed, editable and \
-            routable again, with its rules and instructions as they were. A no-op for a workspace \
-            that is not archived. Returns {data: workspace}.",
-        annotations(
-            read_only_hint = false,
-            destructive_hint = false,
-            idempotent_hint = true,
-            open_world_hint = false
-        )
-    )]
-    async fn workspace_restore(
-        &self,
-        Parameters(p): Parameters<WorkspaceIdParams>,
-        ctx: RequestContext<RoleServer>,
-    ) -> Result<Json<Data<Workspace>>, ToolError> {
-        let p = p?;
-        let data = self
-            .run(&ctx, move |g, c| g.workspace_restore(c, &p.id))
-            .await?;
-        Ok(Json(Data { data }))
-    }
-
-    #[tool(
         name = "route_resolve",
         title = "Resolve a route",
         description = "Which provider and model would serve this request? Give the request kind \
@@ -440,4 +496,23 @@ impl McpServer {
         })?;
         Ok(Json(Data { data }))
     }
+}
+
+/// The argument decoder of each tool of this toolset (for fuzzing and tests).
+pub(crate) fn decoder(tool: &str) -> Option<Decoder> {
+    Some(match tool {
+        "provider_add" => decode::<ProviderAddParams>,
+        "provider_update" => decode::<ProviderUpdateParams>,
+        "provider_set_auth" => decode::<ProviderSetAuthParams>,
+        "provider_list" => decode::<ListParams>,
+        "provider_get" => decode::<ProviderRefParams>,
+        "provider_delete" => decode::<ProviderDeleteParams>,
+        "workspace_instructions_get" => decode::<OptionalWorkspaceParams>,
+        "workspace_instructions_set" => decode::<InstructionsSetParams>,
+        "workspace_instructions_clear" => decode::<OptionalWorkspaceParams>,
+        "workspace_mux_get" => decode::<OptionalWorkspaceParams>,
+        "workspace_mux_set" => decode::<MuxSetParams>,
+        "route_resolve" => decode::<RouteResolveParams>,
+        _ => return None,
+    })
 }

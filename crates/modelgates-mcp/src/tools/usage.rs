@@ -1,19 +1,152 @@
-//! Usage tools: recording request usage (one or a batch) and reading a workspace's token usage
-//! — each a thin call into `modelgates`.
+//! Usage tools: recording request usage (one or a batch), a workspace's token usage, messages and
+//! alerts. Parameter structs, their conversions, the tool router and the argument decoders of the
+//! toolset live here.
 
-use modelgates::{
-    AlertsPage, Conversation, MessageFilter, MessagesPage, NewUsage, Recorded, TokenUsage,
-};
+use chrono::{DateTime, Utc};
+use modelgates::*;
 use rmcp::RoleServer;
 use rmcp::service::RequestContext;
 use rmcp::{Json, tool, tool_router};
 use schemars::JsonSchema;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+use super::*;
 use crate::args::Parameters;
 use crate::error::ToolError;
-use crate::params::*;
 use crate::server::McpServer;
+
+/// One request's usage (usage_record, and each record of usage_record_batch).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UsageRecordParams {
+    /// Your id of the request (1-128 chars); recording the same id again changes nothing.
+    pub request_id: String,
+    /// The workspace ID (UUID) or slug; omit for the active workspace.
+    pub workspace: Option<String>,
+    /// The API key (key_…) of that workspace the request came with.
+    pub api_key_id: Option<String>,
+    /// The provider endpoint (name or prov_ id) or a catalog provider, e.g. "openai".
+    pub provider: String,
+    /// The model as sent to the provider, e.g. "gpt-5".
+    pub model: String,
+    /// chat (default) or fim.
+    pub request_type: Option<RequestKind>,
+    /// Input (prompt) tokens.
+    pub input_tokens: u64,
+    /// Output (completion) tokens.
+    pub output_tokens: u64,
+    /// When the request happened (RFC 3339; default now; at most a day ahead).
+    pub timestamp: Option<DateTime<Utc>>,
+    /// The conversation, if you log it; secrets in it are detected and stored redacted.
+    pub conversation: Option<ConversationParams>,
+    /// Alerts you raised on the request (at most 100).
+    #[serde(default)]
+    pub alerts: Vec<AlertParams>,
+}
+
+/// A request's conversation.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConversationParams {
+    /// The chat it belongs to.
+    pub chat_id: Option<String>,
+    /// The prompt (≤ 1 MiB).
+    pub prompt: String,
+    /// The prompt's message id.
+    pub prompt_message_id: Option<String>,
+    /// The answer (≤ 1 MiB).
+    pub answer: Option<String>,
+    /// The answer's message id.
+    pub answer_message_id: Option<String>,
+}
+
+/// An alert on a request.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AlertParams {
+    /// What triggered it: "secrets", "pii", "malicious_packages" or another kind (1-64 chars).
+    pub trigger_type: String,
+    /// critical or info.
+    pub trigger_category: modelgates::AlertCategory,
+    /// What matched.
+    pub trigger_string: Option<String>,
+    /// The code involved.
+    pub code_snippet: Option<CodeSnippetParams>,
+}
+
+/// Code an alert points at.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CodeSnippetParams {
+    /// The code.
+    pub code: String,
+    /// Its language, e.g. "python".
+    pub language: Option<String>,
+    /// Its file path.
+    pub filepath: Option<String>,
+}
+
+/// Parameters of usage_record_batch.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UsageBatchParams {
+    /// 1-1,000 records.
+    pub records: Vec<UsageRecordParams>,
+}
+
+/// Parameters of workspace_usage.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WorkspaceUsageParams {
+    /// The workspace ID (UUID) or slug; omit for the active workspace.
+    pub workspace: Option<String>,
+    /// Start of the range, inclusive (RFC 3339); omit for the beginning.
+    pub from: Option<DateTime<Utc>>,
+    /// End of the range, exclusive (RFC 3339); omit for now.
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// Parameters of workspace_messages_list.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MessagesListParams {
+    /// The workspace ID (UUID) or slug; omit for the active workspace.
+    pub workspace: Option<String>,
+    /// Page number, from 1 (default 1).
+    #[schemars(range(min = 1))]
+    pub page: Option<u64>,
+    /// Messages per page, 1-100 (default 50).
+    #[schemars(range(min = 1, max = 100))]
+    pub page_size: Option<u64>,
+    /// Only messages of these chat ids (at most 100).
+    pub filter_by_ids: Option<Vec<String>>,
+    /// Only messages with an alert of one of these trigger types, e.g. ["secrets", "pii"].
+    pub filter_by_alert_trigger_types: Option<Vec<String>>,
+}
+
+/// Parameters of workspace_alerts_list.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AlertsListParams {
+    /// The workspace ID (UUID) or slug; omit for the active workspace.
+    pub workspace: Option<String>,
+    /// Page number, from 1 (default 1).
+    #[schemars(range(min = 1))]
+    pub page: Option<u64>,
+    /// Alerts per page, 1-100 (default 50).
+    #[schemars(range(min = 1, max = 100))]
+    pub page_size: Option<u64>,
+}
+
+/// Parameters of workspace_message_get.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MessageGetParams {
+    /// The workspace ID (UUID) or slug; omit for the active workspace.
+    pub workspace: Option<String>,
+    /// A chat id (every turn of the chat), or a usage record id (usage_…) for one request.
+    pub id: String,
+}
 
 /// Result of usage_record_batch.
 #[derive(Debug, Serialize, JsonSchema)]
@@ -243,4 +376,17 @@ impl McpServer {
             g.workspace_alerts_list(c, p.workspace.as_deref(), p.page, p.page_size)
         })?))
     }
+}
+
+/// The argument decoder of each tool of this toolset (for fuzzing and tests).
+pub(crate) fn decoder(tool: &str) -> Option<Decoder> {
+    Some(match tool {
+        "usage_record" => decode::<UsageRecordParams>,
+        "usage_record_batch" => decode::<UsageBatchParams>,
+        "workspace_usage" => decode::<WorkspaceUsageParams>,
+        "workspace_messages_list" => decode::<MessagesListParams>,
+        "workspace_message_get" => decode::<MessageGetParams>,
+        "workspace_alerts_list" => decode::<AlertsListParams>,
+        _ => return None,
+    })
 }

@@ -1,16 +1,49 @@
-//! Persona tools: create, update, list, get, delete — each a thin call into `modelgates`.
+//! Persona tools: create, update, list, get, delete. Parameter structs, their conversions, the tool
+//! router and the argument decoders of the toolset live here.
 
-use modelgates::{Paged, Persona, PersonaPatch};
+use modelgates::*;
 use rmcp::RoleServer;
 use rmcp::service::RequestContext;
 use rmcp::{Json, tool, tool_router};
+use schemars::JsonSchema;
+use serde::Deserialize;
 
+use super::*;
 use crate::args::Parameters;
 use crate::error::ToolError;
-use crate::params::*;
 use crate::server::{McpServer, page};
 
-#[tool_router(router = persona_router, vis = "pub(crate)")]
+/// Parameters of persona_create.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PersonaCreateParams {
+    /// Unique name (case-insensitive): letters, digits, '_', '-' and spaces, 1-64 characters.
+    pub name: String,
+    /// What the persona does, 1-2,000 characters; must not nearly duplicate another persona's.
+    pub description: String,
+}
+
+/// Parameters of persona_update.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PersonaUpdateParams {
+    /// The persona: its name or persona_ id.
+    pub persona: String,
+    /// New name.
+    pub new_name: Option<String>,
+    /// New description.
+    pub new_description: Option<String>,
+}
+
+/// Addresses one persona.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PersonaRefParams {
+    /// The persona: its name (case-insensitive) or persona_ id.
+    pub persona: String,
+}
+
+#[tool_router(router = personas_router, vis = "pub(crate)")]
 impl McpServer {
     #[tool(
         name = "persona_create",
@@ -139,4 +172,16 @@ impl McpServer {
             id: gone.id.to_string(),
         }))
     }
+}
+
+/// The argument decoder of each tool of this toolset (for fuzzing and tests).
+pub(crate) fn decoder(tool: &str) -> Option<Decoder> {
+    Some(match tool {
+        "persona_create" => decode::<PersonaCreateParams>,
+        "persona_update" => decode::<PersonaUpdateParams>,
+        "persona_list" => decode::<ListParams>,
+        "persona_get" => decode::<PersonaRefParams>,
+        "persona_delete" => decode::<PersonaRefParams>,
+        _ => return None,
+    })
 }
