@@ -19,7 +19,8 @@ use serde::de::DeserializeOwned;
 use serde_json::Value as Json;
 
 use crate::codec::{
-    KeyPart, KeyPrefix, Reverse16, Table, TableInfo, delete_prefix_limit, scan_raw_prefix,
+    KeyPart, KeyPrefix, Reverse16, Table, TableInfo, decode_value, delete_prefix_limit,
+    encode_compact, encode_value, scan_raw_prefix,
 };
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, KeyId, ModelId, PersonaId, ProviderId, UsageId, UserId, WorkspaceId};
@@ -177,6 +178,19 @@ pub(crate) struct Registered {
     /// The module whose operations write the table.
     pub(crate) owner: &'static str,
     pub(crate) scope: Scope,
+    /// Decodes a stored value as this table's value type and encodes it again in this table's
+    /// format: the identity on every row this build writes (see `reencode_mismatches`).
+    #[cfg_attr(not(any(test, feature = "testkit")), allow(dead_code))]
+    pub(crate) reencode: fn(TableInfo, &[u8]) -> Result<Vec<u8>>,
+}
+
+fn reencode<V: Serialize + DeserializeOwned>(table: TableInfo, bytes: &[u8]) -> Result<Vec<u8>> {
+    let value: V = decode_value(table.name, bytes)?;
+    if table.compact {
+        encode_compact(&value)
+    } else {
+        encode_value(&value)
+    }
 }
 
 impl Registered {
@@ -190,6 +204,7 @@ impl Registered {
             table: table.info(),
             owner,
             scope: Scope::Database,
+            reencode: reencode::<V>,
         }
     }
 
@@ -208,6 +223,7 @@ impl Registered {
             table: table.info(),
             owner,
             scope: Scope::Account,
+            reencode: reencode::<V>,
         }
     }
 
@@ -227,6 +243,7 @@ impl Registered {
             table: table.info(),
             owner,
             scope: Scope::Workspace(purge),
+            reencode: reencode::<V>,
         }
     }
 }
@@ -344,6 +361,30 @@ pub(crate) fn orphans(
                  belong to no workspace",
                 r.table.name, r.constant, r.owner
             ));
+        }
+    }
+    Ok(out)
+}
+
+/// Every stored row whose value does not re-encode to the same bytes (decoded as its table's
+/// value type, encoded in its table's format), one sentence each. Empty for a database this
+/// build wrote: a stored record whose shape changed shows here.
+#[cfg(any(test, feature = "testkit"))]
+pub fn reencode_mismatches(txn: &dyn ReadTxn) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for r in TABLES {
+        let range = r.table.range_of(&());
+        for (_, value) in scan_raw_prefix(txn, &range, None, usize::MAX)? {
+            let again = (r.reencode)(r.table, &value)?;
+            if again != value {
+                out.push(format!(
+                    "{} ({}): a row re-encodes differently:\n  stored {}\n  again  {}",
+                    r.constant,
+                    r.table.name,
+                    String::from_utf8_lossy(&value[1..]),
+                    String::from_utf8_lossy(&again[1..]),
+                ));
+            }
         }
     }
     Ok(out)
@@ -476,6 +517,22 @@ mod tests {
         purge_workspace(&mut *txn, a, gone).unwrap();
         let found = orphans(&*txn, a, &workspaces, &BTreeSet::from([gone])).unwrap();
         assert!(found.is_empty(), "{found:?}");
+        txn.abort().unwrap();
+    }
+
+    #[test]
+    fn a_row_in_another_shape_than_its_record_is_reported() {
+        let store = MemoryStore::new();
+        let mut txn = store.begin_write().unwrap();
+        META.put(&mut *txn, META_SCHEMA_VERSION, &Json::from(4))
+            .unwrap();
+        assert!(reencode_mismatches(&*txn).unwrap().is_empty());
+        // The same value, spelled with a space: decodes fine, re-encodes differently.
+        let key = META.key_bytes(META_SCHEMA_VERSION);
+        txn.put(META.name(), &key, b"\x01 4").unwrap();
+        let found = reencode_mismatches(&*txn).unwrap();
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].starts_with("META (meta)"), "{found:?}");
         txn.abort().unwrap();
     }
 

@@ -12,3 +12,5 @@ pub use model::{
     verify_reopened,
 };
 pub use usage::run_usage_check;
+
+pub use crate::schema::reencode_mismatches;
