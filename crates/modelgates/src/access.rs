@@ -29,7 +29,7 @@ use crate::ids::{AccountId, UserId, WorkspaceId};
 use crate::member::{Member, OrgRole};
 use crate::schema::MEMBERS;
 use crate::storage::ReadTxn;
-use crate::workspace::{self, Workspace};
+use crate::workspace::{self, WorkspaceRecord};
 
 /// An authenticated caller: its account and its organization membership.
 #[derive(Debug, Clone)]
@@ -82,7 +82,7 @@ pub(crate) fn admin(txn: &dyn ReadTxn, caller: &Caller) -> Result<Actor> {
 
 /// Whether `me` may see the data of `ws`: org admins always; members when they are members
 /// of it or it is the account's default workspace.
-pub(crate) fn sees(txn: &dyn ReadTxn, me: &Actor, ws: &Workspace) -> Result<bool> {
+pub(crate) fn sees(txn: &dyn ReadTxn, me: &Actor, ws: &WorkspaceRecord) -> Result<bool> {
     sees_with(txn, me, ws, || {
         Ok(crate::account::load(txn, me.account)?.default_workspace_id)
     })
@@ -93,7 +93,7 @@ pub(crate) fn sees(txn: &dyn ReadTxn, me: &Actor, ws: &Workspace) -> Result<bool
 pub(crate) fn sees_with(
     txn: &dyn ReadTxn,
     me: &Actor,
-    ws: &Workspace,
+    ws: &WorkspaceRecord,
     default: impl FnOnce() -> Result<WorkspaceId>,
 ) -> Result<bool> {
     if me.is_admin() || workspace::is_member(txn, me.account, ws.id, &me.user_id)? {
@@ -103,7 +103,7 @@ pub(crate) fn sees_with(
 }
 
 /// Requires that `me` may see the data of `ws` (see [`sees`]).
-pub(crate) fn workspace(txn: &dyn ReadTxn, me: &Actor, ws: &Workspace) -> Result<()> {
+pub(crate) fn workspace(txn: &dyn ReadTxn, me: &Actor, ws: &WorkspaceRecord) -> Result<()> {
     if sees(txn, me, ws)? {
         return Ok(());
     }
@@ -133,7 +133,7 @@ pub(crate) fn workspace_of(
     txn: &dyn ReadTxn,
     caller: &Caller,
     sel: Option<&str>,
-) -> Result<(Actor, Workspace)> {
+) -> Result<(Actor, WorkspaceRecord)> {
     let me = member(txn, caller)?;
     let ws = workspace::resolve_or_active(txn, caller.account, sel)?;
     workspace(txn, &me, &ws)?;

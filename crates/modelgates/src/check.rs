@@ -18,7 +18,7 @@ use crate::storage::ReadTxn;
 
 /// How many snapshot differences a report lists at most.
 const SNAPSHOT_PROBLEMS_MAX: usize = 20;
-use crate::workspace::Workspace;
+use crate::workspace::WorkspaceRecord;
 
 /// What [`ModelGates::check`] read, and what it found wrong.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -29,7 +29,7 @@ pub struct CheckReport {
     pub members: u64,
     /// Workspaces read.
     pub workspaces: u64,
-    /// Workspace memberships read.
+    /// WorkspaceRecord memberships read.
     pub memberships: u64,
     /// API keys read.
     pub api_keys: u64,
@@ -304,7 +304,7 @@ fn check_routing(
     txn: &dyn ReadTxn,
     c: &mut Checker,
     a: AccountId,
-    workspaces: &[Workspace],
+    workspaces: &[WorkspaceRecord],
 ) -> Result<()> {
     let providers = PROVIDERS.values_with_prefix(txn, &(a,))?;
     c.report.providers += providers.len() as u64;

@@ -1,7 +1,7 @@
 //! Per-workspace model catalogs (seed 003): every workspace has the catalog models (the
 //! database's copy of the catalog, synced on open) plus the custom models it registers; each can
 //! be enabled or disabled. A workspace stores only what differs from the catalog (overrides and
-//! custom models), so creating one writes no model records. Workspace defaults must name
+//! custom models), so creating one writes no model records. WorkspaceRecord defaults must name
 //! enabled models.
 
 use std::collections::BTreeMap;
@@ -20,7 +20,7 @@ pub use crate::record::model::*;
 use crate::schema::{CATALOG, MODEL_OVERRIDES, MODEL_REFS, MODELS};
 use crate::storage::{ReadTxn, WriteTxn};
 use crate::validate::{self, Page, Paged, excerpt};
-use crate::workspace::{self, Workspace, WorkspaceSel};
+use crate::workspace::{self, WorkspaceRecord, WorkspaceSel};
 
 /// Splits `provider/family`.
 fn split_ref<'a>(field: &str, reference: &'a str) -> Result<(&'a str, &'a str)> {
@@ -40,7 +40,7 @@ fn split_ref<'a>(field: &str, reference: &'a str) -> Result<(&'a str, &'a str)> 
 
 /// Brings the database's catalog in line with `catalog`: new models are added (every
 /// workspace gains them), specs of known ones are updated, models the catalog no longer
-/// lists are retired (kept by the workspaces that had them). Workspace overrides are never
+/// lists are retired (kept by the workspaces that had them). WorkspaceRecord overrides are never
 /// touched. Returns how many models were added.
 pub(crate) fn sync_catalog(
     txn: &mut dyn WriteTxn,
@@ -82,7 +82,7 @@ pub(crate) fn sync_catalog(
 /// A stable, time-ordered id for catalog model `(provider, family)` in workspace `ws`:
 /// the time part is when the workspace got the model, the random part a hash of the three.
 fn catalog_model_id(
-    ws: &Workspace,
+    ws: &WorkspaceRecord,
     created_at: DateTime<Utc>,
     provider: &str,
     family: &str,
@@ -101,7 +101,7 @@ fn catalog_model_id(
 /// The catalog model `entry` as workspace `ws` sees it.
 fn catalog_model(
     account: AccountId,
-    ws: &Workspace,
+    ws: &WorkspaceRecord,
     entry: &CatalogEntry,
     over: Option<&ModelOverride>,
 ) -> Model {
@@ -140,7 +140,7 @@ fn catalog_model(
 pub(crate) fn workspace_models(
     txn: &dyn ReadTxn,
     account: AccountId,
-    ws: &Workspace,
+    ws: &WorkspaceRecord,
 ) -> Result<Vec<Model>> {
     let mut models = MODELS.values_with_prefix(txn, &(account, ws.id))?;
     let custom: std::collections::BTreeSet<(String, String)> = models
@@ -166,7 +166,7 @@ pub(crate) fn workspace_models(
 pub(crate) fn by_ref(
     txn: &dyn ReadTxn,
     account: AccountId,
-    ws: &Workspace,
+    ws: &WorkspaceRecord,
     provider: &str,
     family: &str,
 ) -> Result<Option<Model>> {
@@ -195,7 +195,7 @@ pub(crate) fn by_ref(
 pub(crate) fn for_provider(
     txn: &dyn ReadTxn,
     account: AccountId,
-    ws: &Workspace,
+    ws: &WorkspaceRecord,
     prefixes: &[&str],
     model: &str,
 ) -> Result<Option<Model>> {
@@ -214,7 +214,7 @@ pub(crate) fn for_provider(
 pub(crate) fn resolve(
     txn: &dyn ReadTxn,
     account: AccountId,
-    ws: &Workspace,
+    ws: &WorkspaceRecord,
     field: &str,
     id_or_ref: &str,
 ) -> Result<Model> {
@@ -237,7 +237,7 @@ pub(crate) fn resolve(
 pub(crate) fn check_default(
     txn: &dyn ReadTxn,
     account: AccountId,
-    ws: &Workspace,
+    ws: &WorkspaceRecord,
     field: &str,
     reference: &str,
 ) -> Result<()> {
@@ -266,7 +266,7 @@ pub(crate) fn check_default(
 }
 
 /// The workspace settings that name `model` (for errors when disabling or deleting it).
-fn dependents(ws: &Workspace, model: &Model) -> Vec<&'static str> {
+fn dependents(ws: &WorkspaceRecord, model: &Model) -> Vec<&'static str> {
     let r = model.reference();
     let mut out = Vec::new();
     if ws.default_text_model.as_deref() == Some(r.as_str()) {
@@ -278,7 +278,7 @@ fn dependents(ws: &Workspace, model: &Model) -> Vec<&'static str> {
     out
 }
 
-fn in_use(txn: &dyn ReadTxn, account: AccountId, ws: &Workspace, m: &Model) -> Result<()> {
+fn in_use(txn: &dyn ReadTxn, account: AccountId, ws: &WorkspaceRecord, m: &Model) -> Result<()> {
     let mut uses: Vec<String> = dependents(ws, m).into_iter().map(str::to_owned).collect();
     let r = m.reference();
     let rules: Vec<String> = crate::routing::load_config(txn, account, ws.id)?

@@ -32,7 +32,7 @@ use crate::record::persona::Persona;
 use crate::record::provider::{ProviderRecord, ProviderUse};
 use crate::record::routing::WorkspaceConfig;
 use crate::record::usage::{Message, Rollup, UsageRecord};
-use crate::record::workspace::{Workspace, WorkspaceMember};
+use crate::record::workspace::{WorkspaceMember, WorkspaceRecord};
 use crate::storage::{ReadTxn, TableName, WriteTxn};
 
 /// The schema version this build writes. Bump it with a migration in [`migrate`].
@@ -52,7 +52,7 @@ pub(crate) const MEMBERS: Table<(AccountId, UserId), Member> = Table::family("me
 /// Unique index: (account, lowercased email) → user id.
 pub(crate) const MEMBER_EMAILS: Table<(AccountId, String), UserId> = Table::family("members", 1);
 /// Workspaces by (account, workspace id).
-pub(crate) const WORKSPACES: Table<(AccountId, WorkspaceId), Workspace> =
+pub(crate) const WORKSPACES: Table<(AccountId, WorkspaceId), WorkspaceRecord> =
     Table::family("workspaces", 0);
 /// Unique index: (account, slug) → workspace id.
 pub(crate) const WORKSPACE_SLUGS: Table<(AccountId, String), WorkspaceId> =

@@ -3,7 +3,7 @@
 
 use crate::catalog::CatalogModel;
 use crate::ids::{AccountId, ModelId, WorkspaceId};
-use crate::record::workspace::Workspace;
+use crate::record::workspace::WorkspaceRecord;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -141,7 +141,7 @@ pub(crate) struct CatalogEntry {
 impl CatalogEntry {
     /// Whether workspace `ws` has this model: every workspace has the current catalog; a
     /// dropped model stays in the workspaces that existed before it was dropped.
-    pub(crate) fn visible_in(&self, ws: &Workspace) -> bool {
+    pub(crate) fn visible_in(&self, ws: &WorkspaceRecord) -> bool {
         self.retired_at
             .is_none_or(|retired| ws.created_at < retired)
     }

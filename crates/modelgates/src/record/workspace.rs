@@ -82,9 +82,100 @@ pub struct Workspace {
     #[serde(default)]
     pub archived_at: Option<DateTime<Utc>>,
     /// Whether this is the account's active workspace (the one tools use when none is named).
-    /// Computed when read (a stored value is ignored).
+    /// Computed when read from the account; not part of the stored record.
     #[serde(default, skip_deserializing)]
     pub is_active: bool,
+}
+
+/// The stored form of a workspace (table `WORKSPACES`): a [`Workspace`] without what is
+/// computed on read. Operations work on this; reads return [`WorkspaceRecord::view`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct WorkspaceRecord {
+    /// UUID (v7).
+    pub(crate) id: WorkspaceId,
+    /// Display name (1-100 chars).
+    pub(crate) name: String,
+    /// Unique slug in the account.
+    pub(crate) slug: String,
+    /// Description (≤ 500 chars).
+    pub(crate) description: Option<String>,
+    /// Default text model (`provider/model`).
+    pub(crate) default_text_model: Option<String>,
+    /// Default image model (`provider/model`).
+    pub(crate) default_image_model: Option<String>,
+    /// Default provider sort preference.
+    pub(crate) default_provider_sort: Option<ProviderSort>,
+    /// Keys whose I/O is logged; `None` = all keys.
+    pub(crate) io_logging_api_key_ids: Option<Vec<KeyId>>,
+    /// Share of requests whose I/O is logged, in [0.0001, 1].
+    pub(crate) io_logging_sampling_rate: f64,
+    /// Whether data discount logging is enabled.
+    pub(crate) is_data_discount_logging_enabled: bool,
+    /// Whether observability broadcast is enabled.
+    pub(crate) is_observability_broadcast_enabled: bool,
+    /// Whether private I/O logging is enabled.
+    pub(crate) is_observability_io_logging_enabled: bool,
+    /// Free-form labels.
+    pub(crate) labels: BTreeMap<String, String>,
+    /// Days raw usage records (and their messages) are kept; rollups stay. `None` = forever.
+    #[serde(default)]
+    pub(crate) usage_retention_days: Option<u32>,
+    /// User id of the creator.
+    pub(crate) created_by: Option<UserId>,
+    /// Creation time.
+    pub(crate) created_at: DateTime<Utc>,
+    /// Last update time; `None` until the first update.
+    pub(crate) updated_at: Option<DateTime<Utc>>,
+    /// Incremented by every update; pass it back as `expected_revision` to update only if
+    /// nobody changed the workspace since you read it.
+    #[serde(default)]
+    pub(crate) revision: u64,
+    /// When the workspace was archived; archived workspaces keep their slug, are hidden from
+    /// lists unless asked for, and cannot be activated or routed to.
+    #[serde(default)]
+    pub(crate) archived_at: Option<DateTime<Utc>>,
+    /// Schemas 1-4 stored the view, whose `is_active` was written as `false` and ignored on
+    /// read; it is written the same way so stored bytes do not change (see the schema-4
+    /// fixture test).
+    #[serde(
+        rename = "is_active",
+        default,
+        skip_deserializing,
+        serialize_with = "write_false"
+    )]
+    pub(crate) legacy_is_active: (),
+}
+
+fn write_false<S: serde::Serializer>(_: &(), s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_bool(false)
+}
+
+impl WorkspaceRecord {
+    /// What reads return: this record, with `is_active` as the account says.
+    pub(crate) fn view(self, is_active: bool) -> Workspace {
+        Workspace {
+            id: self.id,
+            name: self.name,
+            slug: self.slug,
+            description: self.description,
+            default_text_model: self.default_text_model,
+            default_image_model: self.default_image_model,
+            default_provider_sort: self.default_provider_sort,
+            io_logging_api_key_ids: self.io_logging_api_key_ids,
+            io_logging_sampling_rate: self.io_logging_sampling_rate,
+            is_data_discount_logging_enabled: self.is_data_discount_logging_enabled,
+            is_observability_broadcast_enabled: self.is_observability_broadcast_enabled,
+            is_observability_io_logging_enabled: self.is_observability_io_logging_enabled,
+            labels: self.labels,
+            usage_retention_days: self.usage_retention_days,
+            created_by: self.created_by,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            revision: self.revision,
+            archived_at: self.archived_at,
+            is_active,
+        }
+    }
 }
 
 /// A user's membership in a workspace.

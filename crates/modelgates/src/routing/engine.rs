@@ -13,7 +13,7 @@ use crate::ids::{AccountId, ProviderId, WorkspaceId};
 use crate::record::account::Account;
 use crate::record::provider::{Provider, ProviderRecord};
 use crate::record::routing::*;
-use crate::record::workspace::Workspace;
+use crate::record::workspace::WorkspaceRecord;
 use crate::schema::{ACCOUNTS, PROVIDERS, WORKSPACE_CONFIG, WORKSPACES};
 use crate::storage::ReadTxn;
 use crate::validate::{self, excerpt};
@@ -164,7 +164,7 @@ impl PartialEq for CompiledWorkspace {
 
 impl CompiledWorkspace {
     /// Compiles a workspace's stored state.
-    pub(crate) fn compile(ws: &Workspace, config: &WorkspaceConfig) -> Result<Self> {
+    pub(crate) fn compile(ws: &WorkspaceRecord, config: &WorkspaceConfig) -> Result<Self> {
         let rules: Vec<CompiledRule> = config
             .mux_rules
             .iter()
@@ -296,7 +296,7 @@ impl Routing {
                 .into_iter()
                 .collect();
             for ws in WORKSPACES.values_with_prefix(txn, &(account,))? {
-                let ws: Workspace = ws;
+                let ws: WorkspaceRecord = ws;
                 let key = WORKSPACE_CONFIG.key_bytes(&(account, ws.id));
                 let config = configs.get(&key).cloned().unwrap_or_default();
                 routing.workspaces.insert(

@@ -11,7 +11,7 @@ use crate::record::routing::*;
 use crate::routing::engine::compile_glob;
 use crate::storage::ReadTxn;
 use crate::validate::excerpt;
-use crate::workspace::Workspace;
+use crate::workspace::WorkspaceRecord;
 
 /// Most rules a workspace may have.
 pub const MUX_RULES_MAX: usize = 500;
@@ -101,7 +101,7 @@ pub(crate) fn unreachable_warnings(rules: &[StoredRule]) -> Vec<String> {
 pub(crate) fn rule_model_ref(
     txn: &dyn ReadTxn,
     account: AccountId,
-    ws: &Workspace,
+    ws: &WorkspaceRecord,
     p: &Provider,
     field: &str,
     model: &str,
@@ -141,7 +141,7 @@ pub(crate) fn rule_model_ref(
 pub(crate) fn check_rules(
     txn: &dyn ReadTxn,
     account: AccountId,
-    ws: &Workspace,
+    ws: &WorkspaceRecord,
     field: &str,
     rules: &[NewMuxRule],
 ) -> Result<Vec<StoredRule>> {

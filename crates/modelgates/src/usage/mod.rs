@@ -23,7 +23,7 @@ use crate::schema::{
 };
 use crate::storage::ReadTxn;
 use crate::validate::excerpt;
-use crate::workspace::{self, Workspace};
+use crate::workspace::{self, WorkspaceRecord};
 
 mod retention;
 mod rollup;
@@ -133,7 +133,12 @@ impl Price {
 
 /// Prices a request: the workspace model behind `(provider, model)` — a configured provider
 /// endpoint's registered family or a `provider/family` reference — else unpriced.
-fn price(txn: &dyn ReadTxn, account: AccountId, ws: &Workspace, n: &NewUsage) -> Result<Price> {
+fn price(
+    txn: &dyn ReadTxn,
+    account: AccountId,
+    ws: &WorkspaceRecord,
+    n: &NewUsage,
+) -> Result<Price> {
     let endpoint = match provider::resolve(txn, account, "provider", &n.provider) {
         Ok(p) => Some(p.provider),
         Err(Error::NotFound { .. } | Error::InvalidArgument { .. }) => None,
@@ -261,7 +266,7 @@ impl ModelGates {
             let account = caller.account;
             let mut out = Vec::with_capacity(batch.len());
             let mut rollups: BTreeMap<(WorkspaceId, u64, u64), Rollup> = BTreeMap::new();
-            let mut workspaces: BTreeMap<Option<String>, Workspace> = BTreeMap::new();
+            let mut workspaces: BTreeMap<Option<String>, WorkspaceRecord> = BTreeMap::new();
             let mut prices: BTreeMap<(WorkspaceId, &str, &str), Price> = BTreeMap::new();
             for (i, n) in batch.iter().enumerate() {
                 if !workspaces.contains_key(&n.workspace) {

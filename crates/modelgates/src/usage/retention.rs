@@ -5,7 +5,7 @@ use super::*;
 
 /// The start of the minute before which a workspace's raw records have expired at `now`
 /// (`None`: it keeps them forever).
-pub(crate) fn retention_cutoff(ws: &Workspace, now: DateTime<Utc>) -> Option<u64> {
+pub(crate) fn retention_cutoff(ws: &WorkspaceRecord, now: DateTime<Utc>) -> Option<u64> {
     let days = ws.usage_retention_days?;
     Some(bucket(
         0,
@@ -75,7 +75,7 @@ impl ModelGates {
             for account in crate::schema::ACCOUNTS.values_with_prefix(txn, &())? {
                 let account: crate::account::Account = account;
                 for ws in crate::schema::WORKSPACES.values_with_prefix(txn, &(account.id,))? {
-                    let ws: Workspace = ws;
+                    let ws: WorkspaceRecord = ws;
                     if let Some(cutoff) = retention_cutoff(&ws, now)
                         && !expired_records(txn, account.id, ws.id, cutoff, 1)?.is_empty()
                     {

@@ -58,7 +58,8 @@ impl ModelGates {
             WORKSPACE_SLUGS.delete(&mut *tx, &(account, ws.slug.clone()))?;
             crate::usage::delete_all(&mut *tx, account, ws.id)?;
             crate::schema::purge_workspace(&mut *tx, account, ws.id)?;
-            Ok(ws)
+            // Never the active workspace (refused above).
+            Ok(ws.view(false))
         })
     }
 
@@ -68,7 +69,7 @@ impl ModelGates {
         self.write(|tx| {
             access::admin(&*tx, caller)?;
             let account = caller.account;
-            let mut ws = resolve(&*tx, account, id_or_slug)?;
+            let ws = resolve(&*tx, account, id_or_slug)?;
             if ws.archived_at.is_some() {
                 return Err(Error::precondition(
                     Reason::WorkspaceArchived,
@@ -84,8 +85,7 @@ impl ModelGates {
                 acct.active_workspace_id = Some(ws.id);
                 ACCOUNTS.put(&mut *tx, &account, &acct)?;
             }
-            ws.is_active = true;
-            Ok(ws)
+            Ok(ws.view(true))
         })
     }
 
@@ -98,7 +98,7 @@ impl ModelGates {
             let account = caller.account;
             let mut ws = resolve(&*tx, account, id_or_slug)?;
             let acct = account::load(&*tx, account)?;
-            ws.is_active = acct.active_workspace() == ws.id;
+            let is_active = acct.active_workspace() == ws.id;
             if acct.default_workspace_id == ws.id {
                 return Err(Error::precondition(
                     Reason::DefaultWorkspace,
@@ -108,7 +108,7 @@ impl ModelGates {
                     ),
                 ));
             }
-            if ws.is_active {
+            if is_active {
                 return Err(Error::precondition(
                     Reason::ActiveWorkspace,
                     format!(
@@ -124,7 +124,7 @@ impl ModelGates {
                 ws.revision += 1;
                 WORKSPACES.put(&mut *tx, &(account, ws.id), &ws)?;
             }
-            Ok(ws)
+            Ok(ws.view(is_active))
         })
     }
 

@@ -68,14 +68,14 @@ fn check_name(field: &str, v: &str) -> Result<()> {
     validate::name(field, v, NAME_MAX)
 }
 
-/// Resolves a workspace by UUID or slug inside the account; anything else is not_found. Its
-/// `is_active` is left false (see [`with_active`]), so lookups that do not return the workspace
-/// do not read the account.
+/// Resolves a workspace by UUID or slug inside the account; anything else is not_found. The
+/// record knows nothing of the account's active workspace (see [`with_active`]), so lookups
+/// that do not return the workspace do not read the account.
 pub(crate) fn resolve(
     txn: &dyn ReadTxn,
     account: AccountId,
     id_or_slug: &str,
-) -> Result<Workspace> {
+) -> Result<WorkspaceRecord> {
     let id = match WorkspaceId::parse(id_or_slug) {
         Some(id) => Some(id),
         None => WORKSPACE_SLUGS.get(txn, &(account, id_or_slug.to_owned()))?,
@@ -87,10 +87,10 @@ pub(crate) fn resolve(
     .ok_or_else(|| Error::not_found("workspace", excerpt(id_or_slug)))
 }
 
-/// `ws` with `is_active` set from the account, for operations that return it.
-fn with_active(txn: &dyn ReadTxn, account: AccountId, mut ws: Workspace) -> Result<Workspace> {
-    ws.is_active = account::load(txn, account)?.active_workspace() == ws.id;
-    Ok(ws)
+/// The view of `ws` that reads return, `is_active` set from the account.
+fn with_active(txn: &dyn ReadTxn, account: AccountId, ws: WorkspaceRecord) -> Result<Workspace> {
+    let active = account::load(txn, account)?.active_workspace() == ws.id;
+    Ok(ws.view(active))
 }
 
 /// The workspace `id_or_slug`, or the account's active workspace when `None`.
@@ -98,22 +98,20 @@ pub(crate) fn resolve_or_active(
     txn: &dyn ReadTxn,
     account: AccountId,
     id_or_slug: Option<&str>,
-) -> Result<Workspace> {
+) -> Result<WorkspaceRecord> {
     match id_or_slug {
         Some(w) => resolve(txn, account, w),
         None => {
             let active = account::load(txn, account)?.active_workspace();
-            let mut ws = WORKSPACES.get(txn, &(account, active))?.ok_or_else(|| {
-                Error::internal(format!("the active workspace {active} is missing"))
-            })?;
-            ws.is_active = true;
-            Ok(ws)
+            WORKSPACES
+                .get(txn, &(account, active))?
+                .ok_or_else(|| Error::internal(format!("the active workspace {active} is missing")))
         }
     }
 }
 
 /// Archived workspaces are read-only until restored.
-pub(crate) fn check_not_archived(ws: &Workspace) -> Result<()> {
+pub(crate) fn check_not_archived(ws: &WorkspaceRecord) -> Result<()> {
     if ws.archived_at.is_some() {
         return Err(Error::precondition(
             Reason::WorkspaceArchived,
@@ -202,7 +200,7 @@ pub(crate) fn insert_default(
 }
 
 /// The workspace's default models must name enabled models of its catalog.
-fn check_defaults(txn: &dyn ReadTxn, account: AccountId, ws: &Workspace) -> Result<()> {
+fn check_defaults(txn: &dyn ReadTxn, account: AccountId, ws: &WorkspaceRecord) -> Result<()> {
     if let Some(m) = &ws.default_text_model {
         model::check_default(txn, account, ws, "default_text_model", m)?;
     }
@@ -218,8 +216,8 @@ fn new_record(
     io_keys: Vec<KeyId>,
     created_by: Option<UserId>,
     now: DateTime<Utc>,
-) -> Workspace {
-    Workspace {
+) -> WorkspaceRecord {
+    WorkspaceRecord {
         id,
         name: n.name,
         slug: n.slug,
@@ -239,7 +237,7 @@ fn new_record(
         updated_at: None,
         revision: 1,
         archived_at: None,
-        is_active: false,
+        legacy_is_active: (),
     }
 }
 
@@ -287,9 +285,13 @@ impl ModelGates {
                 }
                 all = seen;
             }
-            for w in &mut all {
-                w.is_active = w.id == active;
-            }
+            let all: Vec<Workspace> = all
+                .into_iter()
+                .map(|w| {
+                    let is_active = w.id == active;
+                    w.view(is_active)
+                })
+                .collect();
             Ok(page.apply(all))
         })
     }
@@ -345,7 +347,8 @@ impl ModelGates {
                 let stored = routing::check_rules(&*tx, account, &ws, "mux_rules", rules)?;
                 routing::store_rules(tx, account, id, stored)?;
             }
-            Ok(ws)
+            // A new workspace is never the active one (activation is its own operation).
+            Ok(ws.view(false))
         })
     }
 
