@@ -82,7 +82,7 @@ pub struct Workspace {
     #[serde(default)]
     pub archived_at: Option<DateTime<Utc>>,
     /// Whether this is the account's active workspace (the one tools use when none is named).
-    /// Computed when read from the account; not part of the stored record.
+    /// Computed when read (a stored value is ignored).
     #[serde(default, skip_deserializing)]
     pub is_active: bool,
 }
