@@ -10,7 +10,9 @@ use crate::handle::{Caller, ModelGates, Tx};
 use crate::ids::{AccountId, KeyId, UserId, WorkspaceId};
 use crate::patch::Patch;
 pub use crate::record::api_key::*;
-use crate::schema::{API_KEYS, KEY_HASHES, USER_KEYS, WORKSPACE_KEYS, WORKSPACES};
+use crate::schema::{
+    API_KEYS, KEY_COUNTERS, KEY_HASHES, KEY_NUMBERS, USER_KEYS, WORKSPACE_KEYS, WORKSPACES,
+};
 use crate::snapshot::{VerifiedKey, hash_secret};
 use crate::storage::ReadTxn;
 use crate::validate::{self, Page, Paged};
@@ -94,6 +96,7 @@ pub(crate) fn delete_record(tx: &mut Tx<'_>, account: AccountId, record: &KeyRec
     USER_KEYS.delete(&mut *tx, &(account, k.creator_user_id.clone(), k.id))?;
     let hash = record.hash_bytes()?;
     KEY_HASHES.delete(&mut *tx, &hash)?;
+    KEY_NUMBERS.delete(&mut *tx, &(account, k.number))?;
     if let Some(mut ws) = WORKSPACES.get(&*tx, &(account, k.workspace_id))?
         && let Some(ids) = &mut ws.io_logging_api_key_ids
         && ids.contains(&k.id)
@@ -183,8 +186,12 @@ impl ModelGates {
             let secret = format!("{SECRET_PREFIX}{body}");
             let hash = hash_secret(&secret);
             let id = KeyId::generate(millis(tx.now));
+            let number = KEY_COUNTERS.get(&*tx, &(account,))?.unwrap_or(0) + 1;
+            KEY_COUNTERS.put(&mut *tx, &(account,), &number)?;
+            KEY_NUMBERS.put(&mut *tx, &(account, number), &id)?;
             let key = ApiKey {
                 id,
+                number,
                 name: new.name.clone(),
                 label: format!("{SECRET_PREFIX}{}…{}", &body[..4], &body[60..]),
                 workspace_id: ws.id,
@@ -209,6 +216,22 @@ impl ModelGates {
                 data: key,
                 key: secret,
             })
+        })
+    }
+
+    /// The numbers of keys `ids` of the caller's account, in order (see [`ApiKey::number`]);
+    /// an id of no key of the account is not found. For front ends that show keys by number.
+    pub fn key_numbers(&self, caller: &Caller, ids: &[KeyId]) -> Result<Vec<u64>> {
+        self.read(|txn| {
+            access::member(txn, caller)?;
+            ids.iter()
+                .map(|id| {
+                    API_KEYS
+                        .get(txn, &(caller.account, *id))?
+                        .map(|r| r.key.number)
+                        .ok_or_else(|| Error::not_found("API key", id.to_string()))
+                })
+                .collect()
         })
     }
 

@@ -196,6 +196,7 @@ fn check_all(txn: &dyn ReadTxn, c: &mut Checker) -> Result<()> {
                 keys.len()
             )
         });
+        let last_number = KEY_COUNTERS.get(txn, &(a,))?.unwrap_or(0);
         for r in &keys {
             let k = &r.key;
             c.ensure(ws_ids.contains(&k.workspace_id), || {
@@ -218,7 +219,24 @@ fn check_all(txn: &dyn ReadTxn, c: &mut Checker) -> Result<()> {
             c.ensure(all_key_hashes.insert(h), || {
                 format!("API key {}: duplicate hash", k.id)
             });
+            let numbered = KEY_NUMBERS.get(txn, &(a, k.number))?;
+            c.ensure(k.number > 0 && numbered == Some(k.id), || {
+                format!("API key {}: number {} indexes {numbered:?}", k.id, k.number)
+            });
+            c.ensure(k.number <= last_number, || {
+                format!(
+                    "API key {}: number {} is past the account's counter {last_number}",
+                    k.id, k.number
+                )
+            });
         }
+        let numbers = KEY_NUMBERS.scan_prefix(txn, &(a,))?.len();
+        c.ensure(numbers == keys.len(), || {
+            format!(
+                "account {a}: {numbers} key number index entries for {} keys",
+                keys.len()
+            )
+        });
 
         // custom models <-> index; defaults name enabled models; io-logging keys exist
         let mut account_models = 0u64;

@@ -36,7 +36,7 @@ use crate::record::workspace::{WorkspaceMember, WorkspaceRecord};
 use crate::storage::{ReadTxn, TableName, WriteTxn};
 
 /// The schema version this build writes. Bump it with a migration in [`migrate`].
-pub const SCHEMA_VERSION: u64 = 4;
+pub const SCHEMA_VERSION: u64 = 5;
 
 /// The meta key holding the schema version.
 pub(crate) const META_SCHEMA_VERSION: &str = "schema_version";
@@ -81,6 +81,10 @@ pub(crate) const WORKSPACE_KEYS: Table<(AccountId, WorkspaceId, KeyId), KeyId> =
     Table::family("api_keys", 1);
 /// Index: (account, user, key) → key.
 pub(crate) const USER_KEYS: Table<(AccountId, UserId, KeyId), KeyId> = Table::family("api_keys", 2);
+/// Unique index: (account, key number) → key id.
+pub(crate) const KEY_NUMBERS: Table<(AccountId, u64), KeyId> = Table::family("api_keys", 3);
+/// The last key number handed out in an account (numbers are never reused).
+pub(crate) const KEY_COUNTERS: Table<(AccountId,), u64> = Table::family("api_keys", 4);
 /// Global index: SHA-256 of a key secret → (account, key id).
 pub(crate) const KEY_HASHES: Table<[u8; 32], (AccountId, KeyId)> = Table::new("key_hashes");
 
@@ -266,6 +270,8 @@ pub(crate) const TABLES: &[Registered] = &[
     register!(account(WORKSPACE_SLUGS, "workspace")),
     register!(account(API_KEYS, "api_key")),
     register!(account(USER_KEYS, "api_key")),
+    register!(account(KEY_NUMBERS, "api_key")),
+    register!(account(KEY_COUNTERS, "api_key")),
     register!(account(PROVIDERS, "provider")),
     register!(account(PROVIDER_NAMES, "provider")),
     register!(account(PROVIDER_USES, "routing")),
@@ -418,6 +424,23 @@ pub(crate) fn migrate(txn: &mut dyn WriteTxn, from: u64) -> Result<()> {
             USAGE_ROLLUPS.put(txn, &key, &row)?;
         }
         LEGACY_USAGE_ROLLUPS.delete_prefix(txn, &())?;
+    }
+    // Version 5 gives every API key a number, unique and never reused in its account: older
+    // keys are numbered in creation order (their ids are time-ordered).
+    if from < 5 {
+        for account in ACCOUNTS.values_with_prefix(txn, &())? {
+            let mut last = KEY_COUNTERS.get(txn, &(account.id,))?.unwrap_or(0);
+            for mut record in API_KEYS.values_with_prefix(txn, &(account.id,))? {
+                if record.key.number != 0 {
+                    continue;
+                }
+                last += 1;
+                record.key.number = last;
+                API_KEYS.put(txn, &(account.id, record.key.id), &record)?;
+                KEY_NUMBERS.put(txn, &(account.id, last), &record.key.id)?;
+            }
+            KEY_COUNTERS.put(txn, &(account.id,), &last)?;
+        }
     }
     if from < SCHEMA_VERSION {
         META.put(txn, META_SCHEMA_VERSION, &Json::from(SCHEMA_VERSION))?;

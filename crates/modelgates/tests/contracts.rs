@@ -1226,3 +1226,53 @@ fn check_reports_a_snapshot_that_differs_from_the_store() {
     assert!(a.check().unwrap().is_ok());
     assert!(b.check().unwrap().is_ok());
 }
+
+/// Issue 13: keys have a stable integer identity (the REST API's `io_logging_api_key_ids`):
+/// numbered from 1 in creation order, never reused after a deletion, and usable wherever a key
+/// id is taken for io-logging.
+#[test]
+fn keys_are_numbered_and_numbers_are_never_reused() {
+    let e = env();
+    let make = |name: &str| {
+        e.gates
+            .key_create(
+                &e.admin,
+                NewKey {
+                    name: name.into(),
+                    workspace: "default".into(),
+                    ..Default::default()
+                },
+            )
+            .unwrap()
+    };
+    let (a, b) = (make("a"), make("b"));
+    assert_eq!((a.data.number, b.data.number), (1, 2));
+    e.gates
+        .key_delete(&e.admin, &b.data.id.to_string())
+        .unwrap();
+    let c = make("c");
+    assert_eq!(c.data.number, 3, "a deleted key's number is not reused");
+    let patch = WorkspacePatch {
+        io_logging_api_key_ids: Patch::Set(vec!["3".into(), a.data.id.to_string()]),
+        ..Default::default()
+    };
+    let ws = e.gates.workspace_update(&e.admin, "default", patch).unwrap();
+    assert_eq!(ws.io_logging_api_key_ids, Some(vec![c.data.id, a.data.id]));
+    assert_eq!(
+        e.gates
+            .key_numbers(&e.admin, &[c.data.id, a.data.id])
+            .unwrap(),
+        [3, 1]
+    );
+    let patch = WorkspacePatch {
+        io_logging_api_key_ids: Patch::Set(vec!["2".into()]),
+        ..Default::default()
+    };
+    let err = e
+        .gates
+        .workspace_update(&e.admin, "default", patch)
+        .unwrap_err();
+    assert_eq!(err.field(), Some("io_logging_api_key_ids[0]"), "{err}");
+    assert!(err.to_string().contains("no API key has number 2"), "{err}");
+    assert!(e.gates.check().unwrap().is_ok());
+}

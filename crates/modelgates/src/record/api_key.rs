@@ -27,6 +27,11 @@ pub enum KeyKind {
 pub struct ApiKey {
     /// Key id (`key_…`).
     pub id: KeyId,
+    /// The key's number in its account: 1 for the first key ever created, never reused. A
+    /// stable integer identity for clients that address keys by integer (the REST API's
+    /// `io_logging_api_key_ids`). Assigned by schema 5 to older keys in creation order.
+    #[serde(default)]
+    pub number: u64,
     /// Display name.
     pub name: String,
     /// A recognizable, non-secret rendering of the secret (`mg-v1-1a2b…9f0e`).

@@ -19,7 +19,7 @@ use crate::provider;
 pub use crate::record::workspace::*;
 use crate::routing::{self};
 use crate::schema::{
-    ACCOUNTS, MEMBERS, WORKSPACE_KEYS, WORKSPACE_MEMBERS, WORKSPACE_SLUGS, WORKSPACES,
+    ACCOUNTS, KEY_NUMBERS, MEMBERS, WORKSPACE_KEYS, WORKSPACE_MEMBERS, WORKSPACE_SLUGS, WORKSPACES,
 };
 use crate::storage::{ReadTxn, WriteTxn};
 use crate::validate::{self, Page, Paged, excerpt};
@@ -144,7 +144,13 @@ fn io_logging_keys(
     let mut out: Vec<KeyId> = Vec::with_capacity(ids.len());
     for (i, raw) in ids.iter().enumerate() {
         let field = format!("{FIELD}[{i}]");
-        let id = KeyId::parse_field(raw, &field)?;
+        // A key is named by its id (`key_…`) or by its number in the account (`7`).
+        let id = match raw.parse::<u64>() {
+            Ok(number) => KEY_NUMBERS
+                .get(txn, &(account, number))?
+                .ok_or_else(|| Error::invalid(&field, format!("no API key has number {number}")))?,
+            Err(_) => KeyId::parse_field(raw, &field)?,
+        };
         if !WORKSPACE_KEYS.contains(txn, &(account, ws, id))? {
             return Err(Error::invalid(
                 field,
