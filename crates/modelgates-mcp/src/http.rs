@@ -1,8 +1,9 @@
-//! The streamable HTTP front end: rmcp's streamable HTTP service at `/mcp`, behind bearer
-//! authentication with management keys (checked against the in-memory key snapshot on every
-//! request), Host/Origin validation against DNS rebinding, CORS for the allowed origins,
-//! sessions bound to the key that created them with caps per key and in total, and a
-//! connection loop with a connection cap, header and request timeouts and a bounded shutdown.
+//! The HTTP front end: rmcp's streamable HTTP service at `/mcp` and the REST API at `/api/v1`
+//! (`modelgates-rest`), behind one bearer authentication with management keys (checked against
+//! the in-memory key snapshot on every request), Host/Origin validation against DNS rebinding,
+//! CORS for the allowed origins, MCP sessions bound to the key that created them with caps per
+//! key and in total, and a connection loop with a connection cap, header and request timeouts
+//! and a bounded shutdown.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -109,6 +110,7 @@ const SESSION_HEADER: &str = "mcp-session-id";
 pub fn router(gates: ModelGates, options: &HttpOptions, shutdown: CancellationToken) -> Router {
     let mut hosts: Vec<String> = vec!["localhost".into(), "127.0.0.1".into(), "[::1]".into()];
     hosts.extend(options.allowed_hosts.iter().cloned());
+    let hosts_for_rest = hosts.clone();
     // Loopback pages may call a loopback server; any other Origin needs --allow-origin.
     let mut origins: Vec<String> = ["localhost", "127.0.0.1", "[::1]"]
         .iter()
@@ -138,16 +140,29 @@ pub fn router(gates: ModelGates, options: &HttpOptions, shutdown: CancellationTo
         max_per_key: options.limits.max_sessions_per_key,
     });
     let timeout = options.limits.request_timeout;
-    let router = Router::new()
+    let mcp = Router::new()
         .nest_service("/mcp", service)
         .layer(axum::middleware::from_fn(json_rpc_guard))
         .layer(axum::middleware::from_fn_with_state(
             sessions,
             bind_sessions,
-        ))
-        .layer(axum::middleware::from_fn(
-            move |request: Request, next: Next| time_limit(timeout, request, next),
         ));
+    let rest_options = modelgates_rest::RestOptions {
+        read_only: options.surface.read_only,
+    };
+    let allowed = Arc::new(AllowedPeers {
+        hosts: hosts_for_rest,
+        origins: options.allowed_origins.clone(),
+    });
+    let rest = Router::new()
+        .nest(
+            "/api/v1",
+            modelgates_rest::router(gates.clone(), &rest_options),
+        )
+        .layer(axum::middleware::from_fn_with_state(allowed, check_peers));
+    let router = mcp.merge(rest).layer(axum::middleware::from_fn(
+        move |request: Request, next: Next| time_limit(timeout, request, next),
+    ));
     let router = match options.insecure_caller.clone() {
         Some(caller) => {
             tracing::warn!("authentication is DISABLED (--insecure-no-auth): test use only");
@@ -179,7 +194,14 @@ fn cors(allowed: &[String]) -> tower_http::cors::CorsLayer {
             };
             allowed.iter().any(|a| a == origin) || is_loopback_origin(origin)
         }))
-        .allow_methods([Method::GET, Method::POST, Method::DELETE, Method::OPTIONS])
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
         .allow_headers([
             header::AUTHORIZATION,
             header::CONTENT_TYPE,
@@ -200,6 +222,61 @@ fn is_loopback_origin(origin: &str) -> bool {
         let host = r.rsplit_once(':').map_or(r, |(h, _)| h);
         matches!(host, "localhost" | "127.0.0.1" | "[::1]")
     })
+}
+
+/// The Host and Origin values REST requests may carry: the same rules rmcp applies to `/mcp`
+/// (loopback hosts plus `--allow-host`; loopback origins plus `--allow-origin`), against DNS
+/// rebinding and cross-site calls.
+struct AllowedPeers {
+    hosts: Vec<String>,
+    origins: Vec<String>,
+}
+
+async fn check_peers(
+    State(allowed): State<Arc<AllowedPeers>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let host_name = match host.rsplit_once(':') {
+        Some((name, port)) if port.chars().all(|c| c.is_ascii_digit()) => name,
+        _ => host,
+    };
+    if !allowed
+        .hosts
+        .iter()
+        .any(|h| h.eq_ignore_ascii_case(host_name) || h.eq_ignore_ascii_case(host))
+    {
+        return modelgates_rest::ApiError::forbidden(format!(
+            "Host {host:?} is not allowed; start the server with --allow-host to accept it"
+        ))
+        .into_response();
+    }
+    if let Some(origin) = request.headers().get(header::ORIGIN) {
+        let origin = origin.to_str().unwrap_or("");
+        if !is_loopback_origin(origin) && !allowed.origins.iter().any(|o| o == origin) {
+            return modelgates_rest::ApiError::forbidden(format!(
+                "Origin {origin:?} is not allowed; start the server with --allow-origin to \
+                 accept it"
+            ))
+            .into_response();
+        }
+    }
+    next.run(request).await
+}
+
+/// The refusal of the authentication layer: the REST envelope under `/api/`, the MCP one
+/// elsewhere.
+fn refuse_for(path: &str, err: Error) -> Response {
+    if path.starts_with("/api/") {
+        modelgates_rest::ApiError::from(err).into_response()
+    } else {
+        refuse(&err)
+    }
 }
 
 /// `{error: {code, message}}` with the status of the error kind (and `WWW-Authenticate` on 401).
@@ -239,20 +316,28 @@ async fn authenticate(
                 .or_else(|| v.strip_prefix("bearer "))
         })
         .map(str::trim);
+    let path = request.uri().path().to_owned();
     let Some(secret) = presented else {
-        return refuse(&Error::Unauthenticated(
-            "send Authorization: Bearer <management key> (create one with `modelgates keys create --management`)".into(),
-        ));
+        return refuse_for(
+            &path,
+            Error::Unauthenticated(
+                "send Authorization: Bearer <management key> (create one with `modelgates keys create --management`)".into(),
+            ),
+        );
     };
     let key = match gates.verify_key(secret) {
         Ok(key) => key,
-        Err(e) => return refuse(&e),
+        Err(e) => return refuse_for(&path, e),
     };
     if key.kind != KeyKind::Management {
-        return refuse(&Error::PermissionDenied(format!(
-            "API key {} is an inference key; the MCP server needs a management key",
-            key.key_id
-        )));
+        return refuse_for(
+            &path,
+            Error::PermissionDenied(format!(
+                "API key {} is an inference key; the management API (MCP and REST) needs a \
+                 management key",
+                key.key_id
+            )),
+        );
     }
     request.extensions_mut().insert(Caller {
         account: key.account,

@@ -1,0 +1,137 @@
+//! `ApiError`: **the one place** where domain errors (and request decoding failures) become
+//! HTTP answers: the status of the error's kind and the envelope the seed SDKs read,
+//! `{"error": {"code": <status>, "message": "...", "metadata": {...} | null}}`.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use modelgates::{Error, ErrorKind};
+use serde_json::{Map, Value, json};
+
+/// An error answer of the REST API.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+    metadata: Option<Map<String, Value>>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+            metadata: None,
+        }
+    }
+
+    fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.metadata
+            .get_or_insert_with(Map::new)
+            .insert(key.into(), value.into());
+        self
+    }
+
+    /// 400 naming the request field (`body.slug`, `query.limit`, …) that could not be decoded.
+    pub fn bad_request(field: &str, reason: impl std::fmt::Display) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, format!("{field}: {reason}"))
+            .with("kind", "invalid_argument")
+            .with("field", field)
+    }
+
+    /// 413: the body is larger than the API accepts.
+    pub fn too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the request body is larger than {limit} bytes"),
+        )
+        .with("kind", "invalid_argument")
+    }
+
+    /// 415: the body is not JSON.
+    pub fn not_json() -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send the request body as JSON (Content-Type: application/json)",
+        )
+        .with("kind", "invalid_argument")
+    }
+
+    /// 404 for a path no route serves.
+    pub fn no_route() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "no such route").with("kind", "not_found")
+    }
+
+    /// 405 for a method the route does not serve.
+    pub fn method_not_allowed() -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "this route does not serve that method",
+        )
+    }
+
+    /// 403 for a mutating route on a read-only server.
+    pub fn read_only() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "this server is read-only (started with --read-only); changes are refused",
+        )
+        .with("kind", "permission_denied")
+    }
+
+    /// 403 for a request the server refuses whoever sends it (a Host or Origin it does not
+    /// serve).
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, message).with("kind", "permission_denied")
+    }
+
+    /// 500 for a server fault (logged; the answer does not repeat it).
+    pub fn internal(message: impl Into<String>) -> Self {
+        Error::internal(message).into()
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        let kind = e.kind();
+        let status =
+            StatusCode::from_u16(kind.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if kind == ErrorKind::Internal {
+            tracing::error!(error = %e, "request failed");
+            return Self::new(status, "internal error; details are in the server log")
+                .with("kind", kind.code());
+        }
+        let mut out = Self::new(status, e.to_string()).with("kind", kind.code());
+        if let Some(field) = e.field() {
+            out = out.with("field", field);
+        }
+        if let Some(reason) = e.reason() {
+            out = out.with("reason", reason.as_str());
+        }
+        out
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({
+            "error": {
+                "code": self.status.as_u16(),
+                "message": self.message,
+                "metadata": self.metadata,
+            }
+        });
+        let content_type = [(header::CONTENT_TYPE, "application/json")];
+        let mut response = (self.status, content_type, body.to_string()).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}

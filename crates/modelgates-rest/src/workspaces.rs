@@ -1,0 +1,397 @@
+//! Workspace routes (seeds 000-002): list, create, get, update, delete, and workspace
+//! membership (list, bulk add, bulk remove), in the SDKs' shapes.
+
+use std::collections::BTreeMap;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use chrono::{DateTime, Utc};
+use modelgates::{
+    Caller, Error, ModelGates, NewWorkspace, Page, Patch, ProviderSort, Workspace, WorkspaceFilter,
+    WorkspaceId, WorkspaceMember, WorkspacePatch,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::error::ApiError;
+use crate::extract::{Body, Id, Me, Query};
+use crate::{App, json};
+
+pub(crate) fn routes() -> Router<App> {
+    Router::new()
+        .route("/workspaces", get(list).post(create))
+        .route(
+            "/workspaces/{id}",
+            get(get_one).patch(update).delete(delete),
+        )
+        .route("/workspaces/{id}/members", get(members_list))
+        .route("/workspaces/{id}/members/add", post(members_add))
+        .route("/workspaces/{id}/members/remove", post(members_remove))
+}
+
+/// A workspace as the seed SDKs read it: every key present, `null` when unset. ModelGates'
+/// own fields (`labels`, `is_active`, `archived_at`, `revision`, `usage_retention_days`) come
+/// after; the SDKs ignore keys they do not know.
+#[derive(Debug, Serialize)]
+pub(crate) struct WorkspaceBody {
+    id: WorkspaceId,
+    name: String,
+    slug: String,
+    description: Option<String>,
+    default_text_model: Option<String>,
+    default_image_model: Option<String>,
+    default_provider_sort: Option<ProviderSort>,
+    /// ModelGates has no guardrails: always `null`.
+    default_guardrail_id: Option<String>,
+    /// The keys whose I/O is logged, by key number; `null` = all keys.
+    io_logging_api_key_ids: Option<Vec<u64>>,
+    io_logging_sampling_rate: f64,
+    is_data_discount_logging_enabled: bool,
+    is_observability_broadcast_enabled: bool,
+    is_observability_io_logging_enabled: bool,
+    /// ModelGates has no server tools to disable: always `null`.
+    disabled_server_tools: Option<Vec<String>>,
+    /// ModelGates keeps no BYOK budgets: always `false`.
+    include_byok_in_budgets: bool,
+    created_by: Option<String>,
+    created_at: DateTime<Utc>,
+    updated_at: Option<DateTime<Utc>>,
+    labels: BTreeMap<String, String>,
+    is_active: bool,
+    archived_at: Option<DateTime<Utc>>,
+    revision: u64,
+    usage_retention_days: Option<u32>,
+}
+
+impl WorkspaceBody {
+    fn of(gates: &ModelGates, caller: &Caller, w: Workspace) -> modelgates::Result<Self> {
+        let io_logging_api_key_ids = match &w.io_logging_api_key_ids {
+            Some(ids) => Some(gates.key_numbers(caller, ids)?),
+            None => None,
+        };
+        Ok(Self {
+            id: w.id,
+            name: w.name,
+            slug: w.slug,
+            description: w.description,
+            default_text_model: w.default_text_model,
+            default_image_model: w.default_image_model,
+            default_provider_sort: w.default_provider_sort,
+            default_guardrail_id: None,
+            io_logging_api_key_ids,
+            io_logging_sampling_rate: w.io_logging_sampling_rate,
+            is_data_discount_logging_enabled: w.is_data_discount_logging_enabled,
+            is_observability_broadcast_enabled: w.is_observability_broadcast_enabled,
+            is_observability_io_logging_enabled: w.is_observability_io_logging_enabled,
+            disabled_server_tools: None,
+            include_byok_in_budgets: false,
+            created_by: w.created_by.map(|u| u.to_string()),
+            created_at: w.created_at,
+            updated_at: w.updated_at,
+            labels: w.labels,
+            is_active: w.is_active,
+            archived_at: w.archived_at,
+            revision: w.revision,
+            usage_retention_days: w.usage_retention_days,
+        })
+    }
+}
+
+/// `offset` / `limit` of a list (defaults 0 / 50; `limit` outside 1..100 is a 400).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PageQuery {
+    offset: Option<i64>,
+    limit: Option<i64>,
+}
+
+impl PageQuery {
+    pub(crate) fn page(&self) -> Result<Page, ApiError> {
+        Ok(Page::new(self.offset, self.limit)?)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    offset: Option<i64>,
+    limit: Option<i64>,
+    /// Include archived workspaces (default false).
+    include_archived: Option<bool>,
+}
+
+async fn list(
+    State(app): State<App>,
+    Me(me): Me,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, ApiError> {
+    let page = Page::new(q.offset, q.limit)?;
+    let filter = WorkspaceFilter {
+        include_archived: q.include_archived.unwrap_or(false),
+        ..Default::default()
+    };
+    let gates = &app.gates;
+    let listed = gates.workspace_list_filtered(&me, &filter, page)?;
+    let data = listed
+        .data
+        .into_iter()
+        .map(|w| WorkspaceBody::of(gates, &me, w))
+        .collect::<modelgates::Result<Vec<_>>>()?;
+    Ok(json(
+        StatusCode::OK,
+        &serde_json::json!({ "data": data, "total_count": listed.total_count }),
+    ))
+}
+
+/// The body of `POST /workspaces`: the seeds' fields plus ModelGates' own.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateBody {
+    name: String,
+    slug: String,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    default_text_model: Option<String>,
+    #[serde(default)]
+    default_image_model: Option<String>,
+    #[serde(default)]
+    default_provider_sort: Option<ProviderSort>,
+    /// Must be null: ModelGates has no guardrails.
+    #[serde(default)]
+    default_guardrail_id: Option<String>,
+    #[serde(default)]
+    io_logging_api_key_ids: Option<Vec<u64>>,
+    #[serde(default)]
+    io_logging_sampling_rate: Option<f64>,
+    #[serde(default)]
+    is_data_discount_logging_enabled: Option<bool>,
+    #[serde(default)]
+    is_observability_broadcast_enabled: Option<bool>,
+    #[serde(default)]
+    is_observability_io_logging_enabled: Option<bool>,
+    #[serde(default)]
+    labels: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    usage_retention_days: Option<u32>,
+}
+
+fn no_guardrails(id: Option<&String>) -> Result<(), ApiError> {
+    match id {
+        None => Ok(()),
+        Some(_) => Err(Error::invalid(
+            "default_guardrail_id",
+            "ModelGates has no guardrails; leave default_guardrail_id out or null",
+        )
+        .into()),
+    }
+}
+
+fn numbers(ids: Vec<u64>) -> Vec<String> {
+    ids.into_iter().map(|n| n.to_string()).collect()
+}
+
+async fn create(
+    State(app): State<App>,
+    Me(me): Me,
+    Body(b): Body<CreateBody>,
+) -> Result<Response, ApiError> {
+    no_guardrails(b.default_guardrail_id.as_ref())?;
+    let new = NewWorkspace {
+        name: b.name,
+        slug: b.slug,
+        description: b.description,
+        default_text_model: b.default_text_model,
+        default_image_model: b.default_image_model,
+        default_provider_sort: b.default_provider_sort,
+        io_logging_api_key_ids: b.io_logging_api_key_ids.map(numbers),
+        io_logging_sampling_rate: b.io_logging_sampling_rate,
+        is_data_discount_logging_enabled: b.is_data_discount_logging_enabled,
+        is_observability_broadcast_enabled: b.is_observability_broadcast_enabled,
+        is_observability_io_logging_enabled: b.is_observability_io_logging_enabled,
+        labels: b.labels,
+        usage_retention_days: b.usage_retention_days,
+        ..Default::default()
+    };
+    let data = app
+        .write(me, move |g, c| {
+            let w = g.workspace_create(c, new)?;
+            WorkspaceBody::of(g, c, w)
+        })
+        .await?;
+    Ok(json(
+        StatusCode::CREATED,
+        &serde_json::json!({ "data": data }),
+    ))
+}
+
+async fn get_one(State(app): State<App>, Me(me): Me, Id(id): Id) -> Result<Response, ApiError> {
+    let w = app.gates.workspace_get(&me, &id)?;
+    let data = WorkspaceBody::of(&app.gates, &me, w)?;
+    Ok(json(StatusCode::OK, &serde_json::json!({ "data": data })))
+}
+
+/// A field of `PATCH /workspaces/{id}`: absent keeps, `null` clears, a value sets.
+fn patch<T>(v: Option<Option<T>>) -> Patch<T> {
+    match v {
+        None => Patch::Keep,
+        Some(None) => Patch::Clear,
+        Some(Some(v)) => Patch::Set(v),
+    }
+}
+
+/// Deserializes a present field as `Some(value or null)`, so absent and `null` differ.
+fn present<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateBody {
+    #[serde(default, deserialize_with = "present")]
+    name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    slug: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    description: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    default_text_model: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    default_image_model: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    default_provider_sort: Option<Option<ProviderSort>>,
+    #[serde(default, deserialize_with = "present")]
+    default_guardrail_id: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    io_logging_api_key_ids: Option<Option<Vec<u64>>>,
+    #[serde(default, deserialize_with = "present")]
+    io_logging_sampling_rate: Option<Option<f64>>,
+    #[serde(default, deserialize_with = "present")]
+    is_data_discount_logging_enabled: Option<Option<bool>>,
+    #[serde(default, deserialize_with = "present")]
+    is_observability_broadcast_enabled: Option<Option<bool>>,
+    #[serde(default, deserialize_with = "present")]
+    is_observability_io_logging_enabled: Option<Option<bool>>,
+    #[serde(default, deserialize_with = "present")]
+    labels: Option<Option<BTreeMap<String, String>>>,
+    #[serde(default, deserialize_with = "present")]
+    usage_retention_days: Option<Option<u32>>,
+    /// Update only if the workspace is still at this revision (optimistic concurrency).
+    #[serde(default)]
+    expected_revision: Option<u64>,
+}
+
+async fn update(
+    State(app): State<App>,
+    Me(me): Me,
+    Id(id): Id,
+    Body(b): Body<UpdateBody>,
+) -> Result<Response, ApiError> {
+    no_guardrails(b.default_guardrail_id.as_ref().and_then(Option::as_ref))?;
+    let p = WorkspacePatch {
+        expected_revision: b.expected_revision,
+        name: patch(b.name),
+        slug: patch(b.slug),
+        description: patch(b.description),
+        default_text_model: patch(b.default_text_model),
+        default_image_model: patch(b.default_image_model),
+        default_provider_sort: patch(b.default_provider_sort),
+        io_logging_api_key_ids: patch(b.io_logging_api_key_ids.map(|v| v.map(numbers))),
+        io_logging_sampling_rate: patch(b.io_logging_sampling_rate),
+        is_data_discount_logging_enabled: patch(b.is_data_discount_logging_enabled),
+        is_observability_broadcast_enabled: patch(b.is_observability_broadcast_enabled),
+        is_observability_io_logging_enabled: patch(b.is_observability_io_logging_enabled),
+        labels: patch(b.labels),
+        usage_retention_days: patch(b.usage_retention_days),
+        ..Default::default()
+    };
+    let data = app
+        .write(me, move |g, c| {
+            let w = g.workspace_update(c, &id, p)?;
+            WorkspaceBody::of(g, c, w)
+        })
+        .await?;
+    Ok(json(StatusCode::OK, &serde_json::json!({ "data": data })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeleteQuery {
+    /// Sent by SDK 1.3.84 when deleting the default workspace; the default workspace is never
+    /// deleted, confirmed or not.
+    #[allow(dead_code)]
+    confirm_default_workspace_deletion: Option<bool>,
+}
+
+async fn delete(
+    State(app): State<App>,
+    Me(me): Me,
+    Id(id): Id,
+    Query(_): Query<DeleteQuery>,
+) -> Result<Response, ApiError> {
+    app.write(me, move |g, c| g.workspace_delete(c, &id))
+        .await?;
+    Ok(json(
+        StatusCode::OK,
+        &serde_json::json!({ "deleted": true }),
+    ))
+}
+
+async fn members_list(
+    State(app): State<App>,
+    Me(me): Me,
+    Id(id): Id,
+    Query(q): Query<PageQuery>,
+) -> Result<Response, ApiError> {
+    let listed = app.gates.workspace_members_list(&me, &id, q.page()?)?;
+    Ok(json(StatusCode::OK, &listed))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserIds {
+    user_ids: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct Added {
+    added_count: u64,
+    data: Vec<WorkspaceMember>,
+}
+
+async fn members_add(
+    State(app): State<App>,
+    Me(me): Me,
+    Id(id): Id,
+    Body(b): Body<UserIds>,
+) -> Result<Response, ApiError> {
+    let added = app
+        .write(me, move |g, c| g.workspace_members_add(c, &id, &b.user_ids))
+        .await?;
+    let body = Added {
+        added_count: added.added_count,
+        data: added.data,
+    };
+    Ok(json(StatusCode::OK, &body))
+}
+
+async fn members_remove(
+    State(app): State<App>,
+    Me(me): Me,
+    Id(id): Id,
+    Body(b): Body<UserIds>,
+) -> Result<Response, ApiError> {
+    let removed = app
+        .write(me, move |g, c| {
+            g.workspace_members_remove(c, &id, &b.user_ids)
+        })
+        .await?;
+    Ok(json(
+        StatusCode::OK,
+        &serde_json::json!({ "removed_count": removed.removed_count }),
+    ))
+}
