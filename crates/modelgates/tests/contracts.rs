@@ -1256,7 +1256,10 @@ fn keys_are_numbered_and_numbers_are_never_reused() {
         io_logging_api_key_ids: Patch::Set(vec!["3".into(), a.data.id.to_string()]),
         ..Default::default()
     };
-    let ws = e.gates.workspace_update(&e.admin, "default", patch).unwrap();
+    let ws = e
+        .gates
+        .workspace_update(&e.admin, "default", patch)
+        .unwrap();
     assert_eq!(ws.io_logging_api_key_ids, Some(vec![c.data.id, a.data.id]));
     assert_eq!(
         e.gates

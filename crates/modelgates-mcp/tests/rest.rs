@@ -1,0 +1,359 @@
+//! The REST API (`/api/v1`) against the release binary, on the wire: the seed SDKs' statuses
+//! and envelopes, field-named 400s for bad input, 404/405/413 with the error envelope, the
+//! authentication and Host rules shared with MCP, `--read-only`.
+
+mod common;
+
+use serde_json::{Value, json};
+
+struct Api {
+    base: String,
+    key: String,
+}
+
+impl Api {
+    fn call(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+        let mut headers = vec![("Authorization", format!("Bearer {}", self.key))];
+        let text = match body {
+            Some(b) => {
+                headers.push(("Content-Type", "application/json".to_owned()));
+                b.to_string()
+            }
+            None => String::new(),
+        };
+        self.raw(method, path, &headers, &text)
+    }
+
+    fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, String)],
+        body: &str,
+    ) -> (u16, Value) {
+        let r = common::http(&format!("{}{path}", self.base), method, headers, body);
+        if r.status != 200 && r.status != 201 {
+            assert_eq!(
+                r.header("content-type"),
+                Some("application/json"),
+                "{method} {path}: every answer is JSON: {r:?}"
+            );
+        }
+        let v = serde_json::from_str(&r.body).unwrap_or_else(|e| panic!("{e}: {r:?}"));
+        (r.status, v)
+    }
+}
+
+/// `{"error": {"code": <status>, "message", "metadata"}}` with `status`; returns the error.
+fn error(status: u16, got: (u16, Value)) -> Value {
+    let (code, body) = got;
+    assert_eq!(code, status, "{body}");
+    let e = &body["error"];
+    assert_eq!(e["code"], json!(status), "integer code: {body}");
+    assert!(
+        e["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+    assert!(e.get("metadata").is_some(), "metadata present: {body}");
+    e.clone()
+}
+
+fn start(extra: &[&str]) -> (std::process::Child, Api, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("rest.redb");
+    let key = common::create_key(&db, &["--name", "admin", "--management"]);
+    let (child, url) = common::serve_http_quiet(&db, extra);
+    let base = url.trim_end_matches("/mcp").to_owned() + "/api/v1";
+    (child, Api { base, key }, dir)
+}
+
+const WORKSPACE_KEYS: [&str; 17] = [
+    "id",
+    "name",
+    "slug",
+    "description",
+    "default_text_model",
+    "default_image_model",
+    "default_provider_sort",
+    "default_guardrail_id",
+    "io_logging_api_key_ids",
+    "io_logging_sampling_rate",
+    "is_data_discount_logging_enabled",
+    "is_observability_broadcast_enabled",
+    "is_observability_io_logging_enabled",
+    "created_by",
+    "created_at",
+    "updated_at",
+    "disabled_server_tools",
+];
+
+#[test]
+fn workspaces_follow_the_seed_sdks_wire_contract() {
+    let (mut child, api, _dir) = start(&[]);
+
+    // Create: 201 {data}, every key present even when null.
+    let (status, body) = api.call(
+        "POST",
+        "/workspaces",
+        Some(&json!({"name": "Production", "slug": "production", "description": "Prod"})),
+    );
+    assert_eq!(status, 201, "{body}");
+    let ws = &body["data"];
+    for k in WORKSPACE_KEYS {
+        assert!(ws.get(k).is_some(), "key {k} present: {ws}");
+    }
+    assert_eq!(ws["default_guardrail_id"], Value::Null);
+    assert_eq!(ws["updated_at"], Value::Null);
+    assert_eq!(ws["io_logging_sampling_rate"], json!(1.0));
+
+    // Get by slug and by id.
+    let (status, body) = api.call("GET", "/workspaces/production", None);
+    assert_eq!((status, &body["data"]["id"]), (200, &ws["id"]));
+    let id = ws["id"].as_str().unwrap();
+    assert_eq!(api.call("GET", &format!("/workspaces/{id}"), None).0, 200);
+
+    // List: defaults offset 0 / limit 50, {data, total_count}; limit outside 1..100 is a 400.
+    let (status, body) = api.call("GET", "/workspaces", None);
+    assert_eq!(status, 200);
+    assert_eq!(body["total_count"], json!(2));
+    assert_eq!(body["data"].as_array().unwrap().len(), 2);
+    let e = error(400, api.call("GET", "/workspaces?limit=0", None));
+    assert!(e["message"].as_str().unwrap().contains("limit"), "{e}");
+    let e = error(400, api.call("GET", "/workspaces?limit=abc", None));
+    assert_eq!(e["metadata"]["field"], json!("query.limit"), "{e}");
+    let e = error(400, api.call("GET", "/workspaces?nope=1", None));
+    assert!(e["message"].as_str().unwrap().contains("nope"), "{e}");
+
+    // Update: absent keeps, null clears, a value sets; {} changes nothing.
+    let (status, body) = api.call(
+        "PATCH",
+        "/workspaces/production",
+        Some(&json!({"description": null, "name": "Prod"})),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["description"], Value::Null);
+    assert_eq!(body["data"]["name"], json!("Prod"));
+    assert_eq!(body["data"]["slug"], json!("production"));
+    assert!(body["data"]["updated_at"].is_string());
+
+    // Bad input: 400 naming the field; nothing changes.
+    let e = error(
+        400,
+        api.call(
+            "POST",
+            "/workspaces",
+            Some(&json!({"name": "X", "slug": "Bad Slug"})),
+        ),
+    );
+    assert_eq!(e["metadata"]["field"], json!("slug"), "{e}");
+    let e = error(
+        400,
+        api.call(
+            "POST",
+            "/workspaces",
+            Some(&json!({"name": 5, "slug": "x"})),
+        ),
+    );
+    assert_eq!(e["metadata"]["field"], json!("body.name"), "{e}");
+    let e = error(
+        400,
+        api.call(
+            "POST",
+            "/workspaces",
+            Some(&json!({"name": "X", "slug": "x", "colour": 1})),
+        ),
+    );
+    assert!(e["message"].as_str().unwrap().contains("colour"), "{e}");
+    let headers = [
+        ("Authorization", format!("Bearer {}", api.key)),
+        ("Content-Type", "application/json".to_owned()),
+    ];
+    let e = error(400, api.raw("POST", "/workspaces", &headers, "{\"name\": "));
+    assert!(e["message"].as_str().unwrap().starts_with("body"), "{e}");
+    let e = error(400, api.raw("POST", "/workspaces", &headers, ""));
+    assert!(e["message"].as_str().unwrap().contains("empty"), "{e}");
+    let big = format!("{{\"name\": \"{}\"}}", "x".repeat(2 * 1024 * 1024));
+    error(413, api.raw("POST", "/workspaces", &headers, &big));
+    let e = error(
+        400,
+        api.call(
+            "POST",
+            "/workspaces",
+            Some(&json!({"name": "X", "slug": "x", "default_guardrail_id": "g1"})),
+        ),
+    );
+    assert_eq!(e["metadata"]["field"], json!("default_guardrail_id"), "{e}");
+    assert_eq!(
+        api.call("GET", "/workspaces", None).1["total_count"],
+        json!(2)
+    );
+
+    // Unknown route 404, wrong method 405, both with the envelope.
+    error(404, api.call("GET", "/nothing-here", None));
+    error(405, api.call("PUT", "/workspaces", Some(&json!({}))));
+
+    // Delete: {deleted: true}; the default workspace never, confirmed or not.
+    let e = error(
+        400,
+        api.call(
+            "DELETE",
+            "/workspaces/default?confirm_default_workspace_deletion=true",
+            None,
+        ),
+    );
+    assert_eq!(e["metadata"]["reason"], json!("DEFAULT_WORKSPACE"), "{e}");
+    let (status, body) = api.call("DELETE", "/workspaces/production", None);
+    assert_eq!((status, body), (200, json!({"deleted": true})));
+    error(404, api.call("GET", "/workspaces/production", None));
+
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[test]
+fn members_keys_and_io_logging_by_key_number() {
+    let (mut child, api, dir) = start(&[]);
+    // Organization members, in the SDK's shape.
+    let (status, body) = api.call("GET", "/organization/members", None);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["total_count"], json!(1));
+    let admin = &body["data"][0];
+    for k in ["id", "email", "first_name", "last_name", "role"] {
+        assert!(admin.get(k).is_some(), "{k}: {admin}");
+    }
+    assert_eq!(admin["role"], json!("org:admin"));
+
+    // Workspace membership: list, bulk add (unknown users are a 400 naming them), remove.
+    api.call(
+        "POST",
+        "/workspaces",
+        Some(&json!({"name": "Team", "slug": "team"})),
+    );
+    let (status, body) = api.call("GET", "/workspaces/team/members", None);
+    assert_eq!((status, &body["total_count"]), (200, &json!(1)), "{body}");
+    let e = error(
+        400,
+        api.call(
+            "POST",
+            "/workspaces/team/members/add",
+            Some(&json!({"user_ids": ["user_nobody"]})),
+        ),
+    );
+    assert!(
+        e["message"].as_str().unwrap().contains("user_nobody"),
+        "{e}"
+    );
+    let (status, body) = api.call(
+        "POST",
+        "/workspaces/team/members/remove",
+        Some(&json!({"user_ids": ["user_admin"]})),
+    );
+    assert_eq!((status, &body), (200, &json!({"removed_count": 1})));
+
+    // io_logging_api_key_ids are key numbers: the admin's key is number 1.
+    let (status, body) = api.call(
+        "PATCH",
+        "/workspaces/default",
+        Some(&json!({"io_logging_api_key_ids": [1]})),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["io_logging_api_key_ids"], json!([1]));
+    let e = error(
+        400,
+        api.call(
+            "PATCH",
+            "/workspaces/default",
+            Some(&json!({"io_logging_api_key_ids": [9]})),
+        ),
+    );
+    assert_eq!(
+        e["metadata"]["field"],
+        json!("io_logging_api_key_ids[0]"),
+        "{e}"
+    );
+    let e = error(
+        400,
+        api.call(
+            "PATCH",
+            "/workspaces/default",
+            Some(&json!({"io_logging_api_key_ids": ["key_x"]})),
+        ),
+    );
+    assert_eq!(
+        e["metadata"]["field"],
+        json!("body.io_logging_api_key_ids[0]"),
+        "{e}"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    drop(dir);
+}
+
+#[test]
+fn authentication_host_and_read_only_rules_are_those_of_mcp() {
+    let (mut child, api, _dir) = start(&["--read-only"]);
+    // No key: 401 with the REST envelope and WWW-Authenticate.
+    let r = common::http(&format!("{}/workspaces", api.base), "GET", &[], "");
+    assert_eq!(r.status, 401, "{r:?}");
+    assert_eq!(r.header("www-authenticate"), Some("Bearer"));
+    let body: Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(body["error"]["code"], json!(401), "{body}");
+    // An unknown key: 401.
+    let bad = Api {
+        base: api.base.clone(),
+        key: "mg-v1-0000000000000000000000000000000000000000000000000000000000000000".into(),
+    };
+    error(401, bad.call("GET", "/workspaces", None));
+    // Reads pass; writes are refused by --read-only.
+    assert_eq!(api.call("GET", "/workspaces", None).0, 200);
+    let e = error(
+        403,
+        api.call(
+            "POST",
+            "/workspaces",
+            Some(&json!({"name": "X", "slug": "x"})),
+        ),
+    );
+    assert!(e["message"].as_str().unwrap().contains("read-only"), "{e}");
+    // A foreign Host (DNS rebinding) and a foreign Origin are refused.
+    let headers = [
+        ("Authorization", format!("Bearer {}", api.key)),
+        ("Host", "evil.example".to_owned()),
+    ];
+    let r = raw_with_host(&api.base, &headers);
+    assert_eq!(r.status, 403, "{r:?}");
+    let headers = [
+        ("Authorization", format!("Bearer {}", api.key)),
+        ("Origin", "https://evil.example".to_owned()),
+    ];
+    error(403, api.raw("GET", "/workspaces", &headers, ""));
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+/// A GET whose `Host` header is the given one instead of the server's address.
+fn raw_with_host(base: &str, headers: &[(&str, String)]) -> common::RawResponse {
+    use std::io::{Read, Write};
+    let rest = base.trim_start_matches("http://");
+    let (addr, path) = rest.split_once('/').unwrap();
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    let mut head = format!("GET /{path}/workspaces HTTP/1.1\r\nConnection: close\r\n");
+    for (n, v) in headers {
+        head.push_str(&format!("{n}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    common::RawResponse {
+        status,
+        headers: Vec::new(),
+        body: text,
+    }
+}
