@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the independent MCP clients the end-to-end tests use, into the repo, never globally:
-#   .venv/          Python venv with the `mcp` client package from PyPI
+#   .venv/          Python venv with the `mcp` client and the `openrouter` SDK (the seed SDKs'
+#                   Python package, pinned) from PyPI
 #   node_modules/   @modelcontextprotocol/inspector, @modelcontextprotocol/conformance and Node 22
 #                   (the `node` package; the conformance suite needs Node >= 22), pinned in
 #                   package.json
@@ -11,10 +12,11 @@ exec 9>"$root/.e2e-setup.lock"
 flock 9
 
 venv="$root/.venv"
-if [ ! -f "$venv/.modelgates-e2e-v1" ]; then
-  python3 -m venv "$venv"
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "mcp>=2.3,<3"
-  touch "$venv/.modelgates-e2e-v1"
+if [ ! -f "$venv/.modelgates-e2e-v2" ]; then
+  [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+    "mcp>=2.3,<3" "openrouter==1.3.84"
+  touch "$venv/.modelgates-e2e-v2"
 fi
 
 if [ ! -f "$root/node_modules/.modelgates-e2e-v2" ]; then

@@ -102,7 +102,10 @@ fn workspaces_follow_the_seed_sdks_wire_contract() {
     for k in WORKSPACE_KEYS {
         assert!(ws.get(k).is_some(), "key {k} present: {ws}");
     }
-    assert_eq!(ws["default_guardrail_id"], Value::Null);
+    assert_eq!(
+        ws["default_guardrail_id"],
+        json!(format!("default-guardrail-{}", ws["id"].as_str().unwrap()))
+    );
     assert_eq!(ws["updated_at"], Value::Null);
     assert_eq!(ws["io_logging_sampling_rate"], json!(1.0));
 
@@ -208,6 +211,29 @@ fn workspaces_follow_the_seed_sdks_wire_contract() {
 
     child.kill().unwrap();
     child.wait().unwrap();
+}
+
+/// The official `openrouter` Python SDK (the seed SDKs' package), unmodified, against the
+/// release binary: `tests/e2e/rest_sdk.py`.
+#[test]
+fn the_python_seed_sdk_works_unmodified() {
+    let root = common::setup_e2e();
+    let (mut child, api, _dir) = start(&[]);
+    let out = std::process::Command::new(root.join(".venv/bin/python"))
+        .arg(root.join("tests/e2e/rest_sdk.py"))
+        .arg(&api.base)
+        .arg(&api.key)
+        .output()
+        .expect("run the Python SDK e2e script");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.contains("E2E PASSED"),
+        "SDK e2e failed ({})\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        out.status
+    );
 }
 
 #[test]

@@ -43,8 +43,10 @@ pub(crate) struct WorkspaceBody {
     default_text_model: Option<String>,
     default_image_model: Option<String>,
     default_provider_sort: Option<ProviderSort>,
-    /// ModelGates has no guardrails: always `null`.
-    default_guardrail_id: Option<String>,
+    /// The workspace's default guardrail, named deterministically from the workspace id as
+    /// the SDKs require (`default-guardrail-<workspace id>`). ModelGates has no guardrail rules
+    /// yet, so this guardrail is always the empty one.
+    default_guardrail_id: String,
     /// The keys whose I/O is logged, by key number; `null` = all keys.
     io_logging_api_key_ids: Option<Vec<u64>>,
     io_logging_sampling_rate: f64,
@@ -79,7 +81,7 @@ impl WorkspaceBody {
             default_text_model: w.default_text_model,
             default_image_model: w.default_image_model,
             default_provider_sort: w.default_provider_sort,
-            default_guardrail_id: None,
+            default_guardrail_id: format!("default-guardrail-{}", w.id),
             io_logging_api_key_ids,
             io_logging_sampling_rate: w.io_logging_sampling_rate,
             is_data_discount_logging_enabled: w.is_data_discount_logging_enabled,
@@ -162,6 +164,9 @@ struct CreateBody {
     /// Must be null: ModelGates has no guardrails.
     #[serde(default)]
     default_guardrail_id: Option<String>,
+    /// Must be null or empty: ModelGates has no server tools.
+    #[serde(default)]
+    disabled_server_tools: Option<Vec<String>>,
     #[serde(default)]
     io_logging_api_key_ids: Option<Vec<u64>>,
     #[serde(default)]
@@ -189,6 +194,18 @@ fn no_guardrails(id: Option<&String>) -> Result<(), ApiError> {
     }
 }
 
+fn no_server_tools(tools: Option<&Vec<String>>) -> Result<(), ApiError> {
+    match tools {
+        Some(t) if !t.is_empty() => Err(Error::invalid(
+            "disabled_server_tools",
+            "ModelGates has no server tools to disable; leave disabled_server_tools out, null \
+             or empty",
+        )
+        .into()),
+        _ => Ok(()),
+    }
+}
+
 fn numbers(ids: Vec<u64>) -> Vec<String> {
     ids.into_iter().map(|n| n.to_string()).collect()
 }
@@ -199,6 +216,7 @@ async fn create(
     Body(b): Body<CreateBody>,
 ) -> Result<Response, ApiError> {
     no_guardrails(b.default_guardrail_id.as_ref())?;
+    no_server_tools(b.disabled_server_tools.as_ref())?;
     let new = NewWorkspace {
         name: b.name,
         slug: b.slug,
@@ -267,6 +285,8 @@ struct UpdateBody {
     #[serde(default, deserialize_with = "present")]
     default_guardrail_id: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
+    disabled_server_tools: Option<Option<Vec<String>>>,
+    #[serde(default, deserialize_with = "present")]
     io_logging_api_key_ids: Option<Option<Vec<u64>>>,
     #[serde(default, deserialize_with = "present")]
     io_logging_sampling_rate: Option<Option<f64>>,
@@ -292,6 +312,7 @@ async fn update(
     Body(b): Body<UpdateBody>,
 ) -> Result<Response, ApiError> {
     no_guardrails(b.default_guardrail_id.as_ref().and_then(Option::as_ref))?;
+    no_server_tools(b.disabled_server_tools.as_ref().and_then(Option::as_ref))?;
     let p = WorkspacePatch {
         expected_revision: b.expected_revision,
         name: patch(b.name),
