@@ -2,9 +2,9 @@
 # Installs the independent MCP clients the end-to-end tests use, into the repo, never globally:
 #   .venv/          Python venv with the `mcp` client and the `openrouter` SDK (the seed SDKs'
 #                   Python package, pinned) from PyPI
-#   node_modules/   @modelcontextprotocol/inspector, @modelcontextprotocol/conformance and Node 22
-#                   (the `node` package; the conformance suite needs Node >= 22), pinned in
-#                   package.json
+#   node_modules/   @modelcontextprotocol/inspector, @modelcontextprotocol/conformance, Node 22
+#                   (the `node` package; the conformance suite needs Node >= 22) and the seed
+#                   SDKs' TypeScript package @openrouter/sdk, pinned in package.json
 # Idempotent and quick once done; safe to run from several tests at once (flock).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,7 +19,7 @@ if [ ! -f "$venv/.modelgates-e2e-v2" ]; then
   touch "$venv/.modelgates-e2e-v2"
 fi
 
-if [ ! -f "$root/node_modules/.modelgates-e2e-v2" ]; then
+if [ ! -f "$root/node_modules/.modelgates-e2e-v3" ]; then
   (cd "$root" && npm install --no-audit --no-fund --loglevel=error)
-  touch "$root/node_modules/.modelgates-e2e-v2"
+  touch "$root/node_modules/.modelgates-e2e-v3"
 fi

@@ -236,6 +236,29 @@ fn the_python_seed_sdk_works_unmodified() {
     );
 }
 
+/// The official `@openrouter/sdk` TypeScript SDK (the seed SDKs' npm package), unmodified,
+/// against the release binary: `tests/e2e/rest_sdk.mjs` on the project's Node 22.
+#[test]
+fn the_typescript_seed_sdk_works_unmodified() {
+    let root = common::setup_e2e();
+    let (mut child, api, _dir) = start(&[]);
+    let out = std::process::Command::new(root.join("node_modules/.bin/node"))
+        .arg(root.join("tests/e2e/rest_sdk.mjs"))
+        .arg(&api.base)
+        .arg(&api.key)
+        .output()
+        .expect("run the TypeScript SDK e2e script");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.contains("E2E PASSED"),
+        "SDK e2e failed ({})\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        out.status
+    );
+}
+
 #[test]
 fn members_keys_and_io_logging_by_key_number() {
     let (mut child, api, dir) = start(&[]);
