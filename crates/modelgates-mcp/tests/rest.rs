@@ -213,50 +213,40 @@ fn workspaces_follow_the_seed_sdks_wire_contract() {
     child.wait().unwrap();
 }
 
-/// The official `openrouter` Python SDK (the seed SDKs' package), unmodified, against the
-/// release binary: `tests/e2e/rest_sdk.py`.
-#[test]
-fn the_python_seed_sdk_works_unmodified() {
+/// Runs `tests/e2e/SCRIPT BASE_URL KEY` with `interpreter` (relative to the repository root)
+/// against a fresh server and asserts it ends with `E2E PASSED`.
+fn run_sdk_script(interpreter: &str, script: &str) {
     let root = common::setup_e2e();
     let (mut child, api, _dir) = start(&[]);
-    let out = std::process::Command::new(root.join(".venv/bin/python"))
-        .arg(root.join("tests/e2e/rest_sdk.py"))
+    let out = std::process::Command::new(root.join(interpreter))
+        .arg(root.join("tests/e2e").join(script))
         .arg(&api.base)
         .arg(&api.key)
         .output()
-        .expect("run the Python SDK e2e script");
+        .unwrap_or_else(|e| panic!("run {interpreter} {script}: {e}"));
     child.kill().unwrap();
     child.wait().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success() && stdout.contains("E2E PASSED"),
-        "SDK e2e failed ({})\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        "{script} failed ({})\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
         out.status
     );
+}
+
+/// The official `openrouter` Python SDK (the seed SDKs' PyPI package), unmodified, against the
+/// release binary: `tests/e2e/rest_sdk.py`.
+#[test]
+fn the_python_seed_sdk_works_unmodified() {
+    run_sdk_script(".venv/bin/python", "rest_sdk.py");
 }
 
 /// The official `@openrouter/sdk` TypeScript SDK (the seed SDKs' npm package), unmodified,
 /// against the release binary: `tests/e2e/rest_sdk.mjs` on the project's Node 22.
 #[test]
 fn the_typescript_seed_sdk_works_unmodified() {
-    let root = common::setup_e2e();
-    let (mut child, api, _dir) = start(&[]);
-    let out = std::process::Command::new(root.join("node_modules/.bin/node"))
-        .arg(root.join("tests/e2e/rest_sdk.mjs"))
-        .arg(&api.base)
-        .arg(&api.key)
-        .output()
-        .expect("run the TypeScript SDK e2e script");
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && stdout.contains("E2E PASSED"),
-        "SDK e2e failed ({})\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
-        out.status
-    );
+    run_sdk_script("node_modules/.bin/node", "rest_sdk.mjs");
 }
 
 #[test]
