@@ -396,3 +396,103 @@ fn raw_with_host(base: &str, headers: &[(&str, String)]) -> common::RawResponse 
         body: text,
     }
 }
+
+/// Seed 003: a workspace's models in the seed's camelCase `{metadata, spec}`.
+#[test]
+fn seed_003_models_routes() {
+    let (mut child, api, _dir) = start(&[]);
+    let (status, body) = api.call("GET", "/workspaces/default/models?limit=100", None);
+    assert_eq!(status, 200, "{body}");
+    let total = body["total_count"].as_u64().unwrap();
+    assert!(total > 10, "{body}");
+    let first = &body["data"][0];
+    for k in [
+        "id",
+        "accountId",
+        "createdAt",
+        "name",
+        "profileId",
+        "workspaceId",
+    ] {
+        assert!(first["metadata"].get(k).is_some(), "metadata.{k}: {first}");
+    }
+    for k in [
+        "family",
+        "provider",
+        "inputPricePerMillionTokens",
+        "outputPricePerMillionTokens",
+        "maxInputTokens",
+        "maxOutputTokens",
+        "status",
+    ] {
+        assert!(first["spec"].get(k).is_some(), "spec.{k}: {first}");
+    }
+    let id = first["metadata"]["id"].as_str().unwrap().to_owned();
+    let reference = format!(
+        "{}%2F{}",
+        first["spec"]["provider"].as_str().unwrap(),
+        first["spec"]["family"].as_str().unwrap()
+    );
+    let (status, by_id) = api.call("GET", &format!("/workspaces/default/models/{id}"), None);
+    assert_eq!(status, 200, "{by_id}");
+    let (_, by_ref) = api.call(
+        "GET",
+        &format!("/workspaces/default/models/{reference}"),
+        None,
+    );
+    assert_eq!(by_id, by_ref, "by id and by provider/family");
+
+    // Status: disable, filter, bad value named.
+    let (status, body) = api.call(
+        "PUT",
+        &format!("/workspaces/default/models/{id}/status"),
+        Some(&json!({"status": "MODEL_STATUS_DISABLED"})),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["spec"]["status"], json!("MODEL_STATUS_DISABLED"));
+    let (_, body) = api.call(
+        "GET",
+        "/workspaces/default/models?status=MODEL_STATUS_DISABLED",
+        None,
+    );
+    assert_eq!(body["total_count"], json!(1), "{body}");
+    let e = error(
+        400,
+        api.call(
+            "PUT",
+            &format!("/workspaces/default/models/{id}/status"),
+            Some(&json!({"status": "OFF"})),
+        ),
+    );
+    assert_eq!(e["metadata"]["field"], json!("body.status"), "{e}");
+    error(
+        404,
+        api.call(
+            "GET",
+            "/workspaces/default/models/model_01JZZZZZZZZZZZZZZZZZZZZZZZ",
+            None,
+        ),
+    );
+
+    // Custom models: register (201), delete.
+    let (status, body) = api.call(
+        "POST",
+        "/workspaces/default/models",
+        Some(
+            &json!({"provider": "local", "family": "coder", "maxInputTokens": 32000,
+                     "maxOutputTokens": 4000, "labels": {"team": "ml"}}),
+        ),
+    );
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["metadata"]["labels"], json!({"team": "ml"}));
+    let (_, body) = api.call(
+        "GET",
+        "/workspaces/default/models?labelSelector=team%3Dml",
+        None,
+    );
+    assert_eq!(body["total_count"], json!(1), "{body}");
+    let (status, body) = api.call("DELETE", "/workspaces/default/models/local%2Fcoder", None);
+    assert_eq!((status, &body["deleted"]), (200, &json!(true)), "{body}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

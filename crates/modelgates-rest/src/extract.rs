@@ -92,21 +92,24 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
     }
 }
 
-/// The one path parameter of a route (a workspace UUID or slug, a user id, …), percent-decoded.
+/// The path parameters of a route, percent-decoded: a `String` for one (a workspace UUID or
+/// slug), a tuple for several.
 #[derive(Debug)]
-pub struct Id(pub String);
+pub struct Params<T>(pub T);
 
-impl<S: Send + Sync> FromRequestParts<S> for Id {
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Params<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let axum::extract::Path(id) =
-            axum::extract::Path::<String>::from_request_parts(parts, state)
-                .await
-                .map_err(|e| ApiError::bad_request("path", e.body_text()))?;
-        Ok(Id(id))
+        let axum::extract::Path(p) = axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::bad_request("path", e.body_text()))?;
+        Ok(Params(p))
     }
 }
+
+/// The one path parameter of a route.
+pub type Id = Params<String>;
 
 /// The authenticated caller, put into the request by the authentication layer.
 #[derive(Debug)]

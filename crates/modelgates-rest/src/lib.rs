@@ -9,6 +9,7 @@
 mod error;
 pub mod extract;
 mod members;
+mod models;
 mod workspaces;
 
 use axum::Router;
@@ -57,6 +58,7 @@ pub fn router(gates: ModelGates, options: &RestOptions) -> Router {
     let router = Router::new()
         .merge(workspaces::routes())
         .merge(members::routes())
+        .merge(models::routes())
         .fallback(|| async { ApiError::no_route() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .with_state(app);

@@ -16,7 +16,7 @@ use modelgates::{
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
-use crate::extract::{Body, Id, Me, Query};
+use crate::extract::{Body, Id, Me, Params, Query};
 use crate::{App, json};
 
 pub(crate) fn routes() -> Router<App> {
@@ -245,7 +245,7 @@ async fn create(
     ))
 }
 
-async fn get_one(State(app): State<App>, Me(me): Me, Id(id): Id) -> Result<Response, ApiError> {
+async fn get_one(State(app): State<App>, Me(me): Me, Params(id): Id) -> Result<Response, ApiError> {
     let w = app.gates.workspace_get(&me, &id)?;
     let data = WorkspaceBody::of(&app.gates, &me, w)?;
     Ok(json(StatusCode::OK, &serde_json::json!({ "data": data })))
@@ -308,7 +308,7 @@ struct UpdateBody {
 async fn update(
     State(app): State<App>,
     Me(me): Me,
-    Id(id): Id,
+    Params(id): Id,
     Body(b): Body<UpdateBody>,
 ) -> Result<Response, ApiError> {
     no_guardrails(b.default_guardrail_id.as_ref().and_then(Option::as_ref))?;
@@ -351,7 +351,7 @@ struct DeleteQuery {
 async fn delete(
     State(app): State<App>,
     Me(me): Me,
-    Id(id): Id,
+    Params(id): Id,
     Query(_): Query<DeleteQuery>,
 ) -> Result<Response, ApiError> {
     app.write(me, move |g, c| g.workspace_delete(c, &id))
@@ -365,7 +365,7 @@ async fn delete(
 async fn members_list(
     State(app): State<App>,
     Me(me): Me,
-    Id(id): Id,
+    Params(id): Id,
     Query(q): Query<PageQuery>,
 ) -> Result<Response, ApiError> {
     let listed = app.gates.workspace_members_list(&me, &id, q.page()?)?;
@@ -387,7 +387,7 @@ struct Added {
 async fn members_add(
     State(app): State<App>,
     Me(me): Me,
-    Id(id): Id,
+    Params(id): Id,
     Body(b): Body<UserIds>,
 ) -> Result<Response, ApiError> {
     let added = app
@@ -403,7 +403,7 @@ async fn members_add(
 async fn members_remove(
     State(app): State<App>,
     Me(me): Me,
-    Id(id): Id,
+    Params(id): Id,
     Body(b): Body<UserIds>,
 ) -> Result<Response, ApiError> {
     let removed = app
