@@ -262,6 +262,44 @@ fn members_keys_and_io_logging_by_key_number() {
     }
     assert_eq!(admin["role"], json!("org:admin"));
 
+    // Member management: add (201), get, update (null clears), refused role, remove.
+    let (status, body) = api.call(
+        "POST",
+        "/organization/members",
+        Some(&json!({"id": "user_bob", "email": "bob@example.com", "first_name": "Bob"})),
+    );
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["data"]["role"], json!("org:member"));
+    let e = error(
+        409,
+        api.call(
+            "POST",
+            "/organization/members",
+            Some(&json!({"id": "user_bob2", "email": "BOB@example.com"})),
+        ),
+    );
+    assert!(e["message"].as_str().unwrap().contains("email"), "{e}");
+    let (status, body) = api.call(
+        "PATCH",
+        "/organization/members/user_bob",
+        Some(&json!({"first_name": null, "role": "org:admin"})),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["first_name"], Value::Null);
+    assert_eq!(body["data"]["role"], json!("org:admin"));
+    let e = error(
+        400,
+        api.call(
+            "PATCH",
+            "/organization/members/user_bob",
+            Some(&json!({"role": "owner"})),
+        ),
+    );
+    assert_eq!(e["metadata"]["field"], json!("body.role"), "{e}");
+    let (status, body) = api.call("DELETE", "/organization/members/user_bob", None);
+    assert_eq!((status, body), (200, json!({"deleted": true})));
+    error(404, api.call("GET", "/organization/members/user_bob", None));
+
     // Workspace membership: list, bulk add (unknown users are a 400 naming them), remove.
     api.call(
         "POST",

@@ -252,7 +252,7 @@ async fn get_one(State(app): State<App>, Me(me): Me, Params(id): Id) -> Result<R
 }
 
 /// A field of `PATCH /workspaces/{id}`: absent keeps, `null` clears, a value sets.
-fn patch<T>(v: Option<Option<T>>) -> Patch<T> {
+pub(crate) fn patch<T>(v: Option<Option<T>>) -> Patch<T> {
     match v {
         None => Patch::Keep,
         Some(None) => Patch::Clear,
@@ -261,7 +261,7 @@ fn patch<T>(v: Option<Option<T>>) -> Patch<T> {
 }
 
 /// Deserializes a present field as `Some(value or null)`, so absent and `null` differ.
-fn present<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(
+pub(crate) fn present<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(
     d: D,
 ) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
