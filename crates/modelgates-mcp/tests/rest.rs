@@ -534,3 +534,179 @@ fn seed_003_models_routes() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// Seed 004's operations at CodeGate's paths, with the seed's request samples as written.
+#[test]
+fn seed_004_operations_at_codegate_paths() {
+    let (mut child, api, _dir) = start(&[]);
+    // Provider endpoints: the seed's sample ("" id and endpoint mean the defaults).
+    let (status, p) = api.call(
+        "POST",
+        "/provider-endpoints",
+        Some(
+            &json!({"id": "", "name": "openai-prod", "description": "", "provider_type": "openai",
+                     "endpoint": "", "auth_type": "api_key", "api_key": "sk-test-not-real"}),
+        ),
+    );
+    assert_eq!(status, 201, "{p}");
+    assert_eq!(p["endpoint"], json!("https://api.openai.com/v1"));
+    assert_eq!(p["has_api_key"], json!(true));
+    assert!(p.get("api_key").is_none(), "write-only: {p}");
+    let (status, p) = api.call(
+        "PUT",
+        "/provider-endpoints/openai-prod",
+        Some(&json!({"id": "", "name": "openai-main", "description": "Main", "provider_type": "openai",
+                     "endpoint": "", "auth_type": "api_key"})),
+    );
+    assert_eq!((status, &p["name"]), (200, &json!("openai-main")), "{p}");
+    let e = error(
+        400,
+        api.call(
+            "PUT",
+            "/provider-endpoints/openai-main",
+            Some(&json!({"name": "openai-main", "provider_type": "openai", "auth_type": "none"})),
+        ),
+    );
+    assert!(
+        e["message"].as_str().unwrap().contains("auth-material"),
+        "{e}"
+    );
+    let r = common::http(
+        &format!("{}/provider-endpoints/openai-main/auth-material", api.base),
+        "PUT",
+        &[
+            ("Authorization", format!("Bearer {}", api.key)),
+            ("Content-Type", "application/json".to_owned()),
+        ],
+        r#"{"auth_type": "passthrough", "api_key": null}"#,
+    );
+    assert_eq!(r.status, 204, "{r:?}");
+    let (_, p) = api.call("GET", "/provider-endpoints/openai-main", None);
+    assert_eq!(
+        (&p["auth_type"], &p["has_api_key"]),
+        (&json!("passthrough"), &json!(false))
+    );
+    let (_, listed) = api.call("GET", "/provider-endpoints", None);
+    assert_eq!(listed["total_count"], json!(1), "{listed}");
+
+    // Mux rules: a bare JSON array in and out; PUT answers 204.
+    let rules = json!([
+        {"provider_name": "openai-main", "provider_type": "openai", "model": "gpt-4o",
+         "matcher_type": "filename_match", "matcher": "*.py"},
+        {"provider_name": "openai-main", "provider_type": "openai", "model": "gpt-4o",
+         "matcher_type": "catch_all", "matcher": null}
+    ]);
+    let r = common::http(
+        &format!("{}/workspaces/default/muxes", api.base),
+        "PUT",
+        &[
+            ("Authorization", format!("Bearer {}", api.key)),
+            ("Content-Type", "application/json".to_owned()),
+        ],
+        &rules.to_string(),
+    );
+    assert_eq!(r.status, 204, "{r:?}");
+    let (status, got) = api.call("GET", "/workspaces/default/muxes", None);
+    assert_eq!(status, 200);
+    assert_eq!(got[0]["matcher"], json!("*.py"), "{got}");
+    assert_eq!(got.as_array().unwrap().len(), 2);
+    let e = error(
+        400,
+        api.call(
+            "PUT",
+            "/workspaces/default/muxes",
+            Some(&json!([{"provider_name": "nope", "model": "m", "matcher_type": "catch_all"}])),
+        ),
+    );
+    assert!(e["message"].as_str().unwrap().contains("nope"), "{e}");
+    let (status, route) = api.call(
+        "POST",
+        "/workspaces/default/route",
+        Some(&json!({"request_type": "chat", "files": ["src/app.py"]})),
+    );
+    assert_eq!((status, &route["rule_index"]), (200, &json!(0)), "{route}");
+
+    // Custom instructions: {"prompt"}; PUT and DELETE answer 204.
+    let headers = [
+        ("Authorization", format!("Bearer {}", api.key)),
+        ("Content-Type", "application/json".to_owned()),
+    ];
+    let url = format!("{}/workspaces/default/custom-instructions", api.base);
+    assert_eq!(
+        common::http(&url, "PUT", &headers, r#"{"prompt": "Be brief."}"#).status,
+        204
+    );
+    let (_, got) = api.call("GET", "/workspaces/default/custom-instructions", None);
+    assert_eq!(got, json!({"prompt": "Be brief."}));
+    assert_eq!(common::http(&url, "DELETE", &headers, "").status, 204);
+    let (_, got) = api.call("GET", "/workspaces/default/custom-instructions", None);
+    assert_eq!(got, json!({"prompt": ""}));
+
+    // The active workspace, archiving and recovery.
+    api.call(
+        "POST",
+        "/workspaces",
+        Some(&json!({"name": "Team", "slug": "team"})),
+    );
+    let (_, got) = api.call("GET", "/workspaces/active", None);
+    assert_eq!(got["workspaces"][0]["name"], json!("default"), "{got}");
+    let activate = format!("{}/workspaces/active", api.base);
+    assert_eq!(
+        common::http(&activate, "POST", &headers, r#"{"name": "team"}"#).status,
+        204
+    );
+    let (_, got) = api.call("GET", "/workspaces/active", None);
+    assert_eq!(got["workspaces"][0]["name"], json!("team"));
+    assert_eq!(
+        common::http(&activate, "POST", &headers, r#"{"name": "default"}"#).status,
+        204
+    );
+    let archive = format!("{}/workspaces/team/archive", api.base);
+    assert_eq!(common::http(&archive, "POST", &headers, "").status, 204);
+    let (_, got) = api.call("GET", "/workspaces/archive", None);
+    assert_eq!(
+        got["workspaces"],
+        json!([{"name": "team", "is_active": false}])
+    );
+    let recover = format!("{}/workspaces/archive/team/recover", api.base);
+    assert_eq!(common::http(&recover, "POST", &headers, "").status, 204);
+    let (_, got) = api.call("GET", "/workspaces/archive", None);
+    assert_eq!(got["workspaces"], json!([]));
+
+    // Personas: 201 on create, PUT with new_name/new_description, DELETE 204.
+    let (status, p) = api.call(
+        "POST",
+        "/personas",
+        Some(&json!({"name": "reviewer", "description": "Reviews pull requests carefully."})),
+    );
+    assert_eq!(status, 201, "{p}");
+    let (status, p) = api.call(
+        "PUT",
+        "/personas/reviewer",
+        Some(&json!({"new_name": "critic", "new_description": "Finds bugs in diffs."})),
+    );
+    assert_eq!((status, &p["name"]), (200, &json!("critic")), "{p}");
+    let del = format!("{}/personas/critic", api.base);
+    assert_eq!(common::http(&del, "DELETE", &headers, "").status, 204);
+    error(404, api.call("GET", "/personas/critic", None));
+
+    // Token usage, messages and alerts of a workspace with no traffic yet.
+    let (status, usage) = api.call("GET", "/workspaces/default/token-usage", None);
+    assert_eq!(status, 200, "{usage}");
+    assert!(usage.get("tokens_by_model").is_some() && usage.get("token_usage").is_some());
+    let (status, msgs) = api.call(
+        "GET",
+        "/workspaces/default/messages?page=1&page_size=10",
+        None,
+    );
+    assert_eq!((status, &msgs["total"]), (200, &json!(0)), "{msgs}");
+    let e = error(
+        400,
+        api.call("GET", "/workspaces/default/messages?page=0", None),
+    );
+    assert!(e["message"].as_str().unwrap().contains("page"), "{e}");
+    let (status, alerts) = api.call("GET", "/workspaces/default/alerts", None);
+    assert_eq!((status, alerts), (200, json!([])));
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

@@ -10,6 +10,10 @@ mod error;
 pub mod extract;
 mod members;
 mod models;
+mod personas;
+mod providers;
+mod routing;
+mod usage;
 mod workspaces;
 
 use axum::Router;
@@ -59,6 +63,10 @@ pub fn router(gates: ModelGates, options: &RestOptions) -> Router {
         .merge(workspaces::routes())
         .merge(members::routes())
         .merge(models::routes())
+        .merge(providers::routes())
+        .merge(routing::routes())
+        .merge(personas::routes())
+        .merge(usage::routes())
         .fallback(|| async { ApiError::no_route() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .with_state(app);

@@ -19,15 +19,12 @@ use crate::{App, json};
 
 pub(crate) fn routes() -> Router<App> {
     Router::new()
-        .route("/workspaces/{workspace}/models", get(list).post(register))
+        .route("/workspaces/{id}/models", get(list).post(register))
         .route(
-            "/workspaces/{workspace}/models/{model}",
+            "/workspaces/{id}/models/{model}",
             get(get_one).delete(delete),
         )
-        .route(
-            "/workspaces/{workspace}/models/{model}/status",
-            put(set_status),
-        )
+        .route("/workspaces/{id}/models/{model}/status", put(set_status))
 }
 
 #[derive(Debug, Deserialize)]

@@ -248,6 +248,14 @@ fn new_record(
 }
 
 impl ModelGates {
+    /// The account's active workspace: the one operations use when none is named.
+    pub fn workspace_active(&self, caller: &Caller) -> Result<Workspace> {
+        self.read(|txn| {
+            let (_, ws) = access::workspace_of(txn, caller, None)?;
+            Ok(ws.view(true))
+        })
+    }
+
     /// Lists the account's workspaces that are not archived, oldest first.
     pub fn workspace_list(&self, caller: &Caller, page: Page) -> Result<Paged<Workspace>> {
         self.workspace_list_filtered(caller, &WorkspaceFilter::default(), page)
