@@ -117,6 +117,7 @@ pub fn router(gates: ModelGates, options: &HttpOptions, shutdown: CancellationTo
         .flat_map(|h| [format!("http://{h}:*"), format!("https://{h}:*")])
         .collect();
     origins.extend(options.allowed_origins.iter().cloned());
+    let origins_for_rest = origins.clone();
     let config = StreamableHttpServerConfig::default()
         .with_allowed_hosts(hosts)
         .with_allowed_origins(origins)
@@ -152,7 +153,7 @@ pub fn router(gates: ModelGates, options: &HttpOptions, shutdown: CancellationTo
     };
     let allowed = Arc::new(AllowedPeers {
         hosts: hosts_for_rest,
-        origins: options.allowed_origins.clone(),
+        origins: origins_for_rest.clone(),
     });
     let rest = Router::new()
         .nest(
@@ -178,21 +179,19 @@ pub fn router(gates: ModelGates, options: &HttpOptions, shutdown: CancellationTo
         }
         None => router.layer(axum::middleware::from_fn_with_state(gates, authenticate)),
     };
-    router.layer(cors(&options.allowed_origins))
+    router.layer(cors(origins_for_rest))
 }
 
 /// CORS answers for the origins given with `--allow-origin` (browsers need them for a page
 /// on another origin to call the server; loopback pages are same-site for a loopback server
 /// only when the port matches, so they get them too).
-fn cors(allowed: &[String]) -> tower_http::cors::CorsLayer {
+fn cors(allowed: Vec<String>) -> tower_http::cors::CorsLayer {
     use tower_http::cors::{AllowOrigin, CorsLayer};
-    let allowed: Vec<String> = allowed.to_vec();
     CorsLayer::new()
         .allow_origin(AllowOrigin::predicate(move |origin, _| {
-            let Ok(origin) = origin.to_str() else {
-                return false;
-            };
-            allowed.iter().any(|a| a == origin) || is_loopback_origin(origin)
+            origin
+                .to_str()
+                .is_ok_and(|o| crate::peers::origin_allowed(o, &allowed))
         }))
         .allow_methods([
             Method::GET,
@@ -214,19 +213,9 @@ fn cors(allowed: &[String]) -> tower_http::cors::CorsLayer {
         .max_age(Duration::from_secs(600))
 }
 
-fn is_loopback_origin(origin: &str) -> bool {
-    let rest = origin
-        .strip_prefix("http://")
-        .or_else(|| origin.strip_prefix("https://"));
-    rest.is_some_and(|r| {
-        let host = r.rsplit_once(':').map_or(r, |(h, _)| h);
-        matches!(host, "localhost" | "127.0.0.1" | "[::1]")
-    })
-}
-
-/// The Host and Origin values REST requests may carry: the same rules rmcp applies to `/mcp`
-/// (loopback hosts plus `--allow-host`; loopback origins plus `--allow-origin`), against DNS
-/// rebinding and cross-site calls.
+/// The Host and Origin values REST requests may carry: the same lists rmcp checks for `/mcp`
+/// (loopback hosts plus `--allow-host`; loopback origins plus `--allow-origin`), matched by the
+/// same rules (`crate::peers`), against DNS rebinding and cross-site calls.
 struct AllowedPeers {
     hosts: Vec<String>,
     origins: Vec<String>,
@@ -241,16 +230,12 @@ async fn check_peers(
         .headers()
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let host_name = match host.rsplit_once(':') {
-        Some((name, port)) if port.chars().all(|c| c.is_ascii_digit()) => name,
-        _ => host,
-    };
-    if !allowed
-        .hosts
-        .iter()
-        .any(|h| h.eq_ignore_ascii_case(host_name) || h.eq_ignore_ascii_case(host))
-    {
+        .map(str::to_owned)
+        .or_else(|| request.uri().authority().map(|a| a.to_string()))
+        .unwrap_or_default();
+    let host_ok = crate::peers::parse_host(&host)
+        .is_some_and(|h| crate::peers::host_allowed(&h, &allowed.hosts));
+    if !host_ok {
         return modelgates_rest::ApiError::forbidden(format!(
             "Host {host:?} is not allowed; start the server with --allow-host to accept it"
         ))
@@ -258,7 +243,7 @@ async fn check_peers(
     }
     if let Some(origin) = request.headers().get(header::ORIGIN) {
         let origin = origin.to_str().unwrap_or("");
-        if !is_loopback_origin(origin) && !allowed.origins.iter().any(|o| o == origin) {
+        if !crate::peers::origin_allowed(origin, &allowed.origins) {
             return modelgates_rest::ApiError::forbidden(format!(
                 "Origin {origin:?} is not allowed; start the server with --allow-origin to \
                  accept it"
@@ -497,8 +482,10 @@ impl Drop for Reservation {
 
 /// Answers 503 when a request produces no response head within `limit`.
 async fn time_limit(limit: Duration, request: Request, next: Next) -> Response {
+    let rest = request.uri().path().starts_with("/api/");
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
+        Err(_) if rest => modelgates_rest::ApiError::timed_out(limit).into_response(),
         Err(_) => refuse_with(
             StatusCode::SERVICE_UNAVAILABLE,
             "unavailable",

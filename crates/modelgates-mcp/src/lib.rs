@@ -5,6 +5,7 @@ mod args;
 mod error;
 pub mod http;
 mod jsonrpc;
+mod peers;
 mod schema;
 mod server;
 pub mod stdio;

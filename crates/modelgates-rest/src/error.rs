@@ -84,6 +84,19 @@ impl ApiError {
         Self::new(StatusCode::FORBIDDEN, message).with("kind", "permission_denied")
     }
 
+    /// 503: the request took longer than the server allows. A write may still complete.
+    pub fn timed_out(limit: std::time::Duration) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "the request took longer than {} s; a change it made may still be applied, so \
+                 read before retrying",
+                limit.as_secs()
+            ),
+        )
+        .with("kind", "unavailable")
+    }
+
     /// 500 for a server fault (logged; the answer does not repeat it).
     pub fn internal(message: impl Into<String>) -> Self {
         Error::internal(message).into()

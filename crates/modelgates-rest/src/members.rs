@@ -96,14 +96,26 @@ async fn get_one(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct UpdateBody {
-    #[serde(default)]
-    email: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    email: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
     first_name: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
     last_name: Option<Option<String>>,
-    #[serde(default)]
-    role: Option<OrgRole>,
+    #[serde(default, deserialize_with = "present")]
+    role: Option<Option<OrgRole>>,
+}
+
+/// A field that cannot be cleared: `null` is a 400 naming it.
+fn not_null<T>(field: &str, v: Option<Option<T>>) -> Result<Option<T>, ApiError> {
+    match v {
+        Some(None) => Err(ApiError::bad_request(
+            &format!("body.{field}"),
+            "cannot be null; leave it out to keep it",
+        )),
+        Some(Some(v)) => Ok(Some(v)),
+        None => Ok(None),
+    }
 }
 
 async fn update(
@@ -113,10 +125,10 @@ async fn update(
     Body(b): Body<UpdateBody>,
 ) -> Result<Response, ApiError> {
     let p = MemberPatch {
-        email: b.email,
+        email: not_null("email", b.email)?,
         first_name: patch(b.first_name),
         last_name: patch(b.last_name),
-        role: b.role,
+        role: not_null("role", b.role)?,
     };
     let m = app
         .write(me, move |g, c| g.member_update(c, &user, p))

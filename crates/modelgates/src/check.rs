@@ -29,7 +29,7 @@ pub struct CheckReport {
     pub members: u64,
     /// Workspaces read.
     pub workspaces: u64,
-    /// WorkspaceRecord memberships read.
+    /// Workspace memberships read.
     pub memberships: u64,
     /// API keys read.
     pub api_keys: u64,

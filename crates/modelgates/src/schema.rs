@@ -387,8 +387,8 @@ pub fn reencode_mismatches(txn: &dyn ReadTxn) -> Result<Vec<String>> {
                     "{} ({}): a row re-encodes differently:\n  stored {}\n  again  {}",
                     r.constant,
                     r.table.name,
-                    String::from_utf8_lossy(&value[1..]),
-                    String::from_utf8_lossy(&again[1..]),
+                    String::from_utf8_lossy(value.get(1..).unwrap_or_default()),
+                    String::from_utf8_lossy(again.get(1..).unwrap_or_default()),
                 ));
             }
         }
