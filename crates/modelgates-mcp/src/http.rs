@@ -150,6 +150,11 @@ pub fn router(gates: ModelGates, options: &HttpOptions, shutdown: CancellationTo
         ));
     let rest_options = modelgates_rest::RestOptions {
         read_only: options.surface.read_only,
+        toolsets: options
+            .surface
+            .toolsets
+            .as_ref()
+            .map(|sets| sets.iter().map(|s| (*s).to_owned()).collect()),
     };
     let allowed = Arc::new(AllowedPeers {
         hosts: hosts_for_rest,

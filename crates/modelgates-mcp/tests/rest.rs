@@ -710,3 +710,16 @@ fn seed_004_operations_at_codegate_paths() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// `--toolsets` limits the REST routes as it limits MCP's tools.
+#[test]
+fn toolsets_limit_the_rest_routes_too() {
+    let (mut child, api, _dir) = start(&["--toolsets", "workspaces"]);
+    assert_eq!(api.call("GET", "/workspaces", None).0, 200);
+    assert_eq!(api.call("GET", "/workspaces/active", None).0, 200);
+    error(404, api.call("GET", "/personas", None));
+    error(404, api.call("GET", "/workspaces/default/members", None));
+    error(404, api.call("GET", "/workspaces/default/models", None));
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

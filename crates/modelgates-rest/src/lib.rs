@@ -31,6 +31,9 @@ pub use error::ApiError;
 pub struct RestOptions {
     /// Refuse every mutating route (403), as `--read-only` hides MCP's mutating tools.
     pub read_only: bool,
+    /// Serve only the routes of these toolsets (the MCP toolset names; `None` = all), as
+    /// `--toolsets` limits MCP's tools.
+    pub toolsets: Option<Vec<String>>,
 }
 
 /// The state every handler shares.
@@ -59,14 +62,32 @@ impl App {
 /// [`Caller`] in its extensions (the binary's authentication layer puts it there).
 pub fn router(gates: ModelGates, options: &RestOptions) -> Router {
     let app = App { gates };
-    let router = Router::new()
-        .merge(workspaces::routes())
-        .merge(members::routes())
-        .merge(models::routes())
-        .merge(providers::routes())
-        .merge(routing::routes())
-        .merge(personas::routes())
-        .merge(usage::routes())
+    // Route groups by MCP toolset, so `--toolsets` limits both front ends alike.
+    let groups: [(&str, Router<App>); 6] = [
+        (
+            "workspaces",
+            workspaces::routes().merge(routing::lifecycle_routes()),
+        ),
+        (
+            "members",
+            members::routes().merge(workspaces::member_routes()),
+        ),
+        ("models", models::routes()),
+        ("routing", providers::routes().merge(routing::routes())),
+        ("personas", personas::routes()),
+        ("usage", usage::routes()),
+    ];
+    let mut router = Router::new();
+    for (set, routes) in groups {
+        if options
+            .toolsets
+            .as_ref()
+            .is_none_or(|sets| sets.iter().any(|s| s == set))
+        {
+            router = router.merge(routes);
+        }
+    }
+    let router = router
         .fallback(|| async { ApiError::no_route() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .with_state(app);

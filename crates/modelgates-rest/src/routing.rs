@@ -17,12 +17,18 @@ use crate::error::ApiError;
 use crate::extract::{Body, Id, Me, Params};
 use crate::{App, json};
 
-pub(crate) fn routes() -> Router<App> {
+/// The workspace lifecycle (the `workspaces` toolset, as in MCP).
+pub(crate) fn lifecycle_routes() -> Router<App> {
     Router::new()
         .route("/workspaces/active", get(active).post(activate))
         .route("/workspaces/archive", get(archived))
         .route("/workspaces/archive/{id}/recover", post(recover))
         .route("/workspaces/{id}/archive", post(archive))
+}
+
+/// Mux rules, custom instructions and route resolution (the `routing` toolset).
+pub(crate) fn routes() -> Router<App> {
+    Router::new()
         .route("/workspaces/{id}/muxes", get(muxes).put(set_muxes))
         .route(
             "/workspaces/{id}/custom-instructions",

@@ -26,6 +26,11 @@ pub(crate) fn routes() -> Router<App> {
             "/workspaces/{id}",
             get(get_one).patch(update).delete(delete),
         )
+}
+
+/// Workspace membership (the `members` toolset, as in MCP).
+pub(crate) fn member_routes() -> Router<App> {
+    Router::new()
         .route("/workspaces/{id}/members", get(members_list))
         .route("/workspaces/{id}/members/add", post(members_add))
         .route("/workspaces/{id}/members/remove", post(members_remove))
