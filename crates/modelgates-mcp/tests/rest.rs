@@ -58,13 +58,23 @@ fn error(status: u16, got: (u16, Value)) -> Value {
     e.clone()
 }
 
-fn start(extra: &[&str]) -> (std::process::Child, Api, tempfile::TempDir) {
+/// A running server, stopped when dropped (also when a test fails).
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start(extra: &[&str]) -> (Running, Api, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("rest.redb");
     let key = common::create_key(&db, &["--name", "admin", "--management"]);
     let (child, url) = common::serve_http_quiet(&db, extra);
     let base = url.trim_end_matches("/mcp").to_owned() + "/api/v1";
-    (child, Api { base, key }, dir)
+    (Running(child), Api { base, key }, dir)
 }
 
 const WORKSPACE_KEYS: [&str; 17] = [
@@ -89,7 +99,7 @@ const WORKSPACE_KEYS: [&str; 17] = [
 
 #[test]
 fn workspaces_follow_the_seed_sdks_wire_contract() {
-    let (mut child, api, _dir) = start(&[]);
+    let (server, api, _dir) = start(&[]);
 
     // Create: 201 {data}, every key present even when null.
     let (status, body) = api.call(
@@ -208,24 +218,21 @@ fn workspaces_follow_the_seed_sdks_wire_contract() {
     let (status, body) = api.call("DELETE", "/workspaces/production", None);
     assert_eq!((status, body), (200, json!({"deleted": true})));
     error(404, api.call("GET", "/workspaces/production", None));
-
-    child.kill().unwrap();
-    child.wait().unwrap();
+    drop(server);
 }
 
 /// Runs `tests/e2e/SCRIPT BASE_URL KEY` with `interpreter` (relative to the repository root)
 /// against a fresh server and asserts it ends with `E2E PASSED`.
 fn run_sdk_script(interpreter: &str, script: &str) {
     let root = common::setup_e2e();
-    let (mut child, api, _dir) = start(&[]);
+    let (server, api, _dir) = start(&[]);
     let out = std::process::Command::new(root.join(interpreter))
         .arg(root.join("tests/e2e").join(script))
         .arg(&api.base)
         .arg(&api.key)
         .output()
         .unwrap_or_else(|e| panic!("run {interpreter} {script}: {e}"));
-    child.kill().unwrap();
-    child.wait().unwrap();
+    drop(server);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -251,7 +258,7 @@ fn the_typescript_seed_sdk_works_unmodified() {
 
 #[test]
 fn members_keys_and_io_logging_by_key_number() {
-    let (mut child, api, dir) = start(&[]);
+    let (server, api, dir) = start(&[]);
     // Organization members, in the SDK's shape.
     let (status, body) = api.call("GET", "/organization/members", None);
     assert_eq!(status, 200, "{body}");
@@ -361,14 +368,13 @@ fn members_keys_and_io_logging_by_key_number() {
         json!("body.io_logging_api_key_ids[0]"),
         "{e}"
     );
-    child.kill().unwrap();
-    child.wait().unwrap();
+    drop(server);
     drop(dir);
 }
 
 #[test]
 fn authentication_host_and_read_only_rules_are_those_of_mcp() {
-    let (mut child, api, _dir) = start(&["--read-only"]);
+    let (server, api, _dir) = start(&["--read-only"]);
     // No key: 401 with the REST envelope and WWW-Authenticate.
     let r = common::http(&format!("{}/workspaces", api.base), "GET", &[], "");
     assert_eq!(r.status, 401, "{r:?}");
@@ -404,8 +410,7 @@ fn authentication_host_and_read_only_rules_are_those_of_mcp() {
         ("Origin", "https://evil.example".to_owned()),
     ];
     error(403, api.raw("GET", "/workspaces", &headers, ""));
-    child.kill().unwrap();
-    child.wait().unwrap();
+    drop(server);
 }
 
 /// A GET whose `Host` header is the given one instead of the server's address.
@@ -438,7 +443,7 @@ fn raw_with_host(base: &str, headers: &[(&str, String)]) -> common::RawResponse 
 /// Seed 003: a workspace's models in the seed's camelCase `{metadata, spec}`.
 #[test]
 fn seed_003_models_routes() {
-    let (mut child, api, _dir) = start(&[]);
+    let (server, api, _dir) = start(&[]);
     let (status, body) = api.call("GET", "/workspaces/default/models?limit=100", None);
     assert_eq!(status, 200, "{body}");
     let total = body["total_count"].as_u64().unwrap();
@@ -531,14 +536,13 @@ fn seed_003_models_routes() {
     assert_eq!(body["total_count"], json!(1), "{body}");
     let (status, body) = api.call("DELETE", "/workspaces/default/models/local%2Fcoder", None);
     assert_eq!((status, &body["deleted"]), (200, &json!(true)), "{body}");
-    child.kill().unwrap();
-    child.wait().unwrap();
+    drop(server);
 }
 
 /// Seed 004's operations at CodeGate's paths, with the seed's request samples as written.
 #[test]
 fn seed_004_operations_at_codegate_paths() {
-    let (mut child, api, _dir) = start(&[]);
+    let (server, api, _dir) = start(&[]);
     // Provider endpoints: the seed's sample ("" id and endpoint mean the defaults).
     let (status, p) = api.call(
         "POST",
@@ -707,19 +711,54 @@ fn seed_004_operations_at_codegate_paths() {
     assert!(e["message"].as_str().unwrap().contains("page"), "{e}");
     let (status, alerts) = api.call("GET", "/workspaces/default/alerts", None);
     assert_eq!((status, alerts), (200, json!([])));
-    child.kill().unwrap();
-    child.wait().unwrap();
+
+    // Usage recording (one record or a batch), then messages, alerts and token usage.
+    let record = json!({
+        "request_id": "req-1", "provider": "openai-main", "model": "gpt-4o",
+        "input_tokens": 1000, "output_tokens": 100,
+        "conversation": {"chat_id": "chat-1", "prompt": "my key is AKIAIOSFODNN7EXAMPLE",
+                         "answer": "do not share it"},
+        "alerts": [{"trigger_type": "secrets", "trigger_category": "critical"}]
+    });
+    let (status, body) = api.call("POST", "/workspaces/default/usage", Some(&record));
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["data"][0]["duplicate"], json!(false));
+    let (_, body) = api.call("POST", "/workspaces/default/usage", Some(&json!([record])));
+    assert_eq!(body["data"][0]["duplicate"], json!(true), "{body}");
+    let e = error(
+        400,
+        api.call(
+            "POST",
+            "/workspaces/default/usage",
+            Some(&json!([{"request_id": "r2", "provider": "p", "model": "m",
+                          "input_tokens": -1, "output_tokens": 0}])),
+        ),
+    );
+    assert_eq!(e["metadata"]["field"], json!("body[0].input_tokens"), "{e}");
+    let (_, msgs) = api.call("GET", "/workspaces/default/messages", None);
+    assert_eq!(msgs["total"], json!(1), "{msgs}");
+    let text = msgs.to_string();
+    assert!(
+        !text.contains("AKIAIOSFODNN7EXAMPLE"),
+        "secrets are redacted: {text}"
+    );
+    let (status, conv) = api.call("GET", "/workspaces/default/messages/chat-1", None);
+    assert_eq!(status, 200, "{conv}");
+    let (_, alerts) = api.call("GET", "/workspaces/default/alerts", None);
+    assert!(!alerts.as_array().unwrap().is_empty(), "{alerts}");
+    let (_, usage) = api.call("GET", "/workspaces/default/token-usage", None);
+    assert_eq!(usage["token_usage"]["input_tokens"], json!(1000), "{usage}");
+    drop(server);
 }
 
 /// `--toolsets` limits the REST routes as it limits MCP's tools.
 #[test]
 fn toolsets_limit_the_rest_routes_too() {
-    let (mut child, api, _dir) = start(&["--toolsets", "workspaces"]);
+    let (server, api, _dir) = start(&["--toolsets", "workspaces"]);
     assert_eq!(api.call("GET", "/workspaces", None).0, 200);
     assert_eq!(api.call("GET", "/workspaces/active", None).0, 200);
     error(404, api.call("GET", "/personas", None));
     error(404, api.call("GET", "/workspaces/default/members", None));
     error(404, api.call("GET", "/workspaces/default/models", None));
-    child.kill().unwrap();
-    child.wait().unwrap();
+    drop(server);
 }

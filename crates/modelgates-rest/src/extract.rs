@@ -74,16 +74,26 @@ pub fn decode_body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
         ));
     }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let field = if path == "." {
-            "body".to_owned()
-        } else {
-            format!("body.{path}")
-        };
-        ApiError::bad_request(&field, e.into_inner())
-    })?;
-    Ok(value)
+    serde_path_to_error::deserialize(de)
+        .map_err(|e| ApiError::bad_request(&field_of("body", e.path()), e.into_inner()))
+}
+
+/// Decodes an already parsed JSON body, naming the offending field.
+pub fn decode_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(value)
+        .map_err(|e| ApiError::bad_request(&field_of("body", e.path()), e.into_inner()))
+}
+
+/// `body`, `body.name`, `body[2].model`, `query.limit`: where in `root` a decode failed.
+fn field_of(root: &str, path: &serde_path_to_error::Path) -> String {
+    let path = path.to_string();
+    if path == "." {
+        root.to_owned()
+    } else if path.starts_with('[') {
+        format!("{root}{path}")
+    } else {
+        format!("{root}.{path}")
+    }
 }
 
 /// A query string decoded as `T` (absent = empty).
@@ -98,15 +108,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
         let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
         serde_path_to_error::deserialize(de)
             .map(Query)
-            .map_err(|e| {
-                let path = e.path().to_string();
-                let field = if path == "." {
-                    "query".to_owned()
-                } else {
-                    format!("query.{path}")
-                };
-                ApiError::bad_request(&field, e.into_inner())
-            })
+            .map_err(|e| ApiError::bad_request(&field_of("query", e.path()), e.into_inner()))
     }
 }
 

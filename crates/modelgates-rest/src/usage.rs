@@ -1,6 +1,8 @@
 //! Seed 004's usage routes (CodeGate's paths): a workspace's token usage, its messages (paged
 //! by `page` / `page_size`, filtered by chat ids and alert trigger types) and one conversation,
-//! its alerts (a bare array, newest first).
+//! its alerts (a bare array, newest first); and usage recording for gateways
+//! (`POST /workspaces/{id}/usage`: one record or a batch of up to 1,000, idempotent by
+//! `request_id`; 201 with the records, `duplicate: true` for a repeated request id).
 
 use axum::Router;
 use axum::extract::State;
@@ -8,11 +10,13 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use chrono::{DateTime, Utc};
-use modelgates::MessageFilter;
+use modelgates::{
+    Alert, AlertCategory, CodeSnippet, MessageFilter, NewConversation, NewUsage, RequestKind,
+};
 use serde::Deserialize;
 
 use crate::error::ApiError;
-use crate::extract::{Id, Me, Params, Query};
+use crate::extract::{Body, Id, Me, Params, Query, decode_value};
 use crate::{App, json};
 
 pub(crate) fn routes() -> Router<App> {
@@ -21,6 +25,7 @@ pub(crate) fn routes() -> Router<App> {
         .route("/workspaces/{id}/messages", get(messages))
         .route("/workspaces/{id}/messages/{message}", get(message))
         .route("/workspaces/{id}/alerts", get(alerts))
+        .route("/workspaces/{id}/usage", axum::routing::post(record))
 }
 
 #[derive(Debug, Deserialize)]
@@ -106,4 +111,122 @@ async fn alerts(
         .gates
         .workspace_alerts_list(&me, Some(&ws), q.page, q.page_size)?;
     Ok(json(StatusCode::OK, &page.data))
+}
+
+/// One request's usage, as a gateway reports it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UsageBody {
+    /// The gateway's id of the request: recording it again changes nothing.
+    request_id: String,
+    /// The key that made the request (`key_…`); required for org members.
+    #[serde(default)]
+    api_key_id: Option<String>,
+    provider: String,
+    model: String,
+    #[serde(default)]
+    request_type: Option<RequestKind>,
+    input_tokens: u64,
+    output_tokens: u64,
+    #[serde(default)]
+    timestamp: Option<DateTime<Utc>>,
+    #[serde(default)]
+    conversation: Option<ConversationBody>,
+    #[serde(default)]
+    alerts: Vec<AlertBody>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConversationBody {
+    #[serde(default)]
+    chat_id: Option<String>,
+    prompt: String,
+    #[serde(default)]
+    prompt_message_id: Option<String>,
+    #[serde(default)]
+    answer: Option<String>,
+    #[serde(default)]
+    answer_message_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AlertBody {
+    trigger_type: String,
+    trigger_category: AlertCategory,
+    #[serde(default)]
+    trigger_string: Option<String>,
+    #[serde(default)]
+    code_snippet: Option<SnippetBody>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SnippetBody {
+    code: String,
+    #[serde(default)]
+    language: Option<String>,
+    #[serde(default)]
+    filepath: Option<String>,
+}
+
+impl UsageBody {
+    fn into_new(self, workspace: &str) -> NewUsage {
+        NewUsage {
+            request_id: self.request_id,
+            workspace: Some(workspace.to_owned()),
+            api_key_id: self.api_key_id,
+            provider: self.provider,
+            model: self.model,
+            request_type: self.request_type,
+            input_tokens: self.input_tokens,
+            output_tokens: self.output_tokens,
+            timestamp: self.timestamp,
+            conversation: self.conversation.map(|c| NewConversation {
+                chat_id: c.chat_id,
+                prompt: c.prompt,
+                prompt_message_id: c.prompt_message_id,
+                answer: c.answer,
+                answer_message_id: c.answer_message_id,
+            }),
+            alerts: self
+                .alerts
+                .into_iter()
+                .map(|a| Alert {
+                    trigger_type: a.trigger_type,
+                    trigger_category: a.trigger_category,
+                    trigger_string: a.trigger_string,
+                    code_snippet: a.code_snippet.map(|c| CodeSnippet {
+                        code: c.code,
+                        language: c.language,
+                        filepath: c.filepath,
+                    }),
+                    detected: false,
+                })
+                .collect(),
+        }
+    }
+}
+
+async fn record(
+    State(app): State<App>,
+    Me(me): Me,
+    Params(ws): Id,
+    Body(records): Body<serde_json::Value>,
+) -> Result<Response, ApiError> {
+    // Decoded in two steps so a bad field is named (`body[3].input_tokens`), which an untagged
+    // enum cannot do.
+    let batch: Vec<UsageBody> = match records {
+        serde_json::Value::Array(_) => decode_value::<Vec<UsageBody>>(records)?,
+        other => vec![decode_value::<UsageBody>(other)?],
+    };
+    let batch: Vec<NewUsage> = batch.into_iter().map(|b| b.into_new(&ws)).collect();
+    let recorded = app
+        .write(me, move |g, c| g.usage_record_batch(c, &batch))
+        .await?;
+    Ok(json(
+        StatusCode::CREATED,
+        &serde_json::json!({ "data": recorded }),
+    ))
 }
