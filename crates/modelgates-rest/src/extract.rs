@@ -39,19 +39,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
         if !json {
             return Err(ApiError::not_json());
         }
-        let declared = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > BODY_MAX as u64) {
-            return Err(ApiError::too_large(BODY_MAX));
-        }
         let _ = state;
         let bytes = axum::body::to_bytes(req.into_body(), BODY_MAX)
             .await
             .map_err(|e| {
-                // Over the limit without a Content-Length (chunked), or the client went away.
+                // Over the limit, or the client went away mid-body.
                 if format!("{e:?}").contains("LengthLimitError") {
                     ApiError::too_large(BODY_MAX)
                 } else {
