@@ -148,3 +148,39 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use modelgates::Reason;
+
+    async fn body(e: ApiError) -> (u16, Value) {
+        let r = e.into_response();
+        let status = r.status().as_u16();
+        let bytes = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[tokio::test]
+    async fn domain_errors_map_to_statuses_and_the_sdk_envelope() {
+        let (s, b) = body(Error::invalid("slug", "bad").into()).await;
+        assert_eq!(s, 400);
+        assert_eq!(b["error"]["code"], 400);
+        assert_eq!(b["error"]["metadata"]["field"], "slug");
+        let (s, b) = body(Error::precondition(Reason::DefaultWorkspace, "no").into()).await;
+        assert_eq!(
+            (s, &b["error"]["metadata"]["reason"]),
+            (400, &json!("DEFAULT_WORKSPACE"))
+        );
+        let (s, _) = body(Error::not_found("workspace", "x").into()).await;
+        assert_eq!(s, 404);
+        let (s, _) = body(Error::Unauthenticated("who".into()).into()).await;
+        assert_eq!(s, 401);
+        let (s, _) = body(Error::PermissionDenied("no".into()).into()).await;
+        assert_eq!(s, 403);
+        // A server fault is a 500 whose message does not leak the details.
+        let (s, b) = body(Error::internal("secret detail").into()).await;
+        assert_eq!(s, 500);
+        assert!(!b.to_string().contains("secret detail"), "{b}");
+    }
+}
