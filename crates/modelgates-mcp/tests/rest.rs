@@ -677,6 +677,35 @@ fn seed_004_operations_at_codegate_paths() {
     let (_, got) = api.call("GET", "/workspaces/archive", None);
     assert_eq!(got["workspaces"], json!([]));
 
+    // Seed 004's Update Workspace: PUT a FullWorkspace (name = slug, config replaced at once).
+    let full = json!({"name": "team", "config": {"custom_instructions": "Hi", "muxing_rules": [
+        {"provider_name": "openai-main", "provider_type": "openai", "model": "gpt-4o",
+         "matcher_type": "catch_all", "matcher": null}]}});
+    let (status, got) = api.call("PUT", "/workspaces/team", Some(&full));
+    assert_eq!(status, 200, "{got}");
+    assert_eq!(got["config"]["custom_instructions"], json!("Hi"));
+    assert_eq!(
+        got["config"]["muxing_rules"][0]["model"],
+        json!("gpt-4o"),
+        "{got}"
+    );
+    let (status, got) = api.call("PUT", "/workspaces/team", Some(&json!({"name": "team-b"})));
+    assert_eq!((status, &got["name"]), (200, &json!("team-b")), "{got}");
+    assert_eq!(
+        got["config"]["custom_instructions"],
+        json!("Hi"),
+        "no config keeps it"
+    );
+    let e = error(
+        400,
+        api.call(
+            "PUT",
+            "/workspaces/team-b",
+            Some(&json!({"name": "Bad Name"})),
+        ),
+    );
+    assert_eq!(e["metadata"]["field"], json!("slug"), "{e}");
+
     // Personas: 201 on create, PUT with new_name/new_description, DELETE 204.
     let (status, p) = api.call(
         "POST",

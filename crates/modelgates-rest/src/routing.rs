@@ -42,7 +42,7 @@ pub(crate) fn routes() -> Router<App> {
 /// A mux rule as CodeGate's API reads and writes it.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct MuxRuleBody {
+pub(crate) struct MuxRuleBody {
     /// The provider endpoint's name (or `prov_…` id).
     provider_name: String,
     /// Optional on input: when given it must be the provider's type.
@@ -54,19 +54,33 @@ struct MuxRuleBody {
     matcher: Option<String>,
 }
 
-async fn muxes(State(app): State<App>, Me(me): Me, Params(ws): Id) -> Result<Response, ApiError> {
-    let rules = app.gates.workspace_mux_get(&me, Some(&ws))?;
-    let body: Vec<MuxRuleBody> = rules
-        .rules
-        .into_iter()
-        .map(|r| MuxRuleBody {
+impl MuxRuleBody {
+    pub(crate) fn into_new(self) -> NewMuxRule {
+        NewMuxRule {
+            provider: self.provider_name,
+            provider_type: self.provider_type,
+            model: self.model,
+            matcher_type: self.matcher_type,
+            matcher: self.matcher,
+        }
+    }
+}
+
+impl From<modelgates::MuxRule> for MuxRuleBody {
+    fn from(r: modelgates::MuxRule) -> Self {
+        Self {
             provider_name: r.provider_name,
             provider_type: Some(r.provider_type),
             model: r.model,
             matcher_type: r.matcher_type,
             matcher: r.matcher,
-        })
-        .collect();
+        }
+    }
+}
+
+async fn muxes(State(app): State<App>, Me(me): Me, Params(ws): Id) -> Result<Response, ApiError> {
+    let rules = app.gates.workspace_mux_get(&me, Some(&ws))?;
+    let body: Vec<MuxRuleBody> = rules.rules.into_iter().map(MuxRuleBody::from).collect();
     Ok(json(StatusCode::OK, &body))
 }
 
@@ -76,16 +90,7 @@ async fn set_muxes(
     Params(ws): Id,
     Body(rules): Body<Vec<MuxRuleBody>>,
 ) -> Result<Response, ApiError> {
-    let rules: Vec<NewMuxRule> = rules
-        .into_iter()
-        .map(|r| NewMuxRule {
-            provider: r.provider_name,
-            provider_type: r.provider_type,
-            model: r.model,
-            matcher_type: r.matcher_type,
-            matcher: r.matcher,
-        })
-        .collect();
+    let rules: Vec<NewMuxRule> = rules.into_iter().map(MuxRuleBody::into_new).collect();
     app.write(me, move |g, c| {
         g.workspace_mux_set(c, Some(&ws), &rules, None)
     })

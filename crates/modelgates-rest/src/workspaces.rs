@@ -24,7 +24,7 @@ pub(crate) fn routes() -> Router<App> {
         .route("/workspaces", get(list).post(create))
         .route(
             "/workspaces/{id}",
-            get(get_one).patch(update).delete(delete),
+            get(get_one).patch(update).put(replace).delete(delete),
         )
 }
 
@@ -420,4 +420,70 @@ async fn members_remove(
         StatusCode::OK,
         &serde_json::json!({ "removed_count": removed.removed_count }),
     ))
+}
+
+/// Seed 004's `FullWorkspace`: CodeGate's name (ModelGates' slug) and configuration.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FullWorkspace {
+    name: String,
+    #[serde(default)]
+    config: Option<FullConfig>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FullConfig {
+    /// `""` clears the instructions.
+    custom_instructions: String,
+    muxing_rules: Vec<crate::routing::MuxRuleBody>,
+}
+
+/// `PUT /workspaces/{id}` (seed 004's Update Workspace): renames the workspace's slug to `name`
+/// and, with `config`, replaces its custom instructions and mux rules, in one transaction.
+/// Answers the seed's `FullWorkspace`.
+async fn replace(
+    State(app): State<App>,
+    Me(me): Me,
+    Params(id): Id,
+    Body(b): Body<FullWorkspace>,
+) -> Result<Response, ApiError> {
+    let mut p = WorkspacePatch {
+        slug: Patch::Set(b.name),
+        ..Default::default()
+    };
+    if let Some(config) = b.config {
+        p.custom_instructions = if config.custom_instructions.is_empty() {
+            Patch::Clear
+        } else {
+            Patch::Set(config.custom_instructions)
+        };
+        p.mux_rules = Some(
+            config
+                .muxing_rules
+                .into_iter()
+                .map(crate::routing::MuxRuleBody::into_new)
+                .collect(),
+        );
+    }
+    let body = app
+        .write(me, move |g, c| {
+            let w = g.workspace_update(c, &id, p)?;
+            let slug = w.slug.clone();
+            let instructions = g.workspace_instructions_get(c, Some(&slug))?;
+            let rules = g.workspace_mux_get(c, Some(&slug))?;
+            Ok(serde_json::json!({
+                "name": slug,
+                "config": {
+                    "custom_instructions": instructions.custom_instructions.unwrap_or_default(),
+                    "muxing_rules": rules
+                        .rules
+                        .into_iter()
+                        .map(crate::routing::MuxRuleBody::from)
+                        .collect::<Vec<_>>(),
+                },
+            }))
+        })
+        .await?;
+    Ok(json(StatusCode::OK, &body))
 }
