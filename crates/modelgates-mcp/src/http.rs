@@ -106,6 +106,15 @@ impl Sessions {
 
 const SESSION_HEADER: &str = "mcp-session-id";
 
+/// Where the REST API is served.
+const REST_BASE: &str = "/api/v1";
+
+/// Whether a request is for the REST API (anything under `/api/`: answers use its envelope)
+/// rather than MCP.
+fn is_rest(path: &str) -> bool {
+    path.starts_with("/api/")
+}
+
 /// The axum router serving MCP at `/mcp`. `shutdown` ends every session when cancelled.
 pub fn router(gates: ModelGates, options: &HttpOptions, shutdown: CancellationToken) -> Router {
     let mut hosts: Vec<String> = vec!["localhost".into(), "127.0.0.1".into(), "[::1]".into()];
@@ -162,7 +171,7 @@ pub fn router(gates: ModelGates, options: &HttpOptions, shutdown: CancellationTo
     });
     let rest = Router::new()
         .nest(
-            "/api/v1",
+            REST_BASE,
             modelgates_rest::router(gates.clone(), &rest_options),
         )
         .layer(axum::middleware::from_fn_with_state(allowed, check_peers));
@@ -259,10 +268,10 @@ async fn check_peers(
     next.run(request).await
 }
 
-/// The refusal of the authentication layer: the REST envelope under `/api/`, the MCP one
+/// The refusal of the authentication layer: the REST envelope for the REST API, the MCP one
 /// elsewhere.
 fn refuse_for(path: &str, err: Error) -> Response {
-    if path.starts_with("/api/") {
+    if is_rest(path) {
         modelgates_rest::ApiError::from(err).into_response()
     } else {
         refuse(&err)
@@ -487,7 +496,7 @@ impl Drop for Reservation {
 
 /// Answers 503 when a request produces no response head within `limit`.
 async fn time_limit(limit: Duration, request: Request, next: Next) -> Response {
-    let rest = request.uri().path().starts_with("/api/");
+    let rest = is_rest(request.uri().path());
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
         Err(_) if rest => modelgates_rest::ApiError::timed_out(limit).into_response(),

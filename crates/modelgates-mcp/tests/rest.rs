@@ -12,6 +12,21 @@ struct Api {
 }
 
 impl Api {
+    /// Sends a request with the key (and a JSON body, if any) and returns the raw answer: for
+    /// the answers without a body (204).
+    fn send(&self, method: &str, path: &str, body: Option<&str>) -> common::RawResponse {
+        let mut headers = vec![("Authorization", format!("Bearer {}", self.key))];
+        if body.is_some() {
+            headers.push(("Content-Type", "application/json".to_owned()));
+        }
+        common::http(
+            &format!("{}{path}", self.base),
+            method,
+            &headers,
+            body.unwrap_or(""),
+        )
+    }
+
     fn call(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
         let mut headers = vec![("Authorization", format!("Bearer {}", self.key))];
         let text = match body {
@@ -575,14 +590,10 @@ fn seed_004_operations_at_codegate_paths() {
         e["message"].as_str().unwrap().contains("auth-material"),
         "{e}"
     );
-    let r = common::http(
-        &format!("{}/provider-endpoints/openai-main/auth-material", api.base),
+    let r = api.send(
         "PUT",
-        &[
-            ("Authorization", format!("Bearer {}", api.key)),
-            ("Content-Type", "application/json".to_owned()),
-        ],
-        r#"{"auth_type": "passthrough", "api_key": null}"#,
+        "/provider-endpoints/openai-main/auth-material",
+        Some(r#"{"auth_type": "passthrough", "api_key": null}"#),
     );
     assert_eq!(r.status, 204, "{r:?}");
     let (_, p) = api.call("GET", "/provider-endpoints/openai-main", None);
@@ -600,15 +611,7 @@ fn seed_004_operations_at_codegate_paths() {
         {"provider_name": "openai-main", "provider_type": "openai", "model": "gpt-4o",
          "matcher_type": "catch_all", "matcher": null}
     ]);
-    let r = common::http(
-        &format!("{}/workspaces/default/muxes", api.base),
-        "PUT",
-        &[
-            ("Authorization", format!("Bearer {}", api.key)),
-            ("Content-Type", "application/json".to_owned()),
-        ],
-        &rules.to_string(),
-    );
+    let r = api.send("PUT", "/workspaces/default/muxes", Some(&rules.to_string()));
     assert_eq!(r.status, 204, "{r:?}");
     let (status, got) = api.call("GET", "/workspaces/default/muxes", None);
     assert_eq!(status, 200);
@@ -631,18 +634,15 @@ fn seed_004_operations_at_codegate_paths() {
     assert_eq!((status, &route["rule_index"]), (200, &json!(0)), "{route}");
 
     // Custom instructions: {"prompt"}; PUT and DELETE answer 204.
-    let headers = [
-        ("Authorization", format!("Bearer {}", api.key)),
-        ("Content-Type", "application/json".to_owned()),
-    ];
-    let url = format!("{}/workspaces/default/custom-instructions", api.base);
+    let url = "/workspaces/default/custom-instructions";
     assert_eq!(
-        common::http(&url, "PUT", &headers, r#"{"prompt": "Be brief."}"#).status,
+        api.send("PUT", url, Some(r#"{"prompt": "Be brief."}"#))
+            .status,
         204
     );
     let (_, got) = api.call("GET", "/workspaces/default/custom-instructions", None);
     assert_eq!(got, json!({"prompt": "Be brief."}));
-    assert_eq!(common::http(&url, "DELETE", &headers, "").status, 204);
+    assert_eq!(api.send("DELETE", url, None).status, 204);
     let (_, got) = api.call("GET", "/workspaces/default/custom-instructions", None);
     assert_eq!(got, json!({"prompt": ""}));
 
@@ -654,26 +654,30 @@ fn seed_004_operations_at_codegate_paths() {
     );
     let (_, got) = api.call("GET", "/workspaces/active", None);
     assert_eq!(got["workspaces"][0]["name"], json!("default"), "{got}");
-    let activate = format!("{}/workspaces/active", api.base);
+    let activate = "/workspaces/active";
     assert_eq!(
-        common::http(&activate, "POST", &headers, r#"{"name": "team"}"#).status,
+        api.send("POST", activate, Some(r#"{"name": "team"}"#))
+            .status,
         204
     );
     let (_, got) = api.call("GET", "/workspaces/active", None);
     assert_eq!(got["workspaces"][0]["name"], json!("team"));
     assert_eq!(
-        common::http(&activate, "POST", &headers, r#"{"name": "default"}"#).status,
+        api.send("POST", activate, Some(r#"{"name": "default"}"#))
+            .status,
         204
     );
-    let archive = format!("{}/workspaces/team/archive", api.base);
-    assert_eq!(common::http(&archive, "POST", &headers, "").status, 204);
+    assert_eq!(
+        api.send("POST", "/workspaces/team/archive", None).status,
+        204
+    );
     let (_, got) = api.call("GET", "/workspaces/archive", None);
     assert_eq!(
         got["workspaces"],
         json!([{"name": "team", "is_active": false}])
     );
-    let recover = format!("{}/workspaces/archive/team/recover", api.base);
-    assert_eq!(common::http(&recover, "POST", &headers, "").status, 204);
+    let recover = "/workspaces/archive/team/recover";
+    assert_eq!(api.send("POST", recover, None).status, 204);
     let (_, got) = api.call("GET", "/workspaces/archive", None);
     assert_eq!(got["workspaces"], json!([]));
 
@@ -719,8 +723,7 @@ fn seed_004_operations_at_codegate_paths() {
         Some(&json!({"new_name": "critic", "new_description": "Finds bugs in diffs."})),
     );
     assert_eq!((status, &p["name"]), (200, &json!("critic")), "{p}");
-    let del = format!("{}/personas/critic", api.base);
-    assert_eq!(common::http(&del, "DELETE", &headers, "").status, 204);
+    assert_eq!(api.send("DELETE", "/personas/critic", None).status, 204);
     error(404, api.call("GET", "/personas/critic", None));
 
     // Token usage, messages and alerts of a workspace with no traffic yet.

@@ -23,7 +23,7 @@ pub struct Body<T>(pub T);
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+    async fn from_request(req: Request, _: &S) -> Result<Self, ApiError> {
         let json = req
             .headers()
             .get(header::CONTENT_TYPE)
@@ -39,17 +39,17 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
         if !json {
             return Err(ApiError::not_json());
         }
-        let _ = state;
         let bytes = axum::body::to_bytes(req.into_body(), BODY_MAX)
             .await
             .map_err(|e| {
                 // Over the limit, or the client went away mid-body.
-                if format!("{e:?}").contains("LengthLimitError") {
+                let inner = e.into_inner();
+                if inner.is::<http_body_util::LengthLimitError>() {
                     ApiError::too_large(BODY_MAX)
                 } else {
                     ApiError::bad_request(
                         "body",
-                        format!("the request body could not be read: {e}"),
+                        format!("the request body could not be read: {inner}"),
                     )
                 }
             })?;

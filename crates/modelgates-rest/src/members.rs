@@ -8,12 +8,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
-use modelgates::{Member, MemberPatch, NewMember, OrgRole};
+use modelgates::{Member, MemberPatch, NewMember, OrgRole, Patch};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 use crate::extract::{Body, Id, Me, Params, Query};
-use crate::workspaces::{PageQuery, patch, present};
+use crate::workspaces::{PageQuery, present};
 use crate::{App, json};
 
 pub(crate) fn routes() -> Router<App> {
@@ -126,8 +126,8 @@ async fn update(
 ) -> Result<Response, ApiError> {
     let p = MemberPatch {
         email: not_null("email", b.email)?,
-        first_name: patch(b.first_name),
-        last_name: patch(b.last_name),
+        first_name: Patch::from(b.first_name),
+        last_name: Patch::from(b.last_name),
         role: not_null("role", b.role)?,
     };
     let m = app

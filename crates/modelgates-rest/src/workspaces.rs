@@ -11,7 +11,7 @@ use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use modelgates::{
     Caller, Error, ModelGates, NewWorkspace, Page, Patch, ProviderSort, Workspace, WorkspaceFilter,
-    WorkspaceId, WorkspaceMember, WorkspacePatch,
+    WorkspaceId, WorkspacePatch,
 };
 use serde::{Deserialize, Serialize};
 
@@ -256,15 +256,6 @@ async fn get_one(State(app): State<App>, Me(me): Me, Params(id): Id) -> Result<R
     Ok(json(StatusCode::OK, &serde_json::json!({ "data": data })))
 }
 
-/// A field of `PATCH /workspaces/{id}`: absent keeps, `null` clears, a value sets.
-pub(crate) fn patch<T>(v: Option<Option<T>>) -> Patch<T> {
-    match v {
-        None => Patch::Keep,
-        Some(None) => Patch::Clear,
-        Some(Some(v)) => Patch::Set(v),
-    }
-}
-
 /// Deserializes a present field as `Some(value or null)`, so absent and `null` differ.
 pub(crate) fn present<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(
     d: D,
@@ -320,19 +311,19 @@ async fn update(
     no_server_tools(b.disabled_server_tools.as_ref().and_then(Option::as_ref))?;
     let p = WorkspacePatch {
         expected_revision: b.expected_revision,
-        name: patch(b.name),
-        slug: patch(b.slug),
-        description: patch(b.description),
-        default_text_model: patch(b.default_text_model),
-        default_image_model: patch(b.default_image_model),
-        default_provider_sort: patch(b.default_provider_sort),
-        io_logging_api_key_ids: patch(b.io_logging_api_key_ids.map(|v| v.map(numbers))),
-        io_logging_sampling_rate: patch(b.io_logging_sampling_rate),
-        is_data_discount_logging_enabled: patch(b.is_data_discount_logging_enabled),
-        is_observability_broadcast_enabled: patch(b.is_observability_broadcast_enabled),
-        is_observability_io_logging_enabled: patch(b.is_observability_io_logging_enabled),
-        labels: patch(b.labels),
-        usage_retention_days: patch(b.usage_retention_days),
+        name: Patch::from(b.name),
+        slug: Patch::from(b.slug),
+        description: Patch::from(b.description),
+        default_text_model: Patch::from(b.default_text_model),
+        default_image_model: Patch::from(b.default_image_model),
+        default_provider_sort: Patch::from(b.default_provider_sort),
+        io_logging_api_key_ids: Patch::from(b.io_logging_api_key_ids.map(|v| v.map(numbers))),
+        io_logging_sampling_rate: Patch::from(b.io_logging_sampling_rate),
+        is_data_discount_logging_enabled: Patch::from(b.is_data_discount_logging_enabled),
+        is_observability_broadcast_enabled: Patch::from(b.is_observability_broadcast_enabled),
+        is_observability_io_logging_enabled: Patch::from(b.is_observability_io_logging_enabled),
+        labels: Patch::from(b.labels),
+        usage_retention_days: Patch::from(b.usage_retention_days),
         ..Default::default()
     };
     let data = app
@@ -383,12 +374,6 @@ struct UserIds {
     user_ids: Vec<String>,
 }
 
-#[derive(Debug, Serialize)]
-struct Added {
-    added_count: u64,
-    data: Vec<WorkspaceMember>,
-}
-
 async fn members_add(
     State(app): State<App>,
     Me(me): Me,
@@ -398,11 +383,8 @@ async fn members_add(
     let added = app
         .write(me, move |g, c| g.workspace_members_add(c, &id, &b.user_ids))
         .await?;
-    let body = Added {
-        added_count: added.added_count,
-        data: added.data,
-    };
-    Ok(json(StatusCode::OK, &body))
+    // `BulkAdded` is the SDKs' `{added_count, data}`.
+    Ok(json(StatusCode::OK, &added))
 }
 
 async fn members_remove(
@@ -416,10 +398,8 @@ async fn members_remove(
             g.workspace_members_remove(c, &id, &b.user_ids)
         })
         .await?;
-    Ok(json(
-        StatusCode::OK,
-        &serde_json::json!({ "removed_count": removed.removed_count }),
-    ))
+    // `BulkRemoved` is the SDKs' `{removed_count}`.
+    Ok(json(StatusCode::OK, &removed))
 }
 
 /// Seed 004's `FullWorkspace`: CodeGate's name (ModelGates' slug) and configuration.
