@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the independent MCP clients the end-to-end tests use, into the repo, never globally:
-#   .venv/          Python venv with the `mcp` client and the `openrouter` SDK (the seed SDKs'
-#                   Python package, pinned) from PyPI
+#   .venv/          Python venv with the `mcp` client, the `openrouter` SDK (the seed SDKs'
+#                   Python package), `openapi-spec-validator` and `schemathesis` (the REST
+#                   API's document and fuzzing), all pinned, from PyPI
 #   node_modules/   @modelcontextprotocol/inspector, @modelcontextprotocol/conformance, Node 22
 #                   (the `node` package; the conformance suite needs Node >= 22) and the seed
 #                   SDKs' TypeScript package @openrouter/sdk, pinned in package.json
@@ -12,11 +13,12 @@ exec 9>"$root/.e2e-setup.lock"
 flock 9
 
 venv="$root/.venv"
-if [ ! -f "$venv/.modelgates-e2e-v2" ]; then
+if [ ! -f "$venv/.modelgates-e2e-v3" ]; then
   [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-    "mcp>=2.3,<3" "openrouter==1.3.84"
-  touch "$venv/.modelgates-e2e-v2"
+    "mcp>=2.3,<3" "openrouter==1.3.84" \
+    "openapi-spec-validator==0.9.0" "schemathesis==4.32.5"
+  touch "$venv/.modelgates-e2e-v3"
 fi
 
 if [ ! -f "$root/node_modules/.modelgates-e2e-v3" ]; then

@@ -2,10 +2,33 @@
 //! HTTP answers: the status of the error's kind and the envelope the seed SDKs read,
 //! `{"error": {"code": <status>, "message": "...", "metadata": {...} | null}}`.
 
+use aide::OperationOutput;
+use aide::generate::GenContext;
+use aide::openapi::{Operation, Response as DocResponse, StatusCode as DocStatus};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use modelgates::{Error, ErrorKind};
-use serde_json::{Map, Value, json};
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// The error envelope every failed request answers.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct ErrorEnvelope {
+    pub(crate) error: ErrorBody,
+}
+
+/// What went wrong.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct ErrorBody {
+    /// The HTTP status, repeated.
+    pub(crate) code: u16,
+    /// What went wrong, naming the offending value.
+    pub(crate) message: String,
+    /// `kind` (the error kind's code), `field` (the offending request field, such as
+    /// `body.slug` or `query.limit`) and `reason` (a machine-readable precondition), when known.
+    pub(crate) metadata: Option<Map<String, Value>>,
+}
 
 /// An error answer of the REST API.
 #[derive(Debug)]
@@ -131,15 +154,18 @@ impl From<Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({
-            "error": {
-                "code": self.status.as_u16(),
-                "message": self.message,
-                "metadata": self.metadata,
-            }
+        let body = ErrorEnvelope {
+            error: ErrorBody {
+                code: self.status.as_u16(),
+                message: self.message,
+                metadata: self.metadata,
+            },
+        };
+        let body = serde_json::to_string(&body).unwrap_or_else(|_| {
+            r#"{"error":{"code":500,"message":"internal error","metadata":null}}"#.to_owned()
         });
         let content_type = [(header::CONTENT_TYPE, "application/json")];
-        let mut response = (self.status, content_type, body.to_string()).into_response();
+        let mut response = (self.status, content_type, body).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()
@@ -149,10 +175,56 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The documented error answers of a route: `statuses`, each with the error envelope.
+pub(crate) fn error_responses(
+    ctx: &mut GenContext,
+    statuses: &[(u16, &str)],
+) -> Vec<(Option<DocStatus>, DocResponse)> {
+    statuses
+        .iter()
+        .map(|&(status, why)| {
+            (
+                Some(DocStatus::Code(status)),
+                crate::reply::json_response::<ErrorEnvelope>(ctx, why),
+            )
+        })
+        .collect()
+}
+
+/// Every route can fail with these: a domain rule refusing the request (400), a resource it
+/// names (in the path or the body) missing (404), a server fault (500) or the time limit (503).
+/// The extractors add the statuses of their own failures (401/403 for the caller, 413/415 for a
+/// body) and `openapi::complete` adds 409 to writes.
+impl OperationOutput for ApiError {
+    type Inner = ();
+
+    fn inferred_responses(
+        ctx: &mut GenContext,
+        _: &mut Operation,
+    ) -> Vec<(Option<DocStatus>, DocResponse)> {
+        error_responses(
+            ctx,
+            &[
+                (
+                    400,
+                    "Bad request: a field is invalid (metadata.field names it) or a rule refuses the change (metadata.reason)",
+                ),
+                (
+                    404,
+                    "A resource the request names (in the path or the body) does not exist",
+                ),
+                (500, "Server fault (details are in the server log)"),
+                (503, "The request took longer than the server allows"),
+            ],
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use modelgates::Reason;
+    use serde_json::json;
 
     async fn body(e: ApiError) -> (u16, Value) {
         let r = e.into_response();

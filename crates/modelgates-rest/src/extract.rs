@@ -3,14 +3,21 @@
 //! caller ([`Me`]). Decoding goes through `serde_path_to_error`, so a wrong type deep inside a
 //! body answers 400 with its path (`body.mux_rules[2].matcher_type`), never a 5XX.
 
+use aide::OperationInput;
+use aide::generate::GenContext;
+use aide::openapi::{
+    MediaType, Operation, RequestBody, Response as DocResponse, SchemaObject, StatusCode,
+};
+use aide::operation::{ParamLocation, add_parameters, parameters_from_schema, set_body};
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header;
 use axum::http::request::Parts;
 use modelgates::{Caller, Error};
+use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, error_responses};
 
 /// The largest request body the API reads (a workspace with 500 mux rules and 64 KiB of
 /// instructions fits several times over).
@@ -54,6 +61,47 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
                 }
             })?;
         decode_body(&bytes).map(Body)
+    }
+}
+
+impl<T: JsonSchema> OperationInput for Body<T> {
+    fn operation_input(ctx: &mut GenContext, operation: &mut Operation) {
+        let json_schema = ctx.schema.subschema_for::<T>();
+        set_body(
+            ctx,
+            operation,
+            RequestBody {
+                description: None,
+                content: [(
+                    "application/json".to_owned(),
+                    MediaType {
+                        schema: Some(SchemaObject {
+                            json_schema,
+                            example: None,
+                            external_docs: None,
+                        }),
+                        ..Default::default()
+                    },
+                )]
+                .into_iter()
+                .collect(),
+                required: true,
+                extensions: Default::default(),
+            },
+        );
+    }
+
+    fn inferred_early_responses(
+        ctx: &mut GenContext,
+        _: &mut Operation,
+    ) -> Vec<(Option<StatusCode>, DocResponse)> {
+        error_responses(
+            ctx,
+            &[
+                (413, "The request body is larger than 1 MiB"),
+                (415, "The request body is not JSON"),
+            ],
+        )
     }
 }
 
@@ -104,6 +152,14 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
     }
 }
 
+impl<T: JsonSchema> OperationInput for Query<T> {
+    fn operation_input(ctx: &mut GenContext, operation: &mut Operation) {
+        let schema = ctx.schema.subschema_for::<T>();
+        let params = parameters_from_schema(ctx, schema, ParamLocation::Query);
+        add_parameters(ctx, operation, params);
+    }
+}
+
 /// The path parameters of a route, percent-decoded: a `String` for one (a workspace UUID or
 /// slug), a tuple for several.
 #[derive(Debug)]
@@ -120,12 +176,35 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Params<
     }
 }
 
+/// Path parameters are documented from the route's template (every `{name}` is a string; see
+/// `openapi::complete`).
+impl<T> OperationInput for Params<T> {}
+
 /// The one path parameter of a route.
 pub type Id = Params<String>;
 
 /// The authenticated caller, put into the request by the authentication layer.
 #[derive(Debug)]
 pub struct Me(pub Caller);
+
+impl OperationInput for Me {
+    fn inferred_early_responses(
+        ctx: &mut GenContext,
+        _: &mut Operation,
+    ) -> Vec<(Option<StatusCode>, DocResponse)> {
+        error_responses(
+            ctx,
+            &[
+                (401, "No bearer key, or an unknown one"),
+                (
+                    403,
+                    "The key may not do this (an inference, disabled or expired key, a role \
+                     without the permission, a read-only server, a Host or Origin not served)",
+                ),
+            ],
+        )
+    }
+}
 
 impl<S: Send + Sync> FromRequestParts<S> for Me {
     type Rejection = ApiError;

@@ -4,27 +4,35 @@
 //! [`router`] serves paths relative to the API base (`/workspaces`, …); the binary nests it at
 //! `/api/v1` behind the same authentication as MCP, which puts the request's
 //! [`modelgates::Caller`] into its extensions. Domain errors become HTTP answers in exactly one
-//! place ([`ApiError`]); request decoding failures name the field ([`extract`]).
+//! place ([`ApiError`]); request decoding failures name the field ([`extract`]). The routes are
+//! `aide` routes, so the OpenAPI document ([`openapi`], served at `/openapi.json`) is generated
+//! from the handlers' own input and output types.
 
 mod error;
 pub mod extract;
 mod members;
 mod models;
+mod openapi;
 mod personas;
 mod providers;
+mod reply;
 mod routing;
 mod usage;
 mod workspaces;
 
+use std::sync::Arc;
+
+use aide::axum::ApiRouter;
+use aide::openapi::OpenApi;
 use axum::Router;
 use axum::extract::Request;
-use axum::http::{Method, StatusCode, header};
+use axum::http::{Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use modelgates::{Caller, ModelGates};
-use serde::Serialize;
 
 pub use error::ApiError;
+pub use openapi::markdown;
 
 /// How the REST front end is exposed.
 #[derive(Debug, Clone, Default)]
@@ -58,12 +66,15 @@ impl App {
     }
 }
 
-/// The REST routes, relative to the API base. Every request must carry the authenticated
-/// [`Caller`] in its extensions (the binary's authentication layer puts it there).
-pub fn router(gates: ModelGates, options: &RestOptions) -> Router {
-    let app = App { gates };
+/// The routes of the toolsets `options` serves, not yet bound to a store, with their
+/// documentation.
+fn api(options: &RestOptions) -> (Router<App>, OpenApi) {
+    aide::generate::infer_responses(true);
+    aide::generate::extract_schemas(true);
+    // A type aide cannot document is a bug in this crate: fail the build's tests loudly.
+    aide::generate::on_error(|e| panic!("OpenAPI generation: {e}"));
     // Route groups by MCP toolset, so `--toolsets` limits both front ends alike.
-    let groups: [(&str, Router<App>); 6] = [
+    let groups: [(&str, ApiRouter<App>); 6] = [
         (
             "workspaces",
             workspaces::routes().merge(routing::lifecycle_routes()),
@@ -77,32 +88,55 @@ pub fn router(gates: ModelGates, options: &RestOptions) -> Router {
         ("personas", personas::routes()),
         ("usage", usage::routes()),
     ];
-    let mut router = Router::new();
+    let mut router = ApiRouter::new();
     for (set, routes) in groups {
         if options
             .toolsets
             .as_ref()
             .is_none_or(|sets| sets.iter().any(|s| s == set))
         {
-            router = router.merge(routes);
+            router = router.merge(routes.with_path_items(|item| item.tag(set)));
         }
     }
-    let router = router
+    let mut doc = openapi::base();
+    let router = router.finish_api(&mut doc);
+    openapi::complete(&mut doc);
+    (router, doc)
+}
+
+/// The OpenAPI 3.1 document of the routes `options` serves, as JSON.
+pub fn openapi(options: &RestOptions) -> serde_json::Value {
+    serde_json::to_value(api(options).1).unwrap_or_default()
+}
+
+/// The REST routes, relative to the API base, and `GET /openapi.json`. Every request must carry
+/// the authenticated [`Caller`] in its extensions (the binary's authentication layer puts it
+/// there).
+pub fn router(gates: ModelGates, options: &RestOptions) -> Router {
+    let (routes, doc) = api(options);
+    let doc: Arc<str> = serde_json::to_string_pretty(&doc)
+        .unwrap_or_default()
+        .into();
+    let router = routes
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || {
+                let doc = Arc::clone(&doc);
+                async move {
+                    (
+                        [(header::CONTENT_TYPE, "application/json")],
+                        doc.to_string(),
+                    )
+                }
+            }),
+        )
         .fallback(|| async { ApiError::no_route() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
-        .with_state(app);
+        .with_state(App { gates });
     if options.read_only {
         router.layer(axum::middleware::from_fn(refuse_writes))
     } else {
         router
-    }
-}
-
-/// A JSON answer (`application/json`) with `status`.
-pub(crate) fn json(status: StatusCode, body: &impl Serialize) -> Response {
-    match serde_json::to_vec(body) {
-        Ok(bytes) => (status, [(header::CONTENT_TYPE, "application/json")], bytes).into_response(),
-        Err(e) => ApiError::internal(format!("encoding the answer: {e}")).into_response(),
     }
 }
 

@@ -3,30 +3,51 @@
 //! same style: add (201), get, update (absent keeps, `null` clears), remove
 //! (`{"deleted": true}`).
 
-use axum::Router;
+use aide::axum::ApiRouter;
+use aide::axum::routing::get_with;
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::Response;
-use axum::routing::get;
-use modelgates::{Member, MemberPatch, NewMember, OrgRole, Patch};
+use modelgates::{Member, MemberPatch, NewMember, OrgRole, Paged, Patch};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::App;
 use crate::error::ApiError;
 use crate::extract::{Body, Id, Me, Params, Query};
+use crate::reply::{Created, Data, Deleted, Reply};
 use crate::workspaces::{PageQuery, present};
-use crate::{App, json};
 
-pub(crate) fn routes() -> Router<App> {
-    Router::new()
-        .route("/organization/members", get(list).post(add))
-        .route(
+pub(crate) fn routes() -> ApiRouter<App> {
+    ApiRouter::new()
+        .api_route(
+            "/organization/members",
+            get_with(list, |o| {
+                o.id("listOrganizationMembers")
+                    .summary("List the organization's members")
+            })
+            .post_with(add, |o| {
+                o.id("addOrganizationMember")
+                    .summary("Add a member to the organization")
+            }),
+        )
+        .api_route(
             "/organization/members/{user_id}",
-            get(get_one).patch(update).delete(remove),
+            get_with(get_one, |o| {
+                o.id("getOrganizationMember").summary("Get a member")
+            })
+            .patch_with(update, |o| {
+                o.id("updateOrganizationMember")
+                    .summary("Change a member's email, names or role (absent keeps, null clears)")
+            })
+            .delete_with(remove, |o| {
+                o.id("removeOrganizationMember")
+                    .summary("Remove a member from the organization")
+            }),
         )
 }
 
 /// An organization member as the SDKs read it; `id` is the member's user id.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "OrganizationMember")]
 struct MemberBody {
     id: String,
     email: String,
@@ -47,9 +68,9 @@ impl From<Member> for MemberBody {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct AddBody {
+struct MemberAdd {
     /// The user id (`user_…`-style: letters, digits, `_`, `-`).
     id: String,
     email: String,
@@ -65,8 +86,8 @@ struct AddBody {
 async fn add(
     State(app): State<App>,
     Me(me): Me,
-    Body(b): Body<AddBody>,
-) -> Result<Response, ApiError> {
+    Body(b): Body<MemberAdd>,
+) -> Result<Created<Data<MemberBody>>, ApiError> {
     let new = NewMember {
         user_id: b.id,
         email: b.email,
@@ -75,27 +96,21 @@ async fn add(
         role: b.role,
     };
     let m = app.write(me, move |g, c| g.member_add(c, new)).await?;
-    Ok(json(
-        StatusCode::CREATED,
-        &serde_json::json!({ "data": MemberBody::from(m) }),
-    ))
+    Ok(Data::created(MemberBody::from(m)))
 }
 
 async fn get_one(
     State(app): State<App>,
     Me(me): Me,
     Params(user): Id,
-) -> Result<Response, ApiError> {
+) -> Result<Reply<Data<MemberBody>>, ApiError> {
     let m = app.gates.member_get(&me, &user)?;
-    Ok(json(
-        StatusCode::OK,
-        &serde_json::json!({ "data": MemberBody::from(m) }),
-    ))
+    Ok(Data::reply(MemberBody::from(m)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct UpdateBody {
+struct MemberUpdate {
     #[serde(default, deserialize_with = "present")]
     email: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
@@ -122,8 +137,8 @@ async fn update(
     State(app): State<App>,
     Me(me): Me,
     Params(user): Id,
-    Body(b): Body<UpdateBody>,
-) -> Result<Response, ApiError> {
+    Body(b): Body<MemberUpdate>,
+) -> Result<Reply<Data<MemberBody>>, ApiError> {
     let p = MemberPatch {
         email: not_null("email", b.email)?,
         first_name: Patch::from(b.first_name),
@@ -133,33 +148,27 @@ async fn update(
     let m = app
         .write(me, move |g, c| g.member_update(c, &user, p))
         .await?;
-    Ok(json(
-        StatusCode::OK,
-        &serde_json::json!({ "data": MemberBody::from(m) }),
-    ))
+    Ok(Data::reply(MemberBody::from(m)))
 }
 
 async fn remove(
     State(app): State<App>,
     Me(me): Me,
     Params(user): Id,
-) -> Result<Response, ApiError> {
+) -> Result<Reply<Deleted>, ApiError> {
     app.write(me, move |g, c| g.member_remove(c, &user)).await?;
-    Ok(json(
-        StatusCode::OK,
-        &serde_json::json!({ "deleted": true }),
-    ))
+    Ok(Deleted::reply())
 }
 
 async fn list(
     State(app): State<App>,
     Me(me): Me,
     Query(q): Query<PageQuery>,
-) -> Result<Response, ApiError> {
+) -> Result<Reply<Paged<MemberBody>>, ApiError> {
     let listed = app.gates.member_list(&me, q.page()?)?;
     let data: Vec<MemberBody> = listed.data.into_iter().map(MemberBody::from).collect();
-    Ok(json(
-        StatusCode::OK,
-        &serde_json::json!({ "data": data, "total_count": listed.total_count }),
-    ))
+    Ok(Reply(Paged {
+        data,
+        total_count: listed.total_count,
+    }))
 }

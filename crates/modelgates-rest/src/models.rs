@@ -5,32 +5,65 @@
 
 use std::collections::BTreeMap;
 
-use axum::Router;
+use aide::axum::ApiRouter;
+use aide::axum::routing::{get_with, put_with};
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::Response;
-use axum::routing::{get, put};
-use modelgates::{ModelFilter, ModelStatus, NewModel, Page};
-use serde::Deserialize;
+use modelgates::{Model, ModelFilter, ModelStatus, NewModel, Page, Paged};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
+use crate::App;
 use crate::error::ApiError;
 use crate::extract::{Body, Me, Params, Query};
-use crate::{App, json};
+use crate::reply::{Created, Reply};
 
-pub(crate) fn routes() -> Router<App> {
-    Router::new()
-        .route("/workspaces/{id}/models", get(list).post(register))
-        .route(
-            "/workspaces/{id}/models/{model}",
-            get(get_one).delete(delete),
+pub(crate) fn routes() -> ApiRouter<App> {
+    ApiRouter::new()
+        .api_route(
+            "/workspaces/{id}/models",
+            get_with(list, |o| {
+                o.id("listModels").summary(
+                    "List a workspace's model catalog (seed 003), filtered by provider, status \
+                     and label selector",
+                )
+            })
+            .post_with(register, |o| {
+                o.id("registerModel")
+                    .summary("Register a custom model in a workspace's catalog")
+            }),
         )
-        .route("/workspaces/{id}/models/{model}/status", put(set_status))
+        .api_route(
+            "/workspaces/{id}/models/{model}",
+            get_with(get_one, |o| o.id("getModel").summary("Get a model"))
+                .delete_with(delete, |o| {
+                    o.id("deleteModel").summary("Delete a custom model")
+                }),
+        )
+        .api_route(
+            "/workspaces/{id}/models/{model}/status",
+            put_with(set_status, |o| {
+                o.id("setModelStatus")
+                    .summary("Enable or disable a model in a workspace")
+            }),
+        )
 }
 
-#[derive(Debug, Deserialize)]
+/// A deleted model: `{"deleted": true, "data": <the model as it was>}`.
+#[derive(Debug, Serialize, JsonSchema)]
+struct ModelDeleted {
+    /// Always `true`.
+    deleted: bool,
+    data: Model,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct ListQuery {
+struct ModelListQuery {
+    /// How many to skip (default 0).
+    #[schemars(range(min = 0))]
     offset: Option<i64>,
+    /// How many to answer, 1 to 100 (default 50).
+    #[schemars(range(min = 1, max = 100))]
     limit: Option<i64>,
     /// Only this provider.
     provider: Option<String>,
@@ -44,8 +77,8 @@ async fn list(
     State(app): State<App>,
     Me(me): Me,
     Params(workspace): Params<String>,
-    Query(q): Query<ListQuery>,
-) -> Result<Response, ApiError> {
+    Query(q): Query<ModelListQuery>,
+) -> Result<Reply<Paged<Model>>, ApiError> {
     let page = Page::new(q.offset, q.limit)?;
     let filter = ModelFilter {
         provider: q.provider,
@@ -55,21 +88,21 @@ async fn list(
     let listed = app
         .gates
         .model_list(&me, workspace.as_str(), &filter, page)?;
-    Ok(json(StatusCode::OK, &listed))
+    Ok(Reply(listed))
 }
 
 async fn get_one(
     State(app): State<App>,
     Me(me): Me,
     Params((workspace, model)): Params<(String, String)>,
-) -> Result<Response, ApiError> {
+) -> Result<Reply<Model>, ApiError> {
     let m = app.gates.model_get(&me, workspace.as_str(), &model)?;
-    Ok(json(StatusCode::OK, &m))
+    Ok(Reply(m))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct StatusBody {
+struct ModelStatusBody {
     status: ModelStatus,
 }
 
@@ -77,20 +110,20 @@ async fn set_status(
     State(app): State<App>,
     Me(me): Me,
     Params((workspace, model)): Params<(String, String)>,
-    Body(b): Body<StatusBody>,
-) -> Result<Response, ApiError> {
+    Body(b): Body<ModelStatusBody>,
+) -> Result<Reply<Model>, ApiError> {
     let m = app
         .write(me, move |g, c| {
             g.model_set_status(c, workspace.as_str(), &model, b.status)
         })
         .await?;
-    Ok(json(StatusCode::OK, &m))
+    Ok(Reply(m))
 }
 
 /// A custom model, in the seed's camelCase.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct RegisterBody {
+struct ModelRegister {
     provider: String,
     family: String,
     #[serde(default)]
@@ -111,8 +144,8 @@ async fn register(
     State(app): State<App>,
     Me(me): Me,
     Params(workspace): Params<String>,
-    Body(b): Body<RegisterBody>,
-) -> Result<Response, ApiError> {
+    Body(b): Body<ModelRegister>,
+) -> Result<Created<Model>, ApiError> {
     let new = NewModel {
         provider: b.provider,
         family: b.family,
@@ -127,21 +160,21 @@ async fn register(
     let m = app
         .write(me, move |g, c| g.model_register(c, workspace.as_str(), new))
         .await?;
-    Ok(json(StatusCode::CREATED, &m))
+    Ok(Reply(m))
 }
 
 async fn delete(
     State(app): State<App>,
     Me(me): Me,
     Params((workspace, model)): Params<(String, String)>,
-) -> Result<Response, ApiError> {
+) -> Result<Reply<ModelDeleted>, ApiError> {
     let m = app
         .write(me, move |g, c| {
             g.model_delete(c, workspace.as_str(), &model)
         })
         .await?;
-    Ok(json(
-        StatusCode::OK,
-        &serde_json::json!({ "deleted": true, "data": m }),
-    ))
+    Ok(Reply(ModelDeleted {
+        deleted: true,
+        data: m,
+    }))
 }

@@ -2,25 +2,40 @@
 //! `new_name` / `new_description`), delete (204). A persona is addressed by name or
 //! `persona_…` id.
 
-use axum::Router;
+use aide::axum::ApiRouter;
+use aide::axum::routing::get_with;
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use modelgates::PersonaPatch;
+use modelgates::{Paged, Persona, PersonaPatch};
+use schemars::JsonSchema;
 use serde::Deserialize;
 
+use crate::App;
 use crate::error::ApiError;
 use crate::extract::{Body, Id, Me, Params, Query};
+use crate::reply::{Created, NoContent, Reply};
 use crate::workspaces::PageQuery;
-use crate::{App, json};
 
-pub(crate) fn routes() -> Router<App> {
-    Router::new()
-        .route("/personas", get(list).post(create))
-        .route(
+pub(crate) fn routes() -> ApiRouter<App> {
+    ApiRouter::new()
+        .api_route(
+            "/personas",
+            get_with(list, |o| {
+                o.id("listPersonas").summary("List personas (seed 004)")
+            })
+            .post_with(create, |o| {
+                o.id("createPersona").summary("Create a persona")
+            }),
+        )
+        .api_route(
             "/personas/{persona}",
-            get(get_one).put(update).delete(delete),
+            get_with(get_one, |o| o.id("getPersona").summary("Get a persona"))
+                .put_with(update, |o| {
+                    o.id("updatePersona")
+                        .summary("Rename a persona or change its description")
+                })
+                .delete_with(delete, |o| {
+                    o.id("deletePersona").summary("Delete a persona")
+                }),
         )
 }
 
@@ -28,16 +43,13 @@ async fn list(
     State(app): State<App>,
     Me(me): Me,
     Query(q): Query<PageQuery>,
-) -> Result<Response, ApiError> {
-    Ok(json(
-        StatusCode::OK,
-        &app.gates.persona_list(&me, q.page()?)?,
-    ))
+) -> Result<Reply<Paged<Persona>>, ApiError> {
+    Ok(Reply(app.gates.persona_list(&me, q.page()?)?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateBody {
+struct PersonaCreate {
     name: String,
     description: String,
 }
@@ -45,25 +57,25 @@ struct CreateBody {
 async fn create(
     State(app): State<App>,
     Me(me): Me,
-    Body(b): Body<CreateBody>,
-) -> Result<Response, ApiError> {
+    Body(b): Body<PersonaCreate>,
+) -> Result<Created<Persona>, ApiError> {
     let p = app
         .write(me, move |g, c| g.persona_create(c, &b.name, &b.description))
         .await?;
-    Ok(json(StatusCode::CREATED, &p))
+    Ok(Reply(p))
 }
 
 async fn get_one(
     State(app): State<App>,
     Me(me): Me,
     Params(persona): Id,
-) -> Result<Response, ApiError> {
-    Ok(json(StatusCode::OK, &app.gates.persona_get(&me, &persona)?))
+) -> Result<Reply<Persona>, ApiError> {
+    Ok(Reply(app.gates.persona_get(&me, &persona)?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct UpdateBody {
+struct PersonaUpdate {
     #[serde(default)]
     new_name: Option<String>,
     #[serde(default)]
@@ -74,8 +86,8 @@ async fn update(
     State(app): State<App>,
     Me(me): Me,
     Params(persona): Id,
-    Body(b): Body<UpdateBody>,
-) -> Result<Response, ApiError> {
+    Body(b): Body<PersonaUpdate>,
+) -> Result<Reply<Persona>, ApiError> {
     let patch = PersonaPatch {
         new_name: b.new_name,
         new_description: b.new_description,
@@ -83,15 +95,15 @@ async fn update(
     let p = app
         .write(me, move |g, c| g.persona_update(c, &persona, patch))
         .await?;
-    Ok(json(StatusCode::OK, &p))
+    Ok(Reply(p))
 }
 
 async fn delete(
     State(app): State<App>,
     Me(me): Me,
     Params(persona): Id,
-) -> Result<Response, ApiError> {
+) -> Result<NoContent, ApiError> {
     app.write(me, move |g, c| g.persona_delete(c, &persona))
         .await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    Ok(NoContent)
 }

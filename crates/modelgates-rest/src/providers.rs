@@ -4,29 +4,58 @@
 //! (empty, or the provider type's endpoint), as in the seed's samples; `id` is assigned by the
 //! server, so a client's `id` is ignored.
 
-use axum::Router;
+use aide::axum::ApiRouter;
+use aide::axum::routing::{get_with, put_with};
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, put};
-use modelgates::{AuthType, NewProvider, Patch, ProviderPatch, ProviderType, Secret};
+use modelgates::{
+    AuthType, NewProvider, Paged, Patch, Provider, ProviderDeleted, ProviderPatch, ProviderType,
+    Secret,
+};
+use schemars::JsonSchema;
 use serde::Deserialize;
 
+use crate::App;
 use crate::error::ApiError;
 use crate::extract::{Body, Id, Me, Params, Query};
+use crate::reply::{Created, NoContent, Reply};
 use crate::workspaces::PageQuery;
-use crate::{App, json};
 
-pub(crate) fn routes() -> Router<App> {
-    Router::new()
-        .route("/provider-endpoints", get(list).post(add))
-        .route(
-            "/provider-endpoints/{provider}",
-            get(get_one).put(update).delete(delete),
+pub(crate) fn routes() -> ApiRouter<App> {
+    ApiRouter::new()
+        .api_route(
+            "/provider-endpoints",
+            get_with(list, |o| {
+                o.id("listProviderEndpoints")
+                    .summary("List provider endpoints (seed 004)")
+            })
+            .post_with(add, |o| {
+                o.id("addProviderEndpoint").summary(
+                    "Add a provider endpoint; \"\" for endpoint or description means the default",
+                )
+            }),
         )
-        .route(
+        .api_route(
+            "/provider-endpoints/{provider}",
+            get_with(get_one, |o| {
+                o.id("getProviderEndpoint")
+                    .summary("Get a provider endpoint")
+            })
+            .put_with(update, |o| {
+                o.id("updateProviderEndpoint")
+                    .summary("Replace a provider endpoint (its auth material is kept)")
+            })
+            .delete_with(delete, |o| {
+                o.id("deleteProviderEndpoint").summary(
+                    "Delete a provider endpoint (refused while mux rules use it, unless cascade)",
+                )
+            }),
+        )
+        .api_route(
             "/provider-endpoints/{provider}/auth-material",
-            put(auth_material),
+            put_with(auth_material, |o| {
+                o.id("setProviderAuthMaterial")
+                    .summary("Set a provider endpoint's auth type and API key (write-only)")
+            }),
         )
 }
 
@@ -34,9 +63,9 @@ async fn list(
     State(app): State<App>,
     Me(me): Me,
     Query(q): Query<PageQuery>,
-) -> Result<Response, ApiError> {
+) -> Result<Reply<Paged<Provider>>, ApiError> {
     let listed = app.gates.provider_list(&me, q.page()?)?;
-    Ok(json(StatusCode::OK, &listed))
+    Ok(Reply(listed))
 }
 
 /// `""` (the seed's default) and `null` both mean "not given".
@@ -44,9 +73,9 @@ fn given(v: Option<String>) -> Option<String> {
     v.filter(|s| !s.is_empty())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct AddBody {
+struct ProviderAdd {
     /// Assigned by the server; a given value is ignored (the seed's samples send `""`).
     #[serde(default)]
     #[allow(dead_code)]
@@ -66,8 +95,8 @@ struct AddBody {
 async fn add(
     State(app): State<App>,
     Me(me): Me,
-    Body(b): Body<AddBody>,
-) -> Result<Response, ApiError> {
+    Body(b): Body<ProviderAdd>,
+) -> Result<Created<Provider>, ApiError> {
     let new = NewProvider {
         name: b.name,
         description: given(b.description),
@@ -77,24 +106,21 @@ async fn add(
         api_key: b.api_key.map(Secret::new),
     };
     let p = app.write(me, move |g, c| g.provider_add(c, new)).await?;
-    Ok(json(StatusCode::CREATED, &p))
+    Ok(Reply(p))
 }
 
 async fn get_one(
     State(app): State<App>,
     Me(me): Me,
     Params(provider): Id,
-) -> Result<Response, ApiError> {
-    Ok(json(
-        StatusCode::OK,
-        &app.gates.provider_get(&me, &provider)?,
-    ))
+) -> Result<Reply<Provider>, ApiError> {
+    Ok(Reply(app.gates.provider_get(&me, &provider)?))
 }
 
 /// The whole endpoint, as the seed's `ProviderEndpoint` (no API key: see auth-material).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct UpdateBody {
+struct ProviderUpdate {
     #[serde(default)]
     #[allow(dead_code)]
     id: Option<String>,
@@ -114,8 +140,8 @@ async fn update(
     State(app): State<App>,
     Me(me): Me,
     Params(provider): Id,
-    Body(b): Body<UpdateBody>,
-) -> Result<Response, ApiError> {
+    Body(b): Body<ProviderUpdate>,
+) -> Result<Reply<Provider>, ApiError> {
     let p = ProviderPatch {
         name: Some(b.name),
         description: given(b.description).map_or(Patch::Clear, Patch::Set),
@@ -142,12 +168,12 @@ async fn update(
             g.provider_update(c, &provider, p)
         })
         .await?;
-    Ok(json(StatusCode::OK, &updated))
+    Ok(Reply(updated))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct DeleteQuery {
+struct ProviderDeleteQuery {
     /// Also remove the mux rules that use the provider (default false: refused while rules use
     /// it).
     #[serde(default)]
@@ -158,17 +184,17 @@ async fn delete(
     State(app): State<App>,
     Me(me): Me,
     Params(provider): Id,
-    Query(q): Query<DeleteQuery>,
-) -> Result<Response, ApiError> {
+    Query(q): Query<ProviderDeleteQuery>,
+) -> Result<Reply<ProviderDeleted>, ApiError> {
     let deleted = app
         .write(me, move |g, c| g.provider_delete(c, &provider, q.cascade))
         .await?;
-    Ok(json(StatusCode::OK, &deleted))
+    Ok(Reply(deleted))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct AuthBody {
+struct AuthMaterial {
     auth_type: AuthType,
     #[serde(default)]
     api_key: Option<String>,
@@ -178,11 +204,11 @@ async fn auth_material(
     State(app): State<App>,
     Me(me): Me,
     Params(provider): Id,
-    Body(b): Body<AuthBody>,
-) -> Result<Response, ApiError> {
+    Body(b): Body<AuthMaterial>,
+) -> Result<NoContent, ApiError> {
     app.write(me, move |g, c| {
         g.provider_set_auth(c, &provider, b.auth_type, b.api_key.map(Secret::new), None)
     })
     .await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    Ok(NoContent)
 }

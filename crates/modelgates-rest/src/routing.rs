@@ -5,42 +5,97 @@
 //! `POST /workspaces/archive/{name}/recover`, `POST /workspaces/{name}/archive`), and route
 //! resolution (`POST /workspaces/{name}/route`).
 
-use axum::Router;
+use aide::axum::ApiRouter;
+use aide::axum::routing::{get_with, post_with};
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use modelgates::{MatcherType, NewMuxRule, Page, ProviderType, RequestKind, WorkspaceFilter};
+use modelgates::{
+    MatcherType, NewMuxRule, Page, ProviderType, RequestKind, Route, WorkspaceFilter,
+};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::App;
 use crate::error::ApiError;
 use crate::extract::{Body, Id, Me, Params};
-use crate::{App, json};
+use crate::reply::{NoContent, Reply};
 
 /// The workspace lifecycle (the `workspaces` toolset, as in MCP).
-pub(crate) fn lifecycle_routes() -> Router<App> {
-    Router::new()
-        .route("/workspaces/active", get(active).post(activate))
-        .route("/workspaces/archive", get(archived))
-        .route("/workspaces/archive/{id}/recover", post(recover))
-        .route("/workspaces/{id}/archive", post(archive))
+pub(crate) fn lifecycle_routes() -> ApiRouter<App> {
+    ApiRouter::new()
+        .api_route(
+            "/workspaces/active",
+            get_with(active, |o| {
+                o.id("getActiveWorkspace")
+                    .summary("The active workspace (seed 004)")
+            })
+            .post_with(activate, |o| {
+                o.id("activateWorkspace")
+                    .summary("Make a workspace the active one")
+            }),
+        )
+        .api_route(
+            "/workspaces/archive",
+            get_with(archived, |o| {
+                o.id("listArchivedWorkspaces")
+                    .summary("List archived workspaces")
+            }),
+        )
+        .api_route(
+            "/workspaces/archive/{id}/recover",
+            post_with(recover, |o| {
+                o.id("recoverWorkspace")
+                    .summary("Restore an archived workspace")
+            }),
+        )
+        .api_route(
+            "/workspaces/{id}/archive",
+            post_with(archive, |o| {
+                o.id("archiveWorkspace")
+                    .summary("Archive a workspace (never the active or default one)")
+            }),
+        )
 }
 
 /// Mux rules, custom instructions and route resolution (the `routing` toolset).
-pub(crate) fn routes() -> Router<App> {
-    Router::new()
-        .route("/workspaces/{id}/muxes", get(muxes).put(set_muxes))
-        .route(
-            "/workspaces/{id}/custom-instructions",
-            get(instructions)
-                .put(set_instructions)
-                .delete(clear_instructions),
+pub(crate) fn routes() -> ApiRouter<App> {
+    ApiRouter::new()
+        .api_route(
+            "/workspaces/{id}/muxes",
+            get_with(muxes, |o| {
+                o.id("getMuxRules")
+                    .summary("A workspace's mux rules, in order (a bare JSON array)")
+            })
+            .put_with(set_muxes, |o| {
+                o.id("setMuxRules")
+                    .summary("Replace a workspace's mux rules (a bare JSON array)")
+            }),
         )
-        .route("/workspaces/{id}/route", post(route))
+        .api_route(
+            "/workspaces/{id}/custom-instructions",
+            get_with(instructions, |o| {
+                o.id("getCustomInstructions")
+                    .summary("A workspace's custom instructions")
+            })
+            .put_with(set_instructions, |o| {
+                o.id("setCustomInstructions")
+                    .summary("Set a workspace's custom instructions")
+            })
+            .delete_with(clear_instructions, |o| {
+                o.id("clearCustomInstructions")
+                    .summary("Clear a workspace's custom instructions")
+            }),
+        )
+        .api_route(
+            "/workspaces/{id}/route",
+            post_with(route, |o| {
+                o.id("resolveRoute")
+                    .summary("Resolve which provider and model a request of this workspace goes to")
+            }),
+        )
 }
 
 /// A mux rule as CodeGate's API reads and writes it.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct MuxRuleBody {
     /// The provider endpoint's name (or `prov_…` id).
@@ -78,10 +133,14 @@ impl From<modelgates::MuxRule> for MuxRuleBody {
     }
 }
 
-async fn muxes(State(app): State<App>, Me(me): Me, Params(ws): Id) -> Result<Response, ApiError> {
+async fn muxes(
+    State(app): State<App>,
+    Me(me): Me,
+    Params(ws): Id,
+) -> Result<Reply<Vec<MuxRuleBody>>, ApiError> {
     let rules = app.gates.workspace_mux_get(&me, Some(&ws))?;
     let body: Vec<MuxRuleBody> = rules.rules.into_iter().map(MuxRuleBody::from).collect();
-    Ok(json(StatusCode::OK, &body))
+    Ok(Reply(body))
 }
 
 async fn set_muxes(
@@ -89,16 +148,16 @@ async fn set_muxes(
     Me(me): Me,
     Params(ws): Id,
     Body(rules): Body<Vec<MuxRuleBody>>,
-) -> Result<Response, ApiError> {
+) -> Result<NoContent, ApiError> {
     let rules: Vec<NewMuxRule> = rules.into_iter().map(MuxRuleBody::into_new).collect();
     app.write(me, move |g, c| {
         g.workspace_mux_set(c, Some(&ws), &rules, None)
     })
     .await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    Ok(NoContent)
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Prompt {
     prompt: String,
@@ -108,14 +167,11 @@ async fn instructions(
     State(app): State<App>,
     Me(me): Me,
     Params(ws): Id,
-) -> Result<Response, ApiError> {
+) -> Result<Reply<Prompt>, ApiError> {
     let i = app.gates.workspace_instructions_get(&me, Some(&ws))?;
-    Ok(json(
-        StatusCode::OK,
-        &Prompt {
-            prompt: i.custom_instructions.unwrap_or_default(),
-        },
-    ))
+    Ok(Reply(Prompt {
+        prompt: i.custom_instructions.unwrap_or_default(),
+    }))
 }
 
 async fn set_instructions(
@@ -123,42 +179,50 @@ async fn set_instructions(
     Me(me): Me,
     Params(ws): Id,
     Body(b): Body<Prompt>,
-) -> Result<Response, ApiError> {
+) -> Result<NoContent, ApiError> {
     app.write(me, move |g, c| {
         g.workspace_instructions_set(c, Some(&ws), Some(&b.prompt))
     })
     .await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    Ok(NoContent)
 }
 
 async fn clear_instructions(
     State(app): State<App>,
     Me(me): Me,
     Params(ws): Id,
-) -> Result<Response, ApiError> {
+) -> Result<NoContent, ApiError> {
     app.write(me, move |g, c| {
         g.workspace_instructions_set(c, Some(&ws), None)
     })
     .await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    Ok(NoContent)
+}
+
+/// `{"workspaces": […]}`, CodeGate's list of short workspaces.
+#[derive(Debug, Serialize, JsonSchema)]
+struct Shorts {
+    workspaces: Vec<Short>,
 }
 
 /// `{name, is_active}`, CodeGate's short form of a workspace (`name` is the slug).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 struct Short {
     name: String,
     is_active: bool,
 }
 
-async fn active(State(app): State<App>, Me(me): Me) -> Result<Response, ApiError> {
+async fn active(State(app): State<App>, Me(me): Me) -> Result<Reply<Shorts>, ApiError> {
     let ws = app.gates.workspace_active(&me)?;
-    Ok(json(
-        StatusCode::OK,
-        &serde_json::json!({ "workspaces": [Short { name: ws.slug, is_active: true }] }),
-    ))
+    Ok(Reply(Shorts {
+        workspaces: vec![Short {
+            name: ws.slug,
+            is_active: true,
+        }],
+    }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct NameBody {
     name: String,
@@ -168,13 +232,13 @@ async fn activate(
     State(app): State<App>,
     Me(me): Me,
     Body(b): Body<NameBody>,
-) -> Result<Response, ApiError> {
+) -> Result<NoContent, ApiError> {
     app.write(me, move |g, c| g.workspace_activate(c, &b.name))
         .await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    Ok(NoContent)
 }
 
-async fn archived(State(app): State<App>, Me(me): Me) -> Result<Response, ApiError> {
+async fn archived(State(app): State<App>, Me(me): Me) -> Result<Reply<Shorts>, ApiError> {
     let filter = WorkspaceFilter {
         include_archived: true,
         ..Default::default()
@@ -200,25 +264,30 @@ async fn archived(State(app): State<App>, Me(me): Me) -> Result<Response, ApiErr
             break;
         }
     }
-    Ok(json(
-        StatusCode::OK,
-        &serde_json::json!({ "workspaces": out }),
-    ))
+    Ok(Reply(Shorts { workspaces: out }))
 }
 
-async fn recover(State(app): State<App>, Me(me): Me, Params(ws): Id) -> Result<Response, ApiError> {
+async fn recover(
+    State(app): State<App>,
+    Me(me): Me,
+    Params(ws): Id,
+) -> Result<NoContent, ApiError> {
     app.write(me, move |g, c| g.workspace_restore(c, &ws))
         .await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    Ok(NoContent)
 }
 
-async fn archive(State(app): State<App>, Me(me): Me, Params(ws): Id) -> Result<Response, ApiError> {
+async fn archive(
+    State(app): State<App>,
+    Me(me): Me,
+    Params(ws): Id,
+) -> Result<NoContent, ApiError> {
     app.write(me, move |g, c| g.workspace_archive(c, &ws))
         .await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    Ok(NoContent)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RouteBody {
     /// `chat` (default) or `fim`.
@@ -234,8 +303,8 @@ async fn route(
     Me(me): Me,
     Params(ws): Id,
     Body(b): Body<RouteBody>,
-) -> Result<Response, ApiError> {
+) -> Result<Reply<Route>, ApiError> {
     let kind = b.request_type.unwrap_or(RequestKind::Chat);
     let route = app.gates.route_resolve(&me, Some(&ws), kind, &b.files)?;
-    Ok(json(StatusCode::OK, &route))
+    Ok(Reply(route))
 }

@@ -4,31 +4,61 @@
 //! (`POST /workspaces/{id}/usage`: one record or a batch of up to 1,000, idempotent by
 //! `request_id`; 201 with the records, `duplicate: true` for a repeated request id).
 
-use axum::Router;
+use aide::axum::ApiRouter;
+use aide::axum::routing::{get_with, post_with};
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::Response;
-use axum::routing::get;
 use chrono::{DateTime, Utc};
 use modelgates::{
-    Alert, AlertCategory, CodeSnippet, MessageFilter, NewConversation, NewUsage, RequestKind,
+    Alert, AlertCategory, AlertEntry, CodeSnippet, Conversation, MessageFilter, MessagesPage,
+    NewConversation, NewUsage, Recorded, RequestKind, TokenUsage,
 };
+use schemars::JsonSchema;
 use serde::Deserialize;
 
+use crate::App;
 use crate::error::ApiError;
 use crate::extract::{Body, Id, Me, Params, Query, decode_value};
-use crate::{App, json};
+use crate::reply::{Created, Data, Reply};
 
-pub(crate) fn routes() -> Router<App> {
-    Router::new()
-        .route("/workspaces/{id}/token-usage", get(token_usage))
-        .route("/workspaces/{id}/messages", get(messages))
-        .route("/workspaces/{id}/messages/{message}", get(message))
-        .route("/workspaces/{id}/alerts", get(alerts))
-        .route("/workspaces/{id}/usage", axum::routing::post(record))
+pub(crate) fn routes() -> ApiRouter<App> {
+    ApiRouter::new()
+        .api_route(
+            "/workspaces/{id}/token-usage",
+            get_with(token_usage, |o| {
+                o.id("getTokenUsage")
+                    .summary("A workspace's token usage and cost over a time range")
+            }),
+        )
+        .api_route(
+            "/workspaces/{id}/messages",
+            get_with(messages, |o| {
+                o.id("listMessages")
+                    .summary("A workspace's conversations, newest first, with their alerts")
+            }),
+        )
+        .api_route(
+            "/workspaces/{id}/messages/{message}",
+            get_with(message, |o| o.id("getMessage").summary("One conversation")),
+        )
+        .api_route(
+            "/workspaces/{id}/alerts",
+            get_with(alerts, |o| {
+                o.id("listAlerts")
+                    .summary("A workspace's alerts, newest first (secrets redacted)")
+            }),
+        )
+        .api_route(
+            "/workspaces/{id}/usage",
+            post_with(record, |o| {
+                o.id("recordUsage").summary(
+                    "Record usage: one record or a batch of up to 1,000, idempotent by \
+                     request_id",
+                )
+            }),
+        )
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RangeQuery {
     /// Start of the range, inclusive (RFC 3339).
@@ -42,15 +72,19 @@ async fn token_usage(
     Me(me): Me,
     Params(ws): Id,
     Query(q): Query<RangeQuery>,
-) -> Result<Response, ApiError> {
+) -> Result<Reply<TokenUsage>, ApiError> {
     let usage = app.gates.workspace_usage(&me, Some(&ws), q.from, q.to)?;
-    Ok(json(StatusCode::OK, &usage))
+    Ok(Reply(usage))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct MessagesQuery {
+    /// The page, from 1 (default 1).
+    #[schemars(range(min = 1))]
     page: Option<u64>,
+    /// Items per page, 1 to 100 (default 50).
+    #[schemars(range(min = 1, max = 100))]
     page_size: Option<u64>,
     /// Comma-separated chat ids.
     filter_by_ids: Option<String>,
@@ -74,7 +108,7 @@ async fn messages(
     Me(me): Me,
     Params(ws): Id,
     Query(q): Query<MessagesQuery>,
-) -> Result<Response, ApiError> {
+) -> Result<Reply<MessagesPage>, ApiError> {
     let filter = MessageFilter {
         chat_ids: list(q.filter_by_ids),
         trigger_types: list(q.filter_by_alert_trigger_types),
@@ -82,22 +116,26 @@ async fn messages(
     let page = app
         .gates
         .workspace_messages_list(&me, Some(&ws), &filter, q.page, q.page_size)?;
-    Ok(json(StatusCode::OK, &page))
+    Ok(Reply(page))
 }
 
 async fn message(
     State(app): State<App>,
     Me(me): Me,
     Params((ws, id)): Params<(String, String)>,
-) -> Result<Response, ApiError> {
+) -> Result<Reply<Conversation>, ApiError> {
     let c = app.gates.workspace_message_get(&me, Some(&ws), &id)?;
-    Ok(json(StatusCode::OK, &c))
+    Ok(Reply(c))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct AlertsQuery {
+    /// The page, from 1 (default 1).
+    #[schemars(range(min = 1))]
     page: Option<u64>,
+    /// Items per page, 1 to 100 (default 50).
+    #[schemars(range(min = 1, max = 100))]
     page_size: Option<u64>,
 }
 
@@ -106,15 +144,15 @@ async fn alerts(
     Me(me): Me,
     Params(ws): Id,
     Query(q): Query<AlertsQuery>,
-) -> Result<Response, ApiError> {
+) -> Result<Reply<Vec<AlertEntry>>, ApiError> {
     let page = app
         .gates
         .workspace_alerts_list(&me, Some(&ws), q.page, q.page_size)?;
-    Ok(json(StatusCode::OK, &page.data))
+    Ok(Reply(page.data))
 }
 
 /// One request's usage, as a gateway reports it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct UsageBody {
     /// The gateway's id of the request: recording it again changes nothing.
@@ -136,7 +174,7 @@ struct UsageBody {
     alerts: Vec<AlertBody>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ConversationBody {
     #[serde(default)]
@@ -150,7 +188,7 @@ struct ConversationBody {
     answer_message_id: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct AlertBody {
     trigger_type: String,
@@ -161,7 +199,7 @@ struct AlertBody {
     code_snippet: Option<SnippetBody>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct SnippetBody {
     code: String,
@@ -209,12 +247,37 @@ impl UsageBody {
     }
 }
 
+/// The body of `POST /workspaces/{id}/usage`, kept as JSON until [`record`] decodes it; its
+/// schema is [`UsageSchema`]'s.
+#[derive(Debug, Deserialize)]
+#[serde(transparent)]
+struct UsageRecords(serde_json::Value);
+
+/// One usage record, or a batch of them.
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum UsageSchema {
+    One(Box<UsageBody>),
+    Batch(Vec<UsageBody>),
+}
+
+impl JsonSchema for UsageRecords {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "UsageRecords".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        UsageSchema::json_schema(generator)
+    }
+}
+
 async fn record(
     State(app): State<App>,
     Me(me): Me,
     Params(ws): Id,
-    Body(records): Body<serde_json::Value>,
-) -> Result<Response, ApiError> {
+    Body(UsageRecords(records)): Body<UsageRecords>,
+) -> Result<Created<Data<Vec<Recorded>>>, ApiError> {
     // Decoded in two steps so a bad field is named (`body[3].input_tokens`), which an untagged
     // enum cannot do.
     let batch: Vec<UsageBody> = match records {
@@ -225,8 +288,5 @@ async fn record(
     let recorded = app
         .write(me, move |g, c| g.usage_record_batch(c, &batch))
         .await?;
-    Ok(json(
-        StatusCode::CREATED,
-        &serde_json::json!({ "data": recorded }),
-    ))
+    Ok(Data::created(recorded))
 }

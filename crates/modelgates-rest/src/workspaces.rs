@@ -3,43 +3,86 @@
 
 use std::collections::BTreeMap;
 
-use axum::Router;
+use aide::axum::ApiRouter;
+use aide::axum::routing::{get_with, post_with};
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::Response;
-use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use modelgates::{
-    Caller, Error, ModelGates, NewWorkspace, Page, Patch, ProviderSort, Workspace, WorkspaceFilter,
-    WorkspaceId, WorkspacePatch,
+    BulkAdded, BulkRemoved, Caller, Error, ModelGates, NewWorkspace, Page, Paged, Patch,
+    ProviderSort, Workspace, WorkspaceFilter, WorkspaceId, WorkspaceMember, WorkspacePatch,
 };
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::App;
 use crate::error::ApiError;
 use crate::extract::{Body, Id, Me, Params, Query};
-use crate::{App, json};
+use crate::reply::{Created, Data, Deleted, Reply};
 
-pub(crate) fn routes() -> Router<App> {
-    Router::new()
-        .route("/workspaces", get(list).post(create))
-        .route(
+pub(crate) fn routes() -> ApiRouter<App> {
+    ApiRouter::new()
+        .api_route(
+            "/workspaces",
+            get_with(list, |o| {
+                o.id("listWorkspaces")
+                    .summary("List workspaces (seeds 000-002)")
+            })
+            .post_with(create, |o| {
+                o.id("createWorkspace")
+                    .summary("Create a workspace (seeds 000-002)")
+            }),
+        )
+        .api_route(
             "/workspaces/{id}",
-            get(get_one).patch(update).put(replace).delete(delete),
+            get_with(get_one, |o| o.id("getWorkspace").summary("Get a workspace"))
+                .patch_with(update, |o| {
+                    o.id("updateWorkspace")
+                        .summary("Update a workspace; absent fields are kept, null clears")
+                })
+                .put_with(replace, |o| {
+                    o.id("replaceWorkspace").summary(
+                        "Seed 004's Update Workspace: set the slug and, with config, replace \
+                         custom instructions and mux rules in one transaction",
+                    )
+                })
+                .delete_with(delete, |o| {
+                    o.id("deleteWorkspace")
+                        .summary("Delete a workspace (never the default one)")
+                }),
         )
 }
 
 /// Workspace membership (the `members` toolset, as in MCP).
-pub(crate) fn member_routes() -> Router<App> {
-    Router::new()
-        .route("/workspaces/{id}/members", get(members_list))
-        .route("/workspaces/{id}/members/add", post(members_add))
-        .route("/workspaces/{id}/members/remove", post(members_remove))
+pub(crate) fn member_routes() -> ApiRouter<App> {
+    ApiRouter::new()
+        .api_route(
+            "/workspaces/{id}/members",
+            get_with(members_list, |o| {
+                o.id("listWorkspaceMembers")
+                    .summary("List a workspace's members")
+            }),
+        )
+        .api_route(
+            "/workspaces/{id}/members/add",
+            post_with(members_add, |o| {
+                o.id("addWorkspaceMembers")
+                    .summary("Add organization members to a workspace")
+            }),
+        )
+        .api_route(
+            "/workspaces/{id}/members/remove",
+            post_with(members_remove, |o| {
+                o.id("removeWorkspaceMembers")
+                    .summary("Remove members from a workspace")
+            }),
+        )
 }
 
 /// A workspace as the seed SDKs read it: every key present, `null` when unset. ModelGates'
 /// own fields (`labels`, `is_active`, `archived_at`, `revision`, `usage_retention_days`) come
 /// after; the SDKs ignore keys they do not know.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "Workspace")]
 pub(crate) struct WorkspaceBody {
     id: WorkspaceId,
     name: String,
@@ -107,10 +150,14 @@ impl WorkspaceBody {
 }
 
 /// `offset` / `limit` of a list (defaults 0 / 50; `limit` outside 1..100 is a 400).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PageQuery {
+    /// How many to skip (default 0).
+    #[schemars(range(min = 0))]
     offset: Option<i64>,
+    /// How many to answer, 1 to 100 (default 50).
+    #[schemars(range(min = 1, max = 100))]
     limit: Option<i64>,
 }
 
@@ -120,10 +167,14 @@ impl PageQuery {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct ListQuery {
+struct WorkspaceListQuery {
+    /// How many to skip (default 0).
+    #[schemars(range(min = 0))]
     offset: Option<i64>,
+    /// How many to answer, 1 to 100 (default 50).
+    #[schemars(range(min = 1, max = 100))]
     limit: Option<i64>,
     /// Include archived workspaces (default false).
     include_archived: Option<bool>,
@@ -132,8 +183,8 @@ struct ListQuery {
 async fn list(
     State(app): State<App>,
     Me(me): Me,
-    Query(q): Query<ListQuery>,
-) -> Result<Response, ApiError> {
+    Query(q): Query<WorkspaceListQuery>,
+) -> Result<Reply<Paged<WorkspaceBody>>, ApiError> {
     let page = Page::new(q.offset, q.limit)?;
     let filter = WorkspaceFilter {
         include_archived: q.include_archived.unwrap_or(false),
@@ -146,16 +197,16 @@ async fn list(
         .into_iter()
         .map(|w| WorkspaceBody::of(gates, &me, w))
         .collect::<modelgates::Result<Vec<_>>>()?;
-    Ok(json(
-        StatusCode::OK,
-        &serde_json::json!({ "data": data, "total_count": listed.total_count }),
-    ))
+    Ok(Reply(Paged {
+        data,
+        total_count: listed.total_count,
+    }))
 }
 
 /// The body of `POST /workspaces`: the seeds' fields plus ModelGates' own.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateBody {
+struct WorkspaceCreate {
     name: String,
     slug: String,
     #[serde(default)]
@@ -218,8 +269,8 @@ fn numbers(ids: Vec<u64>) -> Vec<String> {
 async fn create(
     State(app): State<App>,
     Me(me): Me,
-    Body(b): Body<CreateBody>,
-) -> Result<Response, ApiError> {
+    Body(b): Body<WorkspaceCreate>,
+) -> Result<Created<Data<WorkspaceBody>>, ApiError> {
     no_guardrails(b.default_guardrail_id.as_ref())?;
     no_server_tools(b.disabled_server_tools.as_ref())?;
     let new = NewWorkspace {
@@ -244,16 +295,17 @@ async fn create(
             WorkspaceBody::of(g, c, w)
         })
         .await?;
-    Ok(json(
-        StatusCode::CREATED,
-        &serde_json::json!({ "data": data }),
-    ))
+    Ok(Data::created(data))
 }
 
-async fn get_one(State(app): State<App>, Me(me): Me, Params(id): Id) -> Result<Response, ApiError> {
+async fn get_one(
+    State(app): State<App>,
+    Me(me): Me,
+    Params(id): Id,
+) -> Result<Reply<Data<WorkspaceBody>>, ApiError> {
     let w = app.gates.workspace_get(&me, &id)?;
     let data = WorkspaceBody::of(&app.gates, &me, w)?;
-    Ok(json(StatusCode::OK, &serde_json::json!({ "data": data })))
+    Ok(Data::reply(data))
 }
 
 /// Deserializes a present field as `Some(value or null)`, so absent and `null` differ.
@@ -263,9 +315,9 @@ pub(crate) fn present<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(
     Option::<T>::deserialize(d).map(Some)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct UpdateBody {
+struct WorkspaceUpdate {
     #[serde(default, deserialize_with = "present")]
     name: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
@@ -305,8 +357,8 @@ async fn update(
     State(app): State<App>,
     Me(me): Me,
     Params(id): Id,
-    Body(b): Body<UpdateBody>,
-) -> Result<Response, ApiError> {
+    Body(b): Body<WorkspaceUpdate>,
+) -> Result<Reply<Data<WorkspaceBody>>, ApiError> {
     no_guardrails(b.default_guardrail_id.as_ref().and_then(Option::as_ref))?;
     no_server_tools(b.disabled_server_tools.as_ref().and_then(Option::as_ref))?;
     let p = WorkspacePatch {
@@ -332,12 +384,12 @@ async fn update(
             WorkspaceBody::of(g, c, w)
         })
         .await?;
-    Ok(json(StatusCode::OK, &serde_json::json!({ "data": data })))
+    Ok(Data::reply(data))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct DeleteQuery {
+struct WorkspaceDeleteQuery {
     /// Sent by SDK 1.3.84 when deleting the default workspace; the default workspace is never
     /// deleted, confirmed or not.
     #[allow(dead_code)]
@@ -348,14 +400,11 @@ async fn delete(
     State(app): State<App>,
     Me(me): Me,
     Params(id): Id,
-    Query(_): Query<DeleteQuery>,
-) -> Result<Response, ApiError> {
+    Query(_): Query<WorkspaceDeleteQuery>,
+) -> Result<Reply<Deleted>, ApiError> {
     app.write(me, move |g, c| g.workspace_delete(c, &id))
         .await?;
-    Ok(json(
-        StatusCode::OK,
-        &serde_json::json!({ "deleted": true }),
-    ))
+    Ok(Deleted::reply())
 }
 
 async fn members_list(
@@ -363,12 +412,12 @@ async fn members_list(
     Me(me): Me,
     Params(id): Id,
     Query(q): Query<PageQuery>,
-) -> Result<Response, ApiError> {
+) -> Result<Reply<Paged<WorkspaceMember>>, ApiError> {
     let listed = app.gates.workspace_members_list(&me, &id, q.page()?)?;
-    Ok(json(StatusCode::OK, &listed))
+    Ok(Reply(listed))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct UserIds {
     user_ids: Vec<String>,
@@ -379,12 +428,12 @@ async fn members_add(
     Me(me): Me,
     Params(id): Id,
     Body(b): Body<UserIds>,
-) -> Result<Response, ApiError> {
+) -> Result<Reply<BulkAdded>, ApiError> {
     let added = app
         .write(me, move |g, c| g.workspace_members_add(c, &id, &b.user_ids))
         .await?;
     // `BulkAdded` is the SDKs' `{added_count, data}`.
-    Ok(json(StatusCode::OK, &added))
+    Ok(Reply(added))
 }
 
 async fn members_remove(
@@ -392,18 +441,18 @@ async fn members_remove(
     Me(me): Me,
     Params(id): Id,
     Body(b): Body<UserIds>,
-) -> Result<Response, ApiError> {
+) -> Result<Reply<BulkRemoved>, ApiError> {
     let removed = app
         .write(me, move |g, c| {
             g.workspace_members_remove(c, &id, &b.user_ids)
         })
         .await?;
     // `BulkRemoved` is the SDKs' `{removed_count}`.
-    Ok(json(StatusCode::OK, &removed))
+    Ok(Reply(removed))
 }
 
 /// Seed 004's `FullWorkspace`: CodeGate's name (ModelGates' slug) and configuration.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct FullWorkspace {
     name: String,
@@ -411,7 +460,7 @@ struct FullWorkspace {
     config: Option<FullConfig>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct FullConfig {
     /// `""` clears the instructions.
@@ -427,7 +476,7 @@ async fn replace(
     Me(me): Me,
     Params(id): Id,
     Body(b): Body<FullWorkspace>,
-) -> Result<Response, ApiError> {
+) -> Result<Reply<FullWorkspace>, ApiError> {
     let mut p = WorkspacePatch {
         slug: Patch::Set(b.name),
         ..Default::default()
@@ -452,18 +501,18 @@ async fn replace(
             let slug = w.slug.clone();
             let instructions = g.workspace_instructions_get(c, Some(&slug))?;
             let rules = g.workspace_mux_get(c, Some(&slug))?;
-            Ok(serde_json::json!({
-                "name": slug,
-                "config": {
-                    "custom_instructions": instructions.custom_instructions.unwrap_or_default(),
-                    "muxing_rules": rules
+            Ok(FullWorkspace {
+                name: slug,
+                config: Some(FullConfig {
+                    custom_instructions: instructions.custom_instructions.unwrap_or_default(),
+                    muxing_rules: rules
                         .rules
                         .into_iter()
                         .map(crate::routing::MuxRuleBody::from)
-                        .collect::<Vec<_>>(),
-                },
-            }))
+                        .collect(),
+                }),
+            })
         })
         .await?;
-    Ok(json(StatusCode::OK, &body))
+    Ok(Reply(body))
 }

@@ -299,6 +299,7 @@ impl Page {
 
 /// One page of a list: `{data, total_count}`.
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schemars", schemars(rename = "{T}Page"))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Paged<T> {
     /// The records of this page.
