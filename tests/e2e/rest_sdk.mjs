@@ -82,6 +82,31 @@ await rejects(errors.BadRequestResponseError,
   "a bad slug is a 400", "slug");
 await rejects(errors.NotFoundResponseError, () => c.workspaces.get({ id: "nope" }), "an unknown workspace is a 404");
 
+// API keys: create (the secret once), usage from a recorded request, update, current key,
+// delete.
+const made = await c.apiKeys.create({ requestBody: { name: "ts-gateway", limit: 5 } });
+check(made.key.startsWith("mg-v1-") && made.data.usage === 0, "create a key: its secret once");
+const hash = made.data.hash;
+const recorded = await fetch(`${base}/workspaces/default/usage`, {
+  method: "POST",
+  headers: { Authorization: `Bearer ${key}`, "Content-Type": "application/json" },
+  body: JSON.stringify({ request_id: "ts-1", provider: "openai", model: "gpt-5",
+    input_tokens: 2000000, output_tokens: 0, api_key_id: hash }),
+});
+check(recorded.status === 201, "usage recorded with the key's id");
+const k = (await c.apiKeys.get({ hash })).data;
+check(Math.abs(k.usage - 2.5) < 1e-9 && Math.abs(k.usageMonthly - 2.5) < 1e-9,
+  `the key's usage comes from recorded usage (${k.usage})`);
+const listedKeys = await c.apiKeys.list();
+check(listedKeys.data.some((x) => x.hash === hash), "the key is listed");
+const renamed = await c.apiKeys.update({ hash, requestBody: { name: "ts-gateway-2", limit: null } });
+check(renamed.data.name === "ts-gateway-2" && renamed.data.limit === null, "update renames, null clears the limit");
+const current = await c.apiKeys.getCurrentKeyMetadata();
+check(current.data.isManagementKey === true, "the current key is a management key");
+const gone = await c.apiKeys.delete({ hash });
+check(gone.deleted === true, "a key delete answers deleted: true");
+await rejects(errors.NotFoundResponseError, () => c.apiKeys.get({ hash }), "a deleted key is a 404");
+
 const deleted = await c.workspaces.delete({ id: "more-0" });
 check(deleted.deleted === true, "delete answers deleted: true");
 console.log("E2E PASSED");

@@ -5,7 +5,9 @@ calls, their errors, and pagination.
 Usage: python rest_sdk.py BASE_URL MANAGEMENT_KEY    (BASE_URL = http://HOST:PORT/api/v1)
 """
 
+import json
 import sys
+import urllib.request
 
 from openrouter import OpenRouter
 from openrouter import errors
@@ -95,6 +97,42 @@ def main():
            "the default workspace is never deleted", "default")
     bad = OpenRouter(api_key="mg-v1-" + "0" * 64, server_url=BASE, retry_config=None)
     raises(errors.UnauthorizedResponseError, lambda: bad.workspaces.list(), "an unknown key is a 401")
+
+    # API keys: create (the secret once), list, get, update, usage from recorded requests,
+    # the current key, delete.
+    made = c.api_keys.create(name="gateway", limit=10.0)
+    check(made.key.startswith("mg-v1-") and made.data.name == "gateway", "create a key: its secret once")
+    check(made.data.usage == 0 and made.data.last_used_at is None, "a new key has no usage")
+    check(made.data.limit == 10.0 and made.data.limit_remaining == 10.0, "limit and limit_remaining")
+    h = made.data.hash
+    listed = c.api_keys.list()
+    check(any(k.hash == h for k in listed.data), "the key is listed (default workspace)")
+    # One request of 1M gpt-5 input tokens (1.25 USD), recorded by a gateway with the key's id.
+    req = urllib.request.Request(
+        f"{BASE}/workspaces/default/usage",
+        data=json.dumps({"request_id": "sdk-1", "provider": "openai", "model": "gpt-5",
+                         "input_tokens": 1000000, "output_tokens": 0, "api_key_id": h}).encode(),
+        headers={"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"},
+        method="POST")
+    with urllib.request.urlopen(req) as r:
+        check(r.status == 201, "usage recorded with the key's id")
+    got = c.api_keys.get(hash=h).data
+    check(abs(got.usage - 1.25) < 1e-9 and abs(got.usage_daily - 1.25) < 1e-9,
+          f"the key's usage comes from recorded usage ({got.usage})")
+    check(abs(got.limit_remaining - 8.75) < 1e-9, "limit_remaining is the limit less usage")
+    check(got.last_used_at is not None, "last_used_at is the recorded request's time")
+    upd = c.api_keys.update(hash=h, name="gateway-2", disabled=True)
+    check(upd.data.name == "gateway-2" and upd.data.disabled, "update renames and disables")
+    check(all(k.hash != h for k in c.api_keys.list().data), "a disabled key is not listed by default")
+    check(any(k.hash == h for k in c.api_keys.list(include_disabled=True).data),
+          "include_disabled lists it")
+    raises(errors.BadRequestResponseError, lambda: c.api_keys.update(hash=h),
+           "an update without fields is a 400", "No update fields provided")
+    me = c.api_keys.get_current_key_metadata().data
+    check(me.is_management_key and me.label.startswith("mg-v1-"), "the current key is the management key")
+    gone = c.api_keys.delete(hash=h)
+    check(gone.DELETED is True, "delete answers deleted: true")
+    raises(errors.NotFoundResponseError, lambda: c.api_keys.get(hash=h), "a deleted key is a 404")
 
     deleted = c.workspaces.delete(id="extra-0")
     check(deleted.DELETED is True, "delete answers deleted: true (the SDK validates the constant)")

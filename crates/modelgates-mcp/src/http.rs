@@ -344,6 +344,9 @@ async fn authenticate(
     });
     request
         .extensions_mut()
+        .insert(modelgates_rest::PresentedKey(key.key_id));
+    request
+        .extensions_mut()
         .insert(KeyOwner(key.key_id.to_string()));
     next.run(request).await
 }

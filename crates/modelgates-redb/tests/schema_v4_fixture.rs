@@ -133,6 +133,20 @@ fn a_schema_v4_database_serves_the_same_data_and_reencodes_to_the_same_bytes() {
     assert_eq!(numbers, [("gateway".to_owned(), 1), ("ops".to_owned(), 2)]);
     let key = gates.verify_key(want["secret"].as_str().unwrap()).unwrap();
     assert_eq!(key.kind, KeyKind::Inference);
+    // Schema 6 computed each key's usage from the records that name it: the gateway key made
+    // both requests (3,000 input and 300 output tokens of gpt-5), the ops key none.
+    let ids: Vec<_> = keys.data.iter().map(|k| k.id).collect();
+    let usage = gates.key_usage(&admin, &ids).unwrap();
+    assert_eq!(
+        (
+            usage[0].total.requests,
+            usage[0].total.input_tokens,
+            usage[0].total.output_tokens
+        ),
+        (2, 3_000, 300)
+    );
+    assert!(usage[0].last_used_at.is_some());
+    assert_eq!(usage[1], KeyUsage::default());
     let txn = store.begin_read().unwrap();
     let mismatches = reencode_mismatches(&*txn).unwrap();
     assert!(mismatches.is_empty(), "{mismatches:#?}");

@@ -10,6 +10,7 @@
 
 mod error;
 pub mod extract;
+mod keys;
 mod members;
 mod models;
 mod openapi;
@@ -32,6 +33,7 @@ use axum::response::{IntoResponse, Response};
 use modelgates::{Caller, ModelGates};
 
 pub use error::ApiError;
+pub use keys::PresentedKey;
 pub use openapi::markdown;
 
 /// How the REST front end is exposed.
@@ -74,7 +76,7 @@ fn api(options: &RestOptions) -> (Router<App>, OpenApi) {
     // A type aide cannot document is a bug in this crate: fail the build's tests loudly.
     aide::generate::on_error(|e| panic!("OpenAPI generation: {e}"));
     // Route groups by MCP toolset, so `--toolsets` limits both front ends alike.
-    let groups: [(&str, ApiRouter<App>); 6] = [
+    let groups: [(&str, ApiRouter<App>); 7] = [
         (
             "workspaces",
             workspaces::routes().merge(routing::lifecycle_routes()),
@@ -83,6 +85,7 @@ fn api(options: &RestOptions) -> (Router<App>, OpenApi) {
             "members",
             members::routes().merge(workspaces::member_routes()),
         ),
+        ("keys", keys::routes()),
         ("models", models::routes()),
         ("routing", providers::routes().merge(routing::routes())),
         ("personas", personas::routes()),

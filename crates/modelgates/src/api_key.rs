@@ -11,7 +11,8 @@ use crate::ids::{AccountId, KeyId, UserId, WorkspaceId};
 use crate::patch::Patch;
 pub use crate::record::api_key::*;
 use crate::schema::{
-    API_KEYS, KEY_COUNTERS, KEY_HASHES, KEY_NUMBERS, USER_KEYS, WORKSPACE_KEYS, WORKSPACES,
+    API_KEYS, KEY_COUNTERS, KEY_HASHES, KEY_NUMBERS, KEY_USAGE, USER_KEYS, WORKSPACE_KEYS,
+    WORKSPACES,
 };
 use crate::snapshot::{VerifiedKey, hash_secret};
 use crate::storage::ReadTxn;
@@ -97,6 +98,7 @@ pub(crate) fn delete_record(tx: &mut Tx<'_>, account: AccountId, record: &KeyRec
     let hash = record.hash_bytes()?;
     KEY_HASHES.delete(&mut *tx, &hash)?;
     KEY_NUMBERS.delete(&mut *tx, &(account, k.number))?;
+    KEY_USAGE.delete(&mut *tx, &(account, k.id))?;
     if let Some(mut ws) = WORKSPACES.get(&*tx, &(account, k.workspace_id))?
         && let Some(ids) = &mut ws.io_logging_api_key_ids
         && ids.contains(&k.id)
@@ -244,16 +246,40 @@ impl ModelGates {
         include_inactive: bool,
         page: Page,
     ) -> Result<Paged<ApiKey>> {
+        let filter = KeyFilter {
+            include_disabled: include_inactive,
+            include_expired: include_inactive,
+        };
+        self.key_list_filtered(caller, Some(workspace), filter, page)
+    }
+
+    /// Lists a workspace's keys (`None` = the account's default workspace), oldest first,
+    /// disabled and expired keys as `filter` says. Members see only their own keys.
+    pub fn key_list_filtered(
+        &self,
+        caller: &Caller,
+        workspace: Option<&str>,
+        filter: KeyFilter,
+        page: Page,
+    ) -> Result<Paged<ApiKey>> {
         let now = self.now();
         self.read(|txn| {
             let me = access::member(txn, caller)?;
-            let ws = workspace::resolve(txn, caller.account, workspace)?;
+            let ws = match workspace {
+                Some(w) => workspace::resolve(txn, caller.account, w)?,
+                None => {
+                    let id = crate::account::load(txn, caller.account)?.default_workspace_id;
+                    workspace::resolve(txn, caller.account, &id.to_string())?
+                }
+            };
             access::workspace(txn, &me, &ws)?;
+            let expired = |k: &ApiKey| k.expires_at.is_some_and(|t| t <= now);
             let keys = records_of_workspace(txn, caller.account, ws.id)?
                 .into_iter()
                 .map(|r| r.key)
                 .filter(|k| me.is_admin() || k.creator_user_id == me.user_id)
-                .filter(|k| include_inactive || k.is_active(now))
+                .filter(|k| filter.include_disabled || !k.disabled)
+                .filter(|k| filter.include_expired || !expired(k))
                 .collect();
             Ok(page.apply(keys))
         })

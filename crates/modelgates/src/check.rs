@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::error::Result;
 use crate::handle::ModelGates;
-use crate::ids::{AccountId, ProviderId, WorkspaceId};
+use crate::ids::{AccountId, KeyId, ProviderId, WorkspaceId};
 use crate::member::OrgRole;
 use crate::model::{ModelStatus, workspace_models};
 use crate::schema::*;
@@ -229,6 +229,18 @@ fn check_all(txn: &dyn ReadTxn, c: &mut Checker) -> Result<()> {
                     k.id, k.number
                 )
             });
+        }
+        // Key usage rows belong to existing keys, and no period counts more than all time.
+        let key_ids: BTreeSet<KeyId> = keys.iter().map(|r| r.key.id).collect();
+        for (raw, row) in KEY_USAGE.scan_prefix(txn, &(a,))? {
+            let key = KEY_USAGE.key_of(&raw).map(|(_, k)| k);
+            c.ensure(key.is_some_and(|k| key_ids.contains(&k)), || {
+                format!("account {a}: usage of key {key:?}, which does not exist")
+            });
+            c.ensure(
+                row.current.iter().all(|p| p.requests <= row.total.requests),
+                || format!("key {key:?}: a period's usage exceeds its total"),
+            );
         }
         let numbers = KEY_NUMBERS.scan_prefix(txn, &(a,))?.len();
         c.ensure(numbers == keys.len(), || {

@@ -104,7 +104,7 @@ mod workspace;
 pub mod testkit;
 
 pub use account::{Account, Bootstrap};
-pub use api_key::{ApiKey, CreatedKey, KeyKind, KeyPatch, NewKey, SECRET_PREFIX};
+pub use api_key::{ApiKey, CreatedKey, KeyFilter, KeyKind, KeyPatch, NewKey, SECRET_PREFIX};
 pub use catalog::{Catalog, CatalogModel};
 pub use check::CheckReport;
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -138,9 +138,9 @@ pub use secrets::{Finding, detect as detect_secrets, redact as redact_secrets};
 pub use snapshot::{Snapshot, VerifiedKey};
 pub use storage::{Entry, ReadTxn, Storage, StorageError, StorageResult, TableName, WriteTxn};
 pub use usage::{
-    Alert, AlertCategory, CodeSnippet, Cost, Counters, Expired, INLINE_PURGE_MAX, Message,
-    ModelUsage, NewConversation, NewUsage, Recorded, TokenUsage, USAGE_BATCH_MAX, UsageRecord,
-    UsageTotals,
+    Alert, AlertCategory, CodeSnippet, Cost, Counters, Expired, INLINE_PURGE_MAX, KeyUsage,
+    Message, ModelUsage, NewConversation, NewUsage, Recorded, TokenUsage, USAGE_BATCH_MAX,
+    UsageRecord, UsageTotals,
 };
 pub use validate::{BULK_MAX, PAGE_DEFAULT_LIMIT, PAGE_MAX_LIMIT, Page, Paged, SLUG_MAX};
 pub use workspace::{

@@ -12,7 +12,7 @@
 //! in the `workspaces` storage table. A record table and its indexes share one storage table as key
 //! families (see `Table::family`), so a write touches as few storage tables as possible.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -31,12 +31,12 @@ use crate::record::model::{CatalogEntry, Model, ModelOverride};
 use crate::record::persona::Persona;
 use crate::record::provider::{ProviderRecord, ProviderUse};
 use crate::record::routing::WorkspaceConfig;
-use crate::record::usage::{Message, Rollup, UsageRecord};
+use crate::record::usage::{Counters, KeyUsageRow, Message, Rollup, UsageRecord};
 use crate::record::workspace::{WorkspaceMember, WorkspaceRecord};
 use crate::storage::{ReadTxn, TableName, WriteTxn};
 
 /// The schema version this build writes. Bump it with a migration in [`migrate`].
-pub const SCHEMA_VERSION: u64 = 5;
+pub const SCHEMA_VERSION: u64 = 6;
 
 /// The meta key holding the schema version.
 pub(crate) const META_SCHEMA_VERSION: &str = "schema_version";
@@ -85,6 +85,9 @@ pub(crate) const USER_KEYS: Table<(AccountId, UserId, KeyId), KeyId> = Table::fa
 pub(crate) const KEY_NUMBERS: Table<(AccountId, u64), KeyId> = Table::family("api_keys", 3);
 /// The last key number handed out in an account (numbers are never reused).
 pub(crate) const KEY_COUNTERS: Table<(AccountId,), u64> = Table::family("api_keys", 4);
+/// What each key has used (from the usage recorded with its id): (account, key) → usage.
+pub(crate) const KEY_USAGE: Table<(AccountId, KeyId), KeyUsageRow> =
+    Table::family("api_keys", 5).compact();
 /// Global index: SHA-256 of a key secret → (account, key id).
 pub(crate) const KEY_HASHES: Table<[u8; 32], (AccountId, KeyId)> = Table::new("key_hashes");
 
@@ -272,6 +275,7 @@ pub(crate) const TABLES: &[Registered] = &[
     register!(account(USER_KEYS, "api_key")),
     register!(account(KEY_NUMBERS, "api_key")),
     register!(account(KEY_COUNTERS, "api_key")),
+    register!(account(KEY_USAGE, "usage")),
     register!(account(PROVIDERS, "provider")),
     register!(account(PROVIDER_NAMES, "provider")),
     register!(account(PROVIDER_USES, "routing")),
@@ -440,6 +444,36 @@ pub(crate) fn migrate(txn: &mut dyn WriteTxn, from: u64) -> Result<()> {
                 KEY_NUMBERS.put(txn, &(account.id, last), &record.key.id)?;
             }
             KEY_COUNTERS.put(txn, &(account.id,), &last)?;
+        }
+    }
+    // Version 6 keeps each key's usage (all time, current day, week and month) beside the key:
+    // computed here from the usage records that name a key (and still exist, retention
+    // permitting).
+    if from < 6 {
+        KEY_USAGE.delete_prefix(txn, &())?;
+        let mut rows: BTreeMap<(AccountId, KeyId), KeyUsageRow> = BTreeMap::new();
+        let mut after: Option<Vec<u8>> = None;
+        loop {
+            let chunk = USAGE.scan_prefix_after(txn, &(), after.as_deref(), 10_000)?;
+            let Some((last, _)) = chunk.last() else {
+                break;
+            };
+            after = Some(last.clone());
+            for (raw, record) in chunk {
+                let leading = USAGE.info().leading::<(AccountId, WorkspaceId)>(&raw);
+                let (Some((account, _)), Some(key)) = (leading, record.api_key_id) else {
+                    continue;
+                };
+                if API_KEYS.contains(txn, &(account, key))? {
+                    rows.entry((account, key)).or_default().add(
+                        crate::clock::millis(record.timestamp),
+                        &Counters::of(&record),
+                    );
+                }
+            }
+        }
+        for (key, row) in rows {
+            KEY_USAGE.put(txn, &key, &row)?;
         }
     }
     if from < SCHEMA_VERSION {

@@ -608,3 +608,103 @@ fn deleting_a_busy_workspace_purges_its_usage_in_bounded_batches() {
     );
     assert_eq!(g.usage_expire(1000).unwrap(), Expired::default());
 }
+
+/// Issue 13: a key's usage (all time, current UTC day, week from Monday, month) and its last
+/// use come from the usage recorded with its id, move on with the clock, and go with the key.
+#[test]
+fn a_keys_usage_is_counted_per_day_week_and_month_from_its_records() {
+    // Wednesday 2026-03-04, noon.
+    let now = Utc.with_ymd_and_hms(2026, 3, 4, 12, 0, 0).unwrap();
+    let clock = ManualClock::new(now);
+    let options = Options {
+        clock: std::sync::Arc::new(clock.clone()),
+        ..Default::default()
+    };
+    let g = ModelGates::open_with(std::sync::Arc::new(MemoryStore::new()), options).unwrap();
+    let c = g.default_caller().unwrap();
+    let key = g
+        .key_create(
+            &c,
+            NewKey {
+                name: "gateway".into(),
+                workspace: "default".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .data;
+    let other = g
+        .key_create(
+            &c,
+            NewKey {
+                name: "idle".into(),
+                workspace: "default".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .data;
+    let at = |id: &str, t: DateTime<Utc>, key: Option<KeyId>| NewUsage {
+        request_id: id.into(),
+        provider: "openai".into(),
+        model: "gpt-5".into(),
+        // gpt-5: 125 cents per million input tokens.
+        input_tokens: 1_000_000,
+        output_tokens: 0,
+        timestamp: Some(t),
+        api_key_id: key.map(|k| k.to_string()),
+        ..Default::default()
+    };
+    let monday = Utc.with_ymd_and_hms(2026, 3, 2, 10, 0, 0).unwrap();
+    let february = Utc.with_ymd_and_hms(2026, 2, 27, 10, 0, 0).unwrap();
+    g.usage_record_batch(
+        &c,
+        &[
+            at("r1", now, Some(key.id)),
+            at("r2", monday, Some(key.id)),
+            at("r3", february, Some(key.id)),
+            at("r4", now, None),
+        ],
+    )
+    .unwrap();
+    // A retry changes nothing.
+    g.usage_record(&c, at("r1", now, Some(key.id))).unwrap();
+    let usd = |c: &Counters| c.cost().usd();
+    let u = g.key_usage(&c, &[key.id, other.id]).unwrap();
+    assert_eq!(usd(&u[0].total), "3.75");
+    assert_eq!(u[0].total.requests, 3);
+    assert_eq!(usd(&u[0].day), "1.25");
+    assert_eq!(usd(&u[0].week), "2.5");
+    assert_eq!(usd(&u[0].month), "2.5");
+    assert_eq!(u[0].last_used_at, Some(now));
+    assert_eq!(u[1], KeyUsage::default());
+
+    // Thursday: a new day, the same week and month.
+    clock.advance_millis(86_400_000);
+    let u = g.key_usage(&c, &[key.id]).unwrap();
+    assert_eq!(
+        (usd(&u[0].day), usd(&u[0].week)),
+        ("0".into(), "2.5".into())
+    );
+    // A late record of an earlier day counts in its week and month, not in today.
+    g.usage_record(&c, at("r5", monday, Some(key.id))).unwrap();
+    let u = g.key_usage(&c, &[key.id]).unwrap();
+    assert_eq!(
+        (usd(&u[0].day), usd(&u[0].week), usd(&u[0].total)),
+        ("0".into(), "3.75".into(), "5".into())
+    );
+    // April: a new month and week; all time stays.
+    clock.advance_millis(28 * 86_400_000);
+    let u = g.key_usage(&c, &[key.id]).unwrap();
+    assert_eq!(
+        (usd(&u[0].week), usd(&u[0].month), usd(&u[0].total)),
+        ("0".into(), "0".into(), "5".into())
+    );
+    assert!(g.check().unwrap().is_ok());
+
+    // The usage goes with the key.
+    g.key_delete(&c, &key.id.to_string()).unwrap();
+    let err = g.key_usage(&c, &[key.id]).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+    assert!(g.check().unwrap().is_ok());
+}

@@ -133,6 +133,15 @@ impl std::fmt::Debug for CreatedKey {
     }
 }
 
+/// Which keys [`ModelGates::key_list_filtered`] answers besides the active ones.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KeyFilter {
+    /// Also disabled keys.
+    pub include_disabled: bool,
+    /// Also expired keys.
+    pub include_expired: bool,
+}
+
 /// Input of [`ModelGates::key_update`].
 #[derive(Debug, Clone, Default)]
 pub struct KeyPatch {

@@ -274,6 +274,11 @@ pub struct Counters {
 }
 
 impl Counters {
+    /// Input and output cost together.
+    pub fn cost(&self) -> Cost {
+        self.input_cost.plus(self.output_cost)
+    }
+
     pub(crate) fn add(&mut self, other: &Counters) {
         self.requests += other.requests;
         self.input_tokens = self.input_tokens.saturating_add(other.input_tokens);
@@ -291,6 +296,95 @@ impl Counters {
             output_cost: r.output_cost,
         }
     }
+}
+
+/// What one API key has used, as recorded: in all, and in the UTC day, week (from Monday) and
+/// month of its latest record. Stored once per key and updated with each record it made.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct KeyUsageRow {
+    pub(crate) total: Counters,
+    /// The start (ms) of the day, week and month below.
+    pub(crate) periods: [u64; 3],
+    /// Usage in the day, week and month starting at `periods`.
+    pub(crate) current: [Counters; 3],
+    /// The latest request timestamp (ms); 0 = none.
+    pub(crate) last_used_ms: u64,
+}
+
+/// The starts (ms) of the UTC day, ISO week (Monday) and month that `ms` falls in.
+pub(crate) fn period_starts(ms: u64) -> [u64; 3] {
+    const DAY: u64 = 86_400_000;
+    let day = ms / DAY;
+    // 1970-01-01 was a Thursday: three days after a Monday.
+    let week = day - (day + 3) % 7;
+    let month = i64::try_from(ms)
+        .ok()
+        .and_then(|ms| chrono::TimeZone::timestamp_millis_opt(&Utc, ms).single())
+        .and_then(|t| {
+            use chrono::Datelike;
+            chrono::NaiveDate::from_ymd_opt(t.year(), t.month(), 1)
+        })
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map_or(day * DAY, |d| {
+            u64::try_from(d.and_utc().timestamp_millis()).unwrap_or(0)
+        });
+    [day * DAY, week * DAY, month]
+}
+
+impl KeyUsageRow {
+    /// Counts a request at `ms`. Order does not matter: a request of an earlier period than
+    /// the row's counts only in the total.
+    pub(crate) fn add(&mut self, ms: u64, c: &Counters) {
+        self.total.add(c);
+        for (i, start) in period_starts(ms).into_iter().enumerate() {
+            if start > self.periods[i] {
+                self.periods[i] = start;
+                self.current[i] = *c;
+            } else if start == self.periods[i] {
+                self.current[i].add(c);
+            }
+        }
+        self.last_used_ms = self.last_used_ms.max(ms);
+    }
+
+    /// The row as seen at `now`: a period that is over counts nothing.
+    pub(crate) fn at(&self, now_ms: u64) -> KeyUsage {
+        let now = period_starts(now_ms);
+        let current = |i: usize| {
+            if self.periods[i] == now[i] {
+                self.current[i]
+            } else {
+                Counters::default()
+            }
+        };
+        KeyUsage {
+            total: self.total,
+            day: current(0),
+            week: current(1),
+            month: current(2),
+            last_used_at: (self.last_used_ms > 0)
+                .then(|| i64::try_from(self.last_used_ms).ok())
+                .flatten()
+                .and_then(|ms| chrono::TimeZone::timestamp_millis_opt(&Utc, ms).single()),
+        }
+    }
+}
+
+/// What an API key has used, from the usage recorded with its id: in all, and in the current
+/// UTC day, week (from Monday) and month.
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct KeyUsage {
+    /// All time.
+    pub total: Counters,
+    /// The current UTC day.
+    pub day: Counters,
+    /// The current UTC week, from Monday.
+    pub week: Counters,
+    /// The current UTC month.
+    pub month: Counters,
+    /// When the key's latest recorded request happened.
+    pub last_used_at: Option<DateTime<Utc>>,
 }
 
 /// A rollup row: counters per `provider/model` for one time bucket.

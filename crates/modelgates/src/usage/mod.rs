@@ -19,7 +19,8 @@ use crate::provider::{self, ProviderType};
 pub use crate::record::usage::*;
 use crate::routing::RequestKind;
 use crate::schema::{
-    self, Purge, USAGE, USAGE_MESSAGES, USAGE_PURGES, USAGE_REQUESTS, USAGE_ROLLUPS, WORKSPACE_KEYS,
+    self, API_KEYS, KEY_USAGE, Purge, USAGE, USAGE_MESSAGES, USAGE_PURGES, USAGE_REQUESTS,
+    USAGE_ROLLUPS, WORKSPACE_KEYS,
 };
 use crate::storage::ReadTxn;
 use crate::validate::excerpt;
@@ -268,6 +269,7 @@ impl ModelGates {
             let mut rollups: BTreeMap<(WorkspaceId, u64, u64), Rollup> = BTreeMap::new();
             let mut workspaces: BTreeMap<Option<String>, WorkspaceRecord> = BTreeMap::new();
             let mut prices: BTreeMap<(WorkspaceId, &str, &str), Price> = BTreeMap::new();
+            let mut by_key: BTreeMap<KeyId, Vec<(u64, Counters)>> = BTreeMap::new();
             for (i, n) in batch.iter().enumerate() {
                 if !workspaces.contains_key(&n.workspace) {
                     let ws = workspace::resolve_or_active(&*tx, account, n.workspace.as_deref())?;
@@ -362,6 +364,9 @@ impl ModelGates {
                 USAGE_REQUESTS.put(&mut *tx, &req_key, &record.id)?;
                 let key = format!("{}/{}", record.provider, record.model);
                 let c = Counters::of(&record);
+                if let Some(key) = api_key_id {
+                    by_key.entry(key).or_default().push((ts, c));
+                }
                 for (level, start) in rollup_keys(ts) {
                     rollups
                         .entry((ws.id, level, start))
@@ -378,6 +383,36 @@ impl ModelGates {
                 let mut row = USAGE_ROLLUPS.get(&*tx, &key)?.unwrap_or_default();
                 row.merge(&delta);
                 USAGE_ROLLUPS.put(&mut *tx, &key, &row)?;
+            }
+            for (key, requests) in by_key {
+                let key = (account, key);
+                let mut row = KEY_USAGE.get(&*tx, &key)?.unwrap_or_default();
+                for (ts, c) in &requests {
+                    row.add(*ts, c);
+                }
+                KEY_USAGE.put(&mut *tx, &key, &row)?;
+            }
+            Ok(out)
+        })
+    }
+
+    /// What keys `ids` have used (in order): in all and in the current UTC day, week and month,
+    /// from the usage recorded with their ids. Members may read only their own keys.
+    pub fn key_usage(&self, caller: &Caller, ids: &[KeyId]) -> Result<Vec<KeyUsage>> {
+        let now = millis(self.now());
+        self.read(|txn| {
+            let me = access::member(txn, caller)?;
+            let mut out = Vec::with_capacity(ids.len());
+            for id in ids {
+                let key = API_KEYS
+                    .get(txn, &(caller.account, *id))?
+                    .ok_or_else(|| Error::not_found("api key", id.to_string()))?
+                    .key;
+                access::own(&me, &key.creator_user_id, "read their own keys")?;
+                let row = KEY_USAGE
+                    .get(txn, &(caller.account, *id))?
+                    .unwrap_or_default();
+                out.push(row.at(now));
             }
             Ok(out)
         })
