@@ -19,7 +19,7 @@ import sys
 import tempfile
 import zipfile
 
-CATALOG_VERSION = 1
+CATALOG_VERSION = 2
 
 # (provider, family, litellm key). Providers and families follow the OpenRouter naming that
 # workspace defaults use ("openai/gpt-4o", "anthropic/claude-sonnet-4.6").
@@ -51,8 +51,6 @@ CURATED = [
     ("google", "gemini-2.5-flash-lite", "gemini/gemini-2.5-flash-lite"),
     ("google", "gemini-3.1-flash-lite", "gemini/gemini-3.1-flash-lite"),
     ("google", "gemini-3.5-flash", "gemini/gemini-3.5-flash"),
-    ("google", "gemini-2.5-flash-image", "gemini/gemini-2.5-flash-image"),
-    ("google", "gemini-3-pro-image", "gemini/gemini-3-pro-image"),
     ("mistralai", "mistral-large-3", "mistral/mistral-large-3"),
     ("mistralai", "mistral-medium-3", "mistral/mistral-medium-3"),
     ("mistralai", "mistral-small", "mistral/mistral-small-latest"),
@@ -72,6 +70,38 @@ CURATED = [
     ("meta-llama", "llama-3.1-8b-instruct", "deepinfra/meta-llama/Meta-Llama-3.1-8B-Instruct"),
     ("meta-llama", "llama-4-maverick", "deepinfra/meta-llama/Llama-4-Maverick-17B-128E-Instruct-FP8"),
     ("meta-llama", "llama-4-scout", "deepinfra/meta-llama/Llama-4-Scout-17B-16E-Instruct"),
+]
+
+# Image-generation models (output "image": what a workspace's default_image_model must be).
+# Token prices where litellm has them (output: its output or output-image token price); a price
+# per image where litellm has one; token limits 0 where the provider publishes none.
+CURATED_IMAGE = [
+    ("openai", "gpt-image-1", "gpt-image-1"),
+    ("openai", "gpt-image-1-mini", "gpt-image-1-mini"),
+    ("openai", "gpt-image-1.5", "gpt-image-1.5"),
+    ("openai", "gpt-image-2", "gpt-image-2"),
+    ("google", "gemini-2.5-flash-image", "gemini/gemini-2.5-flash-image"),
+    ("google", "gemini-3-pro-image", "gemini/gemini-3-pro-image"),
+    ("google", "imagen-3.0-generate-001", "gemini/imagen-3.0-generate-001"),
+    ("google", "imagen-3.0-fast-generate-001", "gemini/imagen-3.0-fast-generate-001"),
+]
+
+# Models litellm no longer lists under their provider, kept because the seeds use them (seed
+# 000's create example sets default_image_model "openai/dall-e-3"). DALL-E 3 is priced per
+# image only: OpenAI's list price for a standard 1024x1024 image is $0.040 (4 cents); its
+# prompts are limited in characters, not tokens.
+MANUAL_IMAGE = [
+    {
+        "provider": "openai",
+        "family": "dall-e-3",
+        "inputPricePerMillionTokens": "0",
+        "outputPricePerMillionTokens": "0",
+        "maxInputTokens": 0,
+        "maxOutputTokens": 0,
+        "output": "image",
+        "outputPricePerImage": "4",
+        "sourceKey": "OpenAI list price (not in litellm)",
+    },
 ]
 
 
@@ -109,6 +139,29 @@ def main():
             "maxOutputTokens": int(e["max_output_tokens"]),
             "sourceKey": key,
         })
+    for provider, family, key in CURATED_IMAGE:
+        e = data.get(key)
+        if not e or e.get("mode") != "image_generation":
+            sys.exit(f"{key}: missing or not an image-generation model in litellm {version}")
+        input_price = e.get("input_cost_per_token") or 0
+        output_price = e.get("output_cost_per_token") or e.get("output_cost_per_image_token") or 0
+        entry = {
+            "provider": provider,
+            "family": family,
+            "inputPricePerMillionTokens": cents_per_million(input_price),
+            "outputPricePerMillionTokens": cents_per_million(output_price),
+            "maxInputTokens": int(e.get("max_input_tokens") or 0),
+            "maxOutputTokens": int(e.get("max_output_tokens") or 0),
+            "output": "image",
+        }
+        if e.get("output_cost_per_image") is not None:
+            cents = decimal.Decimal(repr(e["output_cost_per_image"])) * 100
+            entry["outputPricePerImage"] = format(cents.normalize(), "f")
+        if not (input_price or output_price or "outputPricePerImage" in entry):
+            sys.exit(f"{key}: no price in litellm {version}")
+        entry["sourceKey"] = key
+        models.append(entry)
+    models.extend(MANUAL_IMAGE)
     out = {
         "version": CATALOG_VERSION,
         "source": f"litellm {version}, litellm/model_prices_and_context_window_backup.json (PyPI package 'litellm')",

@@ -37,9 +37,12 @@ const created = await c.workspaces.create({
     slug: "staging",
     description: "Staging environment",
     defaultTextModel: "openai/gpt-4o",
+    defaultImageModel: "openai/dall-e-3",
+    defaultProviderSort: "price",
     isDataDiscountLoggingEnabled: true,
   },
 });
+check(created.data.defaultImageModel === "openai/dall-e-3", "seed 001's image model is accepted");
 check(created.data.slug === "staging" && created.data.name === "Staging", "create returns the workspace");
 check(created.data.updatedAt === null, "updatedAt is null until the first update");
 

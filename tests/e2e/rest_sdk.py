@@ -35,12 +35,13 @@ def main():
     # No retries: a 5XX must fail the test at once, not be retried for an hour.
     c = OpenRouter(api_key=KEY, server_url=BASE, retry_config=None)
 
-    # Seed 000's create example (its image model aside: see the issue notes).
+    # Seed 000's create example, as written.
     created = c.workspaces.create(
         name="Production",
         slug="production",
         description="Production environment",
         default_text_model="openai/gpt-4o",
+        default_image_model="openai/dall-e-3",
         default_provider_sort="price",
         is_data_discount_logging_enabled=True,
         is_observability_broadcast_enabled=False,
@@ -49,6 +50,7 @@ def main():
     ws = created.data
     check(ws.slug == "production" and ws.name == "Production", "create returns the workspace")
     check(ws.default_text_model == "openai/gpt-4o", "create keeps the default text model")
+    check(ws.default_image_model == "openai/dall-e-3", "the seed's image model is an image model")
     check(ws.updated_at is None, "updated_at is null until the first update")
 
     got = c.workspaces.get(id="production").data

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use aide::axum::ApiRouter;
 use aide::axum::routing::{get_with, put_with};
 use axum::extract::State;
-use modelgates::{Model, ModelFilter, ModelStatus, NewModel, Page, Paged};
+use modelgates::{Model, ModelFilter, ModelOutput, ModelStatus, NewModel, Page, Paged};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -138,6 +138,12 @@ struct ModelRegister {
     external_id: Option<String>,
     #[serde(default)]
     status: Option<ModelStatus>,
+    /// `text` (default) or `image`.
+    #[serde(default)]
+    output: Option<ModelOutput>,
+    /// Cents per generated image (image models priced per image).
+    #[serde(default)]
+    output_price_per_image: Option<String>,
 }
 
 async fn register(
@@ -156,6 +162,8 @@ async fn register(
         labels: b.labels,
         external_id: b.external_id,
         status: b.status,
+        output: b.output,
+        output_price_per_image: b.output_price_per_image,
     };
     let m = app
         .write(me, move |g, c| g.model_register(c, workspace.as_str(), new))

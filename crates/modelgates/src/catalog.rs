@@ -13,6 +13,28 @@ use crate::error::{Error, Result};
 /// The catalog shipped with this build.
 const EMBEDDED: &str = include_str!("../catalog/models.json");
 
+/// What a model produces: text (chat and completion models, the default) or images.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum ModelOutput {
+    /// Text: usable as a workspace's `default_text_model`.
+    #[default]
+    Text,
+    /// Images: usable as a workspace's `default_image_model`.
+    Image,
+}
+
+impl ModelOutput {
+    /// `text` or `image`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Text => "text",
+            Self::Image => "image",
+        }
+    }
+}
+
 /// One catalog entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -29,6 +51,12 @@ pub struct CatalogModel {
     pub max_input_tokens: u32,
     /// Longest completion.
     pub max_output_tokens: u32,
+    /// What the model produces (default text).
+    #[serde(default)]
+    pub output: ModelOutput,
+    /// Cents per generated image, exact decimal string (image models priced per image).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_price_per_image: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -65,15 +93,7 @@ impl Catalog {
         let mut seen = BTreeSet::new();
         for (i, m) in file.models.iter().enumerate() {
             let field = |f: &str| format!("catalog.models[{i}].{f}");
-            check_model_fields(
-                &field,
-                &m.provider,
-                &m.family,
-                &m.input_price_per_million_tokens,
-                &m.output_price_per_million_tokens,
-                m.max_input_tokens,
-                m.max_output_tokens,
-            )?;
+            check_model_fields(&field, m)?;
             if !seen.insert((m.provider.as_str(), m.family.as_str())) {
                 return Err(Error::invalid(
                     field("family"),
@@ -161,29 +181,40 @@ pub(crate) fn check_price(field: &str, value: &str) -> Result<()> {
     }
 }
 
-fn check_tokens(field: &str, value: u32) -> Result<()> {
-    if value == 0 {
-        return Err(Error::invalid(field, "must be at least 1"));
+/// Token limits are at least 1; an image model may give 0 (its provider publishes none).
+fn check_tokens(field: &str, value: u32, output: ModelOutput) -> Result<()> {
+    if value == 0 && output == ModelOutput::Text {
+        return Err(Error::invalid(
+            field,
+            "must be at least 1 (only an image model may give 0: no published limit)",
+        ));
     }
     Ok(())
 }
 
 /// Checks the fields every model has; `field` names a field of the input.
-pub(crate) fn check_model_fields(
-    field: &dyn Fn(&str) -> String,
-    provider: &str,
-    family: &str,
-    input_price: &str,
-    output_price: &str,
-    max_input: u32,
-    max_output: u32,
-) -> Result<()> {
-    check_ref_part(&field("provider"), provider, "provider")?;
-    check_ref_part(&field("family"), family, "model family")?;
-    check_price(&field("inputPricePerMillionTokens"), input_price)?;
-    check_price(&field("outputPricePerMillionTokens"), output_price)?;
-    check_tokens(&field("maxInputTokens"), max_input)?;
-    check_tokens(&field("maxOutputTokens"), max_output)
+pub(crate) fn check_model_fields(field: &dyn Fn(&str) -> String, m: &CatalogModel) -> Result<()> {
+    let output = m.output;
+    check_ref_part(&field("provider"), &m.provider, "provider")?;
+    check_ref_part(&field("family"), &m.family, "model family")?;
+    check_price(
+        &field("inputPricePerMillionTokens"),
+        &m.input_price_per_million_tokens,
+    )?;
+    check_price(
+        &field("outputPricePerMillionTokens"),
+        &m.output_price_per_million_tokens,
+    )?;
+    check_tokens(&field("maxInputTokens"), m.max_input_tokens, output)?;
+    check_tokens(&field("maxOutputTokens"), m.max_output_tokens, output)?;
+    match m.output_price_per_image.as_deref() {
+        Some(_) if output == ModelOutput::Text => Err(Error::invalid(
+            field("outputPricePerImage"),
+            "only an image model (output: image) has a price per image",
+        )),
+        Some(p) => check_price(&field("outputPricePerImage"), p),
+        None => Ok(()),
+    }
 }
 
 #[cfg(test)]

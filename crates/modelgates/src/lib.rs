@@ -121,7 +121,8 @@ pub use message::{
     MessageSummary, MessagesPage, QuestionAnswer, TokenUsageAgg,
 };
 pub use model::{
-    CATALOG_BUNDLE, Model, ModelFilter, ModelSpec, ModelStatus, NewModel, ResourceMetadata,
+    CATALOG_BUNDLE, Model, ModelFilter, ModelOutput, ModelSpec, ModelStatus, NewModel,
+    ResourceMetadata,
 };
 pub use open::Options;
 pub use patch::Patch;

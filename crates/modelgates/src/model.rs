@@ -131,6 +131,8 @@ fn catalog_model(
             max_input_tokens: c.max_input_tokens,
             max_output_tokens: c.max_output_tokens,
             status: over.map_or(ModelStatus::Enabled, |o| o.status),
+            output: c.output,
+            output_price_per_image: c.output_price_per_image.clone(),
         },
     }
 }
@@ -252,6 +254,22 @@ pub(crate) fn check_default(
             ),
         ));
     };
+    let wanted = if field == "default_image_model" {
+        ModelOutput::Image
+    } else {
+        ModelOutput::Text
+    };
+    if model.spec.output != wanted {
+        return Err(Error::invalid(
+            field,
+            format!(
+                "model {reference:?} produces {}; {field} needs a model that produces {} \
+                 (model_list shows each model's output)",
+                model.spec.output.as_str(),
+                wanted.as_str()
+            ),
+        ));
+    }
     if model.spec.status != ModelStatus::Enabled {
         return Err(Error::precondition(
             Reason::ModelDisabled,
@@ -441,12 +459,16 @@ impl ModelGates {
         let field = |f: &str| f.to_owned();
         check_model_fields(
             &field,
-            &new.provider,
-            &new.family,
-            &input,
-            &output,
-            new.max_input_tokens,
-            new.max_output_tokens,
+            &crate::catalog::CatalogModel {
+                provider: new.provider.clone(),
+                family: new.family.clone(),
+                input_price_per_million_tokens: input.clone(),
+                output_price_per_million_tokens: output.clone(),
+                max_input_tokens: new.max_input_tokens,
+                max_output_tokens: new.max_output_tokens,
+                output: new.output.unwrap_or_default(),
+                output_price_per_image: new.output_price_per_image.clone(),
+            },
         )?;
         if let Some(labels) = &new.labels {
             validate::labels("labels", labels)?;
@@ -492,6 +514,8 @@ impl ModelGates {
                     max_input_tokens: new.max_input_tokens,
                     max_output_tokens: new.max_output_tokens,
                     status: new.status.unwrap_or(ModelStatus::Enabled),
+                    output: new.output.unwrap_or_default(),
+                    output_price_per_image: new.output_price_per_image.clone(),
                 },
             };
             MODELS.put(&mut *tx, &(account, ws.id, model.metadata.id), &model)?;

@@ -446,6 +446,19 @@ pub(crate) fn migrate(txn: &mut dyn WriteTxn, from: u64) -> Result<()> {
             KEY_COUNTERS.put(txn, &(account.id,), &last)?;
         }
     }
+    // Version 6 also gives models an output (text or image) and image models a price per
+    // image: stored models and catalog entries are rewritten with `output: text` (the catalog
+    // sync that follows marks the catalog's image models).
+    if from < 6 {
+        for model in MODELS.values_with_prefix(txn, &())? {
+            let m = &model.metadata;
+            MODELS.put(txn, &(m.account_id, m.workspace_id, m.id), &model)?;
+        }
+        for (_, entry) in CATALOG.scan_prefix(txn, &())? {
+            let key = (entry.model.provider.clone(), entry.model.family.clone());
+            CATALOG.put(txn, &key, &entry)?;
+        }
+    }
     // Version 6 keeps each key's usage (all time, current day, week and month) beside the key:
     // computed here from the usage records that name a key (and still exist, retention
     // permitting).

@@ -407,3 +407,98 @@ fn a_new_catalog_adds_models_to_existing_workspaces_without_touching_user_change
         ErrorKind::NotFound
     );
 }
+
+/// Issue 13: the catalog has current image-generation models (seed 000's example sets
+/// `default_image_model: "openai/dall-e-3"`), a default image model must produce images and a
+/// default text model text, and a custom model can be an image model.
+#[test]
+fn default_image_models_are_image_models_and_text_defaults_are_text_models() {
+    let (g, c) = setup();
+    let images: Vec<String> = list(&g, &c, ModelFilter::default())
+        .data
+        .into_iter()
+        .filter(|m| m.spec.output == ModelOutput::Image)
+        .map(|m| m.reference())
+        .collect();
+    for m in [
+        "openai/dall-e-3",
+        "openai/gpt-image-1",
+        "google/gemini-2.5-flash-image",
+    ] {
+        assert!(
+            images.iter().any(|i| i == m),
+            "{m} is an image model: {images:?}"
+        );
+    }
+    let dalle = g.model_get(&c, "p", "openai/dall-e-3").unwrap();
+    assert_eq!(dalle.spec.output_price_per_image.as_deref(), Some("4"));
+
+    let created = g
+        .workspace_create(
+            &c,
+            NewWorkspace {
+                name: "Production".into(),
+                slug: "production".into(),
+                default_text_model: Some("openai/gpt-4o".into()),
+                default_image_model: Some("openai/dall-e-3".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        created.default_image_model.as_deref(),
+        Some("openai/dall-e-3")
+    );
+
+    let image = |model: &str| {
+        g.workspace_update(
+            &c,
+            "p",
+            WorkspacePatch {
+                default_image_model: Patch::Set(model.into()),
+                ..Default::default()
+            },
+        )
+    };
+    let err = image("openai/gpt-4o").unwrap_err();
+    assert_eq!(err.field(), Some("default_image_model"), "{err}");
+    assert!(err.to_string().contains("produces text"), "{err}");
+    let err = set_default(&g, &c, "openai/dall-e-3").unwrap_err();
+    assert_eq!(err.field(), Some("default_text_model"), "{err}");
+    assert!(err.to_string().contains("produces image"), "{err}");
+
+    // A custom image model; only image models have a price per image.
+    let m = g
+        .model_register(
+            &c,
+            "p",
+            NewModel {
+                provider: "local".into(),
+                family: "sdxl".into(),
+                max_input_tokens: 0,
+                max_output_tokens: 0,
+                output: Some(ModelOutput::Image),
+                output_price_per_image: Some("0.5".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(m.spec.output, ModelOutput::Image);
+    image("local/sdxl").unwrap();
+    let err = g
+        .model_register(
+            &c,
+            "p",
+            NewModel {
+                provider: "local".into(),
+                family: "llm".into(),
+                max_input_tokens: 8192,
+                max_output_tokens: 1024,
+                output_price_per_image: Some("1".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+    assert_eq!(err.field(), Some("outputPricePerImage"), "{err}");
+    assert!(g.check().unwrap().is_ok());
+}

@@ -72,9 +72,10 @@ pub struct ModelRegisterParams {
     pub input_price_per_million_tokens: Option<String>,
     /// Cents per million output tokens as a decimal string; default "0".
     pub output_price_per_million_tokens: Option<String>,
-    /// Maximum input tokens (context window), at least 1.
+    /// Maximum input tokens (context window), at least 1 (an image model may give 0: none
+    /// published).
     pub max_input_tokens: u32,
-    /// Maximum output tokens, at least 1.
+    /// Maximum output tokens, at least 1 (an image model may give 0).
     pub max_output_tokens: u32,
     /// Labels for filtering with label_selector.
     pub labels: Option<BTreeMap<String, String>>,
@@ -82,6 +83,11 @@ pub struct ModelRegisterParams {
     pub external_id: Option<String>,
     /// Initial status (default MODEL_STATUS_ENABLED).
     pub status: Option<ModelStatus>,
+    /// What the model produces: "text" (default) or "image" (only an image model can be a
+    /// workspace's default_image_model).
+    pub output: Option<ModelOutput>,
+    /// Cents per generated image as a decimal string, for image models priced per image.
+    pub output_price_per_image: Option<String>,
 }
 
 #[tool_router(router = models_router, vis = "pub(crate)")]
@@ -205,6 +211,8 @@ impl McpServer {
             labels: p.labels,
             external_id: p.external_id,
             status: p.status,
+            output: p.output,
+            output_price_per_image: p.output_price_per_image,
         };
         Ok(Json(Data {
             data: self

@@ -52,6 +52,8 @@ pub struct ResourceMetadata {
     pub labels: Option<BTreeMap<String, String>>,
 }
 
+pub use crate::catalog::ModelOutput;
+
 /// What a model is (seed 003's `ModelSpec`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
@@ -71,6 +73,13 @@ pub struct ModelSpec {
     pub max_output_tokens: u32,
     /// Enabled or disabled in this workspace.
     pub status: ModelStatus,
+    /// What the model produces (`text` or `image`; models stored before schema 6 are text).
+    #[serde(default)]
+    pub output: ModelOutput,
+    /// Cents per generated image, exact decimal string, for image models priced per image
+    /// (`null` otherwise). Usage costs count tokens only.
+    #[serde(default)]
+    pub output_price_per_image: Option<String>,
 }
 
 /// A model of a workspace: `{metadata, spec}`.
@@ -127,6 +136,10 @@ pub struct NewModel {
     pub external_id: Option<String>,
     /// Initial status (default enabled).
     pub status: Option<ModelStatus>,
+    /// What the model produces (default text).
+    pub output: Option<ModelOutput>,
+    /// Cents per generated image (image models priced per image).
+    pub output_price_per_image: Option<String>,
 }
 
 /// A catalog model as the database keeps it: the newest spec, when the database first saw
