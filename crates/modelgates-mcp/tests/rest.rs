@@ -632,6 +632,10 @@ fn seed_004_operations_at_codegate_paths() {
         Some(&json!({"request_type": "chat", "files": ["src/app.py"]})),
     );
     assert_eq!((status, &route["rule_index"]), (200, &json!(0)), "{route}");
+    // Seed 004's workspace filter: the workspaces whose rules use a provider.
+    let (_, using) = api.call("GET", "/workspaces?provider_name=openai-main", None);
+    assert_eq!(using["total_count"], json!(1), "{using}");
+    assert_eq!(using["data"][0]["slug"], json!("default"), "{using}");
 
     // Custom instructions: {"prompt"}; PUT and DELETE answer 204.
     let url = "/workspaces/default/custom-instructions";

@@ -178,6 +178,9 @@ struct WorkspaceListQuery {
     limit: Option<i64>,
     /// Include archived workspaces (default false).
     include_archived: Option<bool>,
+    /// Only workspaces whose mux rules use this provider endpoint (name or id): seed 004's
+    /// filter.
+    provider_name: Option<String>,
 }
 
 async fn list(
@@ -188,7 +191,7 @@ async fn list(
     let page = Page::new(q.offset, q.limit)?;
     let filter = WorkspaceFilter {
         include_archived: q.include_archived.unwrap_or(false),
-        ..Default::default()
+        provider: q.provider_name,
     };
     let gates = &app.gates;
     let listed = gates.workspace_list_filtered(&me, &filter, page)?;
