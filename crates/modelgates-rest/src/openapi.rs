@@ -80,7 +80,10 @@ pub(crate) fn complete(doc: &mut OpenApi) {
                             }),
                             extensions: Default::default(),
                             deprecated: None,
-                            example: None,
+                            // Every account has the default workspace: an example that exists.
+                            example: description
+                                .starts_with("The workspace")
+                                .then(|| serde_json::json!("default")),
                             examples: Default::default(),
                             explode: None,
                         },
