@@ -15,8 +15,18 @@ use crate::snapshot::Snapshot;
 use crate::storage::{ReadTxn, Storage, StorageError};
 pub(crate) use crate::tx::Tx;
 
-/// How often a write closure is re-run when the backend reports a transaction conflict.
-const MAX_WRITE_ATTEMPTS: usize = 8;
+/// How often a write closure is run at most when the backend reports transaction conflicts
+/// (serialization failures between instances on one database server).
+pub(crate) const MAX_WRITE_ATTEMPTS: usize = 10;
+
+/// Waits before re-running a write that lost a conflict: a random time up to 1, 2, 4, … ms,
+/// capped at 64 ms (jitter, so writers that collided do not collide again in step). At most
+/// ~0.3 s over all attempts.
+pub(crate) fn backoff(attempt: usize) {
+    let cap_us = 1000u128 << (attempt.saturating_sub(1)).min(6);
+    let wait = crate::ids::random_u128() % cap_us;
+    std::thread::sleep(std::time::Duration::from_micros(wait as u64));
+}
 
 /// Who performs an operation: a user of an account.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,6 +157,8 @@ impl ModelGates {
             let out = match contain_panic(|| f(&mut tx)) {
                 Ok(out) => out,
                 Err(Error::Storage(StorageError::Conflict)) if attempt < MAX_WRITE_ATTEMPTS => {
+                    drop(tx);
+                    backoff(attempt);
                     continue;
                 }
                 Err(e) => {
@@ -162,6 +174,8 @@ impl ModelGates {
             let changes = match contain_panic(|| tx.snapshot_changes(&current)) {
                 Ok(changes) => changes,
                 Err(Error::Storage(StorageError::Conflict)) if attempt < MAX_WRITE_ATTEMPTS => {
+                    drop(tx);
+                    backoff(attempt);
                     continue;
                 }
                 Err(e) => {
@@ -171,7 +185,10 @@ impl ModelGates {
             };
             match tx.commit() {
                 Ok(()) => {}
-                Err(StorageError::Conflict) if attempt < MAX_WRITE_ATTEMPTS => continue,
+                Err(StorageError::Conflict) if attempt < MAX_WRITE_ATTEMPTS => {
+                    backoff(attempt);
+                    continue;
+                }
                 Err(e) => return Err(e.into()),
             }
             if !changes.is_empty() {

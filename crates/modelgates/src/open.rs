@@ -12,7 +12,8 @@ use crate::record::account::Bootstrap;
 use crate::record::member::OrgRole;
 use crate::schema::{self, MEMBERS, META, META_CATALOG_FINGERPRINT, META_SCHEMA_VERSION};
 use crate::snapshot::Snapshot;
-use crate::storage::Storage;
+use crate::storage::{Storage, StorageError};
+use chrono::{DateTime, Utc};
 
 /// Options of [`ModelGates::open_with`].
 #[derive(Debug, Clone)]
@@ -51,50 +52,19 @@ impl ModelGates {
         // Static patterns compile here, so a broken build fails at start-up, loudly.
         crate::secrets::self_check()?;
         let now = options.clock.now();
-        {
-            // Migration, bootstrap and catalog sync run in one transaction: all or nothing.
-            let mut txn = store.begin_write()?;
-            let mut changed = false;
-            match META.get(&*txn, META_SCHEMA_VERSION)? {
-                None => {
-                    if account::any_account(&*txn)? {
-                        return Err(Error::Corrupt(
-                            "the database holds accounts but no schema version".into(),
-                        ));
-                    }
-                    schema::migrate(&mut *txn, 0)?;
-                    account::bootstrap(&mut *txn, now, &options.bootstrap)?;
-                    changed = true;
+        // Migration, bootstrap and catalog sync run in one transaction: all or nothing. Several
+        // instances opening one database server at once conflict; the losers run it again
+        // (and then find the work done).
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match prepare(&*store, &options, now) {
+                Err(Error::Storage(StorageError::Conflict))
+                    if attempt < crate::handle::MAX_WRITE_ATTEMPTS =>
+                {
+                    crate::handle::backoff(attempt);
                 }
-                Some(v) => {
-                    let v = v.as_u64().ok_or_else(|| {
-                        Error::Corrupt(format!("schema version {v} is not a number"))
-                    })?;
-                    if v != schema::SCHEMA_VERSION {
-                        // An unknown newer version errors here; the transaction is dropped
-                        // unfinished, so the file is left untouched.
-                        schema::migrate(&mut *txn, v)?;
-                        changed = true;
-                    }
-                }
-            }
-            let fingerprint = options.catalog.fingerprint();
-            let synced = META.get(&*txn, META_CATALOG_FINGERPRINT)?;
-            if options.sync_catalog && synced.as_ref().and_then(|v| v.as_str()) != Some(fingerprint)
-            {
-                let added = crate::model::sync_catalog(&mut *txn, &options.catalog, now)?;
-                META.put(&mut *txn, META_CATALOG_FINGERPRINT, &fingerprint.into())?;
-                tracing::info!(
-                    added,
-                    catalog_version = options.catalog.version(),
-                    "synced the model catalog"
-                );
-                changed = true;
-            }
-            if changed {
-                txn.commit()?;
-            } else {
-                txn.abort()?;
+                other => break other?,
             }
         }
         let snapshot = {
@@ -132,4 +102,52 @@ impl ModelGates {
             })
         })
     }
+}
+
+/// Migrates, bootstraps and syncs the catalog of `store`, in one write transaction.
+fn prepare(store: &dyn Storage, options: &Options, now: DateTime<Utc>) -> Result<()> {
+    // Migration, bootstrap and catalog sync run in one transaction: all or nothing.
+    let mut txn = store.begin_write()?;
+    let mut changed = false;
+    match META.get(&*txn, META_SCHEMA_VERSION)? {
+        None => {
+            if account::any_account(&*txn)? {
+                return Err(Error::Corrupt(
+                    "the database holds accounts but no schema version".into(),
+                ));
+            }
+            schema::migrate(&mut *txn, 0)?;
+            account::bootstrap(&mut *txn, now, &options.bootstrap)?;
+            changed = true;
+        }
+        Some(v) => {
+            let v = v
+                .as_u64()
+                .ok_or_else(|| Error::Corrupt(format!("schema version {v} is not a number")))?;
+            if v != schema::SCHEMA_VERSION {
+                // An unknown newer version errors here; the transaction is dropped
+                // unfinished, so the file is left untouched.
+                schema::migrate(&mut *txn, v)?;
+                changed = true;
+            }
+        }
+    }
+    let fingerprint = options.catalog.fingerprint();
+    let synced = META.get(&*txn, META_CATALOG_FINGERPRINT)?;
+    if options.sync_catalog && synced.as_ref().and_then(|v| v.as_str()) != Some(fingerprint) {
+        let added = crate::model::sync_catalog(&mut *txn, &options.catalog, now)?;
+        META.put(&mut *txn, META_CATALOG_FINGERPRINT, &fingerprint.into())?;
+        tracing::info!(
+            added,
+            catalog_version = options.catalog.version(),
+            "synced the model catalog"
+        );
+        changed = true;
+    }
+    if changed {
+        txn.commit()?;
+    } else {
+        txn.abort()?;
+    }
+    Ok(())
 }

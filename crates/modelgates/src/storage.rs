@@ -92,4 +92,11 @@ pub trait Storage: Send + Sync + 'static {
 
     /// A short human name of the backend, for logs ("redb", "memory").
     fn backend_name(&self) -> &'static str;
+
+    /// Whether every operation is a network round trip (a database server) rather than local
+    /// memory or file access. Front ends on an async runtime then run reads on the blocking
+    /// pool too, not only writes.
+    fn is_remote(&self) -> bool {
+        false
+    }
 }

@@ -2,10 +2,12 @@
 //! the usage rollup property.
 //! Enabled by the `testkit` feature.
 
+mod conflicts;
 mod conformance;
 mod model;
 mod usage;
 
+pub use conflicts::Conflicting;
 pub use conformance::run_conformance;
 pub use model::{
     Acknowledged, OpSequence, check_invariants, run_model_check, run_until_storage_failure,
