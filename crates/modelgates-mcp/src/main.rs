@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use modelgates::{Catalog, KeyKind, ModelGates, NewKey, Options};
 use modelgates_mcp::{McpServer, Surface};
+use modelgates_postgres::PgStore;
 use modelgates_redb::RedbStore;
 use rmcp::ServiceExt;
 use tracing_subscriber::EnvFilter;
@@ -158,7 +159,8 @@ impl SurfaceArgs {
 
 #[derive(clap::Args, Debug)]
 struct DbArg {
-    /// The database file. Created (with its directory) if missing.
+    /// The database: a redb file (created, with its directory, if missing) or a PostgreSQL URL
+    /// (`postgres://user@host:5432/db`; its tables are created if missing).
     #[arg(long = "db", env = "MODELGATES_DB", default_value_os_t = default_db_path())]
     path: PathBuf,
 }
@@ -257,12 +259,43 @@ fn spawn_retention(gates: ModelGates) {
     });
 }
 
+/// The store a command opened.
+enum Store {
+    Redb(RedbStore),
+    Postgres(PgStore),
+}
+
+impl Store {
+    /// What to log for the database: the file, or the server and database (never the URL,
+    /// which may hold a password).
+    fn describe(&self, db: &std::path::Path) -> String {
+        match self {
+            Self::Redb(_) => db.display().to_string(),
+            Self::Postgres(s) => format!("postgres {}", s.label()),
+        }
+    }
+
+    /// Flushes and releases a redb file; a PostgreSQL pool just closes with the process.
+    fn close(&self) -> Result<(), Box<dyn std::error::Error>> {
+        match self {
+            Self::Redb(s) => Ok(s.close()?),
+            Self::Postgres(_) => Ok(()),
+        }
+    }
+}
+
+/// The PostgreSQL URL `db` is, if it is one.
+fn postgres_url(db: &std::path::Path) -> Option<&str> {
+    db.to_str()
+        .filter(|s| modelgates_postgres::is_postgres_url(s))
+}
+
 /// Opens the database (and the catalog file, if given) as every serving command does.
 fn open(
     db: &std::path::Path,
     catalog: Option<&std::path::Path>,
     live_backup: bool,
-) -> Result<(RedbStore, ModelGates), Box<dyn std::error::Error>> {
+) -> Result<(Store, ModelGates), Box<dyn std::error::Error>> {
     let mut options = Options::default();
     if let Some(path) = catalog {
         let text = std::fs::read_to_string(path)
@@ -271,17 +304,37 @@ fn open(
             Catalog::from_json(&text).map_err(|e| format!("catalog {}: {e}", path.display()))?;
         options.catalog = Arc::new(parsed);
     }
+    if let Some(url) = postgres_url(db) {
+        if live_backup {
+            return Err(
+                "--live-backup is for redb files; back up PostgreSQL with its own tools \
+                        (pg_dump, replicas)"
+                    .into(),
+            );
+        }
+        let store = PgStore::open(url)?;
+        let gates = ModelGates::open_with(Arc::new(store.clone()), options)?;
+        return Ok((Store::Postgres(store), gates));
+    }
     let store = if live_backup {
         RedbStore::open_shared(db)?
     } else {
         RedbStore::open(db)?
     };
     let gates = ModelGates::open_with(Arc::new(store.clone()), options)?;
-    Ok((store, gates))
+    Ok((Store::Redb(store), gates))
 }
 
 /// `modelgates check`: prints what it read and every problem; fails if there is one.
 fn check(path: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
+    if let Some(url) = postgres_url(path) {
+        let options = Options {
+            sync_catalog: false,
+            ..Default::default()
+        };
+        let gates = ModelGates::open_with(Arc::new(PgStore::open(url)?), options)?;
+        return report(gates.check()?);
+    }
     if !path.exists() {
         return Err(format!("{} does not exist", path.display()).into());
     }
@@ -293,9 +346,14 @@ fn check(path: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
         ..Default::default()
     };
     let gates = ModelGates::open_with(Arc::new(store.clone()), options)?;
-    let report = gates.check()?;
+    let checked = gates.check()?;
     drop(gates);
     store.close()?;
+    report(checked)
+}
+
+/// Prints what `check` read and every problem; fails if there is one.
+fn report(report: modelgates::CheckReport) -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "read {} accounts, {} members, {} workspaces, {} memberships, {} API keys, \
          {} custom models, {} catalog models, {} providers, {} mux rules, {} personas",
@@ -325,6 +383,13 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     match cli.command {
         Command::Check { db } => check(&db.path),
         Command::Backup { dest, db } => {
+            if postgres_url(&db.path).is_some() {
+                return Err(
+                    "`backup` copies redb files; back up PostgreSQL with its own tools \
+                            (pg_dump, replicas)"
+                        .into(),
+                );
+            }
             let copied = RedbStore::backup_file(&db.path, &dest).map_err(|e| match e {
                 modelgates_redb::RedbError::Open {
                     source: modelgates_redb::redb::DatabaseError::DatabaseAlreadyOpen,
@@ -450,7 +515,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let (store, gates) = open(&db, catalog.as_deref(), live_backup)?;
             let caller = gates.default_caller()?;
             spawn_retention(gates.clone());
-            tracing::info!(db = %db.display(), account = %caller.account, user = %caller.user_id, "serving MCP over stdio");
+            tracing::info!(db = %store.describe(&db), account = %caller.account, user = %caller.user_id, "serving MCP over stdio");
             // Listen for signals from the start, also while waiting for the client's handshake.
             let shutdown = shutdown_signal();
             tokio::pin!(shutdown);
