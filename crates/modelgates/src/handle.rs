@@ -53,6 +53,11 @@ struct Inner {
     /// Serializes write transactions with the snapshot publication that follows them, so the
     /// snapshot is always updated in commit order.
     write_lock: Mutex<()>,
+    /// Whether other instances share the store: commits then append to the change log, and
+    /// this instance follows it.
+    shared: bool,
+    /// The newest change log position this instance's snapshot includes.
+    log_pos: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for ModelGates {
@@ -70,6 +75,7 @@ impl ModelGates {
         clock: Arc<dyn Clock>,
         catalog: Arc<Catalog>,
         snapshot: Snapshot,
+        shared: Option<u64>,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -78,7 +84,87 @@ impl ModelGates {
                 catalog,
                 snapshot: ArcSwap::from_pointee(snapshot),
                 write_lock: Mutex::new(()),
+                shared: shared.is_some(),
+                log_pos: shared.unwrap_or(0).into(),
             }),
+        }
+    }
+
+    /// Applies the change log records other instances appended since this instance last looked
+    /// (or rebuilds the snapshot when the log no longer reaches back that far). Returns how
+    /// many records it applied. Runs under the write lock, so it never publishes an older state
+    /// over a newer local commit.
+    pub fn follow_changes(&self) -> Result<u64> {
+        use crate::schema::{CHANGES, META, META_CHANGE_HEAD};
+        use std::sync::atomic::Ordering;
+        let _serial = self
+            .inner
+            .write_lock
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let txn = self.inner.store.begin_read()?;
+        let head = META
+            .get(&*txn, META_CHANGE_HEAD)?
+            .and_then(|v| v.as_u64())
+            .unwrap_or(0);
+        let pos = self.inner.log_pos.load(Ordering::Acquire);
+        if head <= pos {
+            return Ok(0);
+        }
+        let records = CHANGES.scan_range(
+            &*txn,
+            &CHANGES.key_bytes(&(pos + 1,)),
+            &CHANGES.key_bytes(&(head + 1,)),
+        )?;
+        let complete = records.len() as u64 == head - pos;
+        if complete {
+            let mut touched = crate::snapshot::Touched::default();
+            for (_, record) in &records {
+                touched.add_record(record);
+            }
+            let current = self.inner.snapshot.load_full();
+            let changes = touched.changes(&*txn, &current)?;
+            if !changes.is_empty() {
+                self.inner
+                    .snapshot
+                    .store(Arc::new(current.with_changes(changes)));
+            }
+        } else {
+            // Records were dropped from the log's tail before this instance read them.
+            tracing::warn!(
+                pos,
+                head,
+                "the change log no longer reaches back to this instance; rebuilding the snapshot"
+            );
+            self.inner.snapshot.store(Arc::new(Snapshot::load(&*txn)?));
+        }
+        self.inner.log_pos.store(head, Ordering::Release);
+        Ok(head - pos)
+    }
+
+    /// Whether this handle shares its store with other instances (and follows the change log).
+    pub fn is_shared(&self) -> bool {
+        self.inner.shared
+    }
+
+    /// Follows the change log every `every` on a thread of its own, until the last handle is
+    /// dropped. Errors are logged and retried at the next tick.
+    pub(crate) fn spawn_follower(&self, every: std::time::Duration) {
+        let weak = Arc::downgrade(&self.inner);
+        let spawned = std::thread::Builder::new()
+            .name("modelgates-follow".into())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(every);
+                    let Some(inner) = weak.upgrade() else { return };
+                    let gates = ModelGates { inner };
+                    if let Err(e) = gates.follow_changes() {
+                        tracing::warn!(error = %e, "following the change log failed; retrying");
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "cannot start the change log follower");
         }
     }
 
@@ -183,6 +269,22 @@ impl ModelGates {
                     return Err(e);
                 }
             };
+            let logged = if self.inner.shared {
+                match tx.log_changes() {
+                    Ok(at) => at,
+                    Err(Error::Storage(StorageError::Conflict)) if attempt < MAX_WRITE_ATTEMPTS => {
+                        drop(tx);
+                        backoff(attempt);
+                        continue;
+                    }
+                    Err(e) => {
+                        let _ = tx.abort();
+                        return Err(e);
+                    }
+                }
+            } else {
+                None
+            };
             match tx.commit() {
                 Ok(()) => {}
                 Err(StorageError::Conflict) if attempt < MAX_WRITE_ATTEMPTS => {
@@ -195,6 +297,16 @@ impl ModelGates {
                 self.inner
                     .snapshot
                     .store(Arc::new(current.with_changes(changes)));
+            }
+            if let Some(at) = logged {
+                // This commit's own record needs no following; one of another instance that
+                // came first does (the follower then applies both).
+                let _ = self.inner.log_pos.compare_exchange(
+                    at - 1,
+                    at,
+                    std::sync::atomic::Ordering::AcqRel,
+                    std::sync::atomic::Ordering::Acquire,
+                );
             }
             return Ok(out);
         }

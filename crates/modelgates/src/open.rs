@@ -27,6 +27,12 @@ pub struct Options {
     /// Whether opening brings the database's catalog in line with `catalog` (default true;
     /// a read-only inspection such as `modelgates check` turns it off).
     pub sync_catalog: bool,
+    /// Whether other instances share the store (default: when it is remote, a database
+    /// server). Commits then append to a change log, which this instance follows.
+    pub shared: Option<bool>,
+    /// How often a shared instance looks for other instances' changes (default 50 ms; `None`:
+    /// never on its own — call [`ModelGates::follow_changes`]).
+    pub follow_every: Option<std::time::Duration>,
 }
 
 impl Default for Options {
@@ -36,6 +42,8 @@ impl Default for Options {
             bootstrap: Bootstrap::default(),
             catalog: Arc::new(Catalog::embedded()),
             sync_catalog: true,
+            shared: None,
+            follow_every: Some(std::time::Duration::from_millis(50)),
         }
     }
 }
@@ -67,21 +75,31 @@ impl ModelGates {
                 other => break other?,
             }
         }
-        let snapshot = {
+        let shared = options.shared.unwrap_or_else(|| store.is_remote());
+        let (snapshot, log_head) = {
             let txn = store.begin_read()?;
-            Snapshot::load(&*txn)?
+            let head = META
+                .get(&*txn, crate::schema::META_CHANGE_HEAD)?
+                .and_then(|v| v.as_u64())
+                .unwrap_or(0);
+            (Snapshot::load(&*txn)?, head)
         };
         tracing::debug!(
             backend = store.backend_name(),
             keys = snapshot.len(),
             "opened"
         );
-        Ok(Self::assemble(
+        let gates = Self::assemble(
             store,
             options.clock,
             options.catalog,
             snapshot,
-        ))
+            shared.then_some(log_head),
+        );
+        if shared && let Some(every) = options.follow_every {
+            gates.spawn_follower(every);
+        }
+        Ok(gates)
     }
 
     /// The org admin of the oldest account: the identity of a local, single-user front end

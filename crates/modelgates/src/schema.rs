@@ -26,6 +26,7 @@ use crate::error::{Error, Result};
 use crate::ids::{AccountId, KeyId, ModelId, PersonaId, ProviderId, UsageId, UserId, WorkspaceId};
 use crate::record::account::Account;
 use crate::record::api_key::KeyRecord;
+use crate::record::change::ChangeRecord;
 use crate::record::member::Member;
 use crate::record::model::{CatalogEntry, Model, ModelOverride};
 use crate::record::persona::Persona;
@@ -38,6 +39,9 @@ use crate::storage::{ReadTxn, TableName, WriteTxn};
 /// The schema version this build writes. Bump it with a migration in [`migrate`].
 pub const SCHEMA_VERSION: u64 = 6;
 
+/// The meta key holding the position of the change log's newest record (absent = none).
+pub(crate) const META_CHANGE_HEAD: &str = "change_head";
+
 /// The meta key holding the schema version.
 pub(crate) const META_SCHEMA_VERSION: &str = "schema_version";
 /// The meta key holding the fingerprint of the catalog the workspaces were last synced with.
@@ -45,6 +49,10 @@ pub(crate) const META_CATALOG_FINGERPRINT: &str = "catalog_fingerprint";
 
 /// Database-wide settings: `schema_version`.
 pub(crate) const META: Table<str, Json> = Table::new("meta");
+/// The change log of a shared database: position → what that commit changed of the tables the
+/// snapshot mirrors. Written only on stores several instances share (`Storage::is_remote`);
+/// the newest `CHANGE_LOG_KEEP` records are kept.
+pub(crate) const CHANGES: Table<(u64,), ChangeRecord> = Table::new("changes").compact();
 /// Accounts (organizations).
 pub(crate) const ACCOUNTS: Table<AccountId, Account> = Table::new("accounts");
 /// Organization members by (account, user id).
@@ -265,6 +273,7 @@ macro_rules! register {
 /// checks of `check` ([`orphans`]) and the storage tables a backend holds ([`storage_tables`]).
 pub(crate) const TABLES: &[Registered] = &[
     register!(database(META, "schema")),
+    register!(database(CHANGES, "handle")),
     register!(database(CATALOG, "model")),
     register!(database(KEY_HASHES, "api_key")),
     register!(account(ACCOUNTS, "account")),

@@ -12,13 +12,14 @@ use crate::codec::decode_value;
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, KeyId, ProviderId, UserId, WorkspaceId};
 use crate::record::api_key::{KeyKind, KeyRecord, SECRET_PREFIX};
+use crate::record::change::ChangeRecord;
 use crate::record::provider::ProviderRecord;
 use crate::record::routing::{RequestKind, Route};
 use crate::routing::engine::{
     CompiledWorkspace, Routing, RoutingChange, load_config, route_provider,
 };
 use crate::schema::{API_KEYS, PROVIDERS, WORKSPACE_CONFIG, WORKSPACES};
-use crate::storage::{ReadTxn, StorageResult, TableName};
+use crate::storage::{ReadTxn, StorageError, StorageResult, TableName};
 
 /// What the data plane knows of one key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,11 +53,37 @@ impl KeyEntry {
 /// so the snapshot changes of a commit are derived from what it wrote, not published by hand.
 #[derive(Debug, Default)]
 pub(crate) struct Touched {
-    /// Keys written, with their stored bytes from before the transaction first wrote them (the
-    /// old secret hash must leave the snapshot if the key is deleted or its hash replaced).
-    keys: BTreeMap<(AccountId, KeyId), Option<Vec<u8>>>,
+    /// Keys written, with their secret hash from before the transaction first wrote them (the
+    /// old hash must leave the snapshot if the key is deleted or its hash replaced).
+    keys: BTreeMap<(AccountId, KeyId), Option<[u8; 32]>>,
     workspaces: BTreeSet<(AccountId, WorkspaceId)>,
     providers: BTreeSet<(AccountId, ProviderId)>,
+}
+
+impl Touched {
+    /// Whether the transaction wrote nothing the snapshot mirrors.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.keys.is_empty() && self.workspaces.is_empty() && self.providers.is_empty()
+    }
+
+    /// The change log record of these writes.
+    pub(crate) fn record(&self) -> ChangeRecord {
+        ChangeRecord {
+            keys: self.keys.iter().map(|(&(a, k), &h)| (a, k, h)).collect(),
+            workspaces: self.workspaces.iter().copied().collect(),
+            providers: self.providers.iter().copied().collect(),
+        }
+    }
+
+    /// Adds what a change log record says another instance touched. Of a key touched by
+    /// several records, the oldest hash is kept (it is what this snapshot may still hold).
+    pub(crate) fn add_record(&mut self, record: &ChangeRecord) {
+        for &(a, k, hash) in &record.keys {
+            self.keys.entry((a, k)).or_insert(hash);
+        }
+        self.workspaces.extend(record.workspaces.iter().copied());
+        self.providers.extend(record.providers.iter().copied());
+    }
 }
 
 /// The changes one commit makes to the snapshot.
@@ -83,7 +110,15 @@ impl Touched {
     ) -> StorageResult<()> {
         if let Some(id) = API_KEYS.decode_key(table, key) {
             if let std::collections::btree_map::Entry::Vacant(e) = self.keys.entry(id) {
-                e.insert(txn.get(table, key)?);
+                let old = match txn.get(table, key)? {
+                    Some(bytes) => {
+                        let record: KeyRecord =
+                            decode_value(API_KEYS.name(), &bytes).map_err(StorageError::backend)?;
+                        Some(record.hash_bytes().map_err(StorageError::backend)?)
+                    }
+                    None => None,
+                };
+                e.insert(old);
             }
         } else if let Some(id) = WORKSPACES
             .decode_key(table, key)
@@ -101,14 +136,7 @@ impl Touched {
     /// does not change what the data plane sees costs no snapshot copy.
     pub(crate) fn changes(&self, txn: &dyn ReadTxn, current: &Snapshot) -> Result<Changes> {
         let mut out = Changes::default();
-        for (&(account, key_id), before) in &self.keys {
-            let old_hash = match before {
-                Some(bytes) => {
-                    let record: KeyRecord = decode_value(API_KEYS.name(), bytes)?;
-                    Some(record.hash_bytes()?)
-                }
-                None => None,
-            };
+        for (&(account, key_id), &old_hash) in &self.keys {
             let new = match API_KEYS.get(txn, &(account, key_id))? {
                 Some(record) => Some((record.hash_bytes()?, KeyEntry::of(account, &record))),
                 None => None,

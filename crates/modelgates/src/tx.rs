@@ -8,8 +8,13 @@ use std::ops::Bound;
 use chrono::{DateTime, Utc};
 
 use crate::error::Result;
+use crate::schema::{CHANGES, META, META_CHANGE_HEAD};
 use crate::snapshot::{Changes, Snapshot, Touched};
 use crate::storage::{Entry, ReadTxn, StorageResult, TableName, WriteTxn};
+
+/// How many change log records a shared database keeps: an instance further behind rebuilds
+/// its snapshot from the store.
+pub(crate) const CHANGE_LOG_KEEP: u64 = 10_000;
 
 /// A write transaction of the domain. It is itself a [`ReadTxn`] and a [`WriteTxn`]: operations
 /// read and write through it, and every write is noted for the snapshot.
@@ -32,6 +37,25 @@ impl<'a> Tx<'a> {
     /// The snapshot changes of everything written so far, read inside the transaction.
     pub(crate) fn snapshot_changes(&self, current: &Snapshot) -> Result<Changes> {
         self.touched.changes(&*self.txn, current)
+    }
+
+    /// Appends what this transaction changed of the snapshot's tables to the change log, if
+    /// anything, and returns its position. Keeps the newest [`CHANGE_LOG_KEEP`] records.
+    pub(crate) fn log_changes(&mut self) -> Result<Option<u64>> {
+        if self.touched.is_empty() {
+            return Ok(None);
+        }
+        let head = META
+            .get(&*self.txn, META_CHANGE_HEAD)?
+            .and_then(|v| v.as_u64())
+            .unwrap_or(0);
+        let at = head + 1;
+        CHANGES.put(&mut *self.txn, &(at,), &self.touched.record())?;
+        META.put(&mut *self.txn, META_CHANGE_HEAD, &at.into())?;
+        if let Some(old) = at.checked_sub(CHANGE_LOG_KEEP) {
+            CHANGES.delete(&mut *self.txn, &(old,))?;
+        }
+        Ok(Some(at))
     }
 
     /// Commits the store transaction.

@@ -3,6 +3,7 @@
 
 pub(crate) mod account;
 pub(crate) mod api_key;
+pub(crate) mod change;
 pub(crate) mod member;
 pub(crate) mod model;
 pub(crate) mod persona;
