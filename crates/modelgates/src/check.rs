@@ -72,6 +72,11 @@ impl ModelGates {
     /// Reads and decodes every record and verifies every invariant. An undecodable record is
     /// an error (`Error::Corrupt` naming the table); broken invariants are listed in the report.
     pub fn check(&self) -> Result<CheckReport> {
+        // On a shared store, other instances' commits are applied first, so only a real
+        // divergence shows (not a change the follower has not reached yet).
+        if self.is_shared() {
+            self.follow_changes()?;
+        }
         self.read_with_snapshot(|txn, live| {
             let mut c = Checker {
                 report: CheckReport::default(),
