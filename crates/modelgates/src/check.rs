@@ -88,6 +88,8 @@ impl ModelGates {
             c.report
                 .problems
                 .extend(live.differences(&fresh, SNAPSHOT_PROBLEMS_MAX));
+            // Globs compile on first use when serving; here every one must compile.
+            c.report.problems.extend(fresh.glob_problems());
             Ok(c.report)
         })
     }

@@ -230,6 +230,11 @@ impl Snapshot {
 
     /// A new snapshot with `changes` applied in order. The routing maps are persistent: a
     /// change copies only the path to the workspace or account it touches.
+    /// Every workspace whose stored mux rule globs do not compile, one sentence each.
+    pub(crate) fn glob_problems(&self) -> Vec<String> {
+        self.routing.glob_problems()
+    }
+
     pub(crate) fn with_changes(&self, changes: Changes) -> Self {
         let Changes {
             keys: key_changes,
