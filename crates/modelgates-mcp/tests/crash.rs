@@ -148,10 +148,64 @@ async fn drive(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_changes_survive_sigkill_and_nothing_is_half_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("crash.redb");
+    crash_cycles(db, 50, |db| {
+        let store = RedbStore::open(db).expect("reopen after SIGKILL");
+        let closer = store.clone();
+        (
+            Arc::new(store) as Arc<dyn modelgates::Storage>,
+            Box::new(move || closer.close().unwrap()) as Box<dyn FnOnce()>,
+        )
+    })
+    .await;
+}
+
+/// The same on PostgreSQL (`MODELGATES_POSTGRES_URL`; skipped without it), in a throw-away
+/// schema: a killed server loses nothing it acknowledged and leaves nothing half-applied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_acknowledged_changes_survive_sigkill() {
+    let Ok(url) = std::env::var("MODELGATES_POSTGRES_URL") else {
+        eprintln!("SKIPPED: the PostgreSQL crash test needs MODELGATES_POSTGRES_URL");
+        return;
+    };
+    let mut raw = [0u8; 6];
+    getrandom::fill(&mut raw).unwrap();
+    let hex: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+    let schema = format!("mg_crash_{hex}");
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let db = std::path::PathBuf::from(format!("{url}{sep}schema={schema}"));
+    crash_cycles(db.clone(), 20, |db| {
+        let store =
+            modelgates_postgres::PgStore::open(db.to_str().unwrap()).expect("reopen after SIGKILL");
+        (
+            Arc::new(store) as Arc<dyn modelgates::Storage>,
+            Box::new(|| {}) as Box<dyn FnOnce()>,
+        )
+    })
+    .await;
+    let cleanup = db.clone();
+    tokio::task::spawn_blocking(move || {
+        modelgates_postgres::PgStore::open(cleanup.to_str().unwrap())
+            .unwrap()
+            .drop_schema()
+            .unwrap();
+    })
+    .await
+    .unwrap();
+}
+
+/// Runs the SIGKILL cycles against `db`, reopening it with `reopen` (the store and how to
+/// close it) after each kill.
+async fn crash_cycles(
+    db: std::path::PathBuf,
+    default_cycles: u64,
+    reopen: fn(&std::path::Path) -> (Arc<dyn modelgates::Storage>, Box<dyn FnOnce()>),
+) {
     let cycles: u64 = std::env::var("MODELGATES_CRASH_CYCLES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(50);
+        .unwrap_or(default_cycles);
     let seed: u64 = std::env::var("MODELGATES_CRASH_SEED")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -160,8 +214,6 @@ async fn acknowledged_changes_survive_sigkill_and_nothing_is_half_applied() {
             now.map_or(0x9E37_79B9_7F4A_7C15, |d| d.as_nanos() as u64)
         });
     let mut rng = Rng(seed | 1);
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("crash.redb");
     let acked = Arc::new(Mutex::new(Acked::default()));
     let mut productive_cycles = 0;
 
@@ -194,8 +246,9 @@ async fn acknowledged_changes_survive_sigkill_and_nothing_is_half_applied() {
         let db2 = db.clone();
         let acked2 = acked.clone();
         tokio::task::spawn_blocking(move || {
-            let store = RedbStore::open(&db2).expect("reopen after SIGKILL");
-            let gates = ModelGates::open(store.clone()).expect("open after SIGKILL");
+            let (store, close) = reopen(&db2);
+            let gates = ModelGates::open_with(store, modelgates::Options::default())
+                .expect("open after SIGKILL");
             check_invariants(&gates);
             let admin = gates.default_caller().unwrap();
             let acked = acked2.lock().unwrap();
@@ -269,7 +322,7 @@ async fn acknowledged_changes_survive_sigkill_and_nothing_is_half_applied() {
                 );
             }
             drop(gates);
-            store.close().unwrap();
+            close();
         })
         .await
         .unwrap();
