@@ -195,13 +195,12 @@ async fn on_postgres_acknowledged_changes_survive_sigkill() {
     .unwrap();
 }
 
+/// Reopens a database after a kill: the store, and how to close it.
+type Reopen = fn(&std::path::Path) -> (Arc<dyn modelgates::Storage>, Box<dyn FnOnce()>);
+
 /// Runs the SIGKILL cycles against `db`, reopening it with `reopen` (the store and how to
 /// close it) after each kill.
-async fn crash_cycles(
-    db: std::path::PathBuf,
-    default_cycles: u64,
-    reopen: fn(&std::path::Path) -> (Arc<dyn modelgates::Storage>, Box<dyn FnOnce()>),
-) {
+async fn crash_cycles(db: std::path::PathBuf, default_cycles: u64, reopen: Reopen) {
     let cycles: u64 = std::env::var("MODELGATES_CRASH_CYCLES")
         .ok()
         .and_then(|v| v.parse().ok())
