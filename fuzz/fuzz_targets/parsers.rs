@@ -91,7 +91,7 @@ fuzz_target!(|data: &[u8]| {
     let ws = g.workspace_get(c, "default").unwrap().id;
     for kind in [RequestKind::Chat, RequestKind::Fim] {
         if let Err(e) = g.snapshot().route(c.account, ws, kind, &[b0, s]) {
-            assert_eq!(e.reason(), Some("NO_ROUTE"), "{e}");
+            assert_eq!(e.reason().map(|r| r.as_str()), Some("NO_ROUTE"), "{e}");
         }
     }
     let p = NewProvider {

@@ -44,12 +44,18 @@ async def raw_auth_checks():
 async def session(mode):
     async with client(MGMT, mode) as c:
         tools = (await c.list_tools()).tools
-        check(len(tools) == 49, f"[{mode}] 49 tools listed")
+        check(len(tools) == 51, f"[{mode}] 51 tools listed")
         slug = f"http-{mode}"
         r = await c.call_tool("workspace_create", {"name": "Over HTTP", "slug": slug})
         check(not r.is_error and r.structured_content["data"]["slug"] == slug, f"[{mode}] workspace created over HTTP")
         r = await c.call_tool("workspace_get", {"id": slug})
         check(r.structured_content["data"]["created_by"] == "user_admin", f"[{mode}] the session acts as the key's creator")
+        ws_id = r.structured_content["data"]["id"]
+        r = await c.call_tool("audit_list", {"resource_id": ws_id})
+        events = r.structured_content["data"]
+        check(not r.is_error and len(events) == 1 and events[0]["operation"] == "workspace_create", f"[{mode}] the create is one audit event")
+        actor = events[0]["actor"]
+        check(actor["user_id"] == "user_admin" and actor["via"] == "mcp" and actor["key_id"].startswith("key_"), f"[{mode}] the event names the user, the key presented and MCP")
         r = await c.call_tool("workspace_create", {"name": "X", "slug": "Bad Slug"})
         body = json.loads(r.content[0].text)
         check(r.is_error and body["error"]["code"] == "invalid_argument" and body["error"]["field"] == "slug", f"[{mode}] error results carry code and field")

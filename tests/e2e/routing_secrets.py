@@ -59,7 +59,7 @@ async def call(c, name, args, expect_error=False):
 async def main():
     async with Client(params()) as c:
         listed = {t.name for t in (await c.list_tools()).tools}
-        check(len(listed) == 49, "49 tools listed")
+        check(len(listed) == 51, "51 tools listed")
 
         # Providers, with keys set through every path that takes one.
         p1 = (await call(c, "provider_add", {"name": "openai-prod", "provider_type": "openai", "api_key": KEY1}))["data"]
@@ -228,6 +228,11 @@ async def main():
         await call(c, "model_set_status", {"workspace": "routed", "model": "openai/o3", "status": "MODEL_STATUS_DISABLED"})
         await call(c, "model_delete", {"workspace": "default", "model": "local-vllm/qwen-coder"}, expect_error=True)
         await call(c, "workspace_delete", {"id": "routed"})
+        # The audit log saw every provider key above being set: it says so, and holds none of them.
+        audit = await call(c, "audit_list", {"resource_kind": "provider", "limit": 100})
+        check(any(f.get("secret") for e in audit["data"] for ch in e["changes"] for f in ch["fields"].values()),
+              "the audit log records provider key changes as secret")
+        await call(c, "audit_retention_set", {"days": 30})
 
         missing = listed - CALLED
         check(not missing, f"every tool was exercised (missing: {sorted(missing)})")

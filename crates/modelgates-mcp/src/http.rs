@@ -16,7 +16,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use modelgates::{Caller, Error, KeyKind, ModelGates};
+use modelgates::{Caller, Error, Frontend, KeyKind, ModelGates};
 use rmcp::transport::streamable_http_server::session::local::{LocalSessionManager, SessionConfig};
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use serde_json::json;
@@ -183,7 +183,12 @@ pub fn router(gates: ModelGates, options: &HttpOptions, shutdown: CancellationTo
             tracing::warn!("authentication is DISABLED (--insecure-no-auth): test use only");
             router.layer(axum::middleware::from_fn(
                 move |mut request: Request, next: Next| {
-                    request.extensions_mut().insert(caller.clone());
+                    let via = if is_rest(request.uri().path()) {
+                        Frontend::Rest
+                    } else {
+                        Frontend::Mcp
+                    };
+                    request.extensions_mut().insert(caller.clone().via(via));
                     request
                         .extensions_mut()
                         .insert(KeyOwner("insecure-no-auth".into()));
@@ -222,8 +227,12 @@ fn cors(allowed: Vec<String>) -> tower_http::cors::CorsLayer {
             header::HeaderName::from_static("mcp-session-id"),
             header::HeaderName::from_static("mcp-protocol-version"),
             header::HeaderName::from_static("last-event-id"),
+            header::HeaderName::from_static("idempotency-key"),
         ])
-        .expose_headers([header::HeaderName::from_static("mcp-session-id")])
+        .expose_headers([
+            header::HeaderName::from_static("mcp-session-id"),
+            header::HeaderName::from_static("idempotent-replayed"),
+        ])
         .max_age(Duration::from_secs(600))
 }
 
@@ -338,10 +347,17 @@ async fn authenticate(
             )),
         );
     }
-    request.extensions_mut().insert(Caller {
-        account: key.account,
-        user_id: key.user_id,
-    });
+    // The front end, by path.
+    let via = if is_rest(&path) {
+        Frontend::Rest
+    } else {
+        Frontend::Mcp
+    };
+    request.extensions_mut().insert(
+        Caller::new(key.account, key.user_id)
+            .with_key(key.key_id)
+            .via(via),
+    );
     request
         .extensions_mut()
         .insert(modelgates_rest::PresentedKey(key.key_id));

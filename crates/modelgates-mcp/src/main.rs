@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use std::sync::Arc;
 
-use modelgates::{Catalog, KeyKind, ModelGates, NewKey, Options};
+use modelgates::{Catalog, Frontend, KeyKind, ModelGates, NewKey, Options};
 use modelgates_mcp::{McpServer, Surface};
 use modelgates_postgres::PgStore;
 use modelgates_redb::RedbStore;
@@ -223,8 +223,9 @@ async fn shutdown_signal() -> std::io::Result<String> {
     }
 }
 
-/// Usage retention in the background: every minute, expired raw usage records and the usage of
-/// deleted busy workspaces are removed in bounded transactions (10,000 rows each), so a serving
+/// Retention in the background: every minute, expired raw usage records, the usage of deleted
+/// busy workspaces, audit events past their account's retention and idempotency records older
+/// than a day are removed in bounded transactions (at most 10,000 rows each), so a serving
 /// process never holds the writer for long.
 fn spawn_retention(gates: ModelGates) {
     tokio::spawn(async move {
@@ -240,6 +241,24 @@ fn spawn_retention(gates: ModelGates) {
                     removed += out.removed;
                     purged += out.purged;
                     if !out.more {
+                        break;
+                    }
+                }
+                loop {
+                    let (audit, more) = g.audit_expire(1_000)?;
+                    if audit > 0 {
+                        tracing::info!(removed = audit, "audit retention removed expired events");
+                    }
+                    if !more {
+                        break;
+                    }
+                }
+                loop {
+                    let (records, more) = g.idempotency_expire(1_000)?;
+                    if records > 0 {
+                        tracing::debug!(removed = records, "expired idempotency records removed");
+                    }
+                    if !more {
                         return Ok::<(u64, u64), modelgates::Error>((removed, purged));
                     }
                 }
@@ -271,7 +290,11 @@ impl Store {
     fn describe(&self, db: &std::path::Path) -> String {
         match self {
             Self::Redb(_) => db.display().to_string(),
-            Self::Postgres(s) => format!("postgres {}", s.label()),
+            Self::Postgres(s) => match s.encryption() {
+                Ok(Some(version)) => format!("postgres {} ({version})", s.label()),
+                Ok(None) => format!("postgres {} (not encrypted)", s.label()),
+                Err(_) => format!("postgres {}", s.label()),
+            },
         }
     }
 
@@ -419,7 +442,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 },
         } => {
             let (store, gates) = open(&db.path, None, false)?;
-            let caller = gates.default_caller()?;
+            let caller = gates.default_caller()?.via(Frontend::Cli);
             let kind = if management {
                 KeyKind::Management
             } else {
@@ -436,7 +459,8 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 "created {:?} key {} ({}) for {} in workspace {}; the secret below is shown once",
                 kind, created.data.id, created.data.name, caller.user_id, created.data.workspace_id
             );
-            println!("{}", created.key);
+            // A caller without an idempotency key always gets the secret.
+            println!("{}", created.key.as_deref().unwrap_or_default());
             drop(gates);
             store.close()?;
             Ok(())
@@ -488,6 +512,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 insecure_caller,
             };
             let app = modelgates_mcp::http::router(gates.clone(), &options, token.clone());
+            tracing::info!(db = %store.describe(&db.path), "database open");
             // A stable line for scripts and tests: where the server listens.
             eprintln!("modelgates: serving MCP over HTTP at http://{local}/mcp");
             eprintln!("modelgates: serving the REST API at http://{local}/api/v1");
@@ -513,7 +538,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let surface = surface.surface()?;
             let db = db.path;
             let (store, gates) = open(&db, catalog.as_deref(), live_backup)?;
-            let caller = gates.default_caller()?;
+            let caller = gates.default_caller()?.via(Frontend::Mcp);
             spawn_retention(gates.clone());
             tracing::info!(db = %store.describe(&db), account = %caller.account, user = %caller.user_id, "serving MCP over stdio");
             // Listen for signals from the start, also while waiting for the client's handshake.

@@ -49,7 +49,7 @@ impl Surface {
 pub struct McpServer {
     gates: ModelGates,
     caller: Option<Caller>,
-    /// Shared by every session (an HTTP session costs a clone of this `Arc`, not of 49 tool
+    /// Shared by every session (an HTTP session costs a clone of this `Arc`, not of 51 tool
     /// schemas); copied only when a surface hides tools.
     tool_router: Arc<ToolRouter<Self>>,
 }
@@ -73,9 +73,10 @@ route_resolve answers which provider and model would serve a request. Tools whos
 parameter is optional use the active workspace (workspace_activate).";
 
 impl McpServer {
-    /// A server acting as `caller` (stdio: one local user).
+    /// A server acting as `caller` (stdio: one local user); its changes are recorded as made
+    /// through MCP.
     pub fn new(gates: ModelGates, caller: Caller) -> Self {
-        Self::build(gates, Some(caller))
+        Self::build(gates, Some(caller.via(modelgates::Frontend::Mcp)))
     }
 
     /// A server whose every request carries its own authenticated `Caller` in the HTTP
@@ -175,7 +176,23 @@ impl McpServer {
         ctx: &RequestContext<RoleServer>,
         f: impl FnOnce(&ModelGates, &Caller) -> modelgates::Result<T> + Send + 'static,
     ) -> Result<T, ToolError> {
-        let caller = self.caller(ctx)?;
+        self.run_once(ctx, None, f).await
+    }
+}
+
+impl McpServer {
+    /// [`McpServer::run`] for a create tool: the caller presents the tool's `idempotency_key`,
+    /// if given.
+    pub(crate) async fn run_once<T: Send + 'static>(
+        &self,
+        ctx: &RequestContext<RoleServer>,
+        idempotency_key: Option<String>,
+        f: impl FnOnce(&ModelGates, &Caller) -> modelgates::Result<T> + Send + 'static,
+    ) -> Result<T, ToolError> {
+        let mut caller = self.caller(ctx)?;
+        if let Some(key) = idempotency_key {
+            caller = caller.with_idempotency_key(key);
+        }
         let gates = self.gates.clone();
         tokio::task::spawn_blocking(move || f(&gates, &caller))
             .await
@@ -263,7 +280,7 @@ mod tests {
         let gates = ModelGates::open(modelgates::MemoryStore::new()).unwrap();
         let caller = gates.default_caller().unwrap();
         let tools = McpServer::new(gates, caller).tools();
-        assert_eq!(tools.len(), 49);
+        assert_eq!(tools.len(), 51);
         for t in &tools {
             let name = t.name.as_ref();
             let verb = name.rsplit_once('_').unwrap().1;
@@ -276,6 +293,7 @@ mod tests {
                 "route_",
                 "persona_",
                 "usage_",
+                "audit_",
             ];
             assert!(
                 nouns.iter().any(|n| name.starts_with(n)),

@@ -14,7 +14,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
 
-use modelgates::{Caller, MemoryStore, ModelGates, UserId};
+use modelgates::{AuditEvent, AuditFilter, Caller, Frontend, MemoryStore, ModelGates, UserId};
 use modelgates_mcp::McpServer;
 use rmcp::ServiceExt;
 use rmcp::model::CallToolRequestParams;
@@ -36,6 +36,18 @@ fn rows() -> Vec<(&'static str, Value, [bool; 3])> {
         v
     };
     vec![
+        // The audit log.
+        ("audit_list", json!({}), [ALLOW, DENY, DENY]),
+        (
+            "audit_list",
+            json!({"resource_kind": "workspace", "limit": 5}),
+            [ALLOW, DENY, DENY],
+        ),
+        (
+            "audit_retention_set",
+            json!({"days": 30}),
+            [ALLOW, DENY, DENY],
+        ),
         // Workspaces.
         ("workspace_list", json!({}), [ALLOW, ALLOW, ALLOW]),
         ("workspace_get", json!({"id": "team"}), [ALLOW, ALLOW, DENY]),
@@ -400,6 +412,12 @@ async fn fixture() -> Fixture {
     )
     .await);
     ok(call(&c, "workspace_mux_set", json!({"workspace": "team", "rules": [{"provider": "prov", "model": "gpt-5", "matcher_type": "catch_all"}]})).await);
+    ok(call(
+        &c,
+        "workspace_instructions_set",
+        json!({"workspace": "team", "custom_instructions": "Be brief."}),
+    )
+    .await);
     ok(call(&c, "model_register", json!({"workspace": "team", "provider": "prov", "family": "custom-1", "maxInputTokens": 1000, "maxOutputTokens": 100})).await);
     ok(call(
         &c,
@@ -472,20 +490,87 @@ fn every_tool_has_a_row() {
     );
 }
 
+/// Mutating tools whose changes are not configuration: no audit event.
+const NOT_AUDITED_TOOLS: &[&str] = &["usage_record", "usage_record_batch"];
+
+/// The fixture's audit log, newest first.
+fn audit_events(f: &Fixture) -> Vec<AuditEvent> {
+    let mut out = Vec::new();
+    let mut filter = AuditFilter {
+        limit: Some(100),
+        ..Default::default()
+    };
+    loop {
+        let page = f.gates.audit_list(&f.admin, &filter).unwrap();
+        out.extend(page.data);
+        match page.next_after {
+            Some(after) => filter.after = Some(after),
+            None => return out,
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_operation_allows_or_denies_each_caller_as_the_table_says() {
     let callers = ["user_admin", "user_in", "user_out"];
+    let mutating: BTreeSet<String> = {
+        let gates = ModelGates::open(MemoryStore::new()).unwrap();
+        let caller = gates.default_caller().unwrap();
+        McpServer::new(gates, caller)
+            .tools()
+            .into_iter()
+            .filter(|t| {
+                t.annotations
+                    .as_ref()
+                    .and_then(|a| a.read_only_hint)
+                    .is_some_and(|ro| !ro)
+            })
+            .map(|t| t.name.to_string())
+            .collect()
+    };
+    assert!(mutating.contains("workspace_create") && !mutating.contains("workspace_get"));
     let mut failures = Vec::new();
     for (tool, args, expected) in rows() {
         for (who, allowed) in callers.iter().zip(expected) {
             let f = fixture().await;
-            let caller = Caller {
-                account: f.admin.account,
-                user_id: UserId::parse_field(who, "user_id").unwrap(),
-            };
+            let caller = Caller::new(
+                f.admin.account,
+                UserId::parse_field(who, "user_id").unwrap(),
+            );
             let c = connect(&f.gates, caller).await;
             let args = substitute(&args, &f.ids);
+            let logged_before = audit_events(&f);
             let got = call(&c, tool, args.clone()).await;
+            // Every successful change is one audit event named after the tool, by this caller
+            // through MCP; anything else (reads, refusals, usage) appends none.
+            let logged = audit_events(&f);
+            let expected_event = match (&got, mutating.contains(tool)) {
+                (Ok(_), true) if !NOT_AUDITED_TOOLS.contains(&tool) => Some(match tool {
+                    "workspace_instructions_clear" => "workspace_instructions_set",
+                    other => other,
+                }),
+                _ => None,
+            };
+            match expected_event {
+                Some(op) => {
+                    let ok = logged.len() == logged_before.len() + 1
+                        && logged[0].operation == op
+                        && logged[0].actor.user_id.as_ref().map(|u| u.as_str()) == Some(*who)
+                        && logged[0].actor.via == Frontend::Mcp;
+                    if !ok {
+                        failures.push(format!(
+                            "{tool} {args} as {who}: expected one audit event {op} by {who} via \
+                             mcp, got {:?}",
+                            &logged[..logged.len() - logged_before.len()]
+                        ));
+                    }
+                }
+                None if logged.len() != logged_before.len() => failures.push(format!(
+                    "{tool} {args} as {who}: expected no audit event, got {:?}",
+                    &logged[..logged.len() - logged_before.len()]
+                )),
+                None => {}
+            }
             match (allowed, &got) {
                 (true, Ok(_)) => {}
                 (false, Err((code, _))) if code == "permission_denied" => {}
@@ -512,10 +597,8 @@ async fn every_operation_allows_or_denies_each_caller_as_the_table_says() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn members_see_only_their_workspaces_and_their_own_keys() {
     let f = fixture().await;
-    let as_user = |u: &str| Caller {
-        account: f.admin.account,
-        user_id: UserId::parse_field(u, "user_id").unwrap(),
-    };
+    let as_user =
+        |u: &str| Caller::new(f.admin.account, UserId::parse_field(u, "user_id").unwrap());
     let slugs = |v: Value| -> Vec<String> {
         v["data"]
             .as_array()

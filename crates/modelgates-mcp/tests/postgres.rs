@@ -159,15 +159,30 @@ fn within_2s(what: &str, done: impl Fn() -> bool) -> std::time::Duration {
 /// Three instances on one database: a key created on A works on B and C; disabled on B, it is
 /// refused on A and C; a mux rule set on C routes on A; the same slug created on all three at
 /// once has exactly one winner; `modelgates check` is clean at the end.
+/// Child processes killed (and reaped) when dropped.
+struct Killed(Vec<std::process::Child>);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 #[test]
 fn three_instances_on_one_database_behave_as_one() {
     let Some(base_url) = url() else { return };
     let (db, _guard) = fresh_schema(&base_url);
     let admin = common::create_key(&db, &["--name", "admin", "--management"]);
-    let servers: Vec<_> = (0..3).map(|_| common::serve_http_quiet(&db, &[])).collect();
-    let bases: Vec<String> = servers
+    let (children, urls): (Vec<_>, Vec<_>) =
+        (0..3).map(|_| common::serve_http_quiet(&db, &[])).unzip();
+    // Killed on the way out, also when an assertion fails.
+    let servers = Killed(children);
+    let bases: Vec<String> = urls
         .iter()
-        .map(|(_, url)| url.trim_end_matches("/mcp").to_owned() + "/api/v1")
+        .map(|url| url.trim_end_matches("/mcp").to_owned() + "/api/v1")
         .collect();
     let (a, b, c) = (&bases[0], &bases[1], &bases[2]);
 
@@ -231,14 +246,17 @@ fn three_instances_on_one_database_behave_as_one() {
             .map(|base| {
                 let admin = &admin;
                 s.spawn(move || {
-                    call(
+                    let (status, body) = call(
                         base,
                         admin,
                         "POST",
                         "/workspaces",
                         Some(r#"{"name": "Contested", "slug": "contested"}"#),
-                    )
-                    .0
+                    );
+                    if status >= 500 {
+                        eprintln!("a contested create answered {status}: {body}");
+                    }
+                    status
                 })
             })
             .collect();
@@ -247,10 +265,7 @@ fn three_instances_on_one_database_behave_as_one() {
     let mut sorted = statuses.clone();
     sorted.sort_unstable();
     assert_eq!(sorted, [201, 409, 409], "{statuses:?}");
-    for (mut child, _) in servers {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
+    drop(servers);
     let check = std::process::Command::new(common::binary())
         .args(["check", "--db"])
         .arg(&db)

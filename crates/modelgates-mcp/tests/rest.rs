@@ -789,6 +789,144 @@ fn seed_004_operations_at_codegate_paths() {
 
 /// `--toolsets` limits the REST routes as it limits MCP's tools.
 #[test]
+fn changes_over_rest_are_audit_events_naming_the_key_and_rest() {
+    let (server, api, _dir) = start(&[]);
+    let (status, made) = api.call(
+        "POST",
+        "/workspaces",
+        Some(&json!({"name": "Audited", "slug": "audited"})),
+    );
+    assert_eq!(status, 201, "{made}");
+    let id = made["data"]["id"].as_str().unwrap().to_owned();
+    let (status, page) = api.call(
+        "GET",
+        &format!("/audit?resource_id={id}&operation=workspace_create"),
+        None,
+    );
+    assert_eq!(status, 200, "{page}");
+    let events = page["data"].as_array().unwrap();
+    assert_eq!(events.len(), 1, "{page}");
+    let actor = &events[0]["actor"];
+    assert_eq!(actor["user_id"], "user_admin");
+    assert_eq!(actor["via"], "rest");
+    assert!(
+        actor["key_id"].as_str().unwrap().starts_with("key_"),
+        "{actor}"
+    );
+    assert_eq!(
+        events[0]["changes"][0]["fields"]["slug"]["after"],
+        "audited"
+    );
+    // Retention: set, refused out of range (field named), and itself an event.
+    let (status, body) = api.call("PUT", "/audit/retention", Some(&json!({"days": 30})));
+    assert_eq!((status, &body["data"]["days"]), (200, &json!(30)), "{body}");
+    let err = error(
+        400,
+        api.call("PUT", "/audit/retention", Some(&json!({"days": 0}))),
+    );
+    assert!(err["message"].as_str().unwrap().contains("days"), "{err}");
+    let err = error(400, api.call("GET", "/audit?after=nope", None));
+    assert!(err["message"].as_str().unwrap().contains("after"), "{err}");
+    let (_, page) = api.call("GET", "/audit?limit=1", None);
+    assert_eq!(
+        page["data"][0]["operation"], "audit_retention_set",
+        "{page}"
+    );
+    assert!(page["next_after"].as_str().unwrap().starts_with("aud_"));
+    drop(server);
+}
+
+#[test]
+fn creates_with_an_idempotency_key_are_safe_to_retry() {
+    let (server, api, _dir) = start(&[]);
+    let post = |path: &str, key: &str, body: &Value| {
+        let headers = [
+            ("Authorization", format!("Bearer {}", api.key)),
+            ("Content-Type", "application/json".to_owned()),
+            ("Idempotency-Key", key.to_owned()),
+        ];
+        let r = common::http(
+            &format!("{}{path}", api.base),
+            "POST",
+            &headers,
+            &body.to_string(),
+        );
+        let v: Value = serde_json::from_str(&r.body).unwrap_or_else(|e| panic!("{e}: {r:?}"));
+        (
+            r.status,
+            r.header("idempotent-replayed").map(str::to_owned),
+            v,
+        )
+    };
+    let body = json!({"name": "Retried", "slug": "retried"});
+    let (status, replayed, first) = post("/workspaces", "op-1", &body);
+    assert_eq!((status, replayed), (201, None), "{first}");
+    let (status, replayed, again) = post("/workspaces", "op-1", &body);
+    assert_eq!(
+        (status, replayed.as_deref()),
+        (201, Some("true")),
+        "{again}"
+    );
+    assert_eq!(again, first, "the first answer, again");
+    let (_, list) = api.call("GET", "/workspaces", None);
+    let slugs: Vec<_> = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| w["slug"] == "retried")
+        .collect();
+    assert_eq!(slugs.len(), 1, "created once: {list}");
+    // The same key with another body: 409 naming the key; nothing created.
+    let (status, _, err) = post(
+        "/workspaces",
+        "op-1",
+        &json!({"name": "Other", "slug": "other"}),
+    );
+    assert_eq!(status, 409, "{err}");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("\"op-1\""),
+        "{err}"
+    );
+    assert_eq!(api.call("GET", "/workspaces/other", None).0, 404);
+    // A retried key creation answers the key without its secret.
+    let key_body = json!({"name": "ci"});
+    let (status, _, made) = post("/keys", "key-1", &key_body);
+    assert_eq!(status, 201, "{made}");
+    assert!(
+        made["key"]
+            .as_str()
+            .unwrap()
+            .starts_with(modelgates::SECRET_PREFIX),
+        "{made}"
+    );
+    let (status, replayed, again) = post("/keys", "key-1", &key_body);
+    assert_eq!(
+        (status, replayed.as_deref()),
+        (201, Some("true")),
+        "{again}"
+    );
+    assert_eq!(again["data"], made["data"]);
+    assert!(again.get("key").is_none(), "no secret on a retry: {again}");
+    // A malformed key is a 400 naming the header, and creates nothing.
+    for bad in ["has space", &"x".repeat(256)] {
+        let (status, _, err) = post("/workspaces", bad, &json!({"name": "Bad", "slug": "bad"}));
+        assert_eq!(status, 400, "{err}");
+        assert!(
+            err["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("Idempotency-Key"),
+            "{err}"
+        );
+    }
+    assert_eq!(api.call("GET", "/workspaces/bad", None).0, 404);
+    drop(server);
+}
+
+#[test]
 fn toolsets_limit_the_rest_routes_too() {
     let (server, api, _dir) = start(&["--toolsets", "workspaces"]);
     assert_eq!(api.call("GET", "/workspaces", None).0, 200);

@@ -170,7 +170,7 @@ fn a_key_disabled_on_one_instance_is_refused_by_the_other_within_a_bounded_time(
         start.elapsed()
     };
     until("the new key reaching B", &|| {
-        b.verify_key(&created.key).is_ok()
+        b.verify_key(created.key.as_deref().unwrap()).is_ok()
     });
     a.key_update(
         &admin,
@@ -182,7 +182,182 @@ fn a_key_disabled_on_one_instance_is_refused_by_the_other_within_a_bounded_time(
     )
     .unwrap();
     let took = until("the disabled key being refused on B", &|| {
-        b.verify_key(&created.key).is_err()
+        b.verify_key(created.key.as_deref().unwrap()).is_err()
     });
     eprintln!("a disabled key was refused on the other instance after {took:?}");
+}
+
+#[test]
+fn other_instances_are_woken_by_notify_and_listen_again_after_losing_the_connection() {
+    let Some(url) = url() else { return };
+    let store = fresh(&url);
+    let other = PgStore::open_with(
+        &url,
+        PgOptions {
+            schema: store.0.schema().to_owned(),
+            max_connections: 4,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    // Polling every 30 s: only a wake-up explains a change seen within 2 s.
+    let slow = || Options {
+        follow_every: Some(std::time::Duration::from_secs(30)),
+        ..Default::default()
+    };
+    let a = ModelGates::open_with(Arc::new(store.0.clone()), slow()).unwrap();
+    let b = ModelGates::open_with(Arc::new(other), slow()).unwrap();
+    let admin = a.default_caller().unwrap();
+    let until = |what: &str, done: &dyn Fn() -> bool| {
+        let start = std::time::Instant::now();
+        while !done() {
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(2),
+                "{what} took over 2 s"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        start.elapsed()
+    };
+    // The listener may still be connecting right after open.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let created = a
+        .key_create(
+            &admin,
+            modelgates::NewKey {
+                name: "gateway".into(),
+                workspace: "default".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let id = created.data.id.to_string();
+    until("the new key reaching B", &|| {
+        b.verify_key(created.key.as_deref().unwrap()).is_ok()
+    });
+    let toggle = |disabled: bool| {
+        a.key_update(
+            &admin,
+            &id,
+            modelgates::KeyPatch {
+                disabled: Some(disabled),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    };
+    toggle(true);
+    let took = until("the disabled key being refused on B", &|| {
+        b.verify_key(created.key.as_deref().unwrap()).is_err()
+    });
+    eprintln!("woken by NOTIFY: refused on B after {took:?}");
+
+    // Cut the listening connections; they come back and wake-ups resume.
+    let channel = format!("LISTEN mg_changes_{}", store.0.schema());
+    let killed = raw_sql(
+        &url,
+        &format!(
+            "SELECT count(pg_terminate_backend(pid))::int8 FROM pg_stat_activity WHERE query = \
+             '{channel}'"
+        ),
+    );
+    assert!(
+        killed >= 2,
+        "{killed} listening connections found (A and B)"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    toggle(false);
+    let took = until(
+        "the enabled key being accepted on B after reconnecting",
+        &|| b.verify_key(created.key.as_deref().unwrap()).is_ok(),
+    );
+    eprintln!("after the listener reconnected: accepted on B after {took:?}");
+}
+
+/// Runs `sql` (one row, one int8) on a connection of its own.
+fn raw_sql(url: &str, sql: &str) -> i64 {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        client.query_one(sql, &[]).await.unwrap().get(0)
+    })
+}
+
+#[test]
+fn a_transaction_that_loses_a_conflict_leaves_its_connection_clean() {
+    use modelgates::{StorageError, TableName};
+    let Some(url) = url() else { return };
+    let store = fresh(&url);
+    let t = TableName("conflicts");
+    let mut setup = store.0.begin_write().unwrap();
+    setup.put(t, b"k", b"0").unwrap();
+    setup.commit().unwrap();
+    for round in 0..3 {
+        let mut w1 = store.0.begin_write().unwrap();
+        let mut w2 = store.0.begin_write().unwrap();
+        for w in [&mut w1, &mut w2] {
+            assert!(w.get(t, b"k").unwrap().is_some());
+        }
+        w1.put(t, b"k", b"1").unwrap();
+        w2.put(t, b"k", b"2").unwrap();
+        // The loser's writes fail ahead of its NOTIFY and COMMIT in one round trip.
+        w1.notify_on_commit().unwrap();
+        w2.notify_on_commit().unwrap();
+        w1.commit().unwrap();
+        assert!(
+            matches!(w2.commit(), Err(StorageError::Conflict)),
+            "round {round}: the second writer must lose"
+        );
+        // Both connections are back in the pool; each must start a clean transaction.
+        for value in [b"3", b"4"] {
+            let mut w = store.0.begin_write().unwrap();
+            let mut other = store.0.begin_write().unwrap();
+            w.put(t, b"k", value).unwrap();
+            w.commit().unwrap();
+            other.put(t, b"other", value).unwrap();
+            other.commit().unwrap();
+        }
+        let r = store.0.begin_read().unwrap();
+        assert_eq!(r.get(t, b"k").unwrap().as_deref(), Some(&b"4"[..]));
+    }
+}
+
+#[test]
+fn a_transaction_whose_statement_failed_cannot_commit() {
+    use modelgates::{StorageError, TableName};
+    let Some(url) = url() else { return };
+    let store = fresh(&url);
+    let t = TableName("half_failed");
+    let mut setup = store.0.begin_write().unwrap();
+    setup.put(t, b"k", b"0").unwrap();
+    setup.commit().unwrap();
+    let mut w1 = store.0.begin_write().unwrap();
+    let mut w2 = store.0.begin_write().unwrap();
+    assert!(w1.get(t, b"k").unwrap().is_some());
+    assert!(w2.get(t, b"k").unwrap().is_some());
+    w1.put(t, b"k", b"1").unwrap();
+    w2.put(t, b"k", b"2").unwrap();
+    w1.commit().unwrap();
+    // w2's waiting write goes with this read and loses: the server aborts w2.
+    let read = w2.get(t, b"other");
+    assert!(matches!(read, Err(StorageError::Conflict)), "{read:?}");
+    // COMMIT of an aborted transaction is answered "ROLLBACK" without an error by the server;
+    // the store must not report it as committed.
+    assert!(
+        w2.commit().is_err(),
+        "a failed transaction reported a commit"
+    );
+    let r = store.0.begin_read().unwrap();
+    assert_eq!(r.get(t, b"k").unwrap().as_deref(), Some(&b"1"[..]));
+    drop(r);
+    // The connection is clean for the next transaction.
+    let mut w = store.0.begin_write().unwrap();
+    w.put(t, b"k", b"3").unwrap();
+    w.commit().unwrap();
 }

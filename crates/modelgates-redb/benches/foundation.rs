@@ -32,7 +32,7 @@ fn reads(c: &mut Criterion) {
             workspace: format!("team-{i}"),
             ..Default::default()
         };
-        secret = gates.key_create(&admin, new).unwrap().key;
+        secret = gates.key_create(&admin, new).unwrap().key.unwrap();
     }
     c.bench_function("workspace_get_by_slug", |b| {
         b.iter(|| black_box(gates.workspace_get(&admin, black_box("team-500")).unwrap()))

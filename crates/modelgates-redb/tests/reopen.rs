@@ -37,7 +37,7 @@ fn committed_changes_survive_a_reopen_and_keys_still_verify() {
     assert_eq!(slugs, ["default", "p"]);
     assert_eq!(list.total_count, 2, "bootstrap ran once, not on reopen");
     assert!(
-        gates.verify_key(&secret).is_ok(),
+        gates.verify_key(secret.as_deref().unwrap()).is_ok(),
         "the snapshot is rebuilt from the file"
     );
 }

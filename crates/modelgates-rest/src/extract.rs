@@ -183,6 +183,86 @@ impl<T> OperationInput for Params<T> {}
 /// The one path parameter of a route.
 pub type Id = Params<String>;
 
+/// The `Idempotency-Key` header of a create request, if any: a retry with the same key and
+/// body within 24 hours gets the first answer (with `Idempotent-Replayed: true`) instead of
+/// creating again; the same key with another body is a 409 naming the key.
+#[derive(Debug)]
+pub struct Once(pub Option<String>);
+
+impl Once {
+    /// `me`, presenting this request's idempotency key, if it had one.
+    pub fn caller(&self, me: Caller) -> Caller {
+        match &self.0 {
+            Some(key) => me.with_idempotency_key(key.clone()),
+            None => me,
+        }
+    }
+}
+
+/// The header's name, as documented.
+const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
+
+impl<S: Send + Sync> FromRequestParts<S> for Once {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let field = format!("header.{IDEMPOTENCY_KEY}");
+        let Some(value) = parts.headers.get(IDEMPOTENCY_KEY) else {
+            return Ok(Once(None));
+        };
+        let key = value.to_str().map_err(|_| {
+            ApiError::bad_request(
+                &field,
+                "must be visible ASCII characters (a UUID is a good key)",
+            )
+        })?;
+        match modelgates::check_idempotency_key(key) {
+            Ok(()) => Ok(Once(Some(key.to_owned()))),
+            Err(Error::InvalidArgument { reason, .. }) => {
+                Err(ApiError::bad_request(&field, reason))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+impl OperationInput for Once {
+    fn operation_input(ctx: &mut GenContext, operation: &mut Operation) {
+        let schema = ctx.schema.subschema_for::<String>();
+        let data = aide::openapi::ParameterData {
+            name: IDEMPOTENCY_KEY.to_owned(),
+            description: Some(format!(
+                "Makes the create safe to retry: 1-{} visible ASCII characters (a UUID is a \
+                 good key), scoped to the caller. The same key and body within {} hours \
+                 answer the first result (with `Idempotent-Replayed: true`; a retried key \
+                 creation has no `key`, since the secret is never stored); the same key with \
+                 another body is a 409 naming the key.",
+                modelgates::IDEMPOTENCY_KEY_MAX,
+                modelgates::IDEMPOTENCY_WINDOW_HOURS
+            )),
+            required: false,
+            deprecated: None,
+            format: aide::openapi::ParameterSchemaOrContent::Schema(aide::openapi::SchemaObject {
+                json_schema: schema,
+                example: None,
+                external_docs: None,
+            }),
+            example: None,
+            examples: Default::default(),
+            explode: None,
+            extensions: Default::default(),
+        };
+        add_parameters(
+            ctx,
+            operation,
+            [aide::openapi::Parameter::Header {
+                parameter_data: data,
+                style: Default::default(),
+            }],
+        );
+    }
+}
+
 /// The authenticated caller, put into the request by the authentication layer.
 #[derive(Debug)]
 pub struct Me(pub Caller);

@@ -20,8 +20,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::App;
 use crate::error::ApiError;
-use crate::extract::{Body, Id, Me, Params, Query};
-use crate::reply::{Created, Data, Deleted, Reply};
+use crate::extract::{Body, Id, Me, Once, Params, Query};
+use crate::reply::{Created, Data, Deleted, MaybeReplayed, Reply};
 use crate::workspaces::present;
 
 /// The key a request presented, put into the request by the authentication layer beside the
@@ -292,15 +292,21 @@ fn unsupported(byok: Option<bool>, reset: Option<&String>, external: bool) -> Re
 #[derive(Debug, Serialize, JsonSchema)]
 struct KeyCreated {
     data: KeyBody,
-    /// The secret: store it now, it is never shown again.
-    key: String,
+    /// The secret: store it now, it is never shown again. Absent when the request was a retry
+    /// with the same `Idempotency-Key` (the answer carries `Idempotent-Replayed: true`): the
+    /// first answer carried it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key: Option<String>,
 }
 
 async fn create(
     State(app): State<App>,
     Me(me): Me,
+    once: Once,
     Body(b): Body<KeyCreate>,
-) -> Result<Created<KeyCreated>, ApiError> {
+) -> Result<MaybeReplayed<Created<KeyCreated>>, ApiError> {
+    let me = once.caller(me);
+    let asked = me.clone();
     unsupported(
         b.include_byok_in_limit,
         b.limit_reset.as_ref(),
@@ -327,7 +333,7 @@ async fn create(
             })
         })
         .await?;
-    Ok(Reply(created))
+    Ok(MaybeReplayed::of(&asked, Reply(created)))
 }
 
 async fn get_one(

@@ -8,6 +8,7 @@
 //! `aide` routes, so the OpenAPI document ([`openapi`], served at `/openapi.json`) is generated
 //! from the handlers' own input and output types.
 
+mod audit;
 mod error;
 pub mod extract;
 mod keys;
@@ -76,7 +77,7 @@ fn api(options: &RestOptions) -> (Router<App>, OpenApi) {
     // A type aide cannot document is a bug in this crate: fail the build's tests loudly.
     aide::generate::on_error(|e| panic!("OpenAPI generation: {e}"));
     // Route groups by MCP toolset, so `--toolsets` limits both front ends alike.
-    let groups: [(&str, ApiRouter<App>); 7] = [
+    let groups: [(&str, ApiRouter<App>); 8] = [
         (
             "workspaces",
             workspaces::routes().merge(routing::lifecycle_routes()),
@@ -90,6 +91,7 @@ fn api(options: &RestOptions) -> (Router<App>, OpenApi) {
         ("routing", providers::routes().merge(routing::routes())),
         ("personas", personas::routes()),
         ("usage", usage::routes()),
+        ("audit", audit::routes()),
     ];
     let mut router = ApiRouter::new();
     for (set, routes) in groups {

@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::App;
 use crate::error::ApiError;
-use crate::extract::{Body, Id, Me, Params, Query};
-use crate::reply::{Created, Data, Deleted, Reply};
+use crate::extract::{Body, Id, Me, Once, Params, Query};
+use crate::reply::{Created, Data, Deleted, MaybeReplayed, Reply};
 use crate::workspaces::{PageQuery, present};
 
 pub(crate) fn routes() -> ApiRouter<App> {
@@ -86,8 +86,11 @@ struct MemberAdd {
 async fn add(
     State(app): State<App>,
     Me(me): Me,
+    once: Once,
     Body(b): Body<MemberAdd>,
-) -> Result<Created<Data<MemberBody>>, ApiError> {
+) -> Result<MaybeReplayed<Created<Data<MemberBody>>>, ApiError> {
+    let me = once.caller(me);
+    let asked = me.clone();
     let new = NewMember {
         user_id: b.id,
         email: b.email,
@@ -96,7 +99,10 @@ async fn add(
         role: b.role,
     };
     let m = app.write(me, move |g, c| g.member_add(c, new)).await?;
-    Ok(Data::created(MemberBody::from(m)))
+    Ok(MaybeReplayed::of(
+        &asked,
+        Data::created(MemberBody::from(m)),
+    ))
 }
 
 async fn get_one(

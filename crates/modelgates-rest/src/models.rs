@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::App;
 use crate::error::ApiError;
-use crate::extract::{Body, Me, Params, Query};
-use crate::reply::{Created, Reply};
+use crate::extract::{Body, Me, Once, Params, Query};
+use crate::reply::{Created, MaybeReplayed, Reply};
 
 pub(crate) fn routes() -> ApiRouter<App> {
     ApiRouter::new()
@@ -149,9 +149,12 @@ struct ModelRegister {
 async fn register(
     State(app): State<App>,
     Me(me): Me,
+    once: Once,
     Params(workspace): Params<String>,
     Body(b): Body<ModelRegister>,
-) -> Result<Created<Model>, ApiError> {
+) -> Result<MaybeReplayed<Created<Model>>, ApiError> {
+    let me = once.caller(me);
+    let asked = me.clone();
     let new = NewModel {
         provider: b.provider,
         family: b.family,
@@ -168,7 +171,7 @@ async fn register(
     let m = app
         .write(me, move |g, c| g.model_register(c, workspace.as_str(), new))
         .await?;
-    Ok(Reply(m))
+    Ok(MaybeReplayed::of(&asked, Reply(m)))
 }
 
 async fn delete(

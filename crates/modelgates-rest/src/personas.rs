@@ -11,8 +11,8 @@ use serde::Deserialize;
 
 use crate::App;
 use crate::error::ApiError;
-use crate::extract::{Body, Id, Me, Params, Query};
-use crate::reply::{Created, NoContent, Reply};
+use crate::extract::{Body, Id, Me, Once, Params, Query};
+use crate::reply::{Created, MaybeReplayed, NoContent, Reply};
 use crate::workspaces::PageQuery;
 
 pub(crate) fn routes() -> ApiRouter<App> {
@@ -57,12 +57,15 @@ struct PersonaCreate {
 async fn create(
     State(app): State<App>,
     Me(me): Me,
+    once: Once,
     Body(b): Body<PersonaCreate>,
-) -> Result<Created<Persona>, ApiError> {
+) -> Result<MaybeReplayed<Created<Persona>>, ApiError> {
+    let me = once.caller(me);
+    let asked = me.clone();
     let p = app
         .write(me, move |g, c| g.persona_create(c, &b.name, &b.description))
         .await?;
-    Ok(Reply(p))
+    Ok(MaybeReplayed::of(&asked, Reply(p)))
 }
 
 async fn get_one(

@@ -16,8 +16,8 @@ use serde::Deserialize;
 
 use crate::App;
 use crate::error::ApiError;
-use crate::extract::{Body, Id, Me, Params, Query};
-use crate::reply::{Created, NoContent, Reply};
+use crate::extract::{Body, Id, Me, Once, Params, Query};
+use crate::reply::{Created, MaybeReplayed, NoContent, Reply};
 use crate::workspaces::PageQuery;
 
 pub(crate) fn routes() -> ApiRouter<App> {
@@ -95,8 +95,11 @@ struct ProviderAdd {
 async fn add(
     State(app): State<App>,
     Me(me): Me,
+    once: Once,
     Body(b): Body<ProviderAdd>,
-) -> Result<Created<Provider>, ApiError> {
+) -> Result<MaybeReplayed<Created<Provider>>, ApiError> {
+    let me = once.caller(me);
+    let asked = me.clone();
     let new = NewProvider {
         name: b.name,
         description: given(b.description),
@@ -106,7 +109,7 @@ async fn add(
         api_key: b.api_key.map(Secret::new),
     };
     let p = app.write(me, move |g, c| g.provider_add(c, new)).await?;
-    Ok(Reply(p))
+    Ok(MaybeReplayed::of(&asked, Reply(p)))
 }
 
 async fn get_one(

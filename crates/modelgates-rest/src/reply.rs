@@ -75,6 +75,52 @@ impl<T: JsonSchema, const S: u16> OperationOutput for Reply<T, S> {
     }
 }
 
+/// The answer `R` of a create that took an `Idempotency-Key`: with the header
+/// `Idempotent-Replayed: true` when it repeats the first answer to that key.
+#[derive(Debug)]
+pub(crate) struct MaybeReplayed<R> {
+    pub(crate) replayed: bool,
+    pub(crate) reply: R,
+}
+
+impl<R> MaybeReplayed<R> {
+    /// `reply`, marked replayed if `caller`'s operation answered from its first result.
+    pub(crate) fn of(caller: &modelgates::Caller, reply: R) -> Self {
+        Self {
+            replayed: caller.replayed(),
+            reply,
+        }
+    }
+}
+
+impl<R: IntoResponse> IntoResponse for MaybeReplayed<R> {
+    fn into_response(self) -> Response {
+        let mut response = self.reply.into_response();
+        if self.replayed {
+            response.headers_mut().insert(
+                http::HeaderName::from_static("idempotent-replayed"),
+                http::HeaderValue::from_static("true"),
+            );
+        }
+        response
+    }
+}
+
+impl<R: OperationOutput> OperationOutput for MaybeReplayed<R> {
+    type Inner = R::Inner;
+
+    fn operation_response(ctx: &mut GenContext, operation: &mut Operation) -> Option<DocResponse> {
+        R::operation_response(ctx, operation)
+    }
+
+    fn inferred_responses(
+        ctx: &mut GenContext,
+        operation: &mut Operation,
+    ) -> Vec<(Option<StatusCode>, DocResponse)> {
+        R::inferred_responses(ctx, operation)
+    }
+}
+
 /// `204 No Content`.
 #[derive(Debug)]
 pub(crate) struct NoContent;

@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::App;
 use crate::error::ApiError;
-use crate::extract::{Body, Id, Me, Params, Query};
-use crate::reply::{Created, Data, Deleted, Reply};
+use crate::extract::{Body, Id, Me, Once, Params, Query};
+use crate::reply::{Created, Data, Deleted, MaybeReplayed, Reply};
 
 pub(crate) fn routes() -> ApiRouter<App> {
     ApiRouter::new()
@@ -272,8 +272,11 @@ fn numbers(ids: Vec<u64>) -> Vec<String> {
 async fn create(
     State(app): State<App>,
     Me(me): Me,
+    once: Once,
     Body(b): Body<WorkspaceCreate>,
-) -> Result<Created<Data<WorkspaceBody>>, ApiError> {
+) -> Result<MaybeReplayed<Created<Data<WorkspaceBody>>>, ApiError> {
+    let me = once.caller(me);
+    let asked = me.clone();
     no_guardrails(b.default_guardrail_id.as_ref())?;
     no_server_tools(b.disabled_server_tools.as_ref())?;
     let new = NewWorkspace {
@@ -298,7 +301,7 @@ async fn create(
             WorkspaceBody::of(g, c, w)
         })
         .await?;
-    Ok(Data::created(data))
+    Ok(MaybeReplayed::of(&asked, Data::created(data)))
 }
 
 async fn get_one(

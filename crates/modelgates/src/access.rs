@@ -28,7 +28,7 @@ use crate::handle::Caller;
 use crate::ids::{AccountId, UserId, WorkspaceId};
 use crate::member::{Member, OrgRole};
 use crate::schema::MEMBERS;
-use crate::storage::ReadTxn;
+use crate::storage::{ReadTxn, TableName};
 use crate::workspace::{self, WorkspaceRecord};
 
 /// An authenticated caller: its account and its organization membership.
@@ -52,6 +52,14 @@ impl Actor {
 }
 
 /// The caller's membership in its account, of any role.
+/// The storage key [`member`] reads, for reading it ahead ([`crate::tx::Tx::read_ahead`]).
+pub(crate) fn member_key(caller: &Caller) -> (TableName, Vec<u8>) {
+    (
+        MEMBERS.name(),
+        MEMBERS.key_bytes(&(caller.account, caller.user_id.clone())),
+    )
+}
+
 pub(crate) fn member(txn: &dyn ReadTxn, caller: &Caller) -> Result<Actor> {
     let member = MEMBERS
         .get(txn, &(caller.account, caller.user_id.clone()))?

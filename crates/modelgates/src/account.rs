@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use crate::access;
 use crate::clock::millis;
 use crate::error::{Error, Result};
-use crate::handle::{Caller, ModelGates};
+use crate::handle::{Caller, ModelGates, system};
 use crate::ids::AccountId;
 use crate::member::{self, Member, OrgRole};
 pub use crate::record::account::*;
@@ -59,6 +59,7 @@ pub(crate) fn bootstrap(
         bootstrap_admin: admin.user_id,
         active_workspace_id: None,
         created_at: now,
+        audit_retention_days: None,
     };
     ACCOUNTS.put(txn, &id, &account)?;
     Ok(account)
@@ -68,14 +69,11 @@ impl ModelGates {
     /// Creates another account (organization) with its org admin and default workspace, and
     /// returns a caller acting as that admin.
     pub fn create_account(&self, options: &Bootstrap) -> Result<Caller> {
-        let account = self.write(|tx| {
+        let account = self.write(system("create_account"), |tx| {
             let now = tx.now;
             bootstrap(tx, now, options)
         })?;
-        Ok(Caller {
-            account: account.id,
-            user_id: account.bootstrap_admin,
-        })
+        Ok(Caller::new(account.id, account.bootstrap_admin))
     }
 
     /// The caller's account.

@@ -6,7 +6,8 @@ use chrono::{DateTime, Utc};
 use crate::access;
 use crate::clock::millis;
 use crate::error::{Error, Reason, Result};
-use crate::handle::{Caller, ModelGates, Tx};
+use crate::handle::{Caller, ModelGates, Tx, op};
+use crate::idempotency::store::Replayable;
 use crate::ids::{AccountId, KeyId, UserId, WorkspaceId};
 use crate::patch::Patch;
 pub use crate::record::api_key::*;
@@ -131,6 +132,24 @@ fn store(tx: &mut Tx<'_>, record: &KeyRecord) -> Result<()> {
     API_KEYS.put(tx, &(record.account, record.key.id), record)
 }
 
+/// A retry of `key_create` gets the key without its secret, which is never stored.
+impl Replayable for CreatedKey {
+    fn stored(&self) -> Result<serde_json::Value> {
+        serde_json::to_value(&self.data)
+            .map_err(|e| Error::internal(format!("encoding a key to keep for retries: {e}")))
+    }
+
+    fn replayed(stored: serde_json::Value) -> Result<Self> {
+        let data = serde_json::from_value(stored)
+            .map_err(|e| Error::Corrupt(format!("a key kept for retries does not decode: {e}")))?;
+        Ok(CreatedKey {
+            data,
+            key: None,
+            replayed: true,
+        })
+    }
+}
+
 impl ModelGates {
     /// Creates an API key in a workspace for a workspace member and returns its secret, the
     /// only time it is shown. Non-admins may create keys only for themselves.
@@ -145,7 +164,7 @@ impl ModelGates {
             .map(|u| UserId::parse_field(u, "creator_user_id"))
             .transpose()?
             .unwrap_or_else(|| caller.user_id.clone());
-        self.write(|tx| {
+        self.write_once(op("key_create", caller), &new, |tx| {
             let me = access::member(&*tx, caller)?;
             access::own(&me, &creator, "create keys for themselves")?;
             if new.kind == Some(KeyKind::Management) && !me.is_admin() {
@@ -216,7 +235,8 @@ impl ModelGates {
             KEY_HASHES.put(&mut *tx, &hash, &(account, id))?;
             Ok(CreatedKey {
                 data: key,
-                key: secret,
+                key: Some(secret),
+                replayed: false,
             })
         })
     }
@@ -307,7 +327,7 @@ impl ModelGates {
         if let Some(&limit) = patch.limit.as_set() {
             check_limit(limit)?;
         }
-        self.write(|tx| {
+        self.write(op("key_update", caller), |tx| {
             let me = access::member(&*tx, caller)?;
             let mut record = load(&*tx, caller.account, id)?;
             access::own(&me, &record.key.creator_user_id, "change their own keys")?;
@@ -340,7 +360,7 @@ impl ModelGates {
 
     /// Deletes a key; it stops verifying immediately.
     pub fn key_delete(&self, caller: &Caller, id: &str) -> Result<ApiKey> {
-        self.write(|tx| {
+        self.write(op("key_delete", caller), |tx| {
             let me = access::member(&*tx, caller)?;
             let record = load(&*tx, caller.account, id)?;
             access::own(&me, &record.key.creator_user_id, "delete their own keys")?;

@@ -45,6 +45,8 @@ pub struct CheckReport {
     pub personas: u64,
     /// Usage records read.
     pub usage_records: u64,
+    /// Audit events read.
+    pub audit_events: u64,
     /// Every broken invariant, one sentence each; empty when the database is consistent.
     pub problems: Vec<String>,
 }
@@ -116,6 +118,9 @@ fn check_all(txn: &dyn ReadTxn, c: &mut Checker) -> Result<()> {
     for acct in accounts {
         c.report.accounts += 1;
         let a = acct.id;
+        let mut found = Vec::new();
+        c.report.audit_events += crate::audit::check(txn, a, &mut |p| found.push(p))?;
+        c.report.problems.extend(found);
         let workspaces = WORKSPACES.values_with_prefix(txn, &(a,))?;
         c.report.workspaces += workspaces.len() as u64;
         let ws_ids: BTreeSet<_> = workspaces.iter().map(|w| w.id).collect();

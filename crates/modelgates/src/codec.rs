@@ -130,6 +130,29 @@ impl<A: KeyDecode, B: KeyDecode> KeyDecode for (A, B) {
     }
 }
 
+impl KeyDecode for String {
+    fn decode_key(input: &mut &[u8]) -> Option<Self> {
+        let mut out = Vec::new();
+        let mut i = 0;
+        loop {
+            match (input.get(i)?, input.get(i + 1)) {
+                (0, Some(0x01)) => break,
+                (0, Some(0xFF)) => {
+                    out.push(0);
+                    i += 2;
+                }
+                (0, _) => return None,
+                (&b, _) => {
+                    out.push(b);
+                    i += 1;
+                }
+            }
+        }
+        *input = &input[i + 2..];
+        String::from_utf8(out).ok()
+    }
+}
+
 impl KeyDecode for u64 {
     fn decode_key(input: &mut &[u8]) -> Option<Self> {
         let (head, rest) = input.split_first_chunk::<8>()?;
@@ -551,6 +574,15 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn strings_decode_to_what_was_encoded(a: String, b: String) {
+            let bytes = enc((&a, &b));
+            let mut rest = bytes.as_slice();
+            prop_assert_eq!(String::decode_key(&mut rest), Some(a));
+            prop_assert_eq!(String::decode_key(&mut rest), Some(b));
+            prop_assert!(rest.is_empty());
+        }
+
         #[test]
         fn string_tuples_sort_like_their_encoding(a: (String, String), b: (String, String)) {
             prop_assert_eq!(a.cmp(&b), enc(&a).cmp(&enc(&b)));

@@ -2,6 +2,7 @@
 //! panic inside one is contained) and publishes the data-plane snapshot after each commit.
 //! Opening a store lives in `open`; the operations in their concepts' modules.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
@@ -10,7 +11,9 @@ use chrono::{DateTime, Utc};
 use crate::catalog::Catalog;
 use crate::clock::Clock;
 use crate::error::{Error, Result};
-use crate::ids::{AccountId, UserId};
+use crate::idempotency::store::{KeyOwner, Replayable, check_key};
+use crate::ids::{AccountId, KeyId, UserId};
+use crate::record::audit::{AuditActor, Frontend};
 use crate::snapshot::Snapshot;
 use crate::storage::{ReadTxn, Storage, StorageError};
 pub(crate) use crate::tx::Tx;
@@ -28,13 +31,136 @@ pub(crate) fn backoff(attempt: usize) {
     std::thread::sleep(std::time::Duration::from_micros(wait as u64));
 }
 
-/// Who performs an operation: a user of an account.
+/// Who performs an operation: a user of an account, with the key the request presented and
+/// the front end it came through (both recorded in the audit log).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Caller {
     /// The account (organization) the caller acts in.
     pub account: AccountId,
     /// The caller's user id in that account.
     pub user_id: UserId,
+    /// The management key the request presented, if any.
+    pub key_id: Option<KeyId>,
+    /// The front end the request came through (default: the library).
+    pub via: Frontend,
+    /// The idempotency key the request presented, if any (see
+    /// [`Caller::with_idempotency_key`]).
+    pub idempotency: Option<IdempotencyKey>,
+}
+
+/// An idempotency key a caller presents, and whether the operation that took it answered
+/// from its first result (a retry) rather than running.
+///
+/// The create operations (`workspace_create`, `key_create`, `member_add`, `model_register`,
+/// `persona_create`, `provider_add`) honour it: the same key with the same arguments within
+/// 24 hours (`IDEMPOTENCY_WINDOW_HOURS`) returns the first result
+/// (a key's secret excepted: it is never stored), the same key with anything else is a
+/// conflict naming the key. Keys are scoped to the caller's user and account. Other
+/// operations are idempotent by nature (updates, deletes) or have their own key (usage
+/// records have request ids) and ignore it.
+#[derive(Debug, Clone)]
+pub struct IdempotencyKey {
+    key: String,
+    replayed: Arc<AtomicBool>,
+}
+
+impl IdempotencyKey {
+    /// The key as presented.
+    pub fn as_str(&self) -> &str {
+        &self.key
+    }
+}
+
+impl PartialEq for IdempotencyKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key
+    }
+}
+
+impl Eq for IdempotencyKey {}
+
+impl Caller {
+    /// `user_id` of `account`, calling the library directly.
+    pub fn new(account: AccountId, user_id: UserId) -> Self {
+        Self {
+            account,
+            user_id,
+            key_id: None,
+            via: Frontend::Library,
+            idempotency: None,
+        }
+    }
+
+    /// The same caller, presenting idempotency key `key` (checked by the operation: 1-255
+    /// visible ASCII characters). See [`IdempotencyKey`].
+    pub fn with_idempotency_key(mut self, key: impl Into<String>) -> Self {
+        self.idempotency = Some(IdempotencyKey {
+            key: key.into(),
+            replayed: Arc::default(),
+        });
+        self
+    }
+
+    /// Whether the last operation this caller (or a clone of it) ran with its idempotency key
+    /// answered a retry from the first result instead of running.
+    pub fn replayed(&self) -> bool {
+        self.idempotency
+            .as_ref()
+            .is_some_and(|k| k.replayed.load(Ordering::Acquire))
+    }
+
+    /// The same caller, presenting management key `key_id`.
+    pub fn with_key(mut self, key_id: KeyId) -> Self {
+        self.key_id = Some(key_id);
+        self
+    }
+
+    /// The same caller, coming through front end `via`.
+    pub fn via(mut self, via: Frontend) -> Self {
+        self.via = via;
+        self
+    }
+
+    fn actor(&self) -> AuditActor {
+        AuditActor {
+            user_id: Some(self.user_id.clone()),
+            key_id: self.key_id,
+            via: self.via,
+        }
+    }
+}
+
+/// An operation as the audit log names it (the MCP tool's name), and who asked for it.
+pub(crate) struct Op<'c> {
+    name: &'static str,
+    caller: Option<&'c Caller>,
+}
+
+/// Operation `name` on behalf of `caller`.
+pub(crate) fn op<'c>(name: &'static str, caller: &'c Caller) -> Op<'c> {
+    Op {
+        name,
+        caller: Some(caller),
+    }
+}
+
+/// Operation `name` ModelGates performs on its own (bootstrap, retention).
+pub(crate) fn system(name: &'static str) -> Op<'static> {
+    Op { name, caller: None }
+}
+
+impl Op<'_> {
+    fn actor(&self) -> AuditActor {
+        match self.caller {
+            Some(caller) => caller.actor(),
+            None => AuditActor {
+                user_id: None,
+                key_id: None,
+                via: Frontend::System,
+            },
+        }
+    }
 }
 
 /// The control plane: every management operation, over any [`Storage`].
@@ -58,6 +184,30 @@ struct Inner {
     shared: bool,
     /// The newest change log position this instance's snapshot includes.
     log_pos: std::sync::atomic::AtomicU64,
+}
+
+/// A flag the follower thread waits on, raised by the store's wake-ups.
+#[derive(Default)]
+struct Signal {
+    raised: Mutex<bool>,
+    cond: std::sync::Condvar,
+}
+
+impl Signal {
+    fn raise(&self) {
+        *self.raised.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.cond.notify_one();
+    }
+
+    /// Waits until raised or `timeout` passed, and lowers the flag.
+    fn wait(&self, timeout: std::time::Duration) {
+        let raised = self.raised.lock().unwrap_or_else(|e| e.into_inner());
+        let (mut raised, _) = self
+            .cond
+            .wait_timeout_while(raised, timeout, |raised| !*raised)
+            .unwrap_or_else(|e| e.into_inner());
+        *raised = false;
+    }
 }
 
 impl std::fmt::Debug for ModelGates {
@@ -147,15 +297,33 @@ impl ModelGates {
         self.inner.shared
     }
 
-    /// Follows the change log every `every` on a thread of its own, until the last handle is
+    /// Follows the change log every `every` on a thread of its own, and at once when the store
+    /// wakes it ([`Storage::watch`]: PostgreSQL's LISTEN/NOTIFY), until the last handle is
     /// dropped. Errors are logged and retried at the next tick.
     pub(crate) fn spawn_follower(&self, every: std::time::Duration) {
         let weak = Arc::downgrade(&self.inner);
+        let signal = Arc::new(Signal::default());
+        let raise = Arc::downgrade(&signal);
+        let woken = self
+            .inner
+            .store
+            .watch(Arc::new(move || match raise.upgrade() {
+                Some(signal) => {
+                    signal.raise();
+                    true
+                }
+                None => false,
+            }));
+        match woken {
+            Ok(true) => tracing::info!("following the change log on wake-ups and every {every:?}"),
+            Ok(false) => tracing::info!("following the change log every {every:?}"),
+            Err(e) => tracing::warn!(error = %e, "no change wake-ups; polling every {every:?}"),
+        }
         let spawned = std::thread::Builder::new()
             .name("modelgates-follow".into())
             .spawn(move || {
                 loop {
-                    std::thread::sleep(every);
+                    signal.wait(every);
                     let Some(inner) = weak.upgrade() else { return };
                     let gates = ModelGates { inner };
                     if let Err(e) = gates.follow_changes() {
@@ -227,7 +395,50 @@ impl ModelGates {
     /// Runs `f` in one write transaction and commits it; on any error nothing is written.
     /// `f` may be re-run if the backend reports a conflict, so it must not have side effects
     /// outside the transaction.
-    pub(crate) fn write<T>(&self, mut f: impl FnMut(&mut Tx<'_>) -> Result<T>) -> Result<T> {
+    /// [`ModelGates::write`] for a create that takes an idempotency key: with the caller's
+    /// key, a retry with the same `args` (the operation's input, hashed as JSON) gets the
+    /// first result from the store instead of running `f`, and a first run stores its result,
+    /// both inside the write's transaction.
+    pub(crate) fn write_once<T: Replayable>(
+        &self,
+        op: Op<'_>,
+        args: &impl serde::Serialize,
+        mut f: impl FnMut(&mut Tx<'_>) -> Result<T>,
+    ) -> Result<T> {
+        let Some((caller, key)) = op
+            .caller
+            .and_then(|c| c.idempotency.as_ref().map(|k| (c, k)))
+        else {
+            return self.write(op, f);
+        };
+        check_key(&key.key)?;
+        let args = serde_json::to_vec(args)
+            .map_err(|e| Error::internal(format!("encoding the arguments of {}: {e}", op.name)))?;
+        let owner = KeyOwner {
+            account: caller.account,
+            user: &caller.user_id,
+            key: &key.key,
+        };
+        key.replayed.store(false, Ordering::Release);
+        let name = op.name;
+        let (out, replayed) = self.write(op, |tx| {
+            if let Some(stored) = owner.lookup(tx, name, &args)? {
+                return Ok((T::replayed(stored)?, true));
+            }
+            let out = f(tx)?;
+            owner.remember(tx, name, &args, out.stored()?)?;
+            Ok((out, false))
+        })?;
+        key.replayed.store(replayed, Ordering::Release);
+        Ok(out)
+    }
+
+    pub(crate) fn write<T>(
+        &self,
+        op: Op<'_>,
+        mut f: impl FnMut(&mut Tx<'_>) -> Result<T>,
+    ) -> Result<T> {
+        let actor = op.actor();
         let _serial = self
             .inner
             .write_lock
@@ -236,7 +447,11 @@ impl ModelGates {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let mut tx = Tx::new(self.inner.store.begin_write()?, self.inner.clock.now());
+            let mut tx = Tx::new(
+                self.inner.store.begin_write()?,
+                self.inner.clock.now(),
+                self.inner.shared,
+            );
             // A panic inside `f` is caught here, while `tx` is still alive: the transaction is
             // then aborted normally below instead of being dropped during unwinding (redb marks
             // a file "needs repair" when a write transaction is dropped by a panic).
@@ -269,6 +484,18 @@ impl ModelGates {
                     return Err(e);
                 }
             };
+            // The audit event of the change, in the same transaction.
+            if let Err(e) = contain_panic(|| tx.append_audit(op.name, &actor)) {
+                if matches!(e, Error::Storage(StorageError::Conflict))
+                    && attempt < MAX_WRITE_ATTEMPTS
+                {
+                    drop(tx);
+                    backoff(attempt);
+                    continue;
+                }
+                let _ = tx.abort();
+                return Err(e);
+            }
             let logged = if self.inner.shared {
                 match tx.log_changes() {
                     Ok(at) => at,

@@ -36,6 +36,19 @@ fn monotonic(last: &Last, millis: u64, mask: u128) -> (u64, u128) {
     next
 }
 
+/// An 80-bit random part ordered by creation in this process: a sequence in the high 40 bits
+/// (starting at random below 2^39, so it does not wrap) over 40 random bits, which keep ids of
+/// several processes in one millisecond apart.
+fn sequenced_random() -> u128 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SEQ: std::sync::OnceLock<AtomicU64> = std::sync::OnceLock::new();
+    let seq = SEQ
+        .get_or_init(|| AtomicU64::new((random_u128() as u64) & ((1 << 39) - 1)))
+        .fetch_add(1, Ordering::Relaxed)
+        & ((1 << 40) - 1);
+    (u128::from(seq) << 40) | (random_u128() & ((1 << 40) - 1))
+}
+
 macro_rules! prefixed_id {
     ($(#[$doc:meta])* $name:ident, $prefix:literal, $resource:literal) => {
         $(#[$doc])*
@@ -52,6 +65,15 @@ macro_rules! prefixed_id {
                 static LAST: Last = std::sync::Mutex::new((0, 0));
                 let (ms, rand) = monotonic(&LAST, millis, (1u128 << 80) - 1);
                 Self(ulid::Ulid::from_parts(ms, rand))
+            }
+
+            /// A new id whose time part is exactly `millis`, for records listed and filtered by
+            /// their own time (audit events). Its random part is a process-wide sequence (high
+            /// 40 bits, from a random start) over 40 random bits, so ids of one millisecond sort
+            /// in creation order in this process, whatever other instances or clocks do in
+            /// between; a clock that steps back gives ids that sort by the time it read.
+            pub fn generate_at(millis: u64) -> Self {
+                Self(ulid::Ulid::from_parts(millis, sequenced_random()))
             }
 
             /// The id made of a time part (`millis`) and an 80-bit random part (the low 80
@@ -199,6 +221,12 @@ prefixed_id!(
     MembershipId,
     "wsm_",
     "workspace membership"
+);
+prefixed_id!(
+    /// An audit event: `aud_01J…` (ordered by the time of the change).
+    AuditId,
+    "aud_",
+    "audit event"
 );
 
 /// A workspace id: a UUIDv7, so ids sort by creation time and keep the B-tree compact.

@@ -32,8 +32,10 @@
 //!     workspace: ws.slug.clone(),
 //!     ..Default::default()
 //! })?;
+//! // The secret is shown once (a replayed idempotent create returns `None`).
+//! let secret = created.key.as_deref().expect("a first create returns the secret");
 //! // The data plane verifies secrets from an in-memory snapshot.
-//! assert_eq!(gates.verify_key(&created.key)?.workspace_id, ws.id);
+//! assert_eq!(gates.verify_key(secret)?.workspace_id, ws.id);
 //!
 //! // A workspace with active keys cannot be deleted; nothing changes.
 //! let err = gates.workspace_delete(&admin, "production").unwrap_err();
@@ -73,6 +75,7 @@
 mod access;
 mod account;
 mod api_key;
+mod audit;
 mod catalog;
 mod check;
 mod clock;
@@ -80,6 +83,7 @@ mod codec;
 mod error;
 mod glob;
 mod handle;
+mod idempotency;
 mod ids;
 mod member;
 mod memory;
@@ -105,14 +109,21 @@ pub mod testkit;
 
 pub use account::{Account, Bootstrap};
 pub use api_key::{ApiKey, CreatedKey, KeyFilter, KeyKind, KeyPatch, NewKey, SECRET_PREFIX};
+pub use audit::{
+    AUDIT_PAGE_DEFAULT, AUDIT_PAGE_MAX, AUDIT_RETENTION_MAX_DAYS, AUDIT_SCAN_MAX, AuditAction,
+    AuditActor, AuditChange, AuditEvent, AuditFilter, AuditPage, AuditTarget, FieldChange,
+    Frontend,
+};
 pub use catalog::{Catalog, CatalogModel};
 pub use check::CheckReport;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use codec::{KeyPart, VALUE_FORMAT_VERSION, encode_key, prefix_successor};
 pub use error::{Error, ErrorKind, Reason, Result};
-pub use handle::{Caller, ModelGates};
+pub use handle::{Caller, IdempotencyKey, ModelGates};
+pub use idempotency::{IDEMPOTENCY_KEY_MAX, IDEMPOTENCY_WINDOW_HOURS, check_idempotency_key};
 pub use ids::{
-    AccountId, KeyId, MembershipId, ModelId, PersonaId, ProviderId, UsageId, UserId, WorkspaceId,
+    AccountId, AuditId, KeyId, MembershipId, ModelId, PersonaId, ProviderId, UsageId, UserId,
+    WorkspaceId,
 };
 pub use member::{Member, MemberPatch, NewMember, OrgRole};
 pub use memory::MemoryStore;
@@ -137,7 +148,9 @@ pub use routing::{
 pub use schema::{SCHEMA_VERSION, storage_tables};
 pub use secrets::{Finding, detect as detect_secrets, redact as redact_secrets};
 pub use snapshot::{Snapshot, VerifiedKey};
-pub use storage::{Entry, ReadTxn, Storage, StorageError, StorageResult, TableName, WriteTxn};
+pub use storage::{
+    Entry, ReadTxn, Storage, StorageError, StorageResult, TableName, Wake, WriteTxn,
+};
 pub use usage::{
     Alert, AlertCategory, CodeSnippet, Cost, Counters, Expired, INLINE_PURGE_MAX, KeyUsage,
     Message, ModelUsage, NewConversation, NewUsage, Recorded, TokenUsage, USAGE_BATCH_MAX,

@@ -4,7 +4,7 @@
 use crate::access;
 use crate::api_key;
 use crate::error::{Error, Reason, Result};
-use crate::handle::{Caller, ModelGates, Tx};
+use crate::handle::{Caller, ModelGates, Tx, op};
 use crate::ids::{AccountId, UserId};
 use crate::patch::Patch;
 pub use crate::record::member::*;
@@ -63,6 +63,9 @@ fn validate_person_name(field: &str, v: &Patch<String>) -> Result<()> {
     }
 }
 
+/// A retry of the create with the same idempotency key gets the first result.
+impl crate::idempotency::store::Replayable for Member {}
+
 impl ModelGates {
     /// Adds a member to the caller's organization. Fails with `conflict` if the user id or the
     /// email is taken.
@@ -73,7 +76,7 @@ impl ModelGates {
         let last = Patch::from(Some(new.last_name.clone()));
         validate_person_name("first_name", &first)?;
         validate_person_name("last_name", &last)?;
-        self.write(|tx| {
+        self.write_once(op("member_add", caller), &new, |tx| {
             access::admin(&*tx, caller)?;
             if MEMBERS.contains(&*tx, &(caller.account, user_id.clone()))? {
                 return Err(Error::conflict(
@@ -129,7 +132,7 @@ impl ModelGates {
         }
         validate_person_name("first_name", &patch.first_name)?;
         validate_person_name("last_name", &patch.last_name)?;
-        self.write(|tx| {
+        self.write(op("member_update", caller), |tx| {
             access::admin(&*tx, caller)?;
             let account = caller.account;
             let mut m = load(&*tx, account, &user_id)?;
@@ -170,7 +173,7 @@ impl ModelGates {
     /// them.
     pub fn member_remove(&self, caller: &Caller, user_id: &str) -> Result<Member> {
         let user_id = UserId::parse_field(user_id, "user_id")?;
-        self.write(|tx| {
+        self.write(op("member_remove", caller), |tx| {
             access::admin(&*tx, caller)?;
             let account = caller.account;
             if user_id == caller.user_id {

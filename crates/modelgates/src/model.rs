@@ -14,7 +14,7 @@ use crate::access;
 use crate::catalog::{Catalog, check_model_fields, check_ref_part};
 use crate::clock::millis;
 use crate::error::{Error, Reason, Result};
-use crate::handle::{Caller, ModelGates};
+use crate::handle::{Caller, ModelGates, op};
 use crate::ids::{AccountId, ModelId};
 pub use crate::record::model::*;
 use crate::schema::{CATALOG, MODEL_OVERRIDES, MODEL_REFS, MODELS};
@@ -343,6 +343,9 @@ fn parse_selector(selector: &str) -> Result<Vec<(&str, &str)>> {
         .collect()
 }
 
+/// A retry of the create with the same idempotency key gets the first result.
+impl crate::idempotency::store::Replayable for Model {}
+
 impl ModelGates {
     /// Lists a workspace's models, ordered by provider then family, with optional filters.
     pub fn model_list<'w>(
@@ -413,7 +416,7 @@ impl ModelGates {
         status: ModelStatus,
     ) -> Result<Model> {
         let workspace: WorkspaceSel<'w> = workspace.into();
-        self.write(|tx| {
+        self.write(op("model_set_status", caller), |tx| {
             access::admin(&*tx, caller)?;
             let account = caller.account;
             let ws = workspace::resolve_or_active(&*tx, account, workspace.0)?;
@@ -478,7 +481,7 @@ impl ModelGates {
         }
         check_ref_part("provider", &new.provider, "provider")?;
         let workspace: WorkspaceSel<'w> = workspace.into();
-        self.write(|tx| {
+        self.write_once(op("model_register", caller), &(workspace.0, &new), |tx| {
             let me = access::admin(&*tx, caller)?;
             let account = caller.account;
             let ws = workspace::resolve_or_active(&*tx, account, workspace.0)?;
@@ -539,7 +542,7 @@ impl ModelGates {
         model: &str,
     ) -> Result<Model> {
         let workspace: WorkspaceSel<'w> = workspace.into();
-        self.write(|tx| {
+        self.write(op("model_delete", caller), |tx| {
             access::admin(&*tx, caller)?;
             let account = caller.account;
             let ws = workspace::resolve_or_active(&*tx, account, workspace.0)?;

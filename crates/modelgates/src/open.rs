@@ -114,10 +114,7 @@ impl ModelGates {
                 .filter(|m| m.role == OrgRole::Admin)
                 .min_by_key(|m| (m.user_id != account.bootstrap_admin, m.created_at))
                 .ok_or_else(|| Error::internal("the account has no org admin"))?;
-            Ok(Caller {
-                account: account.id,
-                user_id: admin.user_id,
-            })
+            Ok(Caller::new(account.id, admin.user_id))
         })
     }
 }

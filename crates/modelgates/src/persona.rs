@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use crate::access;
 use crate::clock::millis;
 use crate::error::{Error, Result};
-use crate::handle::{Caller, ModelGates};
+use crate::handle::{Caller, ModelGates, op};
 use crate::ids::{AccountId, PersonaId};
 pub use crate::record::persona::*;
 use crate::schema::{PERSONA_NAMES, PERSONAS};
@@ -140,6 +140,9 @@ fn check_unique(
     Ok(())
 }
 
+/// A retry of the create with the same idempotency key gets the first result.
+impl crate::idempotency::store::Replayable for Persona {}
+
 impl ModelGates {
     /// Creates a persona (org admins only).
     pub fn persona_create(
@@ -150,7 +153,7 @@ impl ModelGates {
     ) -> Result<Persona> {
         check_name("name", name)?;
         check_description("description", description)?;
-        self.write(|tx| {
+        self.write_once(op("persona_create", caller), &(name, description), |tx| {
             access::admin(&*tx, caller)?;
             let account = caller.account;
             check_unique(&*tx, account, name, description, None)?;
@@ -186,7 +189,7 @@ impl ModelGates {
         if let Some(d) = &patch.new_description {
             check_description("new_description", d)?;
         }
-        self.write(|tx| {
+        self.write(op("persona_update", caller), |tx| {
             access::admin(&*tx, caller)?;
             let account = caller.account;
             let mut p = resolve(&*tx, account, name_or_id)?;
@@ -232,7 +235,7 @@ impl ModelGates {
 
     /// Deletes a persona.
     pub fn persona_delete(&self, caller: &Caller, name_or_id: &str) -> Result<Persona> {
-        self.write(|tx| {
+        self.write(op("persona_delete", caller), |tx| {
             access::admin(&*tx, caller)?;
             let account = caller.account;
             let p = resolve(&*tx, account, name_or_id)?;

@@ -5,7 +5,7 @@
 use crate::access;
 use crate::clock::millis;
 use crate::error::{Error, Reason, Result};
-use crate::handle::{Caller, ModelGates, Tx};
+use crate::handle::{Caller, ModelGates, Tx, op};
 use crate::ids::{AccountId, ProviderId, WorkspaceId};
 use crate::patch::Patch;
 pub use crate::record::provider::*;
@@ -248,6 +248,9 @@ fn check_revision(p: &Provider, expected: Option<u64>) -> Result<()> {
     }
 }
 
+/// A retry of the create with the same idempotency key gets the first result.
+impl crate::idempotency::store::Replayable for Provider {}
+
 impl ModelGates {
     /// Adds a provider endpoint to the caller's account (org admins only).
     pub fn provider_add(&self, caller: &Caller, new: NewProvider) -> Result<Provider> {
@@ -262,7 +265,7 @@ impl ModelGates {
             AuthType::None
         });
         check_auth(auth_type, new.api_key.as_ref())?;
-        self.write(|tx| {
+        self.write_once(op("provider_add", caller), &new, |tx| {
             access::admin(&*tx, caller)?;
             let account = caller.account;
             check_name_free(&*tx, account, &new.name, None)?;
@@ -303,7 +306,7 @@ impl ModelGates {
         if let Some(e) = patch.endpoint.as_set() {
             check_endpoint("endpoint", e)?;
         }
-        self.write(|tx| {
+        self.write(op("provider_update", caller), |tx| {
             access::admin(&*tx, caller)?;
             let account = caller.account;
             let mut record = resolve(&*tx, account, "provider", name_or_id)?;
@@ -348,7 +351,7 @@ impl ModelGates {
         expected_revision: Option<u64>,
     ) -> Result<Provider> {
         check_auth(auth_type, api_key.as_ref())?;
-        self.write(|tx| {
+        self.write(op("provider_set_auth", caller), |tx| {
             access::admin(&*tx, caller)?;
             let account = caller.account;
             let mut record = resolve(&*tx, account, "provider", name_or_id)?;
@@ -401,7 +404,7 @@ impl ModelGates {
         name_or_id: &str,
         cascade: bool,
     ) -> Result<ProviderDeleted> {
-        self.write(|tx| {
+        self.write(op("provider_delete", caller), |tx| {
             access::admin(&*tx, caller)?;
             let account = caller.account;
             let record = resolve(&*tx, account, "provider", name_or_id)?;

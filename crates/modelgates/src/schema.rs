@@ -8,7 +8,7 @@
 //! `catalog` (the database's copy of the model catalog), `api_keys` (records + workspace and user indexes),
 //! `key_hashes`, `providers` (records + name index + rule-use index), `personas` (records + name
 //! index), `usage` (records + request-id index + messages + message feeds and counts),
-//! `usage_rollups`; workspace configuration (custom instructions + mux rules) is one record per workspace
+//! `usage_rollups`, `idempotency` (records + expiry index); workspace configuration (custom instructions + mux rules) is one record per workspace
 //! in the `workspaces` storage table. A record table and its indexes share one storage table as key
 //! families (see `Table::family`), so a write touches as few storage tables as possible.
 
@@ -19,14 +19,18 @@ use serde::de::DeserializeOwned;
 use serde_json::Value as Json;
 
 use crate::codec::{
-    KeyPart, KeyPrefix, Reverse16, Table, TableInfo, decode_value, delete_prefix_limit,
+    KeyDecode, KeyPart, KeyPrefix, Reverse16, Table, TableInfo, decode_value, delete_prefix_limit,
     encode_compact, encode_value, scan_raw_prefix,
 };
 use crate::error::{Error, Result};
-use crate::ids::{AccountId, KeyId, ModelId, PersonaId, ProviderId, UsageId, UserId, WorkspaceId};
+use crate::ids::{
+    AccountId, AuditId, KeyId, ModelId, PersonaId, ProviderId, UsageId, UserId, WorkspaceId,
+};
 use crate::record::account::Account;
 use crate::record::api_key::KeyRecord;
+use crate::record::audit::AuditEvent;
 use crate::record::change::ChangeRecord;
+use crate::record::idempotency::IdempotencyRecord;
 use crate::record::member::Member;
 use crate::record::model::{CatalogEntry, Model, ModelOverride};
 use crate::record::persona::Persona;
@@ -53,6 +57,21 @@ pub(crate) const META: Table<str, Json> = Table::new("meta");
 /// snapshot mirrors. Written only on stores several instances share (`Storage::is_remote`);
 /// the newest `CHANGE_LOG_KEEP` records are kept.
 pub(crate) const CHANGES: Table<(u64,), ChangeRecord> = Table::new("changes").compact();
+/// The audit log: (account, event id, newest first) → event.
+pub(crate) const AUDIT: Table<(AccountId, Reverse16), AuditEvent> = Table::new("audit");
+/// Event ids to their key in [`AUDIT`].
+pub(crate) fn audit_key(account: AccountId, id: AuditId) -> (AccountId, Reverse16) {
+    (account, Reverse16(id.to_bytes()))
+}
+/// The key of an idempotency record: (account, user, idempotency key).
+pub(crate) type IdempotencyRow = (AccountId, UserId, String);
+/// Idempotent writes: (account, user, idempotency key) → what the operation answered.
+pub(crate) const IDEMPOTENCY: Table<IdempotencyRow, IdempotencyRecord> =
+    Table::family("idempotency", 0);
+/// When each idempotency record expires: (millisecond it was written, account, user, key), for
+/// retention to remove them oldest first.
+pub(crate) const IDEMPOTENCY_EXPIRY: Table<(u64, AccountId, UserId, String), IdempotencyRow> =
+    Table::family("idempotency", 1);
 /// Accounts (organizations).
 pub(crate) const ACCOUNTS: Table<AccountId, Account> = Table::new("accounts");
 /// Organization members by (account, user id).
@@ -276,6 +295,7 @@ pub(crate) const TABLES: &[Registered] = &[
     register!(database(CHANGES, "handle")),
     register!(database(CATALOG, "model")),
     register!(database(KEY_HASHES, "api_key")),
+    register!(database(IDEMPOTENCY_EXPIRY, "idempotency")),
     register!(account(ACCOUNTS, "account")),
     register!(account(MEMBERS, "member")),
     register!(account(MEMBER_EMAILS, "member")),
@@ -291,6 +311,8 @@ pub(crate) const TABLES: &[Registered] = &[
     register!(account(PERSONAS, "persona")),
     register!(account(PERSONA_NAMES, "persona")),
     register!(account(USAGE_PURGES, "usage")),
+    register!(account(AUDIT, "audit")),
+    register!(account(IDEMPOTENCY, "idempotency")),
     register!(workspace(WORKSPACES, "workspace", Purge::Inline)),
     register!(workspace(WORKSPACE_MEMBERS, "workspace", Purge::Inline)),
     register!(workspace(MODELS, "model", Purge::Inline)),
@@ -308,6 +330,115 @@ pub(crate) const TABLES: &[Registered] = &[
     register!(workspace(ALERT_FEED, "message", Purge::Deferred)),
     register!(workspace(MESSAGE_COUNTS, "message", Purge::Deferred)),
 ];
+
+/// How a table's rows appear in the audit log.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Audited {
+    pub(crate) table: TableInfo,
+    /// The resource kind events name (`workspace`).
+    pub(crate) kind: &'static str,
+    /// Fields (flattened names) whose values are never recorded, only that they changed.
+    pub(crate) secrets: &'static [&'static str],
+}
+
+const fn audited<K: KeyPart + ?Sized, V: Serialize + DeserializeOwned>(
+    table: &Table<K, V>,
+    kind: &'static str,
+    secrets: &'static [&'static str],
+) -> Audited {
+    Audited {
+        table: table.info(),
+        kind,
+        secrets,
+    }
+}
+
+/// The tables whose changes are audit events: the configuration an account's admins manage.
+/// Every other registered table is listed in [`NOT_AUDITED`] with the reason, and a test
+/// checks that each table is in exactly one of the two lists.
+pub(crate) const AUDITED: &[Audited] = &[
+    audited(&ACCOUNTS, "account", &[]),
+    audited(&MEMBERS, "member", &[]),
+    audited(&WORKSPACES, "workspace", &[]),
+    audited(&WORKSPACE_MEMBERS, "workspace_member", &[]),
+    audited(&WORKSPACE_CONFIG, "workspace_config", &[]),
+    audited(&MODELS, "model", &[]),
+    audited(&MODEL_OVERRIDES, "model", &[]),
+    audited(&API_KEYS, "api_key", &["hash"]),
+    audited(&PROVIDERS, "provider", &["api_key"]),
+    audited(&PERSONAS, "persona", &[]),
+];
+
+/// Registered tables that are not audited, and why.
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) const NOT_AUDITED: &[(&str, &str)] = &[
+    (
+        "META",
+        "the schema version and change-log head: ModelGates' own bookkeeping",
+    ),
+    (
+        "CHANGES",
+        "the change log between instances, derived from audited writes",
+    ),
+    (
+        "CATALOG",
+        "the database-wide model catalog, synced from the build, not an account's",
+    ),
+    ("KEY_HASHES", "an index of API_KEYS"),
+    ("MEMBER_EMAILS", "an index of MEMBERS"),
+    ("WORKSPACE_SLUGS", "an index of WORKSPACES"),
+    ("USER_KEYS", "an index of API_KEYS"),
+    ("KEY_NUMBERS", "an index of API_KEYS"),
+    ("KEY_COUNTERS", "the next key number, derived"),
+    (
+        "KEY_USAGE",
+        "usage counters: data-plane traffic, not configuration",
+    ),
+    ("PROVIDER_NAMES", "an index of PROVIDERS"),
+    ("PROVIDER_USES", "an index of WORKSPACE_CONFIG's rules"),
+    ("PERSONA_NAMES", "an index of PERSONAS"),
+    ("USAGE_PURGES", "retention bookkeeping"),
+    ("AUDIT", "the audit log itself"),
+    (
+        "IDEMPOTENCY",
+        "the answers kept for retries: the operation's own event records the change",
+    ),
+    ("IDEMPOTENCY_EXPIRY", "an index of IDEMPOTENCY"),
+    ("MODEL_REFS", "an index of MODELS"),
+    ("WORKSPACE_KEYS", "an index of API_KEYS"),
+    (
+        "USAGE",
+        "usage records: data-plane traffic, not configuration",
+    ),
+    ("USAGE_REQUESTS", "an index of USAGE"),
+    ("USAGE_ROLLUPS", "usage rollups, derived"),
+    ("USAGE_MESSAGES", "conversations recorded with usage"),
+    ("MESSAGE_FEED", "an index of USAGE_MESSAGES"),
+    ("MESSAGES_BY_CHAT", "an index of USAGE_MESSAGES"),
+    ("MESSAGES_BY_TRIGGER", "an index of USAGE_MESSAGES"),
+    ("ALERT_FEED", "an index of USAGE_MESSAGES"),
+    ("MESSAGE_COUNTS", "message counts, derived"),
+];
+
+/// The audit description of the row `key` of storage table `table`, if it is audited.
+pub(crate) fn audited_row(table: TableName, key: &[u8]) -> Option<&'static Audited> {
+    AUDITED.iter().find(|a| {
+        a.table.name == table
+            && match a.table.family {
+                Some(f) => key.first() == Some(&f),
+                None => true,
+            }
+    })
+}
+
+/// The account a row of an account- or workspace-scoped table belongs to.
+pub(crate) fn row_account(info: TableInfo, key: &[u8]) -> Option<AccountId> {
+    let mut rest = match info.family {
+        Some(_) => key.get(1..)?,
+        None => key,
+    };
+    AccountId::decode_key(&mut rest)
+}
 
 /// The storage tables a backend holds, each once, in registry order.
 pub fn storage_tables() -> Vec<TableName> {
@@ -510,6 +641,29 @@ mod tests {
     use crate::memory::MemoryStore;
     use crate::storage::Storage;
     use crate::usage::Counters;
+
+    /// Every registered table is either audited or says why not, never both: a new table
+    /// cannot be left out of the audit log without a decision.
+    #[test]
+    fn every_table_is_audited_or_explained() {
+        for r in TABLES {
+            let audited = AUDITED
+                .iter()
+                .any(|a| a.table.name == r.table.name && a.table.family == r.table.family);
+            let explained = NOT_AUDITED.iter().any(|(c, _)| *c == r.constant);
+            assert!(
+                audited != explained,
+                "{}: audited {audited}, explained {explained}; exactly one is required",
+                r.constant
+            );
+        }
+        for (c, _) in NOT_AUDITED {
+            assert!(
+                TABLES.iter().any(|r| r.constant == *c),
+                "NOT_AUDITED names {c}, which is not a registered table"
+            );
+        }
+    }
 
     #[test]
     fn no_storage_table_and_family_is_registered_twice() {

@@ -61,6 +61,20 @@ pub trait ReadTxn {
         end: Bound<&[u8]>,
         limit: usize,
     ) -> StorageResult<Vec<Entry>>;
+
+    /// The values stored under `keys`, in their order. The default reads them one by one; a
+    /// backend where every read is a network round trip fetches them in one.
+    fn get_many(&self, table: TableName, keys: &[&[u8]]) -> StorageResult<Vec<Option<Vec<u8>>>> {
+        keys.iter().map(|key| self.get(table, key)).collect()
+    }
+
+    /// A hint that this transaction is about to read `keys`: a backend where every read is a
+    /// network round trip fetches them now, in one, and answers those reads from what it
+    /// fetched (its snapshot does not move). Local backends do nothing (the default).
+    fn prefetch(&self, keys: &[(TableName, &[u8])]) -> StorageResult<()> {
+        let _ = keys;
+        Ok(())
+    }
 }
 
 /// A read-write transaction. It sees its own writes; nothing is visible to others before
@@ -71,6 +85,13 @@ pub trait WriteTxn: ReadTxn {
 
     /// Removes `key`; returns whether it was present.
     fn delete(&mut self, table: TableName, key: &[u8]) -> StorageResult<bool>;
+
+    /// Asks the backend to wake the other processes watching the store ([`Storage::watch`])
+    /// if and when this transaction commits: it appended to the change log. Does nothing by
+    /// default (followers then find the change at their next poll).
+    fn notify_on_commit(&mut self) -> StorageResult<()> {
+        Ok(())
+    }
 
     /// Makes every write of this transaction durable and visible, atomically.
     fn commit(self: Box<Self>) -> StorageResult<()>;
@@ -99,4 +120,17 @@ pub trait Storage: Send + Sync + 'static {
     fn is_remote(&self) -> bool {
         false
     }
+
+    /// Calls `wake` (on a thread of the backend's) soon after another process commits a
+    /// transaction that asked to notify ([`WriteTxn::notify_on_commit`]), until `wake` returns
+    /// false. Returns whether this backend can; the default cannot, and followers poll.
+    /// Followers poll anyway: a wake-up is a hint that makes them look sooner, never the
+    /// only way they learn of a change.
+    fn watch(&self, wake: Wake) -> StorageResult<bool> {
+        let _ = wake;
+        Ok(false)
+    }
 }
+
+/// What [`Storage::watch`] calls; returns false once the watcher is gone.
+pub type Wake = std::sync::Arc<dyn Fn() -> bool + Send + Sync>;

@@ -7,8 +7,10 @@ use std::ops::Bound;
 
 use chrono::{DateTime, Utc};
 
+use crate::audit::trail::Trail;
 use crate::error::Result;
-use crate::schema::{CHANGES, META, META_CHANGE_HEAD};
+use crate::record::audit::AuditActor;
+use crate::schema::{AUDIT, CHANGES, META, META_CHANGE_HEAD, audit_key};
 use crate::snapshot::{Changes, Snapshot, Touched};
 use crate::storage::{Entry, ReadTxn, StorageResult, TableName, WriteTxn};
 
@@ -23,20 +25,49 @@ pub(crate) struct Tx<'a> {
     /// The time of the operation: every timestamp it writes.
     pub(crate) now: DateTime<Utc>,
     touched: Touched,
+    /// What it wrote to audited tables, for its audit event.
+    trail: Trail,
+    /// Whether commits append to the change log (a store shared by several instances).
+    logs: bool,
 }
 
 impl<'a> Tx<'a> {
-    pub(crate) fn new(txn: Box<dyn WriteTxn + 'a>, now: DateTime<Utc>) -> Self {
+    pub(crate) fn new(txn: Box<dyn WriteTxn + 'a>, now: DateTime<Utc>, logs: bool) -> Self {
         Self {
             txn,
             now,
             touched: Touched::default(),
+            trail: Trail::default(),
+            logs,
         }
+    }
+
+    /// Reads `keys` ahead in one round trip on a remote store (see [`ReadTxn::prefetch`]),
+    /// with the change log's head when the operation `mirrors` (writes what the snapshot
+    /// holds, so its commit appends to the log of a shared store). Operations call it first,
+    /// with the keys their checks are about to read; nothing changes on a local store.
+    pub(crate) fn read_ahead(&self, keys: &[(TableName, Vec<u8>)], mirrors: bool) -> Result<()> {
+        let head = META.key_bytes(META_CHANGE_HEAD);
+        let mut all: Vec<(TableName, &[u8])> =
+            keys.iter().map(|(t, k)| (*t, k.as_slice())).collect();
+        if mirrors && self.logs {
+            all.push((META.name(), &head));
+        }
+        Ok(self.txn.prefetch(&all)?)
     }
 
     /// The snapshot changes of everything written so far, read inside the transaction.
     pub(crate) fn snapshot_changes(&self, current: &Snapshot) -> Result<Changes> {
         self.touched.changes(&*self.txn, current)
+    }
+
+    /// Appends the audit event of what this transaction changed in audited tables, if it
+    /// changed anything there: `operation` by `actor`.
+    pub(crate) fn append_audit(&mut self, operation: &str, actor: &AuditActor) -> Result<()> {
+        for (account, event) in self.trail.events(&*self.txn, self.now, operation, actor)? {
+            AUDIT.put(&mut *self.txn, &audit_key(account, event.id), &event)?;
+        }
+        Ok(())
     }
 
     /// Appends what this transaction changed of the snapshot's tables to the change log, if
@@ -52,6 +83,7 @@ impl<'a> Tx<'a> {
         let at = head + 1;
         CHANGES.put(&mut *self.txn, &(at,), &self.touched.record())?;
         META.put(&mut *self.txn, META_CHANGE_HEAD, &at.into())?;
+        self.txn.notify_on_commit()?;
         if let Some(old) = at.checked_sub(CHANGE_LOG_KEEP) {
             CHANGES.delete(&mut *self.txn, &(old,))?;
         }
@@ -83,17 +115,31 @@ impl ReadTxn for Tx<'_> {
     ) -> StorageResult<Vec<Entry>> {
         self.txn.range(table, start, end, limit)
     }
+
+    fn get_many(&self, table: TableName, keys: &[&[u8]]) -> StorageResult<Vec<Option<Vec<u8>>>> {
+        self.txn.get_many(table, keys)
+    }
+
+    fn prefetch(&self, keys: &[(TableName, &[u8])]) -> StorageResult<()> {
+        self.txn.prefetch(keys)
+    }
 }
 
 impl WriteTxn for Tx<'_> {
     fn put(&mut self, table: TableName, key: &[u8], value: &[u8]) -> StorageResult<()> {
         self.touched.before_write(&*self.txn, table, key)?;
+        self.trail.before_write(&*self.txn, table, key)?;
         self.txn.put(table, key, value)
     }
 
     fn delete(&mut self, table: TableName, key: &[u8]) -> StorageResult<bool> {
         self.touched.before_write(&*self.txn, table, key)?;
+        self.trail.before_write(&*self.txn, table, key)?;
         self.txn.delete(table, key)
+    }
+
+    fn notify_on_commit(&mut self) -> StorageResult<()> {
+        self.txn.notify_on_commit()
     }
 
     fn commit(self: Box<Self>) -> StorageResult<()> {

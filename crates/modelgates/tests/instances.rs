@@ -35,7 +35,7 @@ fn keys_created_disabled_and_deleted_on_one_instance_reach_the_other() {
             },
         )
         .unwrap();
-    let secret = created.key.as_str();
+    let secret = created.key.as_deref().unwrap();
     let id = created.data.id.to_string();
     assert!(a.verify_key(secret).is_ok());
     assert!(b.verify_key(secret).is_err(), "not followed yet");

@@ -16,13 +16,24 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     ("records", &["record"]),
     ("schema", &["schema"]),
-    ("data plane", &["routing::engine", "snapshot", "tx"]),
+    (
+        "data plane",
+        &[
+            "routing::engine",
+            "snapshot",
+            "audit::trail",
+            "idempotency::store",
+            "tx",
+        ],
+    ),
     ("handle", &["handle"]),
     (
         "operations",
         &[
             "access",
             "account",
+            "audit",
+            "idempotency",
             "api_key",
             "member",
             "workspace",

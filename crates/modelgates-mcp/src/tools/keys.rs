@@ -30,6 +30,10 @@ pub struct KeyCreateParams {
     pub expires_at: Option<DateTime<Utc>>,
     /// Spending limit in USD (≥ 0); omit for unlimited.
     pub limit: Option<f64>,
+    /// Idempotency key (1-255 visible ASCII characters; a UUID is a good one): a retry with the
+    /// same key and arguments within 24 hours returns the first result instead of creating
+    /// again; the same key with other arguments is a conflict.
+    pub idempotency_key: Option<String>,
 }
 
 /// Parameters of key_list.
@@ -83,7 +87,9 @@ impl McpServer {
         description = "Create an API key in a workspace (by UUID or slug) for a workspace member \
             (default: you), kind inference (default) or management, with optional expiry (RFC 3339, \
             future) and spending limit (USD). Returns {data: key, key: secret}: the secret is shown \
-            only in this result and cannot be retrieved later, so hand it to the user now. Fails with \
+            only in this result and cannot be retrieved later, so hand it to the user now. A retry with the \
+            same idempotency_key returns the same key with key null and replayed true (the secret is \
+            never stored: use the first result). Fails with \
             failed_precondition (NOT_WORKSPACE_MEMBER) if the user is not a workspace member; org \
             members may create only inference keys for themselves (permission_denied otherwise).",
         annotations(
@@ -99,6 +105,7 @@ impl McpServer {
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<CreatedKey>, ToolError> {
         let p = p?;
+        let once = p.idempotency_key.clone();
         let new = NewKey {
             name: p.name,
             workspace: p.workspace,
@@ -108,7 +115,8 @@ impl McpServer {
             limit: p.limit,
         };
         Ok(Json(
-            self.run(&ctx, move |g, c| g.key_create(c, new)).await?,
+            self.run_once(&ctx, once, move |g, c| g.key_create(c, new))
+                .await?,
         ))
     }
 

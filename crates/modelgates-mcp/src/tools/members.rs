@@ -52,6 +52,10 @@ pub struct MemberAddParams {
     pub last_name: Option<String>,
     /// Organization role (default "org:member").
     pub role: Option<OrgRole>,
+    /// Idempotency key (1-255 visible ASCII characters; a UUID is a good one): a retry with the
+    /// same key and arguments within 24 hours returns the first result instead of creating
+    /// again; the same key with other arguments is a conflict.
+    pub idempotency_key: Option<String>,
 }
 
 /// Addresses one organization member.
@@ -183,6 +187,7 @@ impl McpServer {
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<Data<Member>>, ToolError> {
         let p = p?;
+        let once = p.idempotency_key.clone();
         let new = NewMember {
             user_id: p.user_id,
             email: p.email,
@@ -191,7 +196,9 @@ impl McpServer {
             role: p.role,
         };
         Ok(Json(Data {
-            data: self.run(&ctx, move |g, c| g.member_add(c, new)).await?,
+            data: self
+                .run_once(&ctx, once, move |g, c| g.member_add(c, new))
+                .await?,
         }))
     }
 

@@ -16,6 +16,7 @@ use crate::error::ToolError;
 use crate::server::McpServer;
 use modelgates::{MatcherType, ProviderType};
 
+pub(crate) mod audit;
 pub(crate) mod keys;
 pub(crate) mod members;
 pub(crate) mod models;
@@ -40,7 +41,7 @@ pub(crate) struct Toolset {
 
 /// Every toolset. Workspace membership counts as `members`; providers, mux rules, custom
 /// instructions and route resolution as `routing`; messages and alerts as `usage`.
-pub(crate) const TABLE: [Toolset; 7] = [
+pub(crate) const TABLE: [Toolset; 8] = [
     Toolset {
         name: "workspaces",
         router: McpServer::workspaces_router,
@@ -75,6 +76,11 @@ pub(crate) const TABLE: [Toolset; 7] = [
         name: "usage",
         router: McpServer::usage_router,
         decoder: usage::decoder,
+    },
+    Toolset {
+        name: "audit",
+        router: McpServer::audit_router,
+        decoder: audit::decoder,
     },
 ];
 

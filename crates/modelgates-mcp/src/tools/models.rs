@@ -88,6 +88,10 @@ pub struct ModelRegisterParams {
     pub output: Option<ModelOutput>,
     /// Cents per generated image as a decimal string, for image models priced per image.
     pub output_price_per_image: Option<String>,
+    /// Idempotency key (1-255 visible ASCII characters; a UUID is a good one): a retry with the
+    /// same key and arguments within 24 hours returns the first result instead of creating
+    /// again; the same key with other arguments is a conflict.
+    pub idempotency_key: Option<String>,
 }
 
 #[tool_router(router = models_router, vis = "pub(crate)")]
@@ -200,6 +204,7 @@ impl McpServer {
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<Data<Model>>, ToolError> {
         let p = p?;
+        let once = p.idempotency_key.clone();
         let workspace = p.workspace;
         let new = NewModel {
             provider: p.provider,
@@ -216,7 +221,7 @@ impl McpServer {
         };
         Ok(Json(Data {
             data: self
-                .run(&ctx, move |g, c| {
+                .run_once(&ctx, once, move |g, c| {
                     g.model_register(c, workspace.as_deref(), new)
                 })
                 .await?,

@@ -21,6 +21,10 @@ pub struct PersonaCreateParams {
     pub name: String,
     /// What the persona does, 1-2,000 characters; must not nearly duplicate another persona's.
     pub description: String,
+    /// Idempotency key (1-255 visible ASCII characters; a UUID is a good one): a retry with the
+    /// same key and arguments within 24 hours returns the first result instead of creating
+    /// again; the same key with other arguments is a conflict.
+    pub idempotency_key: Option<String>,
 }
 
 /// Parameters of persona_update.
@@ -65,8 +69,9 @@ impl McpServer {
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<Data<Persona>>, ToolError> {
         let p = p?;
+        let once = p.idempotency_key.clone();
         let data = self
-            .run(&ctx, move |g, c| {
+            .run_once(&ctx, once, move |g, c| {
                 g.persona_create(c, &p.name, &p.description)
             })
             .await?;

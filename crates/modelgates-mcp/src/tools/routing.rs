@@ -82,6 +82,10 @@ pub struct ProviderAddParams {
     /// The provider API key (write-only: never returned). Required with auth_type api_key,
     /// refused with the others.
     pub api_key: Option<SecretArg>,
+    /// Idempotency key (1-255 visible ASCII characters; a UUID is a good one): a retry with the
+    /// same key and arguments within 24 hours returns the first result instead of creating
+    /// again; the same key with other arguments is a conflict.
+    pub idempotency_key: Option<String>,
 }
 
 /// Parameters of provider_update. Omitted fields keep their value.
@@ -174,6 +178,7 @@ impl McpServer {
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<Data<Provider>>, ToolError> {
         let p = p?;
+        let once = p.idempotency_key.clone();
         let new = NewProvider {
             name: p.name,
             description: p.description,
@@ -182,7 +187,9 @@ impl McpServer {
             auth_type: p.auth_type,
             api_key: p.api_key.map(Into::into),
         };
-        let data = self.run(&ctx, move |g, c| g.provider_add(c, new)).await?;
+        let data = self
+            .run_once(&ctx, once, move |g, c| g.provider_add(c, new))
+            .await?;
         Ok(Json(Data { data }))
     }
 

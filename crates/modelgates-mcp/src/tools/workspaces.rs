@@ -60,6 +60,10 @@ pub struct WorkspaceCreateParams {
     pub mux_rules: Option<Vec<MuxRuleParams>>,
     /// Days raw usage records and messages are kept (1-3650); rollups stay. Default forever.
     pub usage_retention_days: Option<u32>,
+    /// Idempotency key (1-255 visible ASCII characters; a UUID is a good one): a retry with the
+    /// same key and arguments within 24 hours returns the first result instead of creating
+    /// again; the same key with other arguments is a conflict.
+    pub idempotency_key: Option<String>,
 }
 
 /// Parameters of workspace_update. Omitted fields keep their value; null clears a field (name
@@ -187,6 +191,7 @@ impl McpServer {
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<Data<Workspace>>, ToolError> {
         let p = p?;
+        let once = p.idempotency_key.clone();
         let new = NewWorkspace {
             name: p.name,
             slug: p.slug,
@@ -205,7 +210,7 @@ impl McpServer {
             usage_retention_days: p.usage_retention_days,
         };
         let ws = self
-            .run(&ctx, move |g, c| g.workspace_create(c, new))
+            .run_once(&ctx, once, move |g, c| g.workspace_create(c, new))
             .await?;
         Ok(Json(Data { data: ws }))
     }

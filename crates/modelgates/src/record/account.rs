@@ -21,6 +21,9 @@ pub struct Account {
     pub active_workspace_id: Option<WorkspaceId>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
+    /// Days audit events are kept; `None` (the default) keeps them forever.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_retention_days: Option<u32>,
 }
 
 /// What to create in an empty database (or with [`ModelGates::create_account`]).

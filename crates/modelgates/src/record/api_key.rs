@@ -98,7 +98,7 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 }
 
 /// Input of [`ModelGates::key_create`].
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct NewKey {
     /// Display name (1-100 chars).
     pub name: String,
@@ -120,8 +120,13 @@ pub struct NewKey {
 pub struct CreatedKey {
     /// The new key.
     pub data: ApiKey,
-    /// The secret. It is not stored and cannot be retrieved again.
-    pub key: String,
+    /// The secret. It is not stored and cannot be retrieved again: `None` when this answers a
+    /// retry (`replayed`), whose first answer carried it.
+    pub key: Option<String>,
+    /// Whether this answers a retry with the same idempotency key: the key was created by the
+    /// first call and `key` (the secret) is absent.
+    #[serde(default)]
+    pub replayed: bool,
 }
 
 impl std::fmt::Debug for CreatedKey {

@@ -57,7 +57,7 @@ pub struct Member {
 }
 
 /// Input of [`ModelGates::member_add`].
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct NewMember {
     /// The user id (1-64 ASCII letters, digits, `_`, `-`).
     pub user_id: String,

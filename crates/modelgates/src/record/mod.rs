@@ -3,7 +3,9 @@
 
 pub(crate) mod account;
 pub(crate) mod api_key;
+pub(crate) mod audit;
 pub(crate) mod change;
+pub(crate) mod idempotency;
 pub(crate) mod member;
 pub(crate) mod model;
 pub(crate) mod persona;

@@ -116,7 +116,7 @@ pub struct ModelFilter {
 }
 
 /// Input of [`ModelGates::model_register`]: a custom model (e.g. a self-hosted family).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct NewModel {
     /// Provider slug (`vllm`, `ollama`, `llamacpp`, or any other).
     pub provider: String,

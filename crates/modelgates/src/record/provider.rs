@@ -167,7 +167,7 @@ impl fmt::Debug for ProviderRecord {
 }
 
 /// Input of [`ModelGates::provider_add`].
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct NewProvider {
     /// Name (3-64 chars), unique in the account (case-insensitively).
     pub name: String,
@@ -180,8 +180,24 @@ pub struct NewProvider {
     pub endpoint: Option<String>,
     /// Auth type; default `api_key` when a key is given, `none` otherwise.
     pub auth_type: Option<AuthType>,
-    /// The API key (required with `api_key` auth, refused with the others).
+    /// The API key (required with `api_key` auth, refused with the others). Serialized as
+    /// its SHA-256 (`sha256:<hex>`), never its value.
+    #[serde(serialize_with = "secret_digest")]
     pub api_key: Option<Secret>,
+}
+
+/// A secret as its SHA-256, for serializing inputs that hold one (an idempotency fingerprint
+/// tells two keys apart without keeping either).
+fn secret_digest<S: serde::Serializer>(secret: &Option<Secret>, s: S) -> Result<S::Ok, S::Error> {
+    use sha2::Digest;
+    match secret {
+        Some(secret) => {
+            let digest = sha2::Sha256::digest(secret.expose().as_bytes());
+            let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+            s.serialize_str(&format!("sha256:{hex}"))
+        }
+        None => s.serialize_none(),
+    }
 }
 
 /// Input of [`ModelGates::provider_update`]. Auth changes go through

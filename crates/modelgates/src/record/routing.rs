@@ -54,7 +54,7 @@ pub enum RequestKind {
 }
 
 /// One rule of [`ModelGates::workspace_mux_set`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NewMuxRule {
     /// The provider, by name or id.
     pub provider: String,

@@ -196,7 +196,7 @@ pub struct WorkspaceMember {
 
 /// Input of [`ModelGates::workspace_create`]. Absent optional fields take the documented
 /// defaults.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct NewWorkspace {
     /// Name (1-100 chars). Required.
     pub name: String,

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::access;
 use crate::error::{Error, Result};
-use crate::handle::{Caller, ModelGates, Tx};
+use crate::handle::{Caller, ModelGates, Tx, op};
 use crate::ids::{AccountId, ProviderId, WorkspaceId};
 use crate::provider::{self, ProviderType, ProviderUse};
 pub use crate::record::routing::*;
@@ -215,7 +215,7 @@ impl ModelGates {
         expected_revision: Option<u64>,
     ) -> Result<MuxRules> {
         check_rules_shape("rules", rules)?;
-        self.write(|tx| {
+        self.write(op("workspace_mux_set", caller), |tx| {
             access::admin(&*tx, caller)?;
             let account = caller.account;
             let ws = workspace::resolve_or_active(&*tx, account, workspace)?;
@@ -264,7 +264,7 @@ impl ModelGates {
         if let Some(t) = text {
             check_instructions("custom_instructions", t)?;
         }
-        self.write(|tx| {
+        self.write(op("workspace_instructions_set", caller), |tx| {
             access::admin(&*tx, caller)?;
             let account = caller.account;
             let ws = workspace::resolve_or_active(&*tx, account, workspace)?;

@@ -19,6 +19,65 @@ pub fn run_conformance(store: &dyn Storage) {
     writer_sees_own_writes(store);
     reader_isolation(store);
     tables_are_separate(store);
+    many_keys_and_what_a_writer_knows(store);
+}
+
+/// `get_many`, `prefetch`, and a writer's answers about keys it has read or written already
+/// (a remote backend answers those from memory and sends writes late, together).
+fn many_keys_and_what_a_writer_knows(store: &dyn Storage) {
+    let mut w = store.begin_write().unwrap();
+    w.put(T, b"m1", b"1").unwrap();
+    w.put(T, b"m2", b"2").unwrap();
+    w.put(U, b"m1", b"u").unwrap();
+    w.commit().unwrap();
+
+    let mut w = store.begin_write().unwrap();
+    assert_eq!(
+        w.get_many(T, &[b"m1", b"m3", b"m2", b"m1"]).unwrap(),
+        vec![
+            Some(b"1".to_vec()),
+            None,
+            Some(b"2".to_vec()),
+            Some(b"1".to_vec())
+        ]
+    );
+    w.prefetch(&[(T, b"m1"), (U, b"m1"), (U, b"m9")]).unwrap();
+    assert_eq!(w.get(U, b"m1").unwrap().as_deref(), Some(&b"u"[..]));
+    assert!(!w.delete(T, b"m3").unwrap(), "known absent");
+    assert!(w.delete(T, b"m1").unwrap(), "known present");
+    assert!(!w.delete(T, b"m1").unwrap(), "deleted by this transaction");
+    assert_eq!(w.get(T, b"m1").unwrap(), None);
+    w.put(T, b"m1", b"again").unwrap();
+    w.put(T, b"m4", b"4").unwrap();
+    w.delete(T, b"m4").unwrap();
+    let seen = w
+        .range(T, Bound::Included(b"m"), Bound::Excluded(b"n"), 10)
+        .unwrap();
+    assert_eq!(keys(&seen), vec![b"m1".to_vec(), b"m2".to_vec()]);
+    assert_eq!(seen[0].1, b"again");
+    for (k, _) in &seen {
+        assert!(w.delete(T, k).unwrap(), "a key the scan found is present");
+    }
+    w.put(T, b"m2", b"kept").unwrap();
+    w.commit().unwrap();
+
+    let r = store.begin_read().unwrap();
+    assert_eq!(
+        r.get_many(T, &[b"m1", b"m2", b"m4"]).unwrap(),
+        vec![None, Some(b"kept".to_vec()), None]
+    );
+    drop(r);
+
+    // Aborted: nothing of it is sent or kept.
+    let mut w = store.begin_write().unwrap();
+    w.put(T, b"m5", b"5").unwrap();
+    w.delete(T, b"m2").unwrap();
+    w.abort().unwrap();
+    let mut w = store.begin_write().unwrap();
+    assert_eq!(w.get(T, b"m5").unwrap(), None);
+    assert!(w.delete(T, b"m2").unwrap());
+    assert!(w.delete(U, b"m1").unwrap());
+    w.commit().unwrap();
 }
 
 fn get_put_delete(store: &dyn Storage) {

@@ -11,7 +11,7 @@ use crate::access;
 use crate::clock::millis;
 use crate::codec::delete_prefix_limit;
 use crate::error::{Error, Result};
-use crate::handle::{Caller, ModelGates};
+use crate::handle::{Caller, ModelGates, op};
 use crate::ids::{AccountId, KeyId, UsageId, WorkspaceId};
 use crate::message::TokenUsageAgg;
 use crate::model;
@@ -262,7 +262,7 @@ impl ModelGates {
         for (i, n) in batch.iter().enumerate() {
             check_new(&prefix(i), n, now)?;
         }
-        self.write(|tx| {
+        self.write(op("usage_record", caller), |tx| {
             let me = access::member(&*tx, caller)?;
             let account = caller.account;
             let mut out = Vec::with_capacity(batch.len());

@@ -2,6 +2,7 @@
 //! a deleted workspace's usage is removed with it or, when large, in batches afterwards.
 
 use super::*;
+use crate::handle::system;
 
 /// The start of the minute before which a workspace's raw records have expired at `now`
 /// (`None`: it keeps them forever).
@@ -91,7 +92,7 @@ impl ModelGates {
                 ..Expired::default()
             });
         }
-        self.write(|tx| {
+        self.write(system("usage_expire"), |tx| {
             let mut out = Expired::default();
             let mut left = budget;
             for &(account, ws) in &due {

@@ -7,7 +7,7 @@ impl ModelGates {
     /// Deletes a workspace (by UUID or slug) with its memberships and inactive keys. The
     /// default workspace and workspaces with active API keys cannot be deleted.
     pub fn workspace_delete(&self, caller: &Caller, id_or_slug: &str) -> Result<Workspace> {
-        self.write(|tx| {
+        self.write(op("workspace_delete", caller), |tx| {
             access::admin(&*tx, caller)?;
             let account = caller.account;
             let ws = resolve(&*tx, account, id_or_slug)?;
@@ -66,7 +66,7 @@ impl ModelGates {
     /// Makes a workspace the account's active one: tools whose workspace parameter is omitted
     /// use it. Archived workspaces cannot be activated.
     pub fn workspace_activate(&self, caller: &Caller, id_or_slug: &str) -> Result<Workspace> {
-        self.write(|tx| {
+        self.write(op("workspace_activate", caller), |tx| {
             access::admin(&*tx, caller)?;
             let account = caller.account;
             let ws = resolve(&*tx, account, id_or_slug)?;
@@ -93,7 +93,7 @@ impl ModelGates {
     /// longer be activated, changed or routed to. The default and the active workspace cannot
     /// be archived.
     pub fn workspace_archive(&self, caller: &Caller, id_or_slug: &str) -> Result<Workspace> {
-        self.write(|tx| {
+        self.write(op("workspace_archive", caller), |tx| {
             access::admin(&*tx, caller)?;
             let account = caller.account;
             let mut ws = resolve(&*tx, account, id_or_slug)?;
@@ -130,7 +130,7 @@ impl ModelGates {
 
     /// Restores an archived workspace (a no-op for one that is not archived).
     pub fn workspace_restore(&self, caller: &Caller, id_or_slug: &str) -> Result<Workspace> {
-        self.write(|tx| {
+        self.write(op("workspace_restore", caller), |tx| {
             access::admin(&*tx, caller)?;
             let account = caller.account;
             let mut ws = resolve(&*tx, account, id_or_slug)?;

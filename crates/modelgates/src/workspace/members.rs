@@ -123,7 +123,7 @@ impl ModelGates {
         id_or_slug: &str,
         user_ids: &[String],
     ) -> Result<BulkAdded> {
-        self.write(|tx| {
+        self.write(op("workspace_members_add", caller), |tx| {
             access::admin(&*tx, caller)?;
             let account = caller.account;
             let ws = resolve(&*tx, account, id_or_slug)?;
@@ -149,7 +149,7 @@ impl ModelGates {
         id_or_slug: &str,
         user_ids: &[String],
     ) -> Result<BulkRemoved> {
-        self.write(|tx| {
+        self.write(op("workspace_members_remove", caller), |tx| {
             access::admin(&*tx, caller)?;
             let account = caller.account;
             let ws = resolve(&*tx, account, id_or_slug)?;

@@ -10,7 +10,7 @@ use crate::account;
 use crate::api_key::{self, KeyRecord};
 use crate::clock::millis;
 use crate::error::{Error, Reason, Result};
-use crate::handle::{Caller, ModelGates, Tx};
+use crate::handle::{Caller, ModelGates, Tx, op};
 use crate::ids::{AccountId, KeyId, MembershipId, UserId, WorkspaceId};
 use crate::member::Member;
 use crate::model;
@@ -19,7 +19,8 @@ use crate::provider;
 pub use crate::record::workspace::*;
 use crate::routing::{self};
 use crate::schema::{
-    ACCOUNTS, KEY_NUMBERS, MEMBERS, WORKSPACE_KEYS, WORKSPACE_MEMBERS, WORKSPACE_SLUGS, WORKSPACES,
+    ACCOUNTS, KEY_NUMBERS, MEMBERS, WORKSPACE_CONFIG, WORKSPACE_KEYS, WORKSPACE_MEMBERS,
+    WORKSPACE_SLUGS, WORKSPACES,
 };
 use crate::storage::{ReadTxn, WriteTxn};
 use crate::validate::{self, Page, Paged, excerpt};
@@ -247,6 +248,9 @@ fn new_record(
     }
 }
 
+/// A retry of the create with the same idempotency key gets the first result.
+impl crate::idempotency::store::Replayable for Workspace {}
+
 impl ModelGates {
     /// The account's active workspace: the one operations use when none is named.
     pub fn workspace_active(&self, caller: &Caller) -> Result<Workspace> {
@@ -338,11 +342,32 @@ impl ModelGates {
         if let Some(days) = new.usage_retention_days {
             check_retention(days)?;
         }
-        self.write(|tx| {
-            let me = access::admin(&*tx, caller)?;
+        self.write_once(op("workspace_create", caller), &new, |tx| {
             let account = caller.account;
-            check_slug_free(&*tx, account, &new.slug)?;
             let id = WorkspaceId::generate(millis(tx.now));
+            // Everything the checks and the snapshot read, in one round trip on a remote store.
+            tx.read_ahead(
+                &[
+                    access::member_key(caller),
+                    (
+                        WORKSPACE_SLUGS.name(),
+                        WORKSPACE_SLUGS.key_bytes(&(account, new.slug.clone())),
+                    ),
+                    (
+                        WORKSPACE_MEMBERS.name(),
+                        WORKSPACE_MEMBERS.key_bytes(&(account, id, caller.user_id.clone())),
+                    ),
+                    (
+                        WORKSPACE_CONFIG.name(),
+                        WORKSPACE_CONFIG.key_bytes(&(account, id)),
+                    ),
+                    // The audit trail reads the new row's (absent) value before writing it.
+                    (WORKSPACES.name(), WORKSPACES.key_bytes(&(account, id))),
+                ],
+                true,
+            )?;
+            let me = access::admin(&*tx, caller)?;
+            check_slug_free(&*tx, account, &new.slug)?;
             let io_keys = match &new.io_logging_api_key_ids {
                 Some(ids) => io_logging_keys(&*tx, account, id, ids)?,
                 None => Vec::new(),
@@ -421,7 +446,7 @@ impl ModelGates {
         if let Some(&days) = patch.usage_retention_days.as_set() {
             check_retention(days)?;
         }
-        self.write(|tx| {
+        self.write(op("workspace_update", caller), |tx| {
             access::admin(&*tx, caller)?;
             let account = caller.account;
             let mut ws = resolve(&*tx, account, id_or_slug)?;
