@@ -433,6 +433,29 @@ impl ModelGates {
         Ok(out)
     }
 
+    /// Runs `f` in a write transaction that is then rolled back, under the writer lock: what
+    /// `f` does is checked exactly as a write would check it, and nothing is kept (a plan).
+    pub(crate) fn dry_run<T>(
+        &self,
+        op: Op<'_>,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<T>,
+    ) -> Result<T> {
+        let _ = op.name;
+        let _serial = self
+            .inner
+            .write_lock
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let mut tx = Tx::new(
+            self.inner.store.begin_write()?,
+            self.inner.clock.now(),
+            self.inner.shared,
+        );
+        let out = contain_panic(|| f(&mut tx));
+        let _ = tx.abort();
+        out
+    }
+
     pub(crate) fn write<T>(
         &self,
         op: Op<'_>,

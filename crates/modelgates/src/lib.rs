@@ -76,6 +76,7 @@ mod access;
 mod account;
 mod api_key;
 mod audit;
+mod bundle;
 mod catalog;
 mod check;
 mod clock;
@@ -113,6 +114,11 @@ pub use audit::{
     AUDIT_PAGE_DEFAULT, AUDIT_PAGE_MAX, AUDIT_RETENTION_MAX_DAYS, AUDIT_SCAN_MAX, AuditAction,
     AuditActor, AuditChange, AuditEvent, AuditFilter, AuditPage, AuditTarget, FieldChange,
     Frontend,
+};
+pub use bundle::{
+    ApplyOptions, Bundle, BundleConflict, BundleKind, BundleModel, BundlePersona, BundlePlan,
+    BundleProvider, BundleRule, BundleWorkspace, EnvSecrets, PlanAction, PlannedChange, Removal,
+    SecretRef, SecretSource, provider_key_env,
 };
 pub use catalog::{Catalog, CatalogModel};
 pub use check::CheckReport;

@@ -14,7 +14,7 @@ use crate::access;
 use crate::catalog::{Catalog, check_model_fields, check_ref_part};
 use crate::clock::millis;
 use crate::error::{Error, Reason, Result};
-use crate::handle::{Caller, ModelGates, op};
+use crate::handle::{Caller, ModelGates, Tx, op};
 use crate::ids::{AccountId, ModelId};
 pub use crate::record::model::*;
 use crate::schema::{CATALOG, MODEL_OVERRIDES, MODEL_REFS, MODELS};
@@ -417,29 +417,7 @@ impl ModelGates {
     ) -> Result<Model> {
         let workspace: WorkspaceSel<'w> = workspace.into();
         self.write(op("model_set_status", caller), |tx| {
-            access::admin(&*tx, caller)?;
-            let account = caller.account;
-            let ws = workspace::resolve_or_active(&*tx, account, workspace.0)?;
-            workspace::check_not_archived(&ws)?;
-            let mut m = resolve(&*tx, account, &ws, "model", model)?;
-            if status == ModelStatus::Disabled {
-                in_use(&*tx, account, &ws, &m)?;
-            }
-            if m.spec.status != status {
-                m.spec.status = status;
-                if m.is_catalog() {
-                    let key = (
-                        account,
-                        ws.id,
-                        m.spec.provider.clone(),
-                        m.spec.family.clone(),
-                    );
-                    MODEL_OVERRIDES.put(&mut *tx, &key, &ModelOverride { status })?;
-                } else {
-                    MODELS.put(&mut *tx, &(account, ws.id, m.metadata.id), &m)?;
-                }
-            }
-            Ok(m)
+            set_status_in(tx, caller, workspace.0, model, status)
         })
     }
 
@@ -451,85 +429,9 @@ impl ModelGates {
         workspace: impl Into<WorkspaceSel<'w>>,
         new: NewModel,
     ) -> Result<Model> {
-        let input = new
-            .input_price_per_million_tokens
-            .clone()
-            .unwrap_or_else(|| "0".into());
-        let output = new
-            .output_price_per_million_tokens
-            .clone()
-            .unwrap_or_else(|| "0".into());
-        let field = |f: &str| f.to_owned();
-        check_model_fields(
-            &field,
-            &crate::catalog::CatalogModel {
-                provider: new.provider.clone(),
-                family: new.family.clone(),
-                input_price_per_million_tokens: input.clone(),
-                output_price_per_million_tokens: output.clone(),
-                max_input_tokens: new.max_input_tokens,
-                max_output_tokens: new.max_output_tokens,
-                output: new.output.unwrap_or_default(),
-                output_price_per_image: new.output_price_per_image.clone(),
-            },
-        )?;
-        if let Some(labels) = &new.labels {
-            validate::labels("labels", labels)?;
-        }
-        if let Some(ext) = &new.external_id {
-            validate::name("externalId", ext, 200)?;
-        }
-        check_ref_part("provider", &new.provider, "provider")?;
         let workspace: WorkspaceSel<'w> = workspace.into();
         self.write_once(op("model_register", caller), &(workspace.0, &new), |tx| {
-            let me = access::admin(&*tx, caller)?;
-            let account = caller.account;
-            let ws = workspace::resolve_or_active(&*tx, account, workspace.0)?;
-            workspace::check_not_archived(&ws)?;
-            if let Some(existing) = by_ref(&*tx, account, &ws, &new.provider, &new.family)? {
-                return Err(Error::conflict(
-                    "family",
-                    format!(
-                        "workspace {:?} already has model {} ({})",
-                        ws.slug,
-                        existing.reference(),
-                        existing.metadata.id
-                    ),
-                ));
-            }
-            let model = Model {
-                metadata: ResourceMetadata {
-                    id: ModelId::generate(millis(tx.now)),
-                    account_id: account,
-                    created_at: tx.now,
-                    name: format!("{}/{}", new.provider, new.family),
-                    profile_id: me.user_id.to_string(),
-                    workspace_id: ws.id,
-                    bundle_key: None,
-                    external_id: new.external_id.clone(),
-                    labels: new.labels.clone(),
-                },
-                spec: ModelSpec {
-                    family: new.family.clone(),
-                    provider: new.provider.clone(),
-                    input_price_per_million_tokens: input.clone(),
-                    output_price_per_million_tokens: output.clone(),
-                    max_input_tokens: new.max_input_tokens,
-                    max_output_tokens: new.max_output_tokens,
-                    status: new.status.unwrap_or(ModelStatus::Enabled),
-                    output: new.output.unwrap_or_default(),
-                    output_price_per_image: new.output_price_per_image.clone(),
-                },
-            };
-            MODELS.put(&mut *tx, &(account, ws.id, model.metadata.id), &model)?;
-            let key = (
-                account,
-                ws.id,
-                model.spec.provider.clone(),
-                model.spec.family.clone(),
-            );
-            MODEL_REFS.put(&mut *tx, &key, &model.metadata.id)?;
-            Ok(model)
+            register_in(tx, caller, workspace.0, &new)
         })
     }
 
@@ -543,33 +445,162 @@ impl ModelGates {
     ) -> Result<Model> {
         let workspace: WorkspaceSel<'w> = workspace.into();
         self.write(op("model_delete", caller), |tx| {
-            access::admin(&*tx, caller)?;
-            let account = caller.account;
-            let ws = workspace::resolve_or_active(&*tx, account, workspace.0)?;
-            workspace::check_not_archived(&ws)?;
-            let m = resolve(&*tx, account, &ws, "model", model)?;
-            if m.is_catalog() {
-                return Err(Error::precondition(
-                    Reason::CatalogModel,
-                    format!(
-                        "model {} comes from the catalog and cannot be deleted; disable it with \
-                         model_set_status instead",
-                        m.reference()
-                    ),
-                ));
-            }
-            in_use(&*tx, account, &ws, &m)?;
-            MODELS.delete(&mut *tx, &(account, ws.id, m.metadata.id))?;
-            MODEL_REFS.delete(
-                &mut *tx,
-                &(
-                    account,
-                    ws.id,
-                    m.spec.provider.clone(),
-                    m.spec.family.clone(),
-                ),
-            )?;
-            Ok(m)
+            delete_in(tx, caller, workspace.0, model)
         })
     }
+}
+
+/// [`ModelGates::model_register`] inside transaction `tx`: its checks, then its writes.
+pub(crate) fn register_in(
+    tx: &mut Tx<'_>,
+    caller: &Caller,
+    workspace: Option<&str>,
+    new: &NewModel,
+) -> Result<Model> {
+    let input = new
+        .input_price_per_million_tokens
+        .clone()
+        .unwrap_or_else(|| "0".into());
+    let output = new
+        .output_price_per_million_tokens
+        .clone()
+        .unwrap_or_else(|| "0".into());
+    let field = |f: &str| f.to_owned();
+    check_model_fields(
+        &field,
+        &crate::catalog::CatalogModel {
+            provider: new.provider.clone(),
+            family: new.family.clone(),
+            input_price_per_million_tokens: input.clone(),
+            output_price_per_million_tokens: output.clone(),
+            max_input_tokens: new.max_input_tokens,
+            max_output_tokens: new.max_output_tokens,
+            output: new.output.unwrap_or_default(),
+            output_price_per_image: new.output_price_per_image.clone(),
+        },
+    )?;
+    if let Some(labels) = &new.labels {
+        validate::labels("labels", labels)?;
+    }
+    if let Some(ext) = &new.external_id {
+        validate::name("externalId", ext, 200)?;
+    }
+    check_ref_part("provider", &new.provider, "provider")?;
+    let me = access::admin(&*tx, caller)?;
+    let account = caller.account;
+    let ws = workspace::resolve_or_active(&*tx, account, workspace)?;
+    workspace::check_not_archived(&ws)?;
+    if let Some(existing) = by_ref(&*tx, account, &ws, &new.provider, &new.family)? {
+        return Err(Error::conflict(
+            "family",
+            format!(
+                "workspace {:?} already has model {} ({})",
+                ws.slug,
+                existing.reference(),
+                existing.metadata.id
+            ),
+        ));
+    }
+    let model = Model {
+        metadata: ResourceMetadata {
+            id: ModelId::generate(millis(tx.now)),
+            account_id: account,
+            created_at: tx.now,
+            name: format!("{}/{}", new.provider, new.family),
+            profile_id: me.user_id.to_string(),
+            workspace_id: ws.id,
+            bundle_key: None,
+            external_id: new.external_id.clone(),
+            labels: new.labels.clone(),
+        },
+        spec: ModelSpec {
+            family: new.family.clone(),
+            provider: new.provider.clone(),
+            input_price_per_million_tokens: input.clone(),
+            output_price_per_million_tokens: output.clone(),
+            max_input_tokens: new.max_input_tokens,
+            max_output_tokens: new.max_output_tokens,
+            status: new.status.unwrap_or(ModelStatus::Enabled),
+            output: new.output.unwrap_or_default(),
+            output_price_per_image: new.output_price_per_image.clone(),
+        },
+    };
+    MODELS.put(&mut *tx, &(account, ws.id, model.metadata.id), &model)?;
+    let key = (
+        account,
+        ws.id,
+        model.spec.provider.clone(),
+        model.spec.family.clone(),
+    );
+    MODEL_REFS.put(&mut *tx, &key, &model.metadata.id)?;
+    Ok(model)
+}
+
+/// [`ModelGates::model_set_status`] inside transaction `tx`: its checks, then its writes.
+pub(crate) fn set_status_in(
+    tx: &mut Tx<'_>,
+    caller: &Caller,
+    workspace: Option<&str>,
+    model: &str,
+    status: ModelStatus,
+) -> Result<Model> {
+    access::admin(&*tx, caller)?;
+    let account = caller.account;
+    let ws = workspace::resolve_or_active(&*tx, account, workspace)?;
+    workspace::check_not_archived(&ws)?;
+    let mut m = resolve(&*tx, account, &ws, "model", model)?;
+    if status == ModelStatus::Disabled {
+        in_use(&*tx, account, &ws, &m)?;
+    }
+    if m.spec.status != status {
+        m.spec.status = status;
+        if m.is_catalog() {
+            let key = (
+                account,
+                ws.id,
+                m.spec.provider.clone(),
+                m.spec.family.clone(),
+            );
+            MODEL_OVERRIDES.put(&mut *tx, &key, &ModelOverride { status })?;
+        } else {
+            MODELS.put(&mut *tx, &(account, ws.id, m.metadata.id), &m)?;
+        }
+    }
+    Ok(m)
+}
+
+/// [`ModelGates::model_delete`] inside transaction `tx`: its checks, then its writes.
+pub(crate) fn delete_in(
+    tx: &mut Tx<'_>,
+    caller: &Caller,
+    workspace: Option<&str>,
+    model: &str,
+) -> Result<Model> {
+    access::admin(&*tx, caller)?;
+    let account = caller.account;
+    let ws = workspace::resolve_or_active(&*tx, account, workspace)?;
+    workspace::check_not_archived(&ws)?;
+    let m = resolve(&*tx, account, &ws, "model", model)?;
+    if m.is_catalog() {
+        return Err(Error::precondition(
+            Reason::CatalogModel,
+            format!(
+                "model {} comes from the catalog and cannot be deleted; disable it with \
+                 model_set_status instead",
+                m.reference()
+            ),
+        ));
+    }
+    in_use(&*tx, account, &ws, &m)?;
+    MODELS.delete(&mut *tx, &(account, ws.id, m.metadata.id))?;
+    MODEL_REFS.delete(
+        &mut *tx,
+        &(
+            account,
+            ws.id,
+            m.spec.provider.clone(),
+            m.spec.family.clone(),
+        ),
+    )?;
+    Ok(m)
 }

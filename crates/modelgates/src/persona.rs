@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use crate::access;
 use crate::clock::millis;
 use crate::error::{Error, Result};
-use crate::handle::{Caller, ModelGates, op};
+use crate::handle::{Caller, ModelGates, Tx, op};
 use crate::ids::{AccountId, PersonaId};
 pub use crate::record::persona::*;
 use crate::schema::{PERSONA_NAMES, PERSONAS};
@@ -151,22 +151,8 @@ impl ModelGates {
         name: &str,
         description: &str,
     ) -> Result<Persona> {
-        check_name("name", name)?;
-        check_description("description", description)?;
         self.write_once(op("persona_create", caller), &(name, description), |tx| {
-            access::admin(&*tx, caller)?;
-            let account = caller.account;
-            check_unique(&*tx, account, name, description, None)?;
-            let p = Persona {
-                id: PersonaId::generate(millis(tx.now)),
-                name: name.to_owned(),
-                description: description.to_owned(),
-                created_at: tx.now,
-                updated_at: None,
-            };
-            PERSONAS.put(&mut *tx, &(account, p.id), &p)?;
-            PERSONA_NAMES.put(&mut *tx, &name_key(account, name), &p.id)?;
-            Ok(p)
+            create_in(tx, caller, name, description)
         })
     }
 
@@ -177,43 +163,8 @@ impl ModelGates {
         name_or_id: &str,
         patch: PersonaPatch,
     ) -> Result<Persona> {
-        if patch.new_name.is_none() && patch.new_description.is_none() {
-            return Err(Error::invalid(
-                "new_name",
-                "nothing to change: give new_name, new_description or both",
-            ));
-        }
-        if let Some(n) = &patch.new_name {
-            check_name("new_name", n)?;
-        }
-        if let Some(d) = &patch.new_description {
-            check_description("new_description", d)?;
-        }
         self.write(op("persona_update", caller), |tx| {
-            access::admin(&*tx, caller)?;
-            let account = caller.account;
-            let mut p = resolve(&*tx, account, name_or_id)?;
-            let name = patch.new_name.clone().unwrap_or_else(|| p.name.clone());
-            let description = patch
-                .new_description
-                .clone()
-                .unwrap_or_else(|| p.description.clone());
-            check_unique(&*tx, account, &name, &description, Some(p.id)).map_err(|e| match e {
-                Error::Conflict { field, message } => Error::Conflict {
-                    field: field.map(|f| format!("new_{f}")),
-                    message,
-                },
-                e => e,
-            })?;
-            if name != p.name {
-                PERSONA_NAMES.delete(&mut *tx, &name_key(account, &p.name))?;
-                PERSONA_NAMES.put(&mut *tx, &name_key(account, &name), &p.id)?;
-            }
-            p.name = name;
-            p.description = description;
-            p.updated_at = Some(tx.now);
-            PERSONAS.put(&mut *tx, &(account, p.id), &p)?;
-            Ok(p)
+            update_in(tx, caller, name_or_id, &patch)
         })
     }
 
@@ -236,14 +187,88 @@ impl ModelGates {
     /// Deletes a persona.
     pub fn persona_delete(&self, caller: &Caller, name_or_id: &str) -> Result<Persona> {
         self.write(op("persona_delete", caller), |tx| {
-            access::admin(&*tx, caller)?;
-            let account = caller.account;
-            let p = resolve(&*tx, account, name_or_id)?;
-            PERSONAS.delete(&mut *tx, &(account, p.id))?;
-            PERSONA_NAMES.delete(&mut *tx, &name_key(account, &p.name))?;
-            Ok(p)
+            delete_in(tx, caller, name_or_id)
         })
     }
+}
+
+/// [`ModelGates::persona_create`] inside transaction `tx`: its checks, then its writes.
+pub(crate) fn create_in(
+    tx: &mut Tx<'_>,
+    caller: &Caller,
+    name: &str,
+    description: &str,
+) -> Result<Persona> {
+    check_name("name", name)?;
+    check_description("description", description)?;
+    access::admin(&*tx, caller)?;
+    let account = caller.account;
+    check_unique(&*tx, account, name, description, None)?;
+    let p = Persona {
+        id: PersonaId::generate(millis(tx.now)),
+        name: name.to_owned(),
+        description: description.to_owned(),
+        created_at: tx.now,
+        updated_at: None,
+    };
+    PERSONAS.put(&mut *tx, &(account, p.id), &p)?;
+    PERSONA_NAMES.put(&mut *tx, &name_key(account, name), &p.id)?;
+    Ok(p)
+}
+
+/// [`ModelGates::persona_update`] inside transaction `tx`: its checks, then its writes.
+pub(crate) fn update_in(
+    tx: &mut Tx<'_>,
+    caller: &Caller,
+    name_or_id: &str,
+    patch: &PersonaPatch,
+) -> Result<Persona> {
+    if patch.new_name.is_none() && patch.new_description.is_none() {
+        return Err(Error::invalid(
+            "new_name",
+            "nothing to change: give new_name, new_description or both",
+        ));
+    }
+    if let Some(n) = &patch.new_name {
+        check_name("new_name", n)?;
+    }
+    if let Some(d) = &patch.new_description {
+        check_description("new_description", d)?;
+    }
+    access::admin(&*tx, caller)?;
+    let account = caller.account;
+    let mut p = resolve(&*tx, account, name_or_id)?;
+    let name = patch.new_name.clone().unwrap_or_else(|| p.name.clone());
+    let description = patch
+        .new_description
+        .clone()
+        .unwrap_or_else(|| p.description.clone());
+    check_unique(&*tx, account, &name, &description, Some(p.id)).map_err(|e| match e {
+        Error::Conflict { field, message } => Error::Conflict {
+            field: field.map(|f| format!("new_{f}")),
+            message,
+        },
+        e => e,
+    })?;
+    if name != p.name {
+        PERSONA_NAMES.delete(&mut *tx, &name_key(account, &p.name))?;
+        PERSONA_NAMES.put(&mut *tx, &name_key(account, &name), &p.id)?;
+    }
+    p.name = name;
+    p.description = description;
+    p.updated_at = Some(tx.now);
+    PERSONAS.put(&mut *tx, &(account, p.id), &p)?;
+    Ok(p)
+}
+
+/// [`ModelGates::persona_delete`] inside transaction `tx`: its checks, then its writes.
+pub(crate) fn delete_in(tx: &mut Tx<'_>, caller: &Caller, name_or_id: &str) -> Result<Persona> {
+    access::admin(&*tx, caller)?;
+    let account = caller.account;
+    let p = resolve(&*tx, account, name_or_id)?;
+    PERSONAS.delete(&mut *tx, &(account, p.id))?;
+    PERSONA_NAMES.delete(&mut *tx, &name_key(account, &p.name))?;
+    Ok(p)
 }
 
 #[cfg(test)]

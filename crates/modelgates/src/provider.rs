@@ -254,39 +254,8 @@ impl crate::idempotency::store::Replayable for Provider {}
 impl ModelGates {
     /// Adds a provider endpoint to the caller's account (org admins only).
     pub fn provider_add(&self, caller: &Caller, new: NewProvider) -> Result<Provider> {
-        check_name("name", &new.name)?;
-        if let Some(d) = &new.description {
-            validate::text("description", d, DESCRIPTION_MAX)?;
-        }
-        let endpoint = endpoint_for(new.provider_type, new.endpoint.as_deref())?;
-        let auth_type = new.auth_type.unwrap_or(if new.api_key.is_some() {
-            AuthType::ApiKey
-        } else {
-            AuthType::None
-        });
-        check_auth(auth_type, new.api_key.as_ref())?;
         self.write_once(op("provider_add", caller), &new, |tx| {
-            access::admin(&*tx, caller)?;
-            let account = caller.account;
-            check_name_free(&*tx, account, &new.name, None)?;
-            let record = ProviderRecord {
-                provider: Provider {
-                    id: ProviderId::generate(millis(tx.now)),
-                    name: new.name.clone(),
-                    description: new.description.clone().unwrap_or_default(),
-                    provider_type: new.provider_type,
-                    endpoint: endpoint.clone(),
-                    auth_type,
-                    has_api_key: new.api_key.is_some(),
-                    created_at: tx.now,
-                    updated_at: None,
-                    revision: 1,
-                },
-                api_key: new.api_key.as_ref().map(|k| k.expose().to_owned()),
-            };
-            PROVIDER_NAMES.put(&mut *tx, &name_key(account, &new.name), &record.provider.id)?;
-            save(tx, account, &record)?;
-            Ok(record.provider)
+            add_in(tx, caller, &new)
         })
     }
 
@@ -297,46 +266,8 @@ impl ModelGates {
         name_or_id: &str,
         patch: ProviderPatch,
     ) -> Result<Provider> {
-        if let Some(n) = &patch.name {
-            check_name("name", n)?;
-        }
-        if let Some(d) = patch.description.as_set() {
-            validate::text("description", d, DESCRIPTION_MAX)?;
-        }
-        if let Some(e) = patch.endpoint.as_set() {
-            check_endpoint("endpoint", e)?;
-        }
         self.write(op("provider_update", caller), |tx| {
-            access::admin(&*tx, caller)?;
-            let account = caller.account;
-            let mut record = resolve(&*tx, account, "provider", name_or_id)?;
-            check_revision(&record.provider, patch.expected_revision)?;
-            let p = &mut record.provider;
-            if let Some(name) = &patch.name
-                && name != &p.name
-            {
-                check_name_free(&*tx, account, name, Some(p.id))?;
-                PROVIDER_NAMES.delete(&mut *tx, &name_key(account, &p.name))?;
-                PROVIDER_NAMES.put(&mut *tx, &name_key(account, name), &p.id)?;
-                p.name = name.clone();
-            }
-            match &patch.description {
-                Patch::Keep => {}
-                Patch::Clear => p.description.clear(),
-                Patch::Set(d) => p.description = d.clone(),
-            }
-            if let Some(ty) = patch.provider_type {
-                p.provider_type = ty;
-            }
-            match &patch.endpoint {
-                Patch::Keep => {}
-                Patch::Clear => p.endpoint = endpoint_for(p.provider_type, None)?,
-                Patch::Set(e) => p.endpoint = check_endpoint("endpoint", e)?,
-            }
-            p.updated_at = Some(tx.now);
-            p.revision += 1;
-            save(tx, account, &record)?;
-            Ok(record.provider)
+            update_in(tx, caller, name_or_id, &patch)
         })
     }
 
@@ -350,20 +281,15 @@ impl ModelGates {
         api_key: Option<Secret>,
         expected_revision: Option<u64>,
     ) -> Result<Provider> {
-        check_auth(auth_type, api_key.as_ref())?;
         self.write(op("provider_set_auth", caller), |tx| {
-            access::admin(&*tx, caller)?;
-            let account = caller.account;
-            let mut record = resolve(&*tx, account, "provider", name_or_id)?;
-            check_revision(&record.provider, expected_revision)?;
-            record.api_key = api_key.as_ref().map(|k| k.expose().to_owned());
-            let p = &mut record.provider;
-            p.auth_type = auth_type;
-            p.has_api_key = api_key.is_some();
-            p.updated_at = Some(tx.now);
-            p.revision += 1;
-            save(tx, account, &record)?;
-            Ok(record.provider)
+            set_auth_in(
+                tx,
+                caller,
+                name_or_id,
+                auth_type,
+                api_key.as_ref(),
+                expected_revision,
+            )
         })
     }
 
@@ -405,36 +331,154 @@ impl ModelGates {
         cascade: bool,
     ) -> Result<ProviderDeleted> {
         self.write(op("provider_delete", caller), |tx| {
-            access::admin(&*tx, caller)?;
-            let account = caller.account;
-            let record = resolve(&*tx, account, "provider", name_or_id)?;
-            let p = &record.provider;
-            let uses = routing::rules_using(&*tx, account, p.id)?;
-            if !uses.is_empty() && !cascade {
-                let listed: Vec<String> = uses
-                    .iter()
-                    .map(|u| format!("{} rule #{}", u.workspace_slug, u.rule_index))
-                    .collect();
-                return Err(Error::precondition(
-                    Reason::ProviderInUse,
-                    format!(
-                        "provider {:?} is used by {} mux rule(s): {}; change those rules with \
-                         workspace_mux_set, or delete with cascade: true to remove them too",
-                        p.name,
-                        uses.len(),
-                        validate::list_excerpt(&listed)
-                    ),
-                ));
-            }
-            let removed_rules = routing::remove_provider_rules(tx, account, p.id)?;
-            PROVIDER_NAMES.delete(&mut *tx, &name_key(account, &p.name))?;
-            PROVIDERS.delete(&mut *tx, &(account, p.id))?;
-            Ok(ProviderDeleted {
-                data: record.provider.clone(),
-                removed_rules,
-            })
+            delete_in(tx, caller, name_or_id, cascade)
         })
     }
+}
+
+/// [`ModelGates::provider_add`] inside transaction `tx`: its checks, then its writes.
+pub(crate) fn add_in(tx: &mut Tx<'_>, caller: &Caller, new: &NewProvider) -> Result<Provider> {
+    check_name("name", &new.name)?;
+    if let Some(d) = &new.description {
+        validate::text("description", d, DESCRIPTION_MAX)?;
+    }
+    let endpoint = endpoint_for(new.provider_type, new.endpoint.as_deref())?;
+    let auth_type = new.auth_type.unwrap_or(if new.api_key.is_some() {
+        AuthType::ApiKey
+    } else {
+        AuthType::None
+    });
+    check_auth(auth_type, new.api_key.as_ref())?;
+    access::admin(&*tx, caller)?;
+    let account = caller.account;
+    check_name_free(&*tx, account, &new.name, None)?;
+    let record = ProviderRecord {
+        provider: Provider {
+            id: ProviderId::generate(millis(tx.now)),
+            name: new.name.clone(),
+            description: new.description.clone().unwrap_or_default(),
+            provider_type: new.provider_type,
+            endpoint: endpoint.clone(),
+            auth_type,
+            has_api_key: new.api_key.is_some(),
+            created_at: tx.now,
+            updated_at: None,
+            revision: 1,
+        },
+        api_key: new.api_key.as_ref().map(|k| k.expose().to_owned()),
+    };
+    PROVIDER_NAMES.put(&mut *tx, &name_key(account, &new.name), &record.provider.id)?;
+    save(tx, account, &record)?;
+    Ok(record.provider)
+}
+
+/// [`ModelGates::provider_update`] inside transaction `tx`: its checks, then its writes.
+pub(crate) fn update_in(
+    tx: &mut Tx<'_>,
+    caller: &Caller,
+    name_or_id: &str,
+    patch: &ProviderPatch,
+) -> Result<Provider> {
+    if let Some(n) = &patch.name {
+        check_name("name", n)?;
+    }
+    if let Some(d) = patch.description.as_set() {
+        validate::text("description", d, DESCRIPTION_MAX)?;
+    }
+    if let Some(e) = patch.endpoint.as_set() {
+        check_endpoint("endpoint", e)?;
+    }
+    access::admin(&*tx, caller)?;
+    let account = caller.account;
+    let mut record = resolve(&*tx, account, "provider", name_or_id)?;
+    check_revision(&record.provider, patch.expected_revision)?;
+    let p = &mut record.provider;
+    if let Some(name) = &patch.name
+        && name != &p.name
+    {
+        check_name_free(&*tx, account, name, Some(p.id))?;
+        PROVIDER_NAMES.delete(&mut *tx, &name_key(account, &p.name))?;
+        PROVIDER_NAMES.put(&mut *tx, &name_key(account, name), &p.id)?;
+        p.name = name.clone();
+    }
+    match &patch.description {
+        Patch::Keep => {}
+        Patch::Clear => p.description.clear(),
+        Patch::Set(d) => p.description = d.clone(),
+    }
+    if let Some(ty) = patch.provider_type {
+        p.provider_type = ty;
+    }
+    match &patch.endpoint {
+        Patch::Keep => {}
+        Patch::Clear => p.endpoint = endpoint_for(p.provider_type, None)?,
+        Patch::Set(e) => p.endpoint = check_endpoint("endpoint", e)?,
+    }
+    p.updated_at = Some(tx.now);
+    p.revision += 1;
+    save(tx, account, &record)?;
+    Ok(record.provider)
+}
+
+/// [`ModelGates::provider_set_auth`] inside transaction `tx`: its checks, then its writes.
+pub(crate) fn set_auth_in(
+    tx: &mut Tx<'_>,
+    caller: &Caller,
+    name_or_id: &str,
+    auth_type: AuthType,
+    api_key: Option<&Secret>,
+    expected_revision: Option<u64>,
+) -> Result<Provider> {
+    check_auth(auth_type, api_key)?;
+    access::admin(&*tx, caller)?;
+    let account = caller.account;
+    let mut record = resolve(&*tx, account, "provider", name_or_id)?;
+    check_revision(&record.provider, expected_revision)?;
+    record.api_key = api_key.map(|k| k.expose().to_owned());
+    let p = &mut record.provider;
+    p.auth_type = auth_type;
+    p.has_api_key = api_key.is_some();
+    p.updated_at = Some(tx.now);
+    p.revision += 1;
+    save(tx, account, &record)?;
+    Ok(record.provider)
+}
+
+/// [`ModelGates::provider_delete`] inside transaction `tx`: its checks, then its writes.
+pub(crate) fn delete_in(
+    tx: &mut Tx<'_>,
+    caller: &Caller,
+    name_or_id: &str,
+    cascade: bool,
+) -> Result<ProviderDeleted> {
+    access::admin(&*tx, caller)?;
+    let account = caller.account;
+    let record = resolve(&*tx, account, "provider", name_or_id)?;
+    let p = &record.provider;
+    let uses = routing::rules_using(&*tx, account, p.id)?;
+    if !uses.is_empty() && !cascade {
+        let listed: Vec<String> = uses
+            .iter()
+            .map(|u| format!("{} rule #{}", u.workspace_slug, u.rule_index))
+            .collect();
+        return Err(Error::precondition(
+            Reason::ProviderInUse,
+            format!(
+                "provider {:?} is used by {} mux rule(s): {}; change those rules with \
+                 workspace_mux_set, or delete with cascade: true to remove them too",
+                p.name,
+                uses.len(),
+                validate::list_excerpt(&listed)
+            ),
+        ));
+    }
+    let removed_rules = routing::remove_provider_rules(tx, account, p.id)?;
+    PROVIDER_NAMES.delete(&mut *tx, &name_key(account, &p.name))?;
+    PROVIDERS.delete(&mut *tx, &(account, p.id))?;
+    Ok(ProviderDeleted {
+        data: record.provider.clone(),
+        removed_rules,
+    })
 }
 
 #[cfg(test)]

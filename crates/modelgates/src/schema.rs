@@ -29,6 +29,7 @@ use crate::ids::{
 use crate::record::account::Account;
 use crate::record::api_key::KeyRecord;
 use crate::record::audit::AuditEvent;
+use crate::record::bundle::BundleStamp;
 use crate::record::change::ChangeRecord;
 use crate::record::idempotency::IdempotencyRecord;
 use crate::record::member::Member;
@@ -63,6 +64,11 @@ pub(crate) const AUDIT: Table<(AccountId, Reverse16), AuditEvent> = Table::new("
 pub(crate) fn audit_key(account: AccountId, id: AuditId) -> (AccountId, Reverse16) {
     (account, Reverse16(id.to_bytes()))
 }
+/// Which bundle manages a resource: (account, kind, resource id) → stamp. Resource ids of
+/// kinds without one of their own are paths (`{workspace id}/{user id}`,
+/// `{workspace id}/{provider}/{family}`).
+pub(crate) const BUNDLE_STAMPS: Table<(AccountId, String, String), BundleStamp> =
+    Table::new("bundle_stamps");
 /// The key of an idempotency record: (account, user, idempotency key).
 pub(crate) type IdempotencyRow = (AccountId, UserId, String);
 /// Idempotent writes: (account, user, idempotency key) → what the operation answered.
@@ -313,6 +319,7 @@ pub(crate) const TABLES: &[Registered] = &[
     register!(account(USAGE_PURGES, "usage")),
     register!(account(AUDIT, "audit")),
     register!(account(IDEMPOTENCY, "idempotency")),
+    register!(account(BUNDLE_STAMPS, "bundle")),
     register!(workspace(WORKSPACES, "workspace", Purge::Inline)),
     register!(workspace(WORKSPACE_MEMBERS, "workspace", Purge::Inline)),
     register!(workspace(MODELS, "model", Purge::Inline)),
@@ -367,6 +374,7 @@ pub(crate) const AUDITED: &[Audited] = &[
     audited(&API_KEYS, "api_key", &["hash"]),
     audited(&PROVIDERS, "provider", &["api_key"]),
     audited(&PERSONAS, "persona", &[]),
+    audited(&BUNDLE_STAMPS, "bundle_stamp", &[]),
 ];
 
 /// Registered tables that are not audited, and why.

@@ -34,6 +34,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "account",
             "audit",
             "idempotency",
+            "bundle",
             "api_key",
             "member",
             "workspace",

@@ -4,6 +4,7 @@
 pub(crate) mod account;
 pub(crate) mod api_key;
 pub(crate) mod audit;
+pub(crate) mod bundle;
 pub(crate) mod change;
 pub(crate) mod idempotency;
 pub(crate) mod member;

@@ -94,53 +94,63 @@ impl ModelGates {
     /// be archived.
     pub fn workspace_archive(&self, caller: &Caller, id_or_slug: &str) -> Result<Workspace> {
         self.write(op("workspace_archive", caller), |tx| {
-            access::admin(&*tx, caller)?;
-            let account = caller.account;
-            let mut ws = resolve(&*tx, account, id_or_slug)?;
-            let acct = account::load(&*tx, account)?;
-            let is_active = acct.active_workspace() == ws.id;
-            if acct.default_workspace_id == ws.id {
-                return Err(Error::precondition(
-                    Reason::DefaultWorkspace,
-                    format!(
-                        "workspace {:?} is the account's default workspace and cannot be archived",
-                        ws.slug
-                    ),
-                ));
-            }
-            if is_active {
-                return Err(Error::precondition(
-                    Reason::ActiveWorkspace,
-                    format!(
-                        "workspace {:?} is the account's active workspace and cannot be archived; \
-                         activate another workspace first",
-                        ws.slug
-                    ),
-                ));
-            }
-            if ws.archived_at.is_none() {
-                ws.archived_at = Some(tx.now);
-                ws.updated_at = Some(tx.now);
-                ws.revision += 1;
-                WORKSPACES.put(&mut *tx, &(account, ws.id), &ws)?;
-            }
-            Ok(ws.view(is_active))
+            archive_in(tx, caller, id_or_slug)
         })
     }
 
     /// Restores an archived workspace (a no-op for one that is not archived).
     pub fn workspace_restore(&self, caller: &Caller, id_or_slug: &str) -> Result<Workspace> {
         self.write(op("workspace_restore", caller), |tx| {
-            access::admin(&*tx, caller)?;
-            let account = caller.account;
-            let mut ws = resolve(&*tx, account, id_or_slug)?;
-            if ws.archived_at.is_some() {
-                ws.archived_at = None;
-                ws.updated_at = Some(tx.now);
-                ws.revision += 1;
-                WORKSPACES.put(&mut *tx, &(account, ws.id), &ws)?;
-            }
-            with_active(&*tx, account, ws)
+            restore_in(tx, caller, id_or_slug)
         })
     }
+}
+
+/// [`ModelGates::workspace_archive`] inside transaction `tx`: its checks, then its writes.
+pub(crate) fn archive_in(tx: &mut Tx<'_>, caller: &Caller, id_or_slug: &str) -> Result<Workspace> {
+    access::admin(&*tx, caller)?;
+    let account = caller.account;
+    let mut ws = resolve(&*tx, account, id_or_slug)?;
+    let acct = account::load(&*tx, account)?;
+    let is_active = acct.active_workspace() == ws.id;
+    if acct.default_workspace_id == ws.id {
+        return Err(Error::precondition(
+            Reason::DefaultWorkspace,
+            format!(
+                "workspace {:?} is the account's default workspace and cannot be archived",
+                ws.slug
+            ),
+        ));
+    }
+    if is_active {
+        return Err(Error::precondition(
+            Reason::ActiveWorkspace,
+            format!(
+                "workspace {:?} is the account's active workspace and cannot be archived; \
+                 activate another workspace first",
+                ws.slug
+            ),
+        ));
+    }
+    if ws.archived_at.is_none() {
+        ws.archived_at = Some(tx.now);
+        ws.updated_at = Some(tx.now);
+        ws.revision += 1;
+        WORKSPACES.put(&mut *tx, &(account, ws.id), &ws)?;
+    }
+    Ok(ws.view(is_active))
+}
+
+/// [`ModelGates::workspace_restore`] inside transaction `tx`: its checks, then its writes.
+pub(crate) fn restore_in(tx: &mut Tx<'_>, caller: &Caller, id_or_slug: &str) -> Result<Workspace> {
+    access::admin(&*tx, caller)?;
+    let account = caller.account;
+    let mut ws = resolve(&*tx, account, id_or_slug)?;
+    if ws.archived_at.is_some() {
+        ws.archived_at = None;
+        ws.updated_at = Some(tx.now);
+        ws.revision += 1;
+        WORKSPACES.put(&mut *tx, &(account, ws.id), &ws)?;
+    }
+    with_active(&*tx, account, ws)
 }

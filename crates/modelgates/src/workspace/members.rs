@@ -124,19 +124,7 @@ impl ModelGates {
         user_ids: &[String],
     ) -> Result<BulkAdded> {
         self.write(op("workspace_members_add", caller), |tx| {
-            access::admin(&*tx, caller)?;
-            let account = caller.account;
-            let ws = resolve(&*tx, account, id_or_slug)?;
-            check_not_archived(&ws)?;
-            let members = org_members_for_bulk(&*tx, account, user_ids)?;
-            let mut added_count = 0;
-            let mut data = Vec::with_capacity(members.len());
-            for m in &members {
-                let (wm, changed) = upsert_membership(tx, account, ws.id, m)?;
-                added_count += u64::from(changed);
-                data.push(wm);
-            }
-            Ok(BulkAdded { added_count, data })
+            members_add_in(tx, caller, id_or_slug, user_ids)
         })
     }
 
@@ -150,38 +138,72 @@ impl ModelGates {
         user_ids: &[String],
     ) -> Result<BulkRemoved> {
         self.write(op("workspace_members_remove", caller), |tx| {
-            access::admin(&*tx, caller)?;
-            let account = caller.account;
-            let ws = resolve(&*tx, account, id_or_slug)?;
-            let members = org_members_for_bulk(&*tx, account, user_ids)?;
-            let keys = api_key::records_of_workspace(&*tx, account, ws.id)?;
-            let targets: BTreeSet<&UserId> = members.iter().map(|m| &m.user_id).collect();
-            let blocking: Vec<String> = keys
-                .iter()
-                .filter(|k| targets.contains(&k.key.creator_user_id) && k.key.is_active(tx.now))
-                .map(|k| format!("{} (key {})", k.key.creator_user_id, k.key.id))
-                .collect();
-            if !blocking.is_empty() {
-                return Err(Error::precondition(
-                    Reason::MemberHasActiveKeys,
-                    format!(
-                        "nobody was removed: these members have active API keys in workspace {:?}: {}; \
-                         disable or delete the keys first",
-                        ws.slug,
-                        blocking.join(", ")
-                    ),
-                ));
-            }
-            let doomed: Vec<&KeyRecord> =
-                keys.iter().filter(|k| targets.contains(&k.key.creator_user_id)).collect();
-            for record in doomed {
-                api_key::delete_record(tx, account, record)?;
-            }
-            let mut removed_count = 0;
-            for m in &members {
-                removed_count += u64::from(remove_membership(&mut *tx, account, ws.id, &m.user_id)?);
-            }
-            Ok(BulkRemoved { removed_count })
+            members_remove_in(tx, caller, id_or_slug, user_ids)
         })
     }
+}
+
+/// [`ModelGates::workspace_members_add`] inside transaction `tx`: its checks, then its writes.
+pub(crate) fn members_add_in(
+    tx: &mut Tx<'_>,
+    caller: &Caller,
+    id_or_slug: &str,
+    user_ids: &[String],
+) -> Result<BulkAdded> {
+    access::admin(&*tx, caller)?;
+    let account = caller.account;
+    let ws = resolve(&*tx, account, id_or_slug)?;
+    check_not_archived(&ws)?;
+    let members = org_members_for_bulk(&*tx, account, user_ids)?;
+    let mut added_count = 0;
+    let mut data = Vec::with_capacity(members.len());
+    for m in &members {
+        let (wm, changed) = upsert_membership(tx, account, ws.id, m)?;
+        added_count += u64::from(changed);
+        data.push(wm);
+    }
+    Ok(BulkAdded { added_count, data })
+}
+
+/// [`ModelGates::workspace_members_remove`] inside transaction `tx`: its checks, then its writes.
+pub(crate) fn members_remove_in(
+    tx: &mut Tx<'_>,
+    caller: &Caller,
+    id_or_slug: &str,
+    user_ids: &[String],
+) -> Result<BulkRemoved> {
+    access::admin(&*tx, caller)?;
+    let account = caller.account;
+    let ws = resolve(&*tx, account, id_or_slug)?;
+    let members = org_members_for_bulk(&*tx, account, user_ids)?;
+    let keys = api_key::records_of_workspace(&*tx, account, ws.id)?;
+    let targets: BTreeSet<&UserId> = members.iter().map(|m| &m.user_id).collect();
+    let blocking: Vec<String> = keys
+        .iter()
+        .filter(|k| targets.contains(&k.key.creator_user_id) && k.key.is_active(tx.now))
+        .map(|k| format!("{} (key {})", k.key.creator_user_id, k.key.id))
+        .collect();
+    if !blocking.is_empty() {
+        return Err(Error::precondition(
+            Reason::MemberHasActiveKeys,
+            format!(
+                "nobody was removed: these members have active API keys in workspace {:?}: {}; \
+                 disable or delete the keys first",
+                ws.slug,
+                blocking.join(", ")
+            ),
+        ));
+    }
+    let doomed: Vec<&KeyRecord> = keys
+        .iter()
+        .filter(|k| targets.contains(&k.key.creator_user_id))
+        .collect();
+    for record in doomed {
+        api_key::delete_record(tx, account, record)?;
+    }
+    let mut removed_count = 0;
+    for m in &members {
+        removed_count += u64::from(remove_membership(&mut *tx, account, ws.id, &m.user_id)?);
+    }
+    Ok(BulkRemoved { removed_count })
 }

@@ -25,7 +25,7 @@ use crate::schema::{
 use crate::storage::{ReadTxn, WriteTxn};
 use crate::validate::{self, Page, Paged, excerpt};
 
-mod lifecycle;
+pub(crate) mod lifecycle;
 mod members;
 
 pub(crate) use members::*;
@@ -317,77 +317,8 @@ impl ModelGates {
     /// Creates a workspace; the caller becomes its first member. Fails with `conflict` if the
     /// slug is taken in the account.
     pub fn workspace_create(&self, caller: &Caller, new: NewWorkspace) -> Result<Workspace> {
-        check_name("name", &new.name)?;
-        validate::slug("slug", &new.slug)?;
-        check_optional("description", new.description.as_ref(), check_description)?;
-        check_optional(
-            "default_text_model",
-            new.default_text_model.as_ref(),
-            validate::model_ref,
-        )?;
-        check_optional(
-            "default_image_model",
-            new.default_image_model.as_ref(),
-            validate::model_ref,
-        )?;
-        if let Some(rate) = new.io_logging_sampling_rate {
-            check_sampling_rate(rate)?;
-        }
-        if let Some(labels) = &new.labels {
-            validate::labels("labels", labels)?;
-        }
-        if let Some(text) = &new.custom_instructions {
-            routing::check_instructions("custom_instructions", text)?;
-        }
-        if let Some(days) = new.usage_retention_days {
-            check_retention(days)?;
-        }
         self.write_once(op("workspace_create", caller), &new, |tx| {
-            let account = caller.account;
-            let id = WorkspaceId::generate(millis(tx.now));
-            // Everything the checks and the snapshot read, in one round trip on a remote store.
-            tx.read_ahead(
-                &[
-                    access::member_key(caller),
-                    (
-                        WORKSPACE_SLUGS.name(),
-                        WORKSPACE_SLUGS.key_bytes(&(account, new.slug.clone())),
-                    ),
-                    (
-                        WORKSPACE_MEMBERS.name(),
-                        WORKSPACE_MEMBERS.key_bytes(&(account, id, caller.user_id.clone())),
-                    ),
-                    (
-                        WORKSPACE_CONFIG.name(),
-                        WORKSPACE_CONFIG.key_bytes(&(account, id)),
-                    ),
-                    // The audit trail reads the new row's (absent) value before writing it.
-                    (WORKSPACES.name(), WORKSPACES.key_bytes(&(account, id))),
-                ],
-                true,
-            )?;
-            let me = access::admin(&*tx, caller)?;
-            check_slug_free(&*tx, account, &new.slug)?;
-            let io_keys = match &new.io_logging_api_key_ids {
-                Some(ids) => io_logging_keys(&*tx, account, id, ids)?,
-                None => Vec::new(),
-            };
-            let ws = new_record(id, new.clone(), io_keys, Some(me.user_id.clone()), tx.now);
-            WORKSPACES.put(&mut *tx, &(account, id), &ws)?;
-            WORKSPACE_SLUGS.put(&mut *tx, &(account, ws.slug.clone()), &id)?;
-            upsert_membership(tx, account, id, &me)?;
-            check_defaults(&*tx, account, &ws)?;
-            if let Some(text) = &new.custom_instructions {
-                let mut config = routing::load_config(&*tx, account, id)?;
-                config.custom_instructions = Some(text.clone());
-                routing::save_config(tx, account, id, &config)?;
-            }
-            if let Some(rules) = &new.mux_rules {
-                let stored = routing::check_rules(&*tx, account, &ws, "mux_rules", rules)?;
-                routing::store_rules(tx, account, id, stored)?;
-            }
-            // A new workspace is never the active one (activation is its own operation).
-            Ok(ws.view(false))
+            create_in(tx, caller, &new)
         })
     }
 
@@ -409,146 +340,228 @@ impl ModelGates {
         id_or_slug: &str,
         patch: WorkspacePatch,
     ) -> Result<Workspace> {
-        if matches!(patch.name, Patch::Clear) {
-            return Err(Error::invalid(
-                "name",
-                "cannot be null; a workspace always has a name",
-            ));
-        }
-        if matches!(patch.slug, Patch::Clear) {
-            return Err(Error::invalid(
-                "slug",
-                "cannot be null; a workspace always has a slug",
-            ));
-        }
-        check_optional("name", patch.name.as_set(), check_name)?;
-        check_optional("slug", patch.slug.as_set(), validate::slug)?;
-        check_optional("description", patch.description.as_set(), check_description)?;
-        check_optional(
-            "default_text_model",
-            patch.default_text_model.as_set(),
-            validate::model_ref,
-        )?;
-        check_optional(
-            "default_image_model",
-            patch.default_image_model.as_set(),
-            validate::model_ref,
-        )?;
-        if let Some(&rate) = patch.io_logging_sampling_rate.as_set() {
-            check_sampling_rate(rate)?;
-        }
-        if let Some(labels) = patch.labels.as_set() {
-            validate::labels("labels", labels)?;
-        }
-        if let Some(text) = patch.custom_instructions.as_set() {
-            routing::check_instructions("custom_instructions", text)?;
-        }
-        if let Some(&days) = patch.usage_retention_days.as_set() {
-            check_retention(days)?;
-        }
         self.write(op("workspace_update", caller), |tx| {
-            access::admin(&*tx, caller)?;
-            let account = caller.account;
-            let mut ws = resolve(&*tx, account, id_or_slug)?;
-            check_not_archived(&ws)?;
-            if let Some(expected) = patch.expected_revision
-                && expected != ws.revision
-            {
-                return Err(Error::conflict(
-                    "expected_revision",
-                    format!(
-                        "workspace {:?} is at revision {}, not {expected}: it changed since you \
-                         read it; get it again and reapply your change",
-                        ws.slug, ws.revision
-                    ),
-                ));
-            }
-            if let Some(slug) = patch.slug.as_set()
-                && slug != &ws.slug
-            {
-                check_slug_free(&*tx, account, slug)?;
-                WORKSPACE_SLUGS.delete(&mut *tx, &(account, ws.slug.clone()))?;
-                WORKSPACE_SLUGS.put(&mut *tx, &(account, slug.clone()), &ws.id)?;
-                ws.slug = slug.clone();
-            }
-            if let Some(name) = patch.name.as_set() {
-                ws.name = name.clone();
-            }
-            patch.description.clone().apply_to(&mut ws.description);
-            patch
-                .default_text_model
-                .clone()
-                .apply_to(&mut ws.default_text_model);
-            patch
-                .default_image_model
-                .clone()
-                .apply_to(&mut ws.default_image_model);
-            patch
-                .default_provider_sort
-                .clone()
-                .apply_to(&mut ws.default_provider_sort);
-            match &patch.io_logging_api_key_ids {
-                Patch::Keep => {}
-                Patch::Clear => ws.io_logging_api_key_ids = None,
-                Patch::Set(ids) => {
-                    ws.io_logging_api_key_ids = Some(io_logging_keys(&*tx, account, ws.id, ids)?);
-                }
-            }
-            let reset = |p: &Patch<bool>, current: &mut bool, default: bool| match p {
-                Patch::Keep => {}
-                Patch::Clear => *current = default,
-                Patch::Set(v) => *current = *v,
-            };
-            reset(
-                &patch.is_data_discount_logging_enabled,
-                &mut ws.is_data_discount_logging_enabled,
-                true,
-            );
-            reset(
-                &patch.is_observability_broadcast_enabled,
-                &mut ws.is_observability_broadcast_enabled,
-                false,
-            );
-            reset(
-                &patch.is_observability_io_logging_enabled,
-                &mut ws.is_observability_io_logging_enabled,
-                false,
-            );
-            match &patch.io_logging_sampling_rate {
-                Patch::Keep => {}
-                Patch::Clear => ws.io_logging_sampling_rate = 1.0,
-                Patch::Set(v) => ws.io_logging_sampling_rate = *v,
-            }
-            match &patch.labels {
-                Patch::Keep => {}
-                Patch::Clear => ws.labels.clear(),
-                Patch::Set(l) => ws.labels = l.clone(),
-            }
-            patch
-                .usage_retention_days
-                .clone()
-                .apply_to(&mut ws.usage_retention_days);
-            if patch.default_text_model.as_set().is_some()
-                || patch.default_image_model.as_set().is_some()
-            {
-                check_defaults(&*tx, account, &ws)?;
-            }
-            ws.updated_at = Some(tx.now);
-            ws.revision += 1;
-            WORKSPACES.put(&mut *tx, &(account, ws.id), &ws)?;
-            if !patch.custom_instructions.is_keep() {
-                let mut config = routing::load_config(&*tx, account, ws.id)?;
-                patch
-                    .custom_instructions
-                    .clone()
-                    .apply_to(&mut config.custom_instructions);
-                routing::save_config(tx, account, ws.id, &config)?;
-            }
-            if let Some(rules) = &patch.mux_rules {
-                let stored = routing::check_rules(&*tx, account, &ws, "mux_rules", rules)?;
-                routing::store_rules(tx, account, ws.id, stored)?;
-            }
-            with_active(&*tx, account, ws)
+            update_in(tx, caller, id_or_slug, &patch)
         })
     }
+}
+
+/// [`ModelGates::workspace_create`] inside transaction `tx`: its checks, then its writes.
+pub(crate) fn create_in(tx: &mut Tx<'_>, caller: &Caller, new: &NewWorkspace) -> Result<Workspace> {
+    check_name("name", &new.name)?;
+    validate::slug("slug", &new.slug)?;
+    check_optional("description", new.description.as_ref(), check_description)?;
+    check_optional(
+        "default_text_model",
+        new.default_text_model.as_ref(),
+        validate::model_ref,
+    )?;
+    check_optional(
+        "default_image_model",
+        new.default_image_model.as_ref(),
+        validate::model_ref,
+    )?;
+    if let Some(rate) = new.io_logging_sampling_rate {
+        check_sampling_rate(rate)?;
+    }
+    if let Some(labels) = &new.labels {
+        validate::labels("labels", labels)?;
+    }
+    if let Some(text) = &new.custom_instructions {
+        routing::check_instructions("custom_instructions", text)?;
+    }
+    if let Some(days) = new.usage_retention_days {
+        check_retention(days)?;
+    }
+    let account = caller.account;
+    let id = WorkspaceId::generate(millis(tx.now));
+    // Everything the checks and the snapshot read, in one round trip on a remote store.
+    tx.read_ahead(
+        &[
+            access::member_key(caller),
+            (
+                WORKSPACE_SLUGS.name(),
+                WORKSPACE_SLUGS.key_bytes(&(account, new.slug.clone())),
+            ),
+            (
+                WORKSPACE_MEMBERS.name(),
+                WORKSPACE_MEMBERS.key_bytes(&(account, id, caller.user_id.clone())),
+            ),
+            (
+                WORKSPACE_CONFIG.name(),
+                WORKSPACE_CONFIG.key_bytes(&(account, id)),
+            ),
+            // The audit trail reads the new row's (absent) value before writing it.
+            (WORKSPACES.name(), WORKSPACES.key_bytes(&(account, id))),
+        ],
+        true,
+    )?;
+    let me = access::admin(&*tx, caller)?;
+    check_slug_free(&*tx, account, &new.slug)?;
+    let io_keys = match &new.io_logging_api_key_ids {
+        Some(ids) => io_logging_keys(&*tx, account, id, ids)?,
+        None => Vec::new(),
+    };
+    let ws = new_record(id, new.clone(), io_keys, Some(me.user_id.clone()), tx.now);
+    WORKSPACES.put(&mut *tx, &(account, id), &ws)?;
+    WORKSPACE_SLUGS.put(&mut *tx, &(account, ws.slug.clone()), &id)?;
+    upsert_membership(tx, account, id, &me)?;
+    check_defaults(&*tx, account, &ws)?;
+    if let Some(text) = &new.custom_instructions {
+        let mut config = routing::load_config(&*tx, account, id)?;
+        config.custom_instructions = Some(text.clone());
+        routing::save_config(tx, account, id, &config)?;
+    }
+    if let Some(rules) = &new.mux_rules {
+        let stored = routing::check_rules(&*tx, account, &ws, "mux_rules", rules)?;
+        routing::store_rules(tx, account, id, stored)?;
+    }
+    // A new workspace is never the active one (activation is its own operation).
+    Ok(ws.view(false))
+}
+
+/// [`ModelGates::workspace_update`] inside transaction `tx`: its checks, then its writes.
+pub(crate) fn update_in(
+    tx: &mut Tx<'_>,
+    caller: &Caller,
+    id_or_slug: &str,
+    patch: &WorkspacePatch,
+) -> Result<Workspace> {
+    if matches!(patch.name, Patch::Clear) {
+        return Err(Error::invalid(
+            "name",
+            "cannot be null; a workspace always has a name",
+        ));
+    }
+    if matches!(patch.slug, Patch::Clear) {
+        return Err(Error::invalid(
+            "slug",
+            "cannot be null; a workspace always has a slug",
+        ));
+    }
+    check_optional("name", patch.name.as_set(), check_name)?;
+    check_optional("slug", patch.slug.as_set(), validate::slug)?;
+    check_optional("description", patch.description.as_set(), check_description)?;
+    check_optional(
+        "default_text_model",
+        patch.default_text_model.as_set(),
+        validate::model_ref,
+    )?;
+    check_optional(
+        "default_image_model",
+        patch.default_image_model.as_set(),
+        validate::model_ref,
+    )?;
+    if let Some(&rate) = patch.io_logging_sampling_rate.as_set() {
+        check_sampling_rate(rate)?;
+    }
+    if let Some(labels) = patch.labels.as_set() {
+        validate::labels("labels", labels)?;
+    }
+    if let Some(text) = patch.custom_instructions.as_set() {
+        routing::check_instructions("custom_instructions", text)?;
+    }
+    if let Some(&days) = patch.usage_retention_days.as_set() {
+        check_retention(days)?;
+    }
+    access::admin(&*tx, caller)?;
+    let account = caller.account;
+    let mut ws = resolve(&*tx, account, id_or_slug)?;
+    check_not_archived(&ws)?;
+    if let Some(expected) = patch.expected_revision
+        && expected != ws.revision
+    {
+        return Err(Error::conflict(
+            "expected_revision",
+            format!(
+                "workspace {:?} is at revision {}, not {expected}: it changed since you \
+                 read it; get it again and reapply your change",
+                ws.slug, ws.revision
+            ),
+        ));
+    }
+    if let Some(slug) = patch.slug.as_set()
+        && slug != &ws.slug
+    {
+        check_slug_free(&*tx, account, slug)?;
+        WORKSPACE_SLUGS.delete(&mut *tx, &(account, ws.slug.clone()))?;
+        WORKSPACE_SLUGS.put(&mut *tx, &(account, slug.clone()), &ws.id)?;
+        ws.slug = slug.clone();
+    }
+    if let Some(name) = patch.name.as_set() {
+        ws.name = name.clone();
+    }
+    patch.description.clone().apply_to(&mut ws.description);
+    patch
+        .default_text_model
+        .clone()
+        .apply_to(&mut ws.default_text_model);
+    patch
+        .default_image_model
+        .clone()
+        .apply_to(&mut ws.default_image_model);
+    patch
+        .default_provider_sort
+        .clone()
+        .apply_to(&mut ws.default_provider_sort);
+    match &patch.io_logging_api_key_ids {
+        Patch::Keep => {}
+        Patch::Clear => ws.io_logging_api_key_ids = None,
+        Patch::Set(ids) => {
+            ws.io_logging_api_key_ids = Some(io_logging_keys(&*tx, account, ws.id, ids)?);
+        }
+    }
+    let reset = |p: &Patch<bool>, current: &mut bool, default: bool| match p {
+        Patch::Keep => {}
+        Patch::Clear => *current = default,
+        Patch::Set(v) => *current = *v,
+    };
+    reset(
+        &patch.is_data_discount_logging_enabled,
+        &mut ws.is_data_discount_logging_enabled,
+        true,
+    );
+    reset(
+        &patch.is_observability_broadcast_enabled,
+        &mut ws.is_observability_broadcast_enabled,
+        false,
+    );
+    reset(
+        &patch.is_observability_io_logging_enabled,
+        &mut ws.is_observability_io_logging_enabled,
+        false,
+    );
+    match &patch.io_logging_sampling_rate {
+        Patch::Keep => {}
+        Patch::Clear => ws.io_logging_sampling_rate = 1.0,
+        Patch::Set(v) => ws.io_logging_sampling_rate = *v,
+    }
+    match &patch.labels {
+        Patch::Keep => {}
+        Patch::Clear => ws.labels.clear(),
+        Patch::Set(l) => ws.labels = l.clone(),
+    }
+    patch
+        .usage_retention_days
+        .clone()
+        .apply_to(&mut ws.usage_retention_days);
+    if patch.default_text_model.as_set().is_some() || patch.default_image_model.as_set().is_some() {
+        check_defaults(&*tx, account, &ws)?;
+    }
+    ws.updated_at = Some(tx.now);
+    ws.revision += 1;
+    WORKSPACES.put(&mut *tx, &(account, ws.id), &ws)?;
+    if !patch.custom_instructions.is_keep() {
+        let mut config = routing::load_config(&*tx, account, ws.id)?;
+        patch
+            .custom_instructions
+            .clone()
+            .apply_to(&mut config.custom_instructions);
+        routing::save_config(tx, account, ws.id, &config)?;
+    }
+    if let Some(rules) = &patch.mux_rules {
+        let stored = routing::check_rules(&*tx, account, &ws, "mux_rules", rules)?;
+        routing::store_rules(tx, account, ws.id, stored)?;
+    }
+    with_active(&*tx, account, ws)
 }
