@@ -164,3 +164,65 @@ fn random_sequences_with_injected_failures_reopen_to_exactly_what_was_acknowledg
         "sequences made progress before failing ({steps} steps)"
     );
 }
+
+/// A bundle apply is one transaction: on a disk whose writes start failing after a random
+/// number of calls, the apply either fails and the reopened database is exactly as before it,
+/// or succeeds and it is exactly the bundle (its second plan empty) — never a part of it.
+#[test]
+fn a_bundle_apply_under_injected_failures_is_all_or_nothing() {
+    use modelgates::{ApplyOptions, Bundle, EnvSecrets};
+    let bundle = Bundle::parse(
+        "bundle: team\n\
+         providers:\n  - {name: local, provider_type: vllm, endpoint: 'http://localhost:8000/v1'}\n\
+         personas:\n  - {name: reviewer, description: Reviews pull requests carefully}\n\
+         workspaces:\n\
+         \x20 - slug: prod\n    name: Production\n    custom_instructions: Be brief.\n\
+         \x20   models:\n      - {provider: vllm, family: qwen, max_input_tokens: 1000, max_output_tokens: 100}\n\
+         \x20   mux_rules:\n      - {provider: local, model: qwen, matcher_type: catch_all}\n\
+         \x20   model_status: {openai/o3: MODEL_STATUS_DISABLED}\n\
+         \x20 - {slug: staging, name: Staging}\n",
+    )
+    .unwrap();
+    let secrets = EnvSecrets::default();
+    let mut rng = Rng(0x5eed_b0d1_e003);
+    let (mut failed, mut applied) = (0, 0);
+    for case in 0..30 {
+        let backend = FaultyBackend::new(case % 2 == 0);
+        let store = RedbStore::from_database(open(&backend), format!("bundle-{case}"));
+        let gates = ModelGates::open(store.clone()).unwrap();
+        let admin = gates.default_caller().unwrap();
+        let before = gates.bundle_export(&admin, "snapshot").unwrap();
+        backend.fail_after(rng.below(14));
+        let outcome = gates.bundle_apply(&admin, &bundle, &secrets, &ApplyOptions::default());
+        drop(gates);
+        let _ = store.close();
+        backend.heal();
+        let store = RedbStore::from_database(open(&backend), "reopened");
+        let gates = ModelGates::open(store.clone()).expect("opens after the failure");
+        let report = gates.check().expect("every record decodes");
+        assert!(report.is_ok(), "case {case}: {:#?}", report.problems);
+        let admin = gates.default_caller().unwrap();
+        let plan = gates.bundle_plan(&admin, &bundle, &secrets, false).unwrap();
+        match outcome {
+            Ok(_) => {
+                applied += 1;
+                assert!(plan.is_empty(), "case {case}: {}", plan.render());
+            }
+            Err(e) => {
+                assert_eq!(e.kind(), ErrorKind::Internal, "case {case}: {e}");
+                let now = gates.bundle_export(&admin, "snapshot").unwrap();
+                // A failed fsync may leave the commit's outcome unknown: all of it or none.
+                assert!(
+                    now == before || plan.is_empty(),
+                    "case {case}: a part of the bundle was kept: {}",
+                    plan.render()
+                );
+                failed += 1;
+            }
+        }
+    }
+    assert!(
+        failed >= 10 && applied >= 1,
+        "failed {failed}, applied {applied}"
+    );
+}

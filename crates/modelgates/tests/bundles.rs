@@ -5,7 +5,6 @@
 //! on an empty database → export round-trips, for random configurations.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 
 use modelgates::*;
 use proptest::prelude::*;
@@ -33,7 +32,7 @@ fn keys() -> Keys {
 }
 
 fn open() -> (ModelGates, Caller) {
-    let gates = ModelGates::open(Arc::new(MemoryStore::new())).unwrap();
+    let gates = ModelGates::open(MemoryStore::new()).unwrap();
     let admin = gates.default_caller().unwrap();
     (gates, admin)
 }
@@ -373,13 +372,13 @@ workspaces:
     assert_eq!(
         rows(&p),
         vec![
+            row('-', "provider", "local", &[]),
             row('-', "member", "prod/user_bob", &[]),
             row('-', "model", "prod/vllm/qwen-coder", &[]),
             row('-', "workspace", "staging", &[]),
-            row('-', "provider", "local", &[]),
         ]
     );
-    assert_eq!(p.changes[2].removal, Some(Removal::Archive));
+    assert_eq!(p.changes[3].removal, Some(Removal::Archive));
     apply(&g, &admin, smaller);
     assert!(plan(&g, &admin, smaller).is_empty());
     assert!(

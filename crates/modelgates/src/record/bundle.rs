@@ -33,15 +33,57 @@ pub struct Bundle {
     pub workspaces: Vec<BundleWorkspace>,
 }
 
-/// Where a provider's API key comes from: never the key itself.
+/// Where a provider's API key comes from: never the key itself. Written `{env: NAME}` or
+/// `{file: PATH}`.
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schemars", schemars(with = "SecretRefRepr"))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
+#[serde(try_from = "SecretRefRepr", into = "SecretRefRepr")]
 pub enum SecretRef {
     /// An environment variable of the process that applies the bundle (`{env: OPENAI_KEY}`).
     Env(String),
     /// A file (its content, surrounding whitespace trimmed); only the command line reads files.
     File(String),
+}
+
+/// The written form of a [`SecretRef`]: exactly one of `env` and `file`.
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SecretRefRepr {
+    /// An environment variable of the process that applies the bundle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    env: Option<String>,
+    /// A file (read only by the command line).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    file: Option<String>,
+}
+
+impl TryFrom<SecretRefRepr> for SecretRef {
+    type Error = &'static str;
+
+    fn try_from(r: SecretRefRepr) -> Result<Self, Self::Error> {
+        match (r.env, r.file) {
+            (Some(e), None) => Ok(Self::Env(e)),
+            (None, Some(f)) => Ok(Self::File(f)),
+            _ => Err("a secret reference is {env: NAME} or {file: PATH}, exactly one of the two"),
+        }
+    }
+}
+
+impl From<SecretRef> for SecretRefRepr {
+    fn from(r: SecretRef) -> Self {
+        match r {
+            SecretRef::Env(e) => Self {
+                env: Some(e),
+                file: None,
+            },
+            SecretRef::File(f) => Self {
+                env: None,
+                file: Some(f),
+            },
+        }
+    }
 }
 
 /// A provider endpoint of a bundle.
