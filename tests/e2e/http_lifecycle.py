@@ -44,7 +44,7 @@ async def raw_auth_checks():
 async def session(mode):
     async with client(MGMT, mode) as c:
         tools = (await c.list_tools()).tools
-        check(len(tools) == 51, f"[{mode}] 51 tools listed")
+        check(len(tools) == 54, f"[{mode}] 54 tools listed")
         slug = f"http-{mode}"
         r = await c.call_tool("workspace_create", {"name": "Over HTTP", "slug": slug})
         check(not r.is_error and r.structured_content["data"]["slug"] == slug, f"[{mode}] workspace created over HTTP")

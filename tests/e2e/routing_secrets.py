@@ -21,6 +21,7 @@ BIN, DB, LEVEL = sys.argv[1], sys.argv[2], sys.argv[3]
 KEY1 = "sk-canary-" + secrets.token_hex(16)
 KEY2 = "sk-canary-" + secrets.token_hex(16)
 KEY3 = "sk-canary-" + secrets.token_hex(16)
+KEY4 = "sk-canary-" + secrets.token_hex(16)  # a bundle's provider key, read by the server from its environment
 LOG = tempfile.NamedTemporaryFile(prefix="modelgates-stderr-", suffix=".log", delete=False).name
 SEEN = []  # every text the client received
 CALLED = set()
@@ -31,7 +32,7 @@ def params():
     return StdioServerParameters(
         command="sh",
         args=["-c", 'exec "$0" mcp --db "$1" 2>>"$2"', BIN, DB, LOG],
-        env={"RUST_LOG": LEVEL, "PATH": os.environ.get("PATH", "")},
+        env={"RUST_LOG": LEVEL, "PATH": os.environ.get("PATH", ""), "MODELGATES_TEAM_KEY": KEY4},
     )
 
 
@@ -59,7 +60,7 @@ async def call(c, name, args, expect_error=False):
 async def main():
     async with Client(params()) as c:
         listed = {t.name for t in (await c.list_tools()).tools}
-        check(len(listed) == 51, "51 tools listed")
+        check(len(listed) == 54, "54 tools listed")
 
         # Providers, with keys set through every path that takes one.
         p1 = (await call(c, "provider_add", {"name": "openai-prod", "provider_type": "openai", "api_key": KEY1}))["data"]
@@ -234,6 +235,66 @@ async def main():
               "the audit log records provider key changes as secret")
         await call(c, "audit_retention_set", {"days": 30})
 
+        # Bundles: a bundle file planned, applied (with the reviewed fingerprint), edited and
+        # re-applied; stale fingerprints and hand-made resources refused; the export names the
+        # key's variable, never the key; each apply is one audit event.
+        bundle_file = tempfile.NamedTemporaryFile(prefix="bundle-", suffix=".yaml", delete=False).name
+
+        def write_bundle(instructions, extra_rules=""):
+            with open(bundle_file, "w", encoding="utf-8") as f:
+                f.write(f"""bundle: team
+providers:
+  - name: team-openai
+    provider_type: openai
+    api_key: {{env: MODELGATES_TEAM_KEY}}
+personas:
+  - name: bundle-reviewer
+    description: Reviews configuration bundles before they go live
+workspaces:
+  - slug: team-ws
+    name: Team
+    custom_instructions: {instructions}
+    mux_rules:{extra_rules}
+      - {{provider: team-openai, model: gpt-5, matcher_type: catch_all}}
+""")
+            with open(bundle_file, encoding="utf-8") as f:
+                return f.read()
+
+        text = write_bundle("Be brief.")
+        plan = await call(c, "bundle_plan", {"bundle": text})
+        check("+ workspace team-ws" in plan["text"] and "+ provider team-openai" in plan["text"],
+              "the plan lists the creates")
+        check("(secret changed)" in plan["text"], "the plan shows the provider key only as changed")
+        check(not plan["data"]["applied"], "a plan is not applied")
+        check(await call(c, "workspace_get", {"id": "team-ws"}, expect_error=True), "plan changed nothing")
+        applied = await call(c, "bundle_apply", {"bundle": text, "expected": plan["data"]["fingerprint"]})
+        check(applied["data"]["applied"] and applied["data"]["fingerprint"] == plan["data"]["fingerprint"],
+              "apply performed the reviewed plan")
+        again = await call(c, "bundle_plan", {"bundle": text})
+        check(again["data"]["changes"] == [] and "nothing to do" in again["text"], "a second plan is empty")
+        text = write_bundle("Be thorough.", "\n      - {provider: team-openai, model: gpt-5-mini, matcher_type: fim_filename, matcher: '*.py'}")
+        edited = await call(c, "bundle_plan", {"bundle": text})
+        fields = [set(ch.get("fields", {})) for ch in edited["data"]["changes"] if ch["name"] == "team-ws"]
+        check(fields == [{"custom_instructions", "mux_rules"}], f"the edit is a field-level update: {fields}")
+        await call(c, "bundle_apply", {"bundle": text, "expected": plan["data"]["fingerprint"]}, expect_error=True)
+        await call(c, "bundle_apply", {"bundle": text, "expected": edited["data"]["fingerprint"]})
+        route = (await call(c, "route_resolve", {"workspace": "team-ws", "kind": "fim", "files": ["a.py"]}))["data"]
+        check(route["model"] == "gpt-5-mini", "the re-applied rule routes")
+        check((await call(c, "bundle_plan", {"bundle": text}))["data"]["changes"] == [], "re-applied: empty plan")
+        other = await call(c, "bundle_plan", {"bundle": {"bundle": "other", "workspaces": [{"slug": "team-ws", "name": "T"}]}})
+        check(other["data"]["conflicts"] == [{"kind": "workspace", "name": "team-ws", "owner": "team"}],
+              "another bundle's workspace is a conflict")
+        await call(c, "bundle_apply", {"bundle": {"bundle": "other", "workspaces": [{"slug": "team-ws", "name": "T"}]}},
+                   expect_error=True)
+        await call(c, "bundle_plan", {"bundle": "bundle: x\nproviders:\n  - {name: p-x, provider_type: openai, api_key: {file: /etc/hostname}}\n"},
+                   expect_error=True)
+        exported = await call(c, "bundle_export", {"bundle": "copy"})
+        check("MODELGATES_PROVIDER_TEAM_OPENAI_API_KEY" in exported["yaml"] and "team-ws" in exported["yaml"],
+              "the export references the key's variable")
+        events = await call(c, "audit_list", {"operation": "bundle_apply"})
+        check(len(events["data"]) == 2, "each apply is one audit event")
+        os.unlink(bundle_file)
+
         missing = listed - CALLED
         check(not missing, f"every tool was exercised (missing: {sorted(missing)})")
 
@@ -241,7 +302,7 @@ async def main():
     with open(LOG, encoding="utf-8", errors="replace") as f:
         log = f.read()
     check(len(log) > 0, f"the server logged {len(log.splitlines())} lines at {LEVEL}")
-    for k in (KEY1, KEY2, KEY3):
+    for k in (KEY1, KEY2, KEY3, KEY4):
         for line in log.splitlines():
             if k[10:] in line:
                 print("LEAK:", line[:300])

@@ -7,7 +7,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use std::sync::Arc;
 
-use modelgates::{Catalog, Frontend, KeyKind, ModelGates, NewKey, Options};
+use modelgates::{
+    ApplyOptions, Bundle, BundlePlan, Catalog, EnvSecrets, Frontend, KeyKind, ModelGates, NewKey,
+    Options,
+};
 use modelgates_mcp::{McpServer, Surface};
 use modelgates_postgres::PgStore;
 use modelgates_redb::RedbStore;
@@ -105,6 +108,52 @@ enum Command {
     /// record is decoded and every cross-table invariant verified. Exit code 0 when consistent.
     /// Run it while no server has the file open.
     Check {
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Show what applying a configuration bundle (YAML or JSON) would change, as the org
+    /// admin; changes nothing. Provider API keys are read from the referenced environment
+    /// variables or files. Exit code 0; the plan's fingerprint is printed last.
+    Plan {
+        /// The bundle file (`-` reads standard input).
+        #[arg(short = 'f', long = "file")]
+        file: PathBuf,
+        /// Plan to take over declared resources made by hand or by another bundle.
+        #[arg(long)]
+        adopt: bool,
+        /// Print the plan as JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Apply a configuration bundle in one transaction, as the org admin: exactly its plan,
+    /// all or nothing. Run it while no server has a redb file open (PostgreSQL: any time).
+    Apply {
+        /// The bundle file (`-` reads standard input).
+        #[arg(short = 'f', long = "file")]
+        file: PathBuf,
+        /// Take over declared resources made by hand or by another bundle.
+        #[arg(long)]
+        adopt: bool,
+        /// Apply only if the plan's fingerprint is still this one (from `plan`).
+        #[arg(long)]
+        expected: Option<String>,
+        /// Print the applied plan as JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Print the account's configuration as a bundle (YAML on stdout; API keys as references
+    /// to MODELGATES_PROVIDER_<NAME>_API_KEY, never the keys).
+    Export {
+        /// The bundle key of the exported bundle.
+        #[arg(long, default_value = "exported")]
+        bundle: String,
+        /// Print JSON instead of YAML.
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         db: DbArg,
     },
@@ -402,8 +451,75 @@ fn report(report: modelgates::CheckReport) -> Result<(), Box<dyn std::error::Err
     }
 }
 
+/// Reads a bundle file (`-` = standard input).
+fn read_bundle(file: &std::path::Path) -> Result<Bundle, Box<dyn std::error::Error>> {
+    let text = if file.as_os_str() == "-" {
+        std::io::read_to_string(std::io::stdin())?
+    } else {
+        std::fs::read_to_string(file).map_err(|e| format!("reading {}: {e}", file.display()))?
+    };
+    Ok(Bundle::parse(&text).map_err(|e| format!("{}: {e}", file.display()))?)
+}
+
+fn print_plan(plan: &BundlePlan, json: bool) -> Result<(), Box<dyn std::error::Error>> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(plan)?);
+    } else {
+        print!("{}", plan.render());
+        println!("fingerprint: {}", plan.fingerprint);
+    }
+    Ok(())
+}
+
 async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     match cli.command {
+        Command::Plan {
+            file,
+            adopt,
+            json,
+            db,
+        } => {
+            let bundle = read_bundle(&file)?;
+            let (store, gates) = open(&db.path, None, false)?;
+            let caller = gates.default_caller()?.via(Frontend::Cli);
+            let plan =
+                gates.bundle_plan(&caller, &bundle, &EnvSecrets::for_command_line(), adopt)?;
+            print_plan(&plan, json)?;
+            drop(gates);
+            store.close()?;
+            Ok(())
+        }
+        Command::Apply {
+            file,
+            adopt,
+            expected,
+            json,
+            db,
+        } => {
+            let bundle = read_bundle(&file)?;
+            let (store, gates) = open(&db.path, None, false)?;
+            let caller = gates.default_caller()?.via(Frontend::Cli);
+            let options = ApplyOptions { expected, adopt };
+            let plan =
+                gates.bundle_apply(&caller, &bundle, &EnvSecrets::for_command_line(), &options)?;
+            print_plan(&plan, json)?;
+            drop(gates);
+            store.close()?;
+            Ok(())
+        }
+        Command::Export { bundle, json, db } => {
+            let (store, gates) = open(&db.path, None, false)?;
+            let caller = gates.default_caller()?.via(Frontend::Cli);
+            let exported = gates.bundle_export(&caller, &bundle)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&exported)?);
+            } else {
+                print!("{}", exported.to_yaml());
+            }
+            drop(gates);
+            store.close()?;
+            Ok(())
+        }
         Command::Check { db } => check(&db.path),
         Command::Backup { dest, db } => {
             if postgres_url(&db.path).is_some() {

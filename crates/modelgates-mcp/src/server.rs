@@ -280,7 +280,7 @@ mod tests {
         let gates = ModelGates::open(modelgates::MemoryStore::new()).unwrap();
         let caller = gates.default_caller().unwrap();
         let tools = McpServer::new(gates, caller).tools();
-        assert_eq!(tools.len(), 51);
+        assert_eq!(tools.len(), 54);
         for t in &tools {
             let name = t.name.as_ref();
             let verb = name.rsplit_once('_').unwrap().1;
@@ -294,6 +294,7 @@ mod tests {
                 "persona_",
                 "usage_",
                 "audit_",
+                "bundle_",
             ];
             assert!(
                 nouns.iter().any(|n| name.starts_with(n)),

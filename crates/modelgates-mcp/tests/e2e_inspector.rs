@@ -64,7 +64,7 @@ fn inspector_cli_lists_portable_tools_and_calls_them() {
         "the strict schema lint warned:\n{out}"
     );
     let tools: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
-    assert_eq!(tools["tools"].as_array().map(Vec::len), Some(51), "{out}");
+    assert_eq!(tools["tools"].as_array().map(Vec::len), Some(54), "{out}");
 
     let get = inspector(
         &root,
@@ -196,7 +196,7 @@ fn inspector_cli_over_http_with_a_bearer_header() {
     let tools = out.get("result").unwrap_or(&out)["tools"]
         .as_array()
         .map(Vec::len);
-    assert_eq!(tools, Some(51), "{}", short(&list));
+    assert_eq!(tools, Some(54), "{}", short(&list));
     assert!(
         call.status.success(),
         "tools/call over HTTP failed:\n{}",

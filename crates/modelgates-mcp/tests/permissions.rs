@@ -48,6 +48,22 @@ fn rows() -> Vec<(&'static str, Value, [bool; 3])> {
             json!({"days": 30}),
             [ALLOW, DENY, DENY],
         ),
+        // Bundles: org admins only.
+        (
+            "bundle_plan",
+            json!({"bundle": "bundle: perm\npersonas:\n  - {name: perm-persona, description: A persona made by a bundle}\n"}),
+            [ALLOW, DENY, DENY],
+        ),
+        (
+            "bundle_apply",
+            json!({"bundle": "bundle: perm\npersonas:\n  - {name: perm-persona, description: A persona made by a bundle}\n"}),
+            [ALLOW, DENY, DENY],
+        ),
+        (
+            "bundle_export",
+            json!({"bundle": "copy"}),
+            [ALLOW, DENY, DENY],
+        ),
         // Workspaces.
         ("workspace_list", json!({}), [ALLOW, ALLOW, ALLOW]),
         ("workspace_get", json!({"id": "team"}), [ALLOW, ALLOW, DENY]),

@@ -9,6 +9,7 @@
 //! from the handlers' own input and output types.
 
 mod audit;
+mod bundles;
 mod error;
 pub mod extract;
 mod keys;
@@ -77,7 +78,7 @@ fn api(options: &RestOptions) -> (Router<App>, OpenApi) {
     // A type aide cannot document is a bug in this crate: fail the build's tests loudly.
     aide::generate::on_error(|e| panic!("OpenAPI generation: {e}"));
     // Route groups by MCP toolset, so `--toolsets` limits both front ends alike.
-    let groups: [(&str, ApiRouter<App>); 8] = [
+    let groups: [(&str, ApiRouter<App>); 9] = [
         (
             "workspaces",
             workspaces::routes().merge(routing::lifecycle_routes()),
@@ -92,6 +93,7 @@ fn api(options: &RestOptions) -> (Router<App>, OpenApi) {
         ("personas", personas::routes()),
         ("usage", usage::routes()),
         ("audit", audit::routes()),
+        ("bundles", bundles::routes()),
     ];
     let mut router = ApiRouter::new();
     for (set, routes) in groups {
@@ -145,12 +147,14 @@ pub fn router(gates: ModelGates, options: &RestOptions) -> Router {
     }
 }
 
-/// `--read-only`: only GET, HEAD and OPTIONS pass.
+/// `--read-only`: only GET, HEAD and OPTIONS pass, and the reads that take a body (a bundle's
+/// plan changes nothing, as `bundle_plan` is read-only over MCP).
 async fn refuse_writes(request: Request, next: Next) -> Response {
     if matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
-    ) {
+    ) || request.uri().path().ends_with("/bundles/plan")
+    {
         next.run(request).await
     } else {
         ApiError::read_only().into_response()

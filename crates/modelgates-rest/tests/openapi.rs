@@ -76,3 +76,29 @@ fn toolsets_limit_the_document_as_they_limit_the_routes() {
     let paths: Vec<&String> = doc["paths"].as_object().unwrap().keys().collect();
     assert_eq!(paths, ["/personas", "/personas/{persona}"]);
 }
+
+/// The JSON Schema of bundle files (`docs/bundle.schema.json`), generated from the types, so
+/// editors can validate them (YAML language servers read JSON Schema too).
+#[test]
+fn committed_bundle_schema_is_current() {
+    let schema = schemars::schema_for!(modelgates::Bundle);
+    check(
+        "bundle.schema.json",
+        &(serde_json::to_string_pretty(&schema).unwrap() + "\n"),
+    );
+    // Every field of a real bundle validates against it: the schema and the types agree.
+    let bundle = modelgates::Bundle::parse(
+        "bundle: t\nproviders:\n  - {name: p-one, provider_type: openai, api_key: {env: K}}\n\
+         workspaces:\n  - slug: a\n    name: A\n    mux_rules:\n      - {provider: p-one, model: gpt-5, matcher_type: catch_all}\n\
+         \x20   model_status: {openai/o3: MODEL_STATUS_DISABLED}\n",
+    )
+    .unwrap();
+    let value = serde_json::to_value(&bundle).unwrap();
+    let text = serde_json::to_string(&schema).unwrap();
+    for key in value["workspaces"][0].as_object().unwrap().keys() {
+        assert!(
+            text.contains(&format!("\"{key}\"")),
+            "{key} is not in the schema"
+        );
+    }
+}

@@ -17,6 +17,7 @@ use crate::server::McpServer;
 use modelgates::{MatcherType, ProviderType};
 
 pub(crate) mod audit;
+pub(crate) mod bundles;
 pub(crate) mod keys;
 pub(crate) mod members;
 pub(crate) mod models;
@@ -41,7 +42,7 @@ pub(crate) struct Toolset {
 
 /// Every toolset. Workspace membership counts as `members`; providers, mux rules, custom
 /// instructions and route resolution as `routing`; messages and alerts as `usage`.
-pub(crate) const TABLE: [Toolset; 8] = [
+pub(crate) const TABLE: [Toolset; 9] = [
     Toolset {
         name: "workspaces",
         router: McpServer::workspaces_router,
@@ -81,6 +82,11 @@ pub(crate) const TABLE: [Toolset; 8] = [
         name: "audit",
         router: McpServer::audit_router,
         decoder: audit::decoder,
+    },
+    Toolset {
+        name: "bundles",
+        router: McpServer::bundles_router,
+        decoder: bundles::decoder,
     },
 ];
 

@@ -37,6 +37,25 @@ pub struct EnvSecrets {
     pub env_prefix: Option<String>,
 }
 
+impl EnvSecrets {
+    /// What the servers (MCP, REST) read: environment variables named `MODELGATES_…` only,
+    /// and no files, so that a remote caller cannot make the server read its other secrets.
+    pub fn for_servers() -> Self {
+        Self {
+            files: false,
+            env_prefix: Some("MODELGATES_".to_owned()),
+        }
+    }
+
+    /// What the command line reads: any environment variable, and files.
+    pub fn for_command_line() -> Self {
+        Self {
+            files: true,
+            env_prefix: None,
+        }
+    }
+}
+
 impl SecretSource for EnvSecrets {
     fn resolve(&self, field: &str, reference: &SecretRef) -> Result<Secret> {
         let value = match reference {
@@ -107,6 +126,19 @@ impl Bundle {
         })?;
         bundle.check()?;
         Ok(bundle)
+    }
+
+    /// A bundle given as a JSON value: its YAML or JSON text (a string), or the object.
+    pub fn from_value(value: serde_json::Value) -> Result<Bundle> {
+        match value {
+            serde_json::Value::String(text) => Self::parse(&text),
+            other => {
+                let bundle: Bundle = serde_json::from_value(other)
+                    .map_err(|e| Error::invalid("bundle", e.to_string()))?;
+                bundle.check()?;
+                Ok(bundle)
+            }
+        }
     }
 
     /// The bundle as YAML.
