@@ -205,3 +205,77 @@ fn backup_copies_a_database_a_running_server_has_open_with_live_backup() {
         "{text}"
     );
 }
+
+/// `plan -f`, `apply -f` and `export` on a bundle file whose provider key comes from a file:
+/// the plan changes nothing, apply performs it, the second plan is empty, a stale
+/// `--expected` is refused, and neither the plan nor the export prints the key.
+#[test]
+fn plan_apply_and_export_a_bundle_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db.redb");
+    let key_file = dir.path().join("openai.key");
+    std::fs::write(&key_file, "sk-cli-canary-7f3a9c\n").unwrap();
+    let bundle = dir.path().join("team.yaml");
+    let write = |instructions: &str| {
+        std::fs::write(
+            &bundle,
+            format!(
+                "bundle: team\nproviders:\n  - name: openai-prod\n    provider_type: openai\n    \
+                 api_key: {{file: {}}}\nworkspaces:\n  - slug: prod\n    name: Production\n    \
+                 custom_instructions: {instructions}\n    mux_rules:\n      - {{provider: \
+                 openai-prod, model: gpt-5, matcher_type: catch_all}}\n",
+                key_file.display()
+            ),
+        )
+        .unwrap();
+    };
+    write("Be brief.");
+    let file = bundle.to_str().unwrap();
+    let text = |o: &std::process::Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    };
+    let plan = modelgates(&["plan", "-f", file], &db);
+    assert!(plan.status.success(), "{}", text(&plan));
+    let out = text(&plan);
+    assert!(
+        out.contains("+ workspace prod") && out.contains("api_key: (secret changed)"),
+        "{out}"
+    );
+    assert!(!out.contains("sk-cli-canary"), "{out}");
+    let fingerprint = out
+        .lines()
+        .find_map(|l| l.strip_prefix("fingerprint: "))
+        .unwrap()
+        .to_owned();
+    let again = modelgates(&["plan", "-f", file], &db);
+    assert!(
+        text(&again).contains("+ workspace prod"),
+        "the plan changed nothing"
+    );
+    let apply = modelgates(&["apply", "-f", file, "--expected", &fingerprint], &db);
+    assert!(apply.status.success(), "{}", text(&apply));
+    assert!(text(&apply).contains("(applied)"), "{}", text(&apply));
+    let empty = modelgates(&["plan", "-f", file], &db);
+    assert!(text(&empty).contains("nothing to do"), "{}", text(&empty));
+    write("Be thorough.");
+    let stale = modelgates(&["apply", "-f", file, "--expected", &fingerprint], &db);
+    assert!(!stale.status.success(), "{}", text(&stale));
+    assert!(
+        text(&stale).contains("changed since the plan"),
+        "{}",
+        text(&stale)
+    );
+    let export = modelgates(&["export", "--bundle", "copy"], &db);
+    assert!(export.status.success(), "{}", text(&export));
+    let yaml = String::from_utf8_lossy(&export.stdout);
+    assert!(
+        yaml.contains("MODELGATES_PROVIDER_OPENAI_PROD_API_KEY"),
+        "{yaml}"
+    );
+    assert!(yaml.contains("custom_instructions: Be brief."), "{yaml}");
+    assert!(!yaml.contains("sk-cli-canary"), "{yaml}");
+}

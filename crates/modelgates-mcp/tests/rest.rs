@@ -1015,3 +1015,74 @@ fn openapi_document_is_current_valid_and_schemathesis_finds_no_fault() {
     run("--include-operation-id", false);
     drop(server);
 }
+
+/// Bundles over REST: plan (a YAML body, changes nothing, allowed on a read-only server),
+/// apply with the reviewed fingerprint, an empty second plan, a stale fingerprint refused with
+/// 409, a bad bundle refused with 400 naming its place, and the export.
+#[test]
+fn bundles_plan_apply_and_export_over_rest() {
+    let (server, api, _dir) = start(&[]);
+    let yaml = "bundle: rest\nworkspaces:\n  - slug: from-bundle\n    name: From a bundle\n    custom_instructions: Be brief.\n";
+    let (status, plan) = api.call("POST", "/bundles/plan", Some(&json!({"bundle": yaml})));
+    assert_eq!(status, 200, "{plan}");
+    assert!(
+        plan["text"]
+            .as_str()
+            .unwrap()
+            .contains("+ workspace from-bundle"),
+        "{plan}"
+    );
+    assert_eq!(
+        api.call("GET", "/workspaces/from-bundle", None).0,
+        404,
+        "a plan changes nothing"
+    );
+    let fingerprint = plan["data"]["fingerprint"].clone();
+    let (status, applied) = api.call(
+        "POST",
+        "/bundles/apply",
+        Some(&json!({"bundle": yaml, "expected": fingerprint})),
+    );
+    assert_eq!(status, 200, "{applied}");
+    assert_eq!(applied["data"]["applied"], true);
+    let (status, ws) = api.call("GET", "/workspaces/from-bundle", None);
+    assert_eq!(status, 200, "{ws}");
+    let (_, again) = api.call("POST", "/bundles/plan", Some(&json!({"bundle": yaml})));
+    assert_eq!(again["data"]["changes"], json!([]), "{again}");
+    // Edited: the reviewed fingerprint no longer matches.
+    let edited = yaml.replace("Be brief.", "Be thorough.");
+    let (status, err) = api.call(
+        "POST",
+        "/bundles/apply",
+        Some(&json!({"bundle": edited, "expected": fingerprint})),
+    );
+    assert_eq!(status, 409, "{err}");
+    let (status, err) = api.call(
+        "POST",
+        "/bundles/plan",
+        Some(&json!({"bundle": {"bundle": "rest", "workspaces": [{"slug": "x"}]}})),
+    );
+    assert_eq!(status, 400, "{err}");
+    assert!(
+        err["error"]["message"].as_str().unwrap().contains("name"),
+        "{err}"
+    );
+    let (status, exported) = api.call("GET", "/bundles/export?bundle=copy", None);
+    assert_eq!(status, 200, "{exported}");
+    assert!(
+        exported["yaml"]
+            .as_str()
+            .unwrap()
+            .contains("slug: from-bundle"),
+        "{exported}"
+    );
+    drop(server);
+
+    // A read-only server plans but does not apply.
+    let (server, api, _dir) = start(&["--read-only"]);
+    let (status, plan) = api.call("POST", "/bundles/plan", Some(&json!({"bundle": yaml})));
+    assert_eq!(status, 200, "{plan}");
+    let (status, err) = api.call("POST", "/bundles/apply", Some(&json!({"bundle": yaml})));
+    assert_eq!(status, 403, "{err}");
+    drop(server);
+}

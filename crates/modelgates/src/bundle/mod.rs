@@ -310,14 +310,17 @@ impl ModelGates {
                     Some(b) => format!("managed by bundle {b:?}"),
                     None => "created outside any bundle".to_owned(),
                 };
+                let more = match plan.conflicts.len() - 1 {
+                    0 => String::new(),
+                    n => format!(" (and {n} more conflict{})", if n == 1 { "" } else { "s" }),
+                };
                 return Err(Error::conflict(
                     "bundle",
                     format!(
-                        "{} {} is {who}, and {} more conflict(s): apply with adopt to take \
-                         them over, or leave them out of the bundle",
+                        "{} {} is {who}{more}: apply with adopt to take it over, or leave it \
+                         out of the bundle",
                         k.kind.as_str(),
                         k.name,
-                        plan.conflicts.len() - 1
                     ),
                 ));
             }
