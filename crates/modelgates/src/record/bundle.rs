@@ -488,7 +488,7 @@ impl BundlePlan {
     }
 }
 
-/// How [`ModelGates::bundle_apply`](crate::ModelGates::bundle_apply) runs.
+/// How `ModelGates::bundle_apply` runs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ApplyOptions {
     /// The fingerprint of a reviewed plan: apply refuses (`conflict` on `expected`) if the
