@@ -32,7 +32,7 @@ def params():
     return StdioServerParameters(
         command="sh",
         args=["-c", 'exec "$0" mcp --db "$1" 2>>"$2"', BIN, DB, LOG],
-        env={"RUST_LOG": LEVEL, "PATH": os.environ.get("PATH", ""), "MODELGATES_TEAM_KEY": KEY4},
+        env={"RUST_LOG": LEVEL, "PATH": os.environ.get("PATH", ""), "MODELGATES_PROVIDER_TEAM_KEY": KEY4},
     )
 
 
@@ -246,7 +246,7 @@ async def main():
 providers:
   - name: team-openai
     provider_type: openai
-    api_key: {{env: MODELGATES_TEAM_KEY}}
+    api_key: {{env: MODELGATES_PROVIDER_TEAM_KEY}}
 personas:
   - name: bundle-reviewer
     description: Reviews configuration bundles before they go live

@@ -363,6 +363,31 @@ fn postgres_url(db: &std::path::Path) -> Option<&str> {
 }
 
 /// Opens the database (and the catalog file, if given) as every serving command does.
+/// Opens an existing database for `plan`, `apply` and `export`: a missing redb file is an
+/// error (not a new database), and the catalog is not synced (a plan changes nothing; a server
+/// started with `--catalog` keeps its catalog).
+fn open_existing(db: &std::path::Path) -> Result<(Store, ModelGates), Box<dyn std::error::Error>> {
+    if postgres_url(db).is_none() && !db.exists() {
+        return Err(format!(
+            "no database at {}: pass --db (or MODELGATES_DB)",
+            db.display()
+        )
+        .into());
+    }
+    let options = Options {
+        sync_catalog: false,
+        ..Options::default()
+    };
+    if let Some(url) = postgres_url(db) {
+        let store = PgStore::open(url)?;
+        let gates = ModelGates::open_with(Arc::new(store.clone()), options)?;
+        return Ok((Store::Postgres(store), gates));
+    }
+    let store = RedbStore::open(db)?;
+    let gates = ModelGates::open_with(Arc::new(store.clone()), options)?;
+    Ok((Store::Redb(store), gates))
+}
+
 fn open(
     db: &std::path::Path,
     catalog: Option<&std::path::Path>,
@@ -480,7 +505,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             db,
         } => {
             let bundle = read_bundle(&file)?;
-            let (store, gates) = open(&db.path, None, false)?;
+            let (store, gates) = open_existing(&db.path)?;
             let caller = gates.default_caller()?.via(Frontend::Cli);
             let plan =
                 gates.bundle_plan(&caller, &bundle, &EnvSecrets::for_command_line(), adopt)?;
@@ -497,7 +522,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             db,
         } => {
             let bundle = read_bundle(&file)?;
-            let (store, gates) = open(&db.path, None, false)?;
+            let (store, gates) = open_existing(&db.path)?;
             let caller = gates.default_caller()?.via(Frontend::Cli);
             let options = ApplyOptions { expected, adopt };
             let plan =
@@ -508,7 +533,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             Ok(())
         }
         Command::Export { bundle, json, db } => {
-            let (store, gates) = open(&db.path, None, false)?;
+            let (store, gates) = open_existing(&db.path)?;
             let caller = gates.default_caller()?.via(Frontend::Cli);
             let exported = gates.bundle_export(&caller, &bundle)?;
             if json {

@@ -240,7 +240,9 @@ mod tests {
             names.iter().all(|n| n.ends_with("_list")
                 || n.ends_with("_get")
                 || n == "route_resolve"
-                || n == "workspace_usage"),
+                || n == "workspace_usage"
+                || n == "bundle_plan"
+                || n == "bundle_export"),
             "{names:?}"
         );
         let keys_only = server().with_surface(&Surface {
@@ -344,7 +346,9 @@ mod tests {
                 hints.iter().all(Option::is_some),
                 "{name} sets all four hints"
             );
-            let read_only = matches!(verb, "list" | "get" | "resolve") || name == "workspace_usage";
+            // A bundle's plan changes nothing (its transaction is rolled back), nor does an export.
+            let read_only = matches!(verb, "list" | "get" | "resolve")
+                || matches!(name, "workspace_usage" | "bundle_plan" | "bundle_export");
             assert_eq!(a.read_only_hint, Some(read_only), "{name}");
             assert_eq!(a.open_world_hint, Some(false), "{name}");
             if read_only {

@@ -231,6 +231,11 @@ fn plan_apply_and_export_a_bundle_file() {
     };
     write("Be brief.");
     let file = bundle.to_str().unwrap();
+    // A missing database is an error, not a new one.
+    let missing = modelgates(&["plan", "-f", file], &db);
+    assert!(!missing.status.success() && !db.exists());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no database at"));
+    common::create_key(&db, &["--name", "admin", "--management"]);
     let text = |o: &std::process::Output| {
         format!(
             "{}{}",

@@ -1,5 +1,5 @@
 //! Bundles over REST: `POST /bundles/plan`, `POST /bundles/apply` and `GET /bundles/export`;
-//! org admins only, as over MCP (secrets by reference to `MODELGATES_…` variables only).
+//! org admins only, as over MCP (secrets by reference to `MODELGATES_PROVIDER_…` variables only).
 
 use aide::axum::ApiRouter;
 use aide::axum::routing::{get_with, post_with};

@@ -457,6 +457,28 @@ pub(crate) fn register_in(
     workspace: Option<&str>,
     new: &NewModel,
 ) -> Result<Model> {
+    put_custom(tx, caller, workspace, new, false)
+}
+
+/// Replaces the spec, labels and external id of the custom model `new` names, in place (same
+/// id), with `model_register`'s checks; disabling it is refused while a default or rule names
+/// it. For bundles, whose custom models are declared whole.
+pub(crate) fn replace_in(
+    tx: &mut Tx<'_>,
+    caller: &Caller,
+    workspace: Option<&str>,
+    new: &NewModel,
+) -> Result<Model> {
+    put_custom(tx, caller, workspace, new, true)
+}
+
+fn put_custom(
+    tx: &mut Tx<'_>,
+    caller: &Caller,
+    workspace: Option<&str>,
+    new: &NewModel,
+    replace: bool,
+) -> Result<Model> {
     let input = new
         .input_price_per_million_tokens
         .clone()
@@ -490,7 +512,23 @@ pub(crate) fn register_in(
     let account = caller.account;
     let ws = workspace::resolve_or_active(&*tx, account, workspace)?;
     workspace::check_not_archived(&ws)?;
-    if let Some(existing) = by_ref(&*tx, account, &ws, &new.provider, &new.family)? {
+    let existing = by_ref(&*tx, account, &ws, &new.provider, &new.family)?;
+    let kept = match (&existing, replace) {
+        (Some(m), true) if !m.is_catalog() => {
+            if new.status == Some(ModelStatus::Disabled) && m.spec.status == ModelStatus::Enabled {
+                in_use(&*tx, account, &ws, m)?;
+            }
+            Some(m.metadata.clone())
+        }
+        (_, true) => {
+            return Err(Error::not_found(
+                "custom model",
+                format!("{}/{}", new.provider, new.family),
+            ));
+        }
+        (_, false) => None,
+    };
+    if let (Some(existing), false) = (existing, replace) {
         return Err(Error::conflict(
             "family",
             format!(
@@ -503,11 +541,15 @@ pub(crate) fn register_in(
     }
     let model = Model {
         metadata: ResourceMetadata {
-            id: ModelId::generate(millis(tx.now)),
+            id: kept
+                .as_ref()
+                .map_or_else(|| ModelId::generate(millis(tx.now)), |m| m.id),
             account_id: account,
-            created_at: tx.now,
+            created_at: kept.as_ref().map_or(tx.now, |m| m.created_at),
             name: format!("{}/{}", new.provider, new.family),
-            profile_id: me.user_id.to_string(),
+            profile_id: kept
+                .as_ref()
+                .map_or_else(|| me.user_id.to_string(), |m| m.profile_id.clone()),
             workspace_id: ws.id,
             bundle_key: None,
             external_id: new.external_id.clone(),

@@ -323,13 +323,7 @@ workspaces:
         Some(serde_json::json!("Prod traffic"))
     );
     assert_eq!(prod.fields["description"].after, None);
-    assert!(
-        p.changes[3]
-            .note
-            .as_deref()
-            .unwrap()
-            .starts_with("replaced")
-    );
+    assert_eq!(p.changes[3].note, None, "changed in place, not replaced");
     let removal: Vec<Option<Removal>> = p.changes.iter().map(|c| c.removal).collect();
     assert_eq!(removal[5], Some(Removal::Delete));
     assert_eq!(removal[6], Some(Removal::Reset));
@@ -767,4 +761,159 @@ proptest! {
         prop_assert!(p.is_empty(), "{}", p.render());
         prop_assert_eq!(g2.bundle_export(&admin2, "copy").unwrap(), exported);
     }
+}
+
+/// Applies `text`, then checks the next plan is empty.
+fn converges(g: &ModelGates, c: &Caller, text: &str) -> BundlePlan {
+    let applied = apply(g, c, text);
+    let next = plan(g, c, text);
+    assert!(next.is_empty(), "{}\n---\n{}", text, next.render());
+    applied
+}
+
+#[test]
+fn what_is_declared_the_way_it_is_stored_converges() {
+    let (g, admin) = open();
+    // A trailing slash on an endpoint, a rule naming its provider in another case, an empty
+    // catch-all matcher: stored normalised, and the next plan is still empty.
+    converges(
+        &g,
+        &admin,
+        "bundle: t\nproviders:\n  - {name: Local-Vllm, provider_type: vllm, endpoint: 'http://localhost:8000/v1/'}\n\
+         workspaces:\n  - slug: a\n    name: A\n    models:\n      - {provider: vllm, family: qwen, max_input_tokens: 1000, max_output_tokens: 100}\n\
+         \x20   mux_rules:\n      - {provider: local-vllm, model: qwen, matcher_type: catch_all, matcher: ''}\n",
+    );
+}
+
+#[test]
+fn a_routed_custom_model_changes_in_place_and_models_are_enabled_before_use() {
+    let (g, admin) = open();
+    let v1 = "bundle: t\nproviders:\n  - {name: local, provider_type: vllm, endpoint: 'http://localhost:8000/v1'}\n\
+              workspaces:\n  - slug: a\n    name: A\n    default_text_model: vllm/qwen\n    models:\n\
+              \x20     - {provider: vllm, family: qwen, max_input_tokens: 1000, max_output_tokens: 100}\n\
+              \x20     - {provider: vllm, family: coder, max_input_tokens: 1000, max_output_tokens: 100, status: MODEL_STATUS_DISABLED}\n\
+              \x20   mux_rules:\n      - {provider: local, model: qwen, matcher_type: catch_all}\n\
+              \x20   model_status: {openai/gpt-5-nano: MODEL_STATUS_DISABLED}\n";
+    converges(&g, &admin, v1);
+    let id = g.model_get(&admin, "a", "vllm/qwen").unwrap().metadata.id;
+    // qwen's limits change while a rule and the default name it; coder and gpt-5-nano are
+    // enabled and named by a rule in the same apply.
+    let v2 = "bundle: t\nproviders:\n  - {name: local, provider_type: vllm, endpoint: 'http://localhost:8000/v1'}\n\
+              workspaces:\n  - slug: a\n    name: A\n    default_text_model: vllm/qwen\n    models:\n\
+              \x20     - {provider: vllm, family: qwen, max_input_tokens: 64000, max_output_tokens: 100}\n\
+              \x20     - {provider: vllm, family: coder, max_input_tokens: 1000, max_output_tokens: 100}\n\
+              \x20   mux_rules:\n      - {provider: local, model: coder, matcher_type: fim_filename, matcher: '*.rs'}\n\
+              \x20     - {provider: local, model: qwen, matcher_type: catch_all}\n";
+    let p = converges(&g, &admin, v2);
+    assert!(
+        p.changes
+            .iter()
+            .any(|c| c.name == "a/openai/gpt-5-nano" && c.removal == Some(Removal::Reset))
+    );
+    let m = g.model_get(&admin, "a", "vllm/qwen").unwrap();
+    assert_eq!(
+        (m.metadata.id, m.spec.max_input_tokens),
+        (id, 64000),
+        "same model, new limit"
+    );
+    // Disabling a model a rule still names is refused by the plan, by place.
+    let v3 = v2.replace("family: qwen, max_input_tokens: 64000, max_output_tokens: 100}", "family: qwen, max_input_tokens: 64000, max_output_tokens: 100, status: MODEL_STATUS_DISABLED}");
+    let err = g
+        .bundle_plan(&admin, &Bundle::parse(&v3).unwrap(), &keys(), false)
+        .unwrap_err();
+    assert!(err.to_string().contains("workspaces[0].models[0]"), "{err}");
+    // A status for a model outside the catalog is refused by place.
+    let bad = format!("{v2}    model_status: {{vllm/other: MODEL_STATUS_DISABLED}}\n");
+    let err = g
+        .bundle_plan(&admin, &Bundle::parse(&bad).unwrap(), &keys(), false)
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("workspaces[0].model_status.vllm/other"),
+        "{err}"
+    );
+}
+
+#[test]
+fn dropping_a_provider_with_the_workspace_that_used_it_works_and_removals_are_stable() {
+    let (g, admin) = open();
+    let v1 = "bundle: t\nproviders:\n  - {name: local, provider_type: vllm, endpoint: 'http://localhost:8000/v1'}\n\
+              personas:\n  - {name: one, description: The first persona of the bundle}\n\
+              \x20 - {name: two, description: Another persona with other words}\n\
+              \x20 - {name: three, description: Yet a third and rather different text}\n\
+              workspaces:\n  - slug: a\n    name: A\n    models:\n      - {provider: vllm, family: qwen, max_input_tokens: 1000, max_output_tokens: 100}\n\
+              \x20   mux_rules:\n      - {provider: local, model: qwen, matcher_type: catch_all}\n\
+              \x20 - slug: b\n    name: B\n";
+    converges(&g, &admin, v1);
+    // The same persona renamed: its description is not a near-duplicate of itself.
+    let v2 = "bundle: t\npersonas:\n  - {name: uno, description: The first persona of the bundle}\n\
+              workspaces:\n  - slug: b\n    name: B\n";
+    let planned = plan(&g, &admin, v2);
+    // Several removals of one kind: the plan (and its fingerprint) is the same every time.
+    for _ in 0..5 {
+        assert_eq!(plan(&g, &admin, v2).fingerprint, planned.fingerprint);
+    }
+    let options = ApplyOptions {
+        expected: Some(planned.fingerprint.clone()),
+        adopt: false,
+    };
+    g.bundle_apply(&admin, &Bundle::parse(v2).unwrap(), &keys(), &options)
+        .unwrap();
+    assert!(plan(&g, &admin, v2).is_empty());
+    assert!(
+        g.provider_get(&admin, "local").is_err(),
+        "deleted with the archived workspace's rule"
+    );
+    assert!(g.workspace_get(&admin, "a").unwrap().archived_at.is_some());
+    assert!(g.persona_get(&admin, "uno").is_ok() && g.persona_get(&admin, "one").is_err());
+    // The active workspace is released, not archived.
+    g.workspace_activate(&admin, "b").unwrap();
+    let v3 = "bundle: t\n";
+    let p = plan(&g, &admin, v3);
+    let b = p.changes.iter().find(|c| c.name == "b").unwrap();
+    assert_eq!(b.removal, Some(Removal::Release), "{}", p.render());
+    converges(&g, &admin, v3);
+    assert!(g.workspace_get(&admin, "b").unwrap().archived_at.is_none());
+}
+
+#[test]
+fn servers_read_only_provider_variables_and_only_for_admins() {
+    let (g, admin) = open();
+    let b = Bundle::parse("bundle: t\nproviders:\n  - {name: leak, provider_type: openai, endpoint: 'https://example.com/v1', api_key: {env: MODELGATES_DB}}\n").unwrap();
+    let err = g
+        .bundle_plan(&admin, &b, &EnvSecrets::for_servers(), false)
+        .unwrap_err();
+    assert!(err.to_string().contains("MODELGATES_PROVIDER_"), "{err}");
+    g.member_add(
+        &admin,
+        NewMember {
+            user_id: "user_m".into(),
+            email: "m@example.com".into(),
+            role: Some(OrgRole::Member),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let member = Caller::new(
+        admin.account,
+        UserId::parse_field("user_m", "user_id").unwrap(),
+    );
+    let probe = Bundle::parse("bundle: t\nproviders:\n  - {name: p-x, provider_type: openai, api_key: {env: MODELGATES_PROVIDER_NOT_SET}}\n").unwrap();
+    let err = g
+        .bundle_plan(&member, &probe, &EnvSecrets::for_servers(), false)
+        .unwrap_err();
+    assert_eq!(
+        err.kind(),
+        ErrorKind::PermissionDenied,
+        "a member learns nothing of the environment: {err}"
+    );
+    // An object bundle's decoding error names its path.
+    let err = Bundle::from_value(
+        serde_json::json!({"bundle": "t", "workspaces": [{"slug": "a", "name": 5}]}),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("bundle.workspaces[0].name"),
+        "{err}"
+    );
 }

@@ -72,7 +72,7 @@ impl McpServer {
         description = "Compute what applying a configuration bundle would change, without \
             changing anything (org admins only). A bundle (YAML or JSON, as text or object) \
             declares, under a bundle key, providers (API keys only as {env: NAME}; the server \
-            reads MODELGATES_* variables), personas and workspaces with their settings, \
+            reads only MODELGATES_PROVIDER_* variables, never files), personas and workspaces with their settings, \
             custom_instructions, mux_rules, members, custom models and model_status. The plan \
             lists creates (+), field-level updates (~, before -> after; secrets only as \
             changed) and removals (-) of what the bundle managed and no longer declares: \

@@ -20,13 +20,13 @@ use crate::record::audit::FieldChange;
 use crate::record::workspace::WorkspaceRecord;
 use crate::routing::NewMuxRule;
 use crate::schema::{
-    BUNDLE_STAMPS, MODEL_OVERRIDES, MODELS, PERSONA_NAMES, PERSONAS, PROVIDER_NAMES, PROVIDERS,
-    WORKSPACE_MEMBERS, WORKSPACE_SLUGS, WORKSPACES,
+    BUNDLE_STAMPS, CATALOG, MODEL_OVERRIDES, MODELS, PERSONA_NAMES, PERSONAS, PROVIDER_NAMES,
+    PROVIDER_USES, PROVIDERS, WORKSPACE_MEMBERS, WORKSPACE_SLUGS, WORKSPACES,
 };
 use crate::storage::ReadTxn;
 use crate::tx::Tx;
 use crate::workspace::{NewWorkspace, WorkspacePatch};
-use crate::{model, persona, provider, routing, workspace};
+use crate::{account, model, persona, provider, routing, workspace};
 
 /// One step of performing a plan.
 #[derive(Debug, Clone)]
@@ -46,6 +46,7 @@ enum Step {
     WorkspaceRestore(usize),
     WorkspaceSettings(usize),
     WorkspaceArchive(WorkspaceId),
+    Release(BundleKind, String),
     MemberAdd(usize, String),
     MemberRemove(usize, String),
     ModelCreate(usize, usize),
@@ -80,11 +81,11 @@ impl Draft {
 }
 
 /// The stamps of an account: (kind, id) → bundle key.
-struct Stamps(HashMap<(String, String), String>);
+struct Stamps(BTreeMap<(String, String), String>);
 
 impl Stamps {
     fn load(txn: &dyn ReadTxn, account: AccountId) -> Result<Self> {
-        let mut map = HashMap::new();
+        let mut map = BTreeMap::new();
         for stamp in BUNDLE_STAMPS.values_with_prefix(txn, &(account,))? {
             map.insert((stamp.kind, stamp.id), stamp.bundle);
         }
@@ -177,10 +178,12 @@ fn secret_change() -> FieldChange {
 
 /// A provider's settings as compared, with defaults made explicit.
 fn provider_settings(p: &BundleProvider) -> BTreeMap<&'static str, Value> {
-    let endpoint = p
-        .endpoint
-        .clone()
-        .or_else(|| p.provider_type.default_endpoint().map(str::to_owned));
+    // As stored: a given endpoint normalised as `provider_add` does (no trailing `/`), else
+    // the type's default.
+    let endpoint = match &p.endpoint {
+        Some(e) => Some(provider::check_endpoint("endpoint", e).unwrap_or_else(|_| e.clone())),
+        None => p.provider_type.default_endpoint().map(str::to_owned),
+    };
     let auth = p.auth_type.unwrap_or(if p.api_key.is_some() {
         AuthType::ApiKey
     } else {
@@ -383,6 +386,32 @@ fn change(action: PlanAction, kind: BundleKind, name: String) -> PlannedChange {
 }
 
 impl Planner<'_> {
+    /// Workspace `w` as it will be stored: each rule's provider by the name the bundle
+    /// declares it with (or, for one it does not declare, its stored name: rules accept any
+    /// case and ids), an empty matcher as none.
+    fn canonical(&self, w: &BundleWorkspace) -> BundleWorkspace {
+        let mut w = w.clone();
+        for r in &mut w.mux_rules {
+            let lower = r.provider.to_lowercase();
+            if let Some(p) = self
+                .bundle
+                .providers
+                .iter()
+                .find(|p| p.name.to_lowercase() == lower)
+            {
+                r.provider = p.name.clone();
+            } else if let Ok(rec) =
+                provider::resolve(self.txn, self.account, "provider", &r.provider)
+            {
+                r.provider = rec.provider.name;
+            }
+            if r.matcher.as_deref() == Some("") {
+                r.matcher = None;
+            }
+        }
+        w
+    }
+
     /// Whether a declared, existing resource may be changed: it is this bundle's, or adopted
     /// (with a note on `ch`). Otherwise it is a conflict.
     fn managed(&mut self, kind: BundleKind, id: &str, name: &str) -> (bool, Option<String>) {
@@ -553,7 +582,7 @@ impl Planner<'_> {
         let mut declared = BTreeSet::new();
         for (i, w) in self.bundle.workspaces.iter().enumerate() {
             declared.insert(w.slug.clone());
-            let want = workspace_settings(w);
+            let want = workspace_settings(&self.canonical(w));
             let current = match WORKSPACE_SLUGS.get(self.txn, &(self.account, w.slug.clone()))? {
                 Some(id) => WORKSPACES.get(self.txn, &(self.account, id))?,
                 None => None,
@@ -619,6 +648,26 @@ impl Planner<'_> {
                 && ws.archived_at.is_none()
                 && !declared.contains(&ws.slug)
             {
+                let acct = account::load(self.txn, self.account)?;
+                let kept = if acct.default_workspace_id == wid {
+                    Some("the default workspace")
+                } else if acct.active_workspace() == wid {
+                    Some("the active workspace")
+                } else {
+                    None
+                };
+                if let Some(which) = kept {
+                    let mut ch = change(PlanAction::Remove, BundleKind::Workspace, ws.slug.clone());
+                    ch.removal = Some(Removal::Release);
+                    ch.note = Some(format!(
+                        "{which} cannot be archived: it is left as it is and no longer managed \
+                         by the bundle"
+                    ));
+                    self.removals.push(ch);
+                    self.late_steps
+                        .push(Step::Release(BundleKind::Workspace, id));
+                    continue;
+                }
                 let mut ch = change(PlanAction::Remove, BundleKind::Workspace, ws.slug.clone());
                 ch.removal = Some(Removal::Archive);
                 ch.note = Some(
@@ -673,7 +722,7 @@ impl Planner<'_> {
             }
         }
         // Custom models.
-        let have_models: HashMap<String, &BundleModel> = have
+        let have_models: BTreeMap<String, &BundleModel> = have
             .models
             .iter()
             .map(|m| (format!("{}/{}", m.provider, m.family), m))
@@ -701,15 +750,17 @@ impl Planner<'_> {
             let mut ch = change(PlanAction::Update, BundleKind::Model, name);
             ch.note = note;
             if !fields.is_empty() {
-                if only_status {
-                    self.late_steps.push(Step::ModelStatus(i, j));
+                let step = if only_status {
+                    Step::ModelStatus(i, j)
                 } else {
-                    ch.note = Some(
-                        "replaced: a custom model has no update operation, so it is deleted \
-                         and registered again (its id changes)"
-                            .into(),
-                    );
-                    self.late_steps.push(Step::ModelReplace(i, j));
+                    Step::ModelReplace(i, j)
+                };
+                // Enabled before the workspace's settings (which may name it), disabled after
+                // them (which may stop naming it).
+                if m.status == ModelStatus::Enabled {
+                    self.steps.push(step);
+                } else {
+                    self.late_steps.push(step);
                 }
             }
             ch.fields = fields;
@@ -736,6 +787,16 @@ impl Planner<'_> {
         for (reference, status) in &w.model_status {
             let name = format!("{}/{reference}", w.slug);
             let (provider, family) = reference.split_once('/').unwrap_or((reference, ""));
+            if CATALOG
+                .get(self.txn, &(provider.to_owned(), family.to_owned()))?
+                .is_none()
+            {
+                return Err(Error::invalid(
+                    format!("workspaces[{i}].model_status.{reference}"),
+                    "is not a model of the catalog; a custom model's status is given in \
+                     `models`",
+                ));
+            }
             let stored = match id {
                 Some(id) => MODEL_OVERRIDES.get(
                     self.txn,
@@ -791,7 +852,7 @@ impl Planner<'_> {
                     );
                     ch.removal = Some(Removal::Reset);
                     self.removals.push(ch);
-                    self.late_steps.push(Step::StatusReset(i, reference));
+                    self.steps.push(Step::StatusReset(i, reference));
                 }
             }
         }
@@ -831,10 +892,16 @@ pub(super) fn plan(
     let mut steps = p.steps;
     steps.sort_by_key(|s| match s {
         Step::ProviderCreate(_) | Step::ProviderUpdate { .. } => 0,
-        Step::PersonaCreate(_) | Step::PersonaUpdate(..) | Step::PersonaRemove(_) => 1,
+        // A removed persona's description no longer blocks a similar one (a rename).
+        Step::PersonaRemove(_) => 1,
+        Step::PersonaCreate(_) | Step::PersonaUpdate(..) => 2,
         Step::WorkspaceCreate(_) | Step::WorkspaceRestore(_) => 2,
         Step::MemberAdd(..) | Step::MemberRemove(..) => 3,
-        Step::ModelCreate(..) | Step::StatusSet(..) => 4,
+        Step::ModelCreate(..)
+        | Step::StatusSet(..)
+        | Step::StatusReset(..)
+        | Step::ModelStatus(..)
+        | Step::ModelReplace(..) => 4,
         Step::WorkspaceSettings(_) => 5,
         _ => 6,
     });
@@ -850,7 +917,7 @@ pub(super) fn plan(
     let mut late = p.late_steps;
     late.sort_by_key(|s| match s {
         Step::ModelStatus(..) | Step::ModelReplace(..) | Step::StatusSet(..) => 0,
-        Step::ModelRemove(..) | Step::StatusReset(..) => 1,
+        Step::ModelRemove(..) => 1,
         Step::WorkspaceArchive(_) => 2,
         _ => 3,
     });
@@ -1005,9 +1072,31 @@ pub(super) fn execute(
                         .map_err(at(path))?;
                 }
             }
-            Step::ProviderRemove(id) => {
-                let id = id.to_string();
-                provider::delete_in(tx, caller, &id, false)
+            Step::ProviderRemove(pid) => {
+                // Rules of the bundle's own archived workspaces go with the provider; a rule
+                // of any other workspace refuses the deletion.
+                let mut cascade = false;
+                for u in PROVIDER_USES.values_with_prefix(&*tx, &(caller.account, *pid))? {
+                    let archived = WORKSPACES
+                        .get(&*tx, &(caller.account, u.workspace_id))?
+                        .is_some_and(|w| w.archived_at.is_some());
+                    let ours = BUNDLE_STAMPS
+                        .get(
+                            &*tx,
+                            &(
+                                caller.account,
+                                BundleKind::Workspace.as_str().to_owned(),
+                                u.workspace_id.to_string(),
+                            ),
+                        )?
+                        .is_some_and(|st| st.bundle == b);
+                    cascade = archived && ours;
+                    if !cascade {
+                        break;
+                    }
+                }
+                let id = pid.to_string();
+                provider::delete_in(tx, caller, &id, cascade)
                     .map_err(at(format!("providers ({id})")))?;
                 unstamp(tx, caller, BundleKind::Provider, &id)?;
             }
@@ -1082,6 +1171,7 @@ pub(super) fn execute(
                 workspace::update_in(tx, caller, &w.slug, &patch)
                     .map_err(at(format!("workspaces[{i}]")))?;
             }
+            Step::Release(kind, id) => unstamp(tx, caller, *kind, id)?,
             Step::WorkspaceArchive(id) => {
                 let id = id.to_string();
                 workspace::lifecycle::archive_in(tx, caller, &id)
@@ -1115,10 +1205,7 @@ pub(super) fn execute(
             Step::ModelReplace(i, j) => {
                 let w = &bundle.workspaces[*i];
                 let m = &w.models[*j];
-                let reference = format!("{}/{}", m.provider, m.family);
-                model::delete_in(tx, caller, Some(&w.slug), &reference)
-                    .map_err(at(format!("workspaces[{i}].models[{j}]")))?;
-                register(tx, caller, bundle, *i, *j)
+                model::replace_in(tx, caller, Some(&w.slug), &new_model(m))
                     .map_err(at(format!("workspaces[{i}].models[{j}]")))?;
             }
             Step::ModelRemove(i, reference) => {

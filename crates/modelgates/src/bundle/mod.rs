@@ -38,12 +38,14 @@ pub struct EnvSecrets {
 }
 
 impl EnvSecrets {
-    /// What the servers (MCP, REST) read: environment variables named `MODELGATES_…` only,
-    /// and no files, so that a remote caller cannot make the server read its other secrets.
+    /// What the servers (MCP, REST) read: environment variables named
+    /// `MODELGATES_PROVIDER_…` only (the names `bundle_export` writes), and no files, so that
+    /// a remote caller cannot make the server read its other secrets (`MODELGATES_DB` may hold
+    /// a database password) into a provider whose endpoint they choose.
     pub fn for_servers() -> Self {
         Self {
             files: false,
-            env_prefix: Some("MODELGATES_".to_owned()),
+            env_prefix: Some("MODELGATES_PROVIDER_".to_owned()),
         }
     }
 
@@ -72,8 +74,13 @@ impl SecretSource for EnvSecrets {
                         ),
                     ));
                 }
+                // The error never carries the value (a non-Unicode one is in `VarError`).
                 std::env::var(name).map_err(|e| {
-                    Error::invalid(field, format!("environment variable {name:?}: {e}"))
+                    let why = match e {
+                        std::env::VarError::NotPresent => "is not set",
+                        std::env::VarError::NotUnicode(_) => "is not valid Unicode",
+                    };
+                    Error::invalid(field, format!("environment variable {name:?} {why}"))
                 })?
             }
             SecretRef::File(path) => {
@@ -133,8 +140,15 @@ impl Bundle {
         match value {
             serde_json::Value::String(text) => Self::parse(&text),
             other => {
-                let bundle: Bundle = serde_json::from_value(other)
-                    .map_err(|e| Error::invalid("bundle", e.to_string()))?;
+                let bundle: Bundle = serde_path_to_error::deserialize(other).map_err(|e| {
+                    let path = e.path().to_string();
+                    let field = if path == "." {
+                        "bundle".to_owned()
+                    } else {
+                        format!("bundle.{path}")
+                    };
+                    Error::invalid(field, e.into_inner().to_string())
+                })?;
                 bundle.check()?;
                 Ok(bundle)
             }
@@ -264,6 +278,8 @@ impl ModelGates {
         adopt: bool,
     ) -> Result<BundlePlan> {
         bundle.check()?;
+        // Only an org admin learns anything of the server's environment.
+        self.read(|txn| access::admin(txn, caller).map(drop))?;
         let keys = resolve_secrets(bundle, secrets)?;
         self.dry_run(op("bundle_plan", caller), |tx| {
             access::admin(&*tx, caller)?;
@@ -288,6 +304,7 @@ impl ModelGates {
         options: &ApplyOptions,
     ) -> Result<BundlePlan> {
         bundle.check()?;
+        self.read(|txn| access::admin(txn, caller).map(drop))?;
         let keys = resolve_secrets(bundle, secrets)?;
         self.write(op("bundle_apply", caller), |tx| {
             access::admin(&*tx, caller)?;

@@ -347,6 +347,9 @@ pub enum Removal {
     Delete,
     /// A catalog model's status goes back to enabled (catalog models cannot be deleted).
     Reset,
+    /// The account's default or active workspace cannot be archived: it is left as it is,
+    /// and the bundle no longer manages it.
+    Release,
 }
 
 /// One change of a plan.
@@ -436,6 +439,7 @@ impl BundlePlan {
                     Removal::Archive => "archive",
                     Removal::Delete => "delete",
                     Removal::Reset => "reset to enabled",
+                    Removal::Release => "released, left as it is",
                 };
                 let _ = write!(out, " ({how})");
             }
