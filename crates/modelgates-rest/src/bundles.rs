@@ -43,6 +43,7 @@ pub(crate) fn routes() -> ApiRouter<App> {
 #[serde(deny_unknown_fields)]
 struct BundleRequest {
     /// The bundle: the object, or its YAML or JSON text.
+    #[schemars(schema_with = "bundle_schema")]
     bundle: serde_json::Value,
     /// Take over declared resources made by hand or by another bundle.
     #[serde(default)]
@@ -128,4 +129,16 @@ async fn export(
         .await?;
     let yaml = bundle.to_yaml();
     Ok(Reply(ExportReply { data: bundle, yaml }))
+}
+
+/// A bundle argument: YAML or JSON text, or the object (whose shape is
+/// docs/bundle.schema.json; checked field by field when decoded).
+fn bundle_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "description": "The bundle: its YAML or JSON text, or the object (docs/bundle.schema.json).",
+        "anyOf": [
+            {"type": "string"},
+            {"type": "object", "additionalProperties": true}
+        ]
+    })
 }

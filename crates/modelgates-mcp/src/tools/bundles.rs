@@ -19,6 +19,7 @@ use crate::server::McpServer;
 #[serde(deny_unknown_fields)]
 pub struct BundlePlanParams {
     /// The bundle: its YAML or JSON text, or the object (see docs/bundle.schema.json).
+    #[schemars(schema_with = "bundle_schema")]
     pub bundle: serde_json::Value,
     /// Plan to take over declared resources made by hand or by another bundle.
     #[serde(default)]
@@ -30,6 +31,7 @@ pub struct BundlePlanParams {
 #[serde(deny_unknown_fields)]
 pub struct BundleApplyParams {
     /// The bundle: its YAML or JSON text, or the object.
+    #[schemars(schema_with = "bundle_schema")]
     pub bundle: serde_json::Value,
     /// Take over declared resources made by hand or by another bundle.
     #[serde(default)]
@@ -179,5 +181,17 @@ pub(crate) fn decoder(tool: &str) -> Option<Decoder> {
         "bundle_apply" => decode::<BundleApplyParams>,
         "bundle_export" => decode::<BundleExportParams>,
         _ => return None,
+    })
+}
+
+/// A bundle argument: YAML or JSON text, or the object (whose shape is
+/// docs/bundle.schema.json; checked field by field when decoded).
+fn bundle_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "description": "The bundle: its YAML or JSON text, or the object (docs/bundle.schema.json).",
+        "anyOf": [
+            {"type": "string"},
+            {"type": "object", "additionalProperties": true}
+        ]
     })
 }
