@@ -634,6 +634,16 @@ pub(crate) fn delete_in(
         ));
     }
     in_use(&*tx, account, &ws, &m)?;
+    // A bundle's claim on the model ends with it: registered again by hand, it is not the
+    // bundle's.
+    crate::schema::BUNDLE_STAMPS.delete(
+        &mut *tx,
+        &(
+            account,
+            crate::record::bundle::BundleKind::Model.as_str().to_owned(),
+            format!("{}/{}", ws.id, m.reference()),
+        ),
+    )?;
     MODELS.delete(&mut *tx, &(account, ws.id, m.metadata.id))?;
     MODEL_REFS.delete(
         &mut *tx,

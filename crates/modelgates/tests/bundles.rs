@@ -917,3 +917,67 @@ fn servers_read_only_provider_variables_and_only_for_admins() {
         "{err}"
     );
 }
+
+#[test]
+fn a_key_changed_after_the_review_and_hand_made_lookalikes_are_not_the_bundles() {
+    let (g, admin) = open();
+    let text =
+        "bundle: t\nproviders:\n  - {name: p-one, provider_type: openai, api_key: {env: OPENAI}}\n";
+    let reviewed = plan(&g, &admin, text);
+    // The environment's key changes between the review and the apply: refused.
+    let options = ApplyOptions {
+        expected: Some(reviewed.fingerprint.clone()),
+        adopt: false,
+    };
+    let changed = Keys(HashMap::from([(
+        "OPENAI".to_owned(),
+        "sk-test-changed".to_owned(),
+    )]));
+    let err = g
+        .bundle_apply(&admin, &Bundle::parse(text).unwrap(), &changed, &options)
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
+    g.bundle_apply(&admin, &Bundle::parse(text).unwrap(), &keys(), &options)
+        .unwrap();
+
+    // A membership the bundle added, removed and re-added by hand, is not the bundle's: a
+    // bundle that stops declaring it leaves it.
+    g.member_add(
+        &admin,
+        NewMember {
+            user_id: "user_bob".into(),
+            email: "bob@example.com".into(),
+            role: Some(OrgRole::Member),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let with_bob = "bundle: t\nworkspaces:\n  - {slug: a, name: A, members: [user_bob]}\n";
+    apply(&g, &admin, with_bob);
+    g.workspace_members_remove(&admin, "a", &["user_bob".to_owned()])
+        .unwrap();
+    g.workspace_members_add(&admin, "a", &["user_bob".to_owned()])
+        .unwrap();
+    let without = "bundle: t\nworkspaces:\n  - {slug: a, name: A}\n";
+    let p = plan(&g, &admin, without);
+    assert!(p.is_empty(), "{}", p.render());
+    // The same for a custom model deleted and registered again by hand: a conflict.
+    let with_model = "bundle: t\nworkspaces:\n  - slug: a\n    name: A\n    models:\n      - {provider: vllm, family: q, max_input_tokens: 10, max_output_tokens: 10}\n";
+    apply(&g, &admin, with_model);
+    g.model_delete(&admin, "a", "vllm/q").unwrap();
+    g.model_register(
+        &admin,
+        "a",
+        NewModel {
+            provider: "vllm".into(),
+            family: "q".into(),
+            max_input_tokens: 10,
+            max_output_tokens: 10,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let p = plan(&g, &admin, with_model);
+    assert_eq!(p.conflicts.len(), 1, "{}", p.render());
+    assert_eq!(p.conflicts[0].kind, BundleKind::Model);
+}

@@ -65,10 +65,15 @@ pub(super) struct Draft {
 }
 
 impl Draft {
-    pub(super) fn finish(&self, bundle: &Bundle, applied: bool) -> Result<BundlePlan> {
+    pub(super) fn finish(
+        &self,
+        bundle: &Bundle,
+        keys: &[Option<Secret>],
+        applied: bool,
+    ) -> Result<BundlePlan> {
         Ok(BundlePlan {
             bundle: bundle.bundle.clone(),
-            fingerprint: fingerprint(&bundle.bundle, &self.changes, &self.conflicts)?,
+            fingerprint: fingerprint(&bundle.bundle, &self.changes, &self.conflicts, keys)?,
             changes: self.changes.clone(),
             conflicts: self.conflicts.clone(),
             applied,

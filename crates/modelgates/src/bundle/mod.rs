@@ -230,13 +230,27 @@ impl Bundle {
     }
 }
 
-/// The fingerprint of a plan: SHA-256 of its key, changes and conflicts as JSON.
+/// The fingerprint of a plan: SHA-256 of its key, changes and conflicts as JSON, and of the
+/// SHA-256 of each provider key it resolved (a key that changed between plan and apply changes
+/// the fingerprint; the plan itself shows keys only as "changed").
 fn fingerprint(
     bundle: &str,
     changes: &[PlannedChange],
     conflicts: &[BundleConflict],
+    keys: &[Option<Secret>],
 ) -> Result<String> {
-    let bytes = serde_json::to_vec(&(bundle, changes, conflicts))
+    let keys: Vec<Option<String>> = keys
+        .iter()
+        .map(|k| {
+            k.as_ref().map(|k| {
+                sha2::Sha256::digest(k.expose().as_bytes())
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect()
+            })
+        })
+        .collect();
+    let bytes = serde_json::to_vec(&(bundle, changes, conflicts, keys))
         .map_err(|e| Error::internal(format!("encoding a plan: {e}")))?;
     let digest = sha2::Sha256::digest(&bytes);
     Ok(format!(
@@ -287,7 +301,7 @@ impl ModelGates {
             if !draft.has_conflicts() {
                 diff::execute(tx, caller, bundle, &keys, &draft)?;
             }
-            draft.finish(bundle, false)
+            draft.finish(bundle, &keys, false)
         })
     }
 
@@ -309,7 +323,7 @@ impl ModelGates {
         self.write(op("bundle_apply", caller), |tx| {
             access::admin(&*tx, caller)?;
             let draft = diff::plan(&*tx, caller.account, bundle, &keys, options.adopt)?;
-            let plan = draft.finish(bundle, true)?;
+            let plan = draft.finish(bundle, &keys, true)?;
             if let Some(expected) = &options.expected
                 && *expected != plan.fingerprint
             {

@@ -393,8 +393,9 @@ pub struct BundleConflict {
 pub struct BundlePlan {
     /// The bundle key.
     pub bundle: String,
-    /// `sha256:…` of this plan's changes and conflicts: pass it to apply as `expected` so
-    /// that apply refuses if what it would do now is not what was reviewed.
+    /// `sha256:…` of this plan's changes and conflicts (and of the provider keys it read):
+    /// pass it to apply as `expected` so that apply refuses if what it would do now is not
+    /// what was reviewed.
     pub fingerprint: String,
     /// The changes, providers and personas first, then workspaces with what they hold, then
     /// removals.

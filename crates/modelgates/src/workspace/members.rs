@@ -38,6 +38,17 @@ pub(crate) fn remove_membership(
     ws: WorkspaceId,
     user: &UserId,
 ) -> Result<bool> {
+    // A bundle's claim on the membership ends with it: re-added by hand, it is not the bundle's.
+    crate::schema::BUNDLE_STAMPS.delete(
+        txn,
+        &(
+            account,
+            crate::record::bundle::BundleKind::Member
+                .as_str()
+                .to_owned(),
+            format!("{ws}/{user}"),
+        ),
+    )?;
     WORKSPACE_MEMBERS.delete(txn, &(account, ws, user.clone()))
 }
 
