@@ -6,6 +6,7 @@ mod error;
 pub mod http;
 mod jsonrpc;
 mod peers;
+mod retention;
 mod schema;
 mod server;
 pub mod stdio;
@@ -13,5 +14,6 @@ mod tools;
 
 pub use args::{MAX_ARGUMENT_BYTES, Parameters, decode_args};
 pub use error::ToolError;
+pub use retention::spawn_retention;
 pub use server::{McpServer, Surface};
 pub use tools::{TOOLSETS, decode_tool_arguments, toolset_of};

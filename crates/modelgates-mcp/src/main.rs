@@ -272,61 +272,6 @@ async fn shutdown_signal() -> std::io::Result<String> {
     }
 }
 
-/// Retention in the background: every minute, expired raw usage records, the usage of deleted
-/// busy workspaces, audit events past their account's retention and idempotency records older
-/// than a day are removed in bounded transactions (at most 10,000 rows each), so a serving
-/// process never holds the writer for long.
-fn spawn_retention(gates: ModelGates) {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            let g = gates.clone();
-            let result = tokio::task::spawn_blocking(move || {
-                let (mut removed, mut purged) = (0, 0);
-                loop {
-                    let out = g.usage_expire(10_000)?;
-                    removed += out.removed;
-                    purged += out.purged;
-                    if !out.more {
-                        break;
-                    }
-                }
-                loop {
-                    let (audit, more) = g.audit_expire(1_000)?;
-                    if audit > 0 {
-                        tracing::info!(removed = audit, "audit retention removed expired events");
-                    }
-                    if !more {
-                        break;
-                    }
-                }
-                loop {
-                    let (records, more) = g.idempotency_expire(1_000)?;
-                    if records > 0 {
-                        tracing::debug!(removed = records, "expired idempotency records removed");
-                    }
-                    if !more {
-                        return Ok::<(u64, u64), modelgates::Error>((removed, purged));
-                    }
-                }
-            })
-            .await;
-            match result {
-                Ok(Ok((0, 0))) => {}
-                Ok(Ok((removed, purged))) => tracing::info!(
-                    removed,
-                    purged,
-                    "usage retention removed expired records and deleted workspaces' usage"
-                ),
-                Ok(Err(e)) => tracing::warn!("usage retention failed: {e}"),
-                Err(e) => tracing::warn!("usage retention task failed: {e}"),
-            }
-        }
-    });
-}
-
 /// The store a command opened.
 enum Store {
     Redb(RedbStore),
@@ -639,7 +584,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let listener = tokio::net::TcpListener::bind(addr).await?;
             let local = listener.local_addr()?;
             let token = tokio_util::sync::CancellationToken::new();
-            spawn_retention(gates.clone());
+            modelgates_mcp::spawn_retention(gates.clone());
             let insecure_caller = if insecure_no_auth {
                 Some(gates.default_caller()?)
             } else {
@@ -680,7 +625,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let db = db.path;
             let (store, gates) = open(&db, catalog.as_deref(), live_backup)?;
             let caller = gates.default_caller()?.via(Frontend::Mcp);
-            spawn_retention(gates.clone());
+            modelgates_mcp::spawn_retention(gates.clone());
             tracing::info!(db = %store.describe(&db), account = %caller.account, user = %caller.user_id, "serving MCP over stdio");
             // Listen for signals from the start, also while waiting for the client's handshake.
             let shutdown = shutdown_signal();

@@ -2,7 +2,7 @@
 //! configuration (custom instructions + rules), routes.
 
 use crate::ids::{ProviderId, WorkspaceId};
-use crate::record::provider::{AuthType, ProviderType};
+use crate::record::provider::{AuthType, ProviderType, Secret};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -151,6 +151,18 @@ pub struct Instructions {
     /// The workspace.
     pub workspace_id: WorkspaceId,
     /// The system prompt text; absent when none is set.
+    pub custom_instructions: Option<String>,
+}
+
+/// What a gateway needs, besides the [`Route`], to forward a routed request: the provider's
+/// credentials and the workspace's custom instructions, read together in one transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Upstream {
+    /// The provider's stored API key, when its `auth_type` is `api_key` (`Debug` prints
+    /// `<redacted>`; never log or return it).
+    pub api_key: Option<Secret>,
+    /// The workspace's custom instructions, to apply as the system prompt.
     pub custom_instructions: Option<String>,
 }
 

@@ -8,7 +8,7 @@ use crate::access;
 use crate::error::{Error, Result};
 use crate::handle::{Caller, ModelGates, Tx, op};
 use crate::ids::{AccountId, ProviderId, WorkspaceId};
-use crate::provider::{self, ProviderType, ProviderUse};
+use crate::provider::{self, AuthType, ProviderType, ProviderUse, Secret};
 pub use crate::record::routing::*;
 use crate::schema::{PROVIDER_USES, PROVIDERS, WORKSPACE_CONFIG, WORKSPACES};
 use crate::storage::ReadTxn;
@@ -275,6 +275,61 @@ impl ModelGates {
             Ok(Instructions {
                 workspace_id: ws.id,
                 custom_instructions: config.custom_instructions,
+            })
+        })
+    }
+
+    /// What a gateway needs to forward a request that `key` (an inference key, verified with
+    /// [`ModelGates::verify_key`]) sent and `route` (from [`Snapshot::route`](crate::Snapshot::route)
+    /// for the key's workspace) routed: the provider's API key when it authenticates with the
+    /// stored key, and the workspace's custom instructions when `route` says it has some. Reads
+    /// the store once, and only when one of them is needed.
+    ///
+    /// The key authorizes the read: an inference key may have its workspace's requests
+    /// forwarded with the provider's credentials (which the gateway, not the key's holder,
+    /// sees). A management key, or a route of another workspace, is `permission_denied`; a
+    /// provider removed since the snapshot answered is `not_found`.
+    pub fn upstream(&self, key: &crate::VerifiedKey, route: &Route) -> Result<Upstream> {
+        if key.kind != crate::KeyKind::Inference {
+            return Err(Error::PermissionDenied(format!(
+                "API key {} is a management key; requests through the gateway need an \
+                 inference key",
+                key.key_id
+            )));
+        }
+        if route.workspace_id != key.workspace_id {
+            return Err(Error::PermissionDenied(format!(
+                "API key {} belongs to workspace {}, not to the routed workspace {}",
+                key.key_id, key.workspace_id, route.workspace_id
+            )));
+        }
+        let wants_key = route.provider.auth_type == AuthType::ApiKey;
+        if !wants_key && !route.custom_instructions {
+            return Ok(Upstream {
+                api_key: None,
+                custom_instructions: None,
+            });
+        }
+        self.read(|txn| {
+            let api_key = if wants_key {
+                let record = PROVIDERS
+                    .get(txn, &(key.account, route.provider.id))?
+                    .ok_or_else(|| Error::NotFound {
+                        resource: "provider",
+                        id: route.provider.name.clone(),
+                    })?;
+                record.api_key.map(Secret)
+            } else {
+                None
+            };
+            let custom_instructions = if route.custom_instructions {
+                load_config(txn, key.account, key.workspace_id)?.custom_instructions
+            } else {
+                None
+            };
+            Ok(Upstream {
+                api_key,
+                custom_instructions,
             })
         })
     }
