@@ -13,15 +13,15 @@ exec 9>"$root/.e2e-setup.lock"
 flock 9
 
 venv="$root/.venv"
-if [ ! -f "$venv/.modelgates-e2e-v3" ]; then
+if [ ! -f "$venv/.modelgates-e2e-v4" ]; then
   [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-    "mcp>=2.3,<3" "openrouter==1.3.84" \
+    "mcp>=2.3,<3" "openrouter==1.3.84" "openai==3.51.0" \
     "openapi-spec-validator==0.9.0" "schemathesis==4.32.5"
-  touch "$venv/.modelgates-e2e-v3"
+  touch "$venv/.modelgates-e2e-v4"
 fi
 
-if [ ! -f "$root/node_modules/.modelgates-e2e-v3" ]; then
+if [ ! -f "$root/node_modules/.modelgates-e2e-v4" ]; then
   (cd "$root" && npm install --no-audit --no-fund --loglevel=error)
-  touch "$root/node_modules/.modelgates-e2e-v3"
+  touch "$root/node_modules/.modelgates-e2e-v4"
 fi
