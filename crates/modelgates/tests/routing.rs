@@ -859,3 +859,78 @@ proptest! {
         }
     }
 }
+
+/// `upstream`: what a gateway needs to forward a routed request, authorized by the request's
+/// own inference key; only what the route needs is read.
+#[test]
+fn upstream_gives_an_inference_key_its_routes_provider_key_and_instructions() {
+    let (g, admin) = setup();
+    g.workspace_mux_set(
+        &admin,
+        Some("p"),
+        &[rule("openai-prod", "gpt-5", CatchAll, None)],
+        None,
+    )
+    .unwrap();
+    let key = |kind| {
+        let created = g
+            .key_create(
+                &admin,
+                NewKey {
+                    name: format!("{kind:?}"),
+                    workspace: "p".into(),
+                    kind: Some(kind),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        g.verify_key(created.key.as_deref().unwrap()).unwrap()
+    };
+    let inference = key(KeyKind::Inference);
+    let ws = ws_id(&g, &admin, "p");
+    let route = g
+        .snapshot()
+        .route(admin.account, ws, Chat, &["a.py"])
+        .unwrap();
+    assert!(!route.custom_instructions);
+    let up = g.upstream(&inference, &route).unwrap();
+    assert_eq!(
+        up.api_key.as_ref().map(Secret::expose),
+        Some("sk-test-openai-prod")
+    );
+    assert!(
+        !format!("{up:?}").contains("sk-test"),
+        "Debug redacts the key"
+    );
+    assert_eq!(up.custom_instructions, None);
+
+    g.workspace_instructions_set(&admin, Some("p"), Some("Answer in Rust."))
+        .unwrap();
+    let route = g
+        .snapshot()
+        .route(admin.account, ws, Chat, &["a.py"])
+        .unwrap();
+    let up = g.upstream(&inference, &route).unwrap();
+    assert_eq!(up.custom_instructions.as_deref(), Some("Answer in Rust."));
+
+    // A management key, or a route of another workspace, is refused.
+    let err = g.upstream(&key(KeyKind::Management), &route).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::PermissionDenied);
+    g.workspace_mux_set(
+        &admin,
+        Some("default"),
+        &[rule("openai-prod", "gpt-5", CatchAll, None)],
+        None,
+    )
+    .unwrap();
+    let other = g
+        .snapshot()
+        .route(admin.account, ws_id(&g, &admin, "default"), Chat, &["a.py"])
+        .unwrap();
+    let err = g.upstream(&inference, &other).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::PermissionDenied);
+    assert!(
+        err.to_string().contains(&inference.key_id.to_string()),
+        "{err}"
+    );
+}

@@ -82,10 +82,8 @@ impl Files {
                         }
                     }
                 }
-            } else if let Some(rest) = path_comment(line) {
-                if let Some(path) = as_path(rest.trim()) {
-                    self.push(path);
-                }
+            } else if let Some(path) = path_comment(line).and_then(|rest| as_path(rest.trim())) {
+                self.push(path);
             }
         }
     }

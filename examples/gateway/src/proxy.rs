@@ -277,11 +277,11 @@ fn prompt_of(kind: RequestKind, body: &Map<String, Value>) -> String {
 fn inject_instructions(messages: &mut Vec<Value>, instructions: &str) {
     if let Some(first) = messages.first_mut() {
         let role = first["role"].as_str().unwrap_or("");
-        if role == "system" || role == "developer" {
-            if let Some(Value::String(text)) = first.get_mut("content") {
-                *text = format!("{instructions}\n\n{text}");
-                return;
-            }
+        if (role == "system" || role == "developer")
+            && let Some(Value::String(text)) = first.get_mut("content")
+        {
+            *text = format!("{instructions}\n\n{text}");
+            return;
         }
     }
     messages.insert(0, json!({"role": "system", "content": instructions}));
@@ -387,10 +387,10 @@ impl Gateway {
                 options.insert("include_usage".into(), Value::Bool(true));
             }
         }
-        if let (RequestKind::Chat, Some(instructions)) = (kind, &upstream.custom_instructions) {
-            if let Some(Value::Array(messages)) = obj.get_mut("messages") {
-                inject_instructions(messages, instructions);
-            }
+        if let (RequestKind::Chat, Some(instructions)) = (kind, &upstream.custom_instructions)
+            && let Some(Value::Array(messages)) = obj.get_mut("messages")
+        {
+            inject_instructions(messages, instructions);
         }
         let prompt = inner
             .options
@@ -677,10 +677,12 @@ fn relay(
                         ended = true;
                     }
                     None => {
-                        if let Some(rest) = state.splitter.finish() {
-                            if let Some(event) = state.on_event(rest) {
-                                state.queue.push_back(event);
-                            }
+                        if let Some(event) = state
+                            .splitter
+                            .finish()
+                            .and_then(|rest| state.on_event(rest))
+                        {
+                            state.queue.push_back(event);
                         }
                         ended = true;
                     }
