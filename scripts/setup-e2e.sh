@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the independent MCP clients the end-to-end tests use, into the repo, never globally:
-#   .venv/          Python venv with the `mcp` client, the `openrouter` SDK (the seed SDKs'
+#   .venv/          Python venv with the `mcp` client, `openai` (the gateway example's client),
+#                   the `openrouter` SDK (the seed SDKs'
 #                   Python package), `openapi-spec-validator` and `schemathesis` (the REST
 #                   API's document and fuzzing), all pinned, from PyPI
 #   node_modules/   @modelcontextprotocol/inspector, @modelcontextprotocol/conformance, Node 22
