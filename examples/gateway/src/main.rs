@@ -102,11 +102,6 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
-    // reqwest is built without a TLS crypto provider of its own: the workspace's is ring (no
-    // CMake/C toolchain in the build; it lacks post-quantum key exchange, hence the
-    // deprecation, as in modelgates-postgres).
-    #[allow(deprecated)]
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let (store, gates) = open(&cli.db)?;
     let (recorder, recording) = Recorder::start(gates.clone())?;
     let options = GatewayOptions {
