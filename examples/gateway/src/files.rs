@@ -4,7 +4,7 @@
 //! a FIM prompt (`# Path: src/app.py`, `// Path: lib.rs`, as Copilot-style clients send).
 
 use modelgates::ROUTE_FILES_MAX;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// The files of a chat request's `messages` and of `extra` (the header's list), in order of
 /// first mention, without repeats, at most [`ROUTE_FILES_MAX`].
@@ -19,7 +19,7 @@ pub fn of_chat(messages: &[Value], extra: &[String]) -> Vec<String> {
 }
 
 /// The files of a FIM request's `prompt` (and `suffix`) and of `extra`.
-pub fn of_fim(body: &Value, extra: &[String]) -> Vec<String> {
+pub fn of_fim(body: &Map<String, Value>, extra: &[String]) -> Vec<String> {
     let mut out = Files::new(extra);
     for field in ["prompt", "suffix"] {
         for text in texts(body.get(field)) {
@@ -40,8 +40,8 @@ pub fn of_header(value: &str) -> Vec<String> {
 }
 
 /// The texts of a content value: a string, or an array of strings or `{"type": "text",
-/// "text": …}` parts.
-fn texts(value: Option<&Value>) -> Vec<&str> {
+/// "text": …}` parts (a chat message's `content`, a FIM `prompt`).
+pub fn texts(value: Option<&Value>) -> Vec<&str> {
     match value {
         Some(Value::String(s)) => vec![s.as_str()],
         Some(Value::Array(parts)) => parts
@@ -146,9 +146,12 @@ mod tests {
     #[test]
     fn path_comments_name_the_file_of_a_fim_prompt() {
         let body = json!({"prompt": "# Path: src/app.py\nimport os\n", "suffix": "// Path: web/main.ts\n"});
-        assert_eq!(of_fim(&body, &[]), ["src/app.py", "web/main.ts"]);
+        assert_eq!(
+            of_fim(body.as_object().unwrap(), &[]),
+            ["src/app.py", "web/main.ts"]
+        );
         let body = json!({"prompt": ["<!-- Path: index.html -->\n", "x"]});
-        assert_eq!(of_fim(&body, &[]), ["index.html"]);
+        assert_eq!(of_fim(body.as_object().unwrap(), &[]), ["index.html"]);
     }
 
     #[test]

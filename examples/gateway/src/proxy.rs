@@ -12,13 +12,13 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use futures_util::StreamExt;
 use modelgates::{
-    AuthType, Caller, KeyKind, ModelGates, NewConversation, NewUsage, ProviderType, RequestKind,
-    Route, Upstream, VerifiedKey,
+    AuthType, KeyKind, ModelGates, NewConversation, NewUsage, ProviderType, RequestKind, Route,
+    Upstream, VerifiedKey,
 };
 use serde_json::{Map, Value, json};
 
@@ -169,7 +169,6 @@ impl<'a> Presented<'a> {
 /// What is recorded when a request's answer ends.
 struct Pending {
     recorder: Recorder,
-    caller: Caller,
     key: VerifiedKey,
     request_id: String,
     provider: String,
@@ -223,7 +222,7 @@ impl Pending {
             conversation,
             alerts: Vec::new(),
         };
-        self.recorder.record(self.caller, self.key.key_id, usage);
+        self.recorder.record(&self.key, usage);
     }
 }
 
@@ -238,17 +237,9 @@ fn truncate(mut s: String, max: usize) -> String {
     s
 }
 
-/// The text of a message's content (a string, or the text parts of an array).
+/// The text of a content value (a string, or the text parts of an array, one per line).
 fn content_text(content: Option<&Value>) -> String {
-    match content {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Array(parts)) => parts
-            .iter()
-            .filter_map(|p| p.get("text").and_then(Value::as_str))
-            .collect::<Vec<_>>()
-            .join("\n"),
-        _ => String::new(),
-    }
+    files::texts(content).join("\n")
 }
 
 /// The prompt to store: the last user message of a chat, the prompt of a FIM request.
@@ -260,15 +251,7 @@ fn prompt_of(kind: RequestKind, body: &Map<String, Value>) -> String {
             .and_then(|m| m.iter().rev().find(|m| m["role"] == "user"))
             .map(|m| content_text(m.get("content")))
             .unwrap_or_default(),
-        _ => match body.get("prompt") {
-            Some(Value::String(s)) => s.clone(),
-            Some(Value::Array(parts)) => parts
-                .iter()
-                .filter_map(Value::as_str)
-                .collect::<Vec<_>>()
-                .join("\n"),
-            _ => String::new(),
-        },
+        _ => content_text(body.get("prompt")),
     }
 }
 
@@ -363,7 +346,7 @@ impl Gateway {
                         "a string or an array of strings is required",
                     ));
                 }
-                files::of_fim(&Value::Object(obj.clone()), &extra)
+                files::of_fim(obj, &extra)
             }
         };
         let route = inner
@@ -398,6 +381,7 @@ impl Gateway {
             .then(|| truncate(prompt_of(kind, obj), TEXT_MAX));
         let forwarded = serde_json::to_vec(&body)
             .map_err(|e| GatewayError::invalid("body", format!("cannot be re-encoded: {e}")))?;
+        let body_bytes = forwarded.len();
 
         let secret = match route.provider.auth_type {
             AuthType::ApiKey => upstream.api_key.as_ref().map(|s| s.expose().to_owned()),
@@ -424,19 +408,18 @@ impl Gateway {
             .post(&url)
             .header(header::CONTENT_TYPE, "application/json")
             .timeout(inner.options.response_timeout)
-            .body(forwarded.clone());
+            .body(forwarded);
         if let Some(secret) = &secret {
             request = request.bearer_auth(secret);
         }
         tracing::debug!(%request_id, provider = %route.provider.name, model = %route.model, "forwarding");
         // The response timeout covers the head only: a stream may run longer.
-        let response = request
-            .send()
-            .await
-            .map_err(|e| GatewayError::Unreachable {
-                provider: route.provider.name.clone(),
-                message: scrub(&without_url(&e), secret.as_deref()),
-            })?;
+        // A transport failure, told without the URL or the provider's key.
+        let unreachable = |e: reqwest::Error| GatewayError::Unreachable {
+            provider: route.provider.name.clone(),
+            message: scrub(&without_url(&e), secret.as_deref()),
+        };
+        let response = request.send().await.map_err(unreachable)?;
         let status = response.status();
         if !status.is_success() {
             let text = response.text().await.unwrap_or_default();
@@ -454,7 +437,6 @@ impl Gateway {
 
         let pending = Pending {
             recorder: inner.recorder.clone(),
-            caller: Caller::new(key.account, key.user_id.clone()).with_key(key.key_id),
             key,
             request_id: request_id.clone(),
             provider: route.provider.name.clone(),
@@ -462,7 +444,7 @@ impl Gateway {
             kind,
             chat_id: header_str(headers, CHAT_HEADER).map(str::to_owned),
             prompt,
-            body_bytes: forwarded.len(),
+            body_bytes,
         };
         let is_stream = response
             .headers()
@@ -491,13 +473,7 @@ impl Gateway {
                 .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
             out
         } else {
-            let bytes = response
-                .bytes()
-                .await
-                .map_err(|e| GatewayError::Unreachable {
-                    provider: route.provider.name.clone(),
-                    message: scrub(&without_url(&e), secret.as_deref()),
-                })?;
+            let bytes = response.bytes().await.map_err(unreachable)?;
             let answer: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
             let usage = usage_of(&answer);
             let text = answer["choices"]
@@ -518,7 +494,6 @@ impl Gateway {
             );
             out
         };
-        *out.status_mut() = StatusCode::OK;
         let h = out.headers_mut();
         let mut set = |name: &'static str, value: &str| {
             if let Ok(v) = HeaderValue::from_str(value) {

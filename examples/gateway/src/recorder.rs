@@ -6,15 +6,15 @@ use std::collections::BTreeMap;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
-use modelgates::{Caller, KeyId, ModelGates, NewUsage};
+use modelgates::{Caller, KeyId, ModelGates, NewUsage, VerifiedKey};
 
 /// Records per batch at most: the library's batch limit.
 const BATCH_MAX: usize = 1000;
 
-/// A queued record: who recorded it (the key's user, through the key) and what.
+/// A queued record and the key of the request it accounts for (recorded as the key's user,
+/// through the key).
 struct Job {
-    caller: Caller,
-    key: KeyId,
+    key: VerifiedKey,
     usage: NewUsage,
 }
 
@@ -22,60 +22,56 @@ struct Job {
 /// has recorded what was queued.
 #[derive(Clone, Debug)]
 pub struct Recorder {
-    tx: mpsc::Sender<JobBox>,
-}
-
-/// `Job` behind a box, so the channel's slots stay small.
-struct JobBox(Box<Job>);
-
-impl std::fmt::Debug for JobBox {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Job")
-    }
+    /// Boxed, so the channel's slots stay small.
+    tx: mpsc::Sender<Box<Job>>,
 }
 
 impl Recorder {
     /// Starts the recording thread over `gates`; join the handle after dropping every
     /// `Recorder` to wait until everything queued is recorded.
     pub fn start(gates: ModelGates) -> std::io::Result<(Self, JoinHandle<()>)> {
-        let (tx, rx) = mpsc::channel::<JobBox>();
+        let (tx, rx) = mpsc::channel::<Box<Job>>();
         let handle = std::thread::Builder::new()
             .name("usage-recorder".into())
             .spawn(move || run(&gates, &rx))?;
         Ok((Self { tx }, handle))
     }
 
-    /// Queues `usage`, recorded as `caller` (whose key is `key`).
-    pub fn record(&self, caller: Caller, key: KeyId, usage: NewUsage) {
+    /// Queues `usage` of a request `key` sent, to be recorded as the key's user through the
+    /// key.
+    pub fn record(&self, key: &VerifiedKey, usage: NewUsage) {
         let request_id = usage.request_id.clone();
-        if self
-            .tx
-            .send(JobBox(Box::new(Job { caller, key, usage })))
-            .is_err()
-        {
+        let job = Job {
+            key: key.clone(),
+            usage,
+        };
+        if self.tx.send(Box::new(job)).is_err() {
             tracing::error!(%request_id, "the usage recorder has stopped; usage not recorded");
         }
     }
 }
 
-fn run(gates: &ModelGates, rx: &mpsc::Receiver<JobBox>) {
+fn run(gates: &ModelGates, rx: &mpsc::Receiver<Box<Job>>) {
     while let Ok(first) = rx.recv() {
         // Everything queued meanwhile joins the batch.
-        let mut jobs = vec![first.0];
+        let mut jobs = vec![first];
         while jobs.len() < BATCH_MAX * 8 {
             match rx.try_recv() {
-                Ok(job) => jobs.push(job.0),
+                Ok(job) => jobs.push(job),
                 Err(_) => break,
             }
         }
         let mut by_key: BTreeMap<KeyId, (Caller, Vec<NewUsage>)> = BTreeMap::new();
         for job in jobs {
-            let job = *job;
+            let Job { key, usage } = *job;
             by_key
-                .entry(job.key)
-                .or_insert_with(|| (job.caller, Vec::new()))
+                .entry(key.key_id)
+                .or_insert_with(|| {
+                    let caller = Caller::new(key.account, key.user_id).with_key(key.key_id);
+                    (caller, Vec::new())
+                })
                 .1
-                .push(job.usage);
+                .push(usage);
         }
         for (key, (caller, records)) in by_key {
             for batch in records.chunks(BATCH_MAX) {

@@ -3,55 +3,16 @@
 //! provider (`tests/openai_client.py`), configured over its REST control plane with a
 //! management key made by the README-built `modelgates` binary.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-/// `cargo build --release ARGS`, returning the executable named `bin`. Each binary is built by
-/// its own invocation, as its README command builds it, so no other package's features are
-/// unified into it.
-fn release_binary(args: &[&str], bin: &str) -> PathBuf {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let out = Command::new(cargo)
-        .args(["build", "--release"])
-        .args(args)
-        .arg("--message-format=json-render-diagnostics")
-        .current_dir(repo_root())
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("run cargo build --release");
-    assert!(
-        out.status.success(),
-        "cargo build --release {args:?} failed"
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == bin)
-        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-        .unwrap_or_else(|| panic!("cargo reported no {bin} executable"))
-}
-
-fn setup_e2e(root: &Path) {
-    let ok = Command::new("bash")
-        .arg(root.join("scripts/setup-e2e.sh"))
-        .status()
-        .expect("run scripts/setup-e2e.sh")
-        .success();
-    assert!(ok, "scripts/setup-e2e.sh failed");
-}
+// The e2e helpers of the `modelgates` binary's tests: the same release builds and set-up.
+#[path = "../../../crates/modelgates-mcp/tests/common/mod.rs"]
+mod common;
 
 #[test]
 fn the_openai_client_routes_streams_and_is_accounted_through_the_gateway() {
-    let root = repo_root();
-    let modelgates = release_binary(&["--bin", "modelgates"], "modelgates");
-    let gateway = release_binary(
+    let modelgates = common::binary();
+    let gateway = common::release_binary(
         &[
             "-p",
             "modelgates-example-gateway",
@@ -60,12 +21,12 @@ fn the_openai_client_routes_streams_and_is_accounted_through_the_gateway() {
         ],
         "modelgates-gateway",
     );
-    setup_e2e(&root);
+    let root = common::setup_e2e();
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(root.join(".venv/bin/python"))
         .arg(root.join("examples/gateway/tests/openai_client.py"))
         .arg(&gateway)
-        .arg(&modelgates)
+        .arg(modelgates)
         .arg(dir.path())
         .output()
         .expect("run the openai client script");

@@ -17,26 +17,32 @@ use std::sync::OnceLock;
 /// tidy test `no_test_runs_the_test_build_of_the_binary` keeps it that way.
 pub fn binary() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let out = Command::new(cargo)
-            .args(["build", "--release", "--bin", "modelgates"])
-            .arg("--message-format=json-render-diagnostics")
-            .current_dir(repo_root())
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("run cargo build --release --bin modelgates");
-        assert!(
-            out.status.success(),
-            "cargo build --release --bin modelgates failed"
-        );
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-            .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "modelgates")
-            .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-            .expect("cargo reported no modelgates executable")
-    })
+    BIN.get_or_init(|| release_binary(&["--bin", "modelgates"], "modelgates"))
+}
+
+/// `cargo build --release ARGS`, returning the executable named `bin`. Each binary is built by
+/// an invocation of its own, as its README command builds it, so no other package's features
+/// are unified into it. (Also used by examples/gateway's end-to-end test.)
+pub fn release_binary(args: &[&str], bin: &str) -> PathBuf {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = Command::new(cargo)
+        .args(["build", "--release"])
+        .args(args)
+        .arg("--message-format=json-render-diagnostics")
+        .current_dir(repo_root())
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap_or_else(|e| panic!("run cargo build --release {args:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "cargo build --release {args:?} failed"
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == bin)
+        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+        .unwrap_or_else(|| panic!("cargo reported no {bin} executable"))
 }
 
 pub fn repo_root() -> PathBuf {
