@@ -2,7 +2,10 @@
 //! (open loop, default 1,000 requests/s for 20 s after a 2 s warm-up) straight to a mock
 //! provider and through the gateway (key verification, routing, the upstream read, the body
 //! rewrite, forwarding, usage queued for durable batch recording on a redb file), all on this
-//! machine. Prints p50/p99/max of both and their difference.
+//! machine. A third row sends the same load through a bare forwarding proxy (axum receiving,
+//! reqwest forwarding the body as it is, no ModelGates), so the figures separate what any
+//! extra HTTP hop costs here from what the gateway's own work adds. Prints p50/p99/max of each
+//! and the differences.
 //!
 //! `cargo bench -p modelgates-example-gateway --bench overhead`
 //! (`GATEWAY_BENCH_RPS`, `GATEWAY_BENCH_SECS` change the rate and the duration).
@@ -147,6 +150,27 @@ fn main() {
         let gateway = Gateway::new(gates.clone(), recorder, GatewayOptions::default()).unwrap();
         let gateway_url = serve(gateway.router()).await;
 
+        let upstream = reqwest::Client::new();
+        let target = format!("{provider}/v1/chat/completions");
+        let bare_url = serve(axum::Router::new().route(
+            "/v1/chat/completions",
+            axum::routing::post(move |body: axum::body::Bytes| {
+                let (upstream, target) = (upstream.clone(), target.clone());
+                async move {
+                    let response = upstream
+                        .post(&target)
+                        .header(header::CONTENT_TYPE, "application/json")
+                        .body(body)
+                        .send()
+                        .await
+                        .expect("upstream");
+                    let body = response.bytes().await.expect("upstream body");
+                    ([(header::CONTENT_TYPE, "application/json")], body)
+                }
+            }),
+        ))
+        .await;
+
         let client = reqwest::Client::builder()
             .pool_max_idle_per_host(1024)
             .build()
@@ -155,6 +179,14 @@ fn main() {
         let direct = load(
             &client,
             &format!("{provider}/v1/chat/completions"),
+            "sk-direct",
+            rps,
+            secs,
+        )
+        .await;
+        let bare = load(
+            &client,
+            &format!("{bare_url}/v1/chat/completions"),
             "sk-direct",
             rps,
             secs,
@@ -173,6 +205,7 @@ fn main() {
         println!("|---|---|---|---|---|");
         for (name, l) in [
             ("direct to the mock provider", &direct),
+            ("through a bare forwarding proxy", &bare),
             ("through the gateway", &through),
         ] {
             println!(
@@ -183,11 +216,15 @@ fn main() {
                 us(*l.last().unwrap())
             );
         }
-        println!(
-            "added by the gateway: p50 {:.0} µs, p99 {:.0} µs",
-            us(pct(&through, 0.50)) - us(pct(&direct, 0.50)),
-            us(pct(&through, 0.99)) - us(pct(&direct, 0.99))
-        );
+        let added = |over: &[Duration]| {
+            format!(
+                "p50 {:.0} µs, p99 {:.0} µs",
+                us(pct(&through, 0.50)) - us(pct(over, 0.50)),
+                us(pct(&through, 0.99)) - us(pct(over, 0.99))
+            )
+        };
+        println!("added by the gateway over direct: {}", added(&direct));
+        println!("added by the gateway over the bare proxy: {}", added(&bare));
         // Everything sent was recorded: wait for the recorder, then count.
         drop(gateway_url);
         let deadline = Instant::now() + Duration::from_secs(30);
