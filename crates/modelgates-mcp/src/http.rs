@@ -115,7 +115,29 @@ fn is_rest(path: &str) -> bool {
     path.starts_with("/api/")
 }
 
-/// The axum router serving MCP at `/mcp`. `shutdown` ends every session when cancelled.
+/// The axum router serving MCP at `/mcp` and the REST API at `/api/v1`, both behind
+/// management-key authentication and the Host/Origin checks of `options`. `shutdown` ends
+/// every MCP session when cancelled.
+///
+/// The whole control plane in a program of your own, beside routes of its own (this is what
+/// `modelgates serve --http` runs, and what `examples/gateway` merges into its router):
+///
+/// ```no_run
+/// use modelgates::ModelGates;
+/// use modelgates_mcp::http::{self, HttpOptions, Limits};
+/// use modelgates_redb::RedbStore;
+/// use tokio_util::sync::CancellationToken;
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let gates = ModelGates::open(RedbStore::open("modelgates.redb")?)?;
+/// let shutdown = CancellationToken::new();
+/// let app = http::router(gates, &HttpOptions::default(), shutdown.clone())
+///     .route("/healthz", axum::routing::get(|| async { "ok" }));
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+/// let stop = shutdown.clone();
+/// http::serve(listener, app, &Limits::default(), async move { stop.cancelled().await }).await?;
+/// # Ok(()) }
+/// ```
 pub fn router(gates: ModelGates, options: &HttpOptions, shutdown: CancellationToken) -> Router {
     let mut hosts: Vec<String> = vec!["localhost".into(), "127.0.0.1".into(), "[::1]".into()];
     hosts.extend(options.allowed_hosts.iter().cloned());

@@ -1,6 +1,8 @@
 //! The ModelGates MCP front end: tool definitions over the `modelgates` domain, argument
 //! decoding, and the single mapping of domain errors to tool results.
 
+#![warn(missing_docs)]
+
 mod args;
 mod error;
 pub mod http;

@@ -13,8 +13,10 @@
 //! is a worker of a multi-threaded runtime (a front end's read), so the caller's runtime never
 //! stalls and no front end needs to know. [`Storage::is_remote`] says so anyway.
 //!
-//! Connections are encrypted as libpq's `sslmode` says (default `prefer`); see [`tls`] for the
+//! Connections are encrypted as libpq's `sslmode` says (default `prefer`); see the `tls` module for the
 //! modes and the certificate checks.
+
+#![warn(missing_docs)]
 
 mod tls;
 
@@ -221,6 +223,17 @@ impl PgStore {
     /// own (taken out before the URL reaches the client): `schema=NAME` puts the tables in that
     /// schema; `notify=off` turns LISTEN/NOTIFY wake-ups off (behind a pooler in transaction
     /// mode, which cannot LISTEN).
+    ///
+    /// ```no_run
+    /// use modelgates::ModelGates;
+    /// use modelgates_postgres::PgStore;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// // Several instances may open the same database; each follows the others' changes.
+    /// let store = PgStore::open("postgres://modelgates@db.internal:5432/modelgates?schema=gates&sslmode=require")?;
+    /// let gates = ModelGates::open(store)?;
+    /// # drop(gates);
+    /// # Ok(()) }
+    /// ```
     pub fn open(url: &str) -> Result<Self, PgError> {
         let (url, own) = take_params(url, &["schema", "notify"]);
         let mut options = PgOptions::default();

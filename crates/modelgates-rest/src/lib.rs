@@ -8,6 +8,8 @@
 //! `aide` routes, so the OpenAPI document ([`openapi`], served at `/openapi.json`) is generated
 //! from the handlers' own input and output types.
 
+#![warn(missing_docs)]
+
 mod audit;
 mod bundles;
 mod error;
@@ -119,6 +121,21 @@ pub fn openapi(options: &RestOptions) -> serde_json::Value {
 /// The REST routes, relative to the API base, and `GET /openapi.json`. Every request must carry
 /// the authenticated [`Caller`] in its extensions (the binary's authentication layer puts it
 /// there).
+///
+/// Embedding the API in an axum application with authentication of its own (here, every
+/// request acts as the account's owner; a real layer maps its credentials to a [`Caller`]):
+///
+/// ```
+/// use modelgates::{MemoryStore, ModelGates};
+/// use modelgates_rest::{RestOptions, router};
+/// # fn main() -> Result<(), modelgates::Error> {
+/// let gates = ModelGates::open(MemoryStore::new())?;
+/// let owner = gates.default_caller()?;
+/// let api = router(gates, &RestOptions::default()).layer(axum::Extension(owner));
+/// let app: axum::Router = axum::Router::new().nest("/api/v1", api);
+/// # drop(app);
+/// # Ok(()) }
+/// ```
 pub fn router(gates: ModelGates, options: &RestOptions) -> Router {
     let (routes, doc) = api(options);
     let doc: Arc<str> = serde_json::to_string_pretty(&doc)

@@ -201,7 +201,27 @@ impl serde::Serialize for Reason {
 }
 
 impl Error {
-    /// The protocol-neutral class of this error.
+    /// The protocol-neutral class of this error. Front ends map it to their protocol; programs
+    /// branch on it (and on [`Error::field`], [`Error::reason`]) rather than on messages, which
+    /// are for people and name the offending value.
+    ///
+    /// ```
+    /// use modelgates::{ErrorKind, MemoryStore, ModelGates, NewWorkspace};
+    /// # fn main() -> Result<(), modelgates::Error> {
+    /// let gates = ModelGates::open(MemoryStore::new())?;
+    /// let admin = gates.default_caller()?;
+    /// let new = |slug: &str| NewWorkspace { name: "Team".into(), slug: slug.into(), ..Default::default() };
+    ///
+    /// let err = gates.workspace_create(&admin, new("Not A Slug")).unwrap_err();
+    /// assert_eq!((err.kind(), err.field()), (ErrorKind::InvalidArgument, Some("slug")));
+    /// assert!(err.to_string().contains("Not A Slug"));
+    ///
+    /// gates.workspace_create(&admin, new("team"))?;
+    /// let err = gates.workspace_create(&admin, new("team")).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::Conflict);
+    /// assert_eq!(err.kind().code(), "conflict");
+    /// # Ok(()) }
+    /// ```
     pub fn kind(&self) -> ErrorKind {
         match self {
             Self::InvalidArgument { .. } => ErrorKind::InvalidArgument,

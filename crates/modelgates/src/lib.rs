@@ -72,6 +72,8 @@
 //! # Ok(()) }
 //! ```
 
+#![warn(missing_docs)]
+
 mod access;
 mod account;
 mod api_key;

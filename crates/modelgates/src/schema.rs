@@ -41,7 +41,7 @@ use crate::record::usage::{Counters, KeyUsageRow, Message, Rollup, UsageRecord};
 use crate::record::workspace::{WorkspaceMember, WorkspaceRecord};
 use crate::storage::{ReadTxn, TableName, WriteTxn};
 
-/// The schema version this build writes. Bump it with a migration in [`migrate`].
+/// The schema version this build writes. Bump it with a migration in `migrate`.
 pub const SCHEMA_VERSION: u64 = 6;
 
 /// The meta key holding the position of the change log's newest record (absent = none).

@@ -147,7 +147,7 @@ fn rules() -> Result<&'static [Rule], crate::Error> {
 }
 
 /// Every secret in `text`, in order, non-overlapping (an earlier, longer finding wins). Fails
-/// only when the built-in patterns do not compile in this build (see [`self_check`]).
+/// only when the built-in patterns do not compile in this build (see `self_check`).
 pub fn detect(text: &str) -> Result<Vec<Finding>, crate::Error> {
     let mut found: Vec<Finding> = Vec::new();
     for rule in rules()? {

@@ -19,6 +19,8 @@
 //! `cargo test -p modelgates-example-custom-store` runs the backend conformance suite and the
 //! model-based check of the whole domain on it.
 
+#![warn(missing_docs)]
+
 use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};

@@ -7,6 +7,8 @@
 //! or key changed there applies to the next request; on PostgreSQL it follows changes other
 //! instances make.
 
+#![warn(missing_docs)]
+
 pub mod error;
 pub mod files;
 pub mod proxy;

@@ -90,7 +90,7 @@ pub(crate) const TABLE: [Toolset; 9] = [
     },
 ];
 
-/// The toolsets a server can be limited to (`--toolsets`), in [`TABLE`] order.
+/// The toolsets a server can be limited to (`--toolsets`), in the order tools are listed.
 pub const TOOLSETS: [&str; TABLE.len()] = {
     let mut names = [""; TABLE.len()];
     let mut i = 0;

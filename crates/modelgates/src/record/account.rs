@@ -26,7 +26,7 @@ pub struct Account {
     pub audit_retention_days: Option<u32>,
 }
 
-/// What to create in an empty database (or with [`ModelGates::create_account`]).
+/// What to create in an empty database (or with `ModelGates::create_account`).
 #[derive(Debug, Clone)]
 pub struct Bootstrap {
     /// Account name.

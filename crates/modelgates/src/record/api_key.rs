@@ -97,7 +97,7 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
         })
 }
 
-/// Input of [`ModelGates::key_create`].
+/// Input of `ModelGates::key_create`.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct NewKey {
     /// Display name (1-100 chars).
@@ -114,7 +114,7 @@ pub struct NewKey {
     pub limit: Option<f64>,
 }
 
-/// Result of [`ModelGates::key_create`]: the key and its secret, shown only here.
+/// Result of `ModelGates::key_create`: the key and its secret, shown only here.
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct CreatedKey {
@@ -138,7 +138,7 @@ impl std::fmt::Debug for CreatedKey {
     }
 }
 
-/// Which keys [`ModelGates::key_list_filtered`] answers besides the active ones.
+/// Which keys `ModelGates::key_list_filtered` answers besides the active ones.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct KeyFilter {
     /// Also disabled keys.
@@ -147,7 +147,7 @@ pub struct KeyFilter {
     pub include_expired: bool,
 }
 
-/// Input of [`ModelGates::key_update`].
+/// Input of `ModelGates::key_update`.
 #[derive(Debug, Clone, Default)]
 pub struct KeyPatch {
     /// New name.

@@ -56,7 +56,7 @@ pub struct Member {
     pub updated_at: Option<DateTime<Utc>>,
 }
 
-/// Input of [`ModelGates::member_add`].
+/// Input of `ModelGates::member_add`.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct NewMember {
     /// The user id (1-64 ASCII letters, digits, `_`, `-`).
@@ -71,7 +71,7 @@ pub struct NewMember {
     pub role: Option<OrgRole>,
 }
 
-/// Input of [`ModelGates::member_update`].
+/// Input of `ModelGates::member_update`.
 #[derive(Debug, Clone, Default)]
 pub struct MemberPatch {
     /// New email (cannot be cleared).

@@ -104,7 +104,7 @@ impl Model {
     }
 }
 
-/// Filters of [`ModelGates::model_list`].
+/// Filters of `ModelGates::model_list`.
 #[derive(Debug, Clone, Default)]
 pub struct ModelFilter {
     /// Only this provider.
@@ -115,7 +115,7 @@ pub struct ModelFilter {
     pub label_selector: Option<String>,
 }
 
-/// Input of [`ModelGates::model_register`]: a custom model (e.g. a self-hosted family).
+/// Input of `ModelGates::model_register`: a custom model (e.g. a self-hosted family).
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct NewModel {
     /// Provider slug (`vllm`, `ollama`, `llamacpp`, or any other).

@@ -20,7 +20,7 @@ pub struct Persona {
     pub updated_at: Option<DateTime<Utc>>,
 }
 
-/// Input of [`ModelGates::persona_update`]: rename and/or new description.
+/// Input of `ModelGates::persona_update`: rename and/or new description.
 #[derive(Debug, Clone, Default)]
 pub struct PersonaPatch {
     /// The new name.

@@ -166,7 +166,7 @@ impl fmt::Debug for ProviderRecord {
     }
 }
 
-/// Input of [`ModelGates::provider_add`].
+/// Input of `ModelGates::provider_add`.
 #[derive(Debug, Clone, Serialize)]
 pub struct NewProvider {
     /// Name (3-64 chars), unique in the account (case-insensitively).
@@ -200,8 +200,8 @@ fn secret_digest<S: serde::Serializer>(secret: &Option<Secret>, s: S) -> Result<
     }
 }
 
-/// Input of [`ModelGates::provider_update`]. Auth changes go through
-/// [`ModelGates::provider_set_auth`].
+/// Input of `ModelGates::provider_update`. Auth changes go through
+/// `ModelGates::provider_set_auth`.
 #[derive(Debug, Clone, Default)]
 pub struct ProviderPatch {
     /// Update only if the provider is still at this revision.
@@ -224,7 +224,7 @@ pub(crate) struct ProviderUse {
     pub(crate) rules: u32,
 }
 
-/// Result of [`ModelGates::provider_delete`].
+/// Result of `ModelGates::provider_delete`.
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProviderDeleted {

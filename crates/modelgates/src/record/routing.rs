@@ -53,7 +53,7 @@ pub enum RequestKind {
     Fim,
 }
 
-/// One rule of [`ModelGates::workspace_mux_set`].
+/// One rule of `ModelGates::workspace_mux_set`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NewMuxRule {
     /// The provider, by name or id.

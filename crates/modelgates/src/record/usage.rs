@@ -401,7 +401,7 @@ pub(crate) struct Rollup {
     pub(crate) expired_before_ms: u64,
 }
 
-/// Result of [`ModelGates::usage_expire`].
+/// Result of `ModelGates::usage_expire`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Expired {

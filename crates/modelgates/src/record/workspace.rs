@@ -194,7 +194,7 @@ pub struct WorkspaceMember {
     pub created_at: DateTime<Utc>,
 }
 
-/// Input of [`ModelGates::workspace_create`]. Absent optional fields take the documented
+/// Input of `ModelGates::workspace_create`. Absent optional fields take the documented
 /// defaults.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct NewWorkspace {
@@ -224,14 +224,14 @@ pub struct NewWorkspace {
     pub labels: Option<BTreeMap<String, String>>,
     /// Custom instructions (≤ 64 KiB), the seed's `config.custom_instructions`.
     pub custom_instructions: Option<String>,
-    /// Mux rules, validated like [`ModelGates::workspace_mux_set`] (the seed's
+    /// Mux rules, validated like `ModelGates::workspace_mux_set` (the seed's
     /// `config.muxing_rules`).
     pub mux_rules: Option<Vec<NewMuxRule>>,
     /// Days raw usage records are kept (1-3650); default forever.
     pub usage_retention_days: Option<u32>,
 }
 
-/// Input of [`ModelGates::workspace_update`]: every field is keep / clear / set. `name` and
+/// Input of `ModelGates::workspace_update`: every field is keep / clear / set. `name` and
 /// `slug` cannot be cleared; clearing a flag or the sampling rate resets it to its default.
 #[derive(Debug, Clone, Default)]
 pub struct WorkspacePatch {
@@ -293,7 +293,7 @@ impl<'a> From<Option<&'a str>> for WorkspaceSel<'a> {
     }
 }
 
-/// Filters of [`ModelGates::workspace_list_filtered`].
+/// Filters of `ModelGates::workspace_list_filtered`.
 #[derive(Debug, Clone, Default)]
 pub struct WorkspaceFilter {
     /// Only workspaces whose mux rules use this provider (name or id).
@@ -302,7 +302,7 @@ pub struct WorkspaceFilter {
     pub include_archived: bool,
 }
 
-/// Result of [`ModelGates::workspace_members_add`].
+/// Result of `ModelGates::workspace_members_add`.
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BulkAdded {
@@ -312,7 +312,7 @@ pub struct BulkAdded {
     pub data: Vec<WorkspaceMember>,
 }
 
-/// Result of [`ModelGates::workspace_members_remove`].
+/// Result of `ModelGates::workspace_members_remove`.
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BulkRemoved {

@@ -289,6 +289,58 @@ impl ModelGates {
     /// forwarded with the provider's credentials (which the gateway, not the key's holder,
     /// sees). A management key, or a route of another workspace, is `permission_denied`; a
     /// provider removed since the snapshot answered is `not_found`.
+    ///
+    /// A gateway's request path, from the presented secret to what it forwards and records:
+    ///
+    /// ```
+    /// use modelgates::{
+    ///     Caller, MatcherType, MemoryStore, ModelGates, NewKey, NewMuxRule, NewProvider,
+    ///     NewUsage, ProviderType, RequestKind, Secret,
+    /// };
+    /// # fn main() -> Result<(), modelgates::Error> {
+    /// let gates = ModelGates::open(MemoryStore::new())?;
+    /// let admin = gates.default_caller()?;
+    /// gates.provider_add(&admin, NewProvider {
+    ///     name: "local".into(),
+    ///     description: None,
+    ///     provider_type: ProviderType::Openai,
+    ///     endpoint: Some("http://127.0.0.1:9000/v1".into()),
+    ///     auth_type: None,
+    ///     api_key: Some(Secret::new("sk-upstream")),
+    /// })?;
+    /// gates.workspace_mux_set(&admin, Some("default"), &[NewMuxRule {
+    ///     provider: "local".into(),
+    ///     provider_type: None,
+    ///     model: "gpt-5".into(),
+    ///     matcher_type: MatcherType::CatchAll,
+    ///     matcher: None,
+    /// }], None)?;
+    /// gates.workspace_instructions_set(&admin, Some("default"), Some("Answer briefly."))?;
+    /// let secret = gates
+    ///     .key_create(&admin, NewKey { name: "app".into(), workspace: "default".into(), ..Default::default() })?
+    ///     .key
+    ///     .expect("a first create returns the secret");
+    ///
+    /// // Per request: verify and route from the snapshot, then read what forwarding needs.
+    /// let key = gates.verify_key(&secret)?;
+    /// let route = gates.snapshot().route(key.account, key.workspace_id, RequestKind::Chat, &["src/app.py"])?;
+    /// let upstream = gates.upstream(&key, &route)?;
+    /// assert_eq!(route.provider.endpoint, "http://127.0.0.1:9000/v1");
+    /// assert_eq!(upstream.api_key.as_ref().map(|k| k.expose()), Some("sk-upstream"));
+    /// assert_eq!(upstream.custom_instructions.as_deref(), Some("Answer briefly."));
+    ///
+    /// // When the answer ends: record its usage as the key's holder.
+    /// let caller = Caller::new(key.account, key.user_id).with_key(key.key_id);
+    /// gates.usage_record(&caller, NewUsage {
+    ///     request_id: "req-1".into(),
+    ///     provider: route.provider.name.clone(),
+    ///     model: route.model.to_string(),
+    ///     input_tokens: 120,
+    ///     output_tokens: 30,
+    ///     ..Default::default()
+    /// })?;
+    /// # Ok(()) }
+    /// ```
     pub fn upstream(&self, key: &crate::VerifiedKey, route: &Route) -> Result<Upstream> {
         if key.kind != crate::KeyKind::Inference {
             return Err(Error::PermissionDenied(format!(
