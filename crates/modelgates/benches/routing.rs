@@ -171,8 +171,39 @@ fn routing(c: &mut Criterion) {
 fn worst_rules() -> Vec<NewMuxRule> {
     let letters: Vec<String> = (b'a'..=b'p').map(|c| (c as char).to_string()).collect();
     let glob = format!("*{{{}}}{}", letters.join(","), "?".repeat(60));
-    let mut rules: Vec<NewMuxRule> = (0..499)
+    // 32 rules of 16 alternatives: the most validation accepts in all (512).
+    let mut rules: Vec<NewMuxRule> = (0..32)
         .map(|_| rule(MatcherType::FilenameMatch, Some(glob.clone())))
+        .collect();
+    rules.push(rule(MatcherType::CatchAll, None));
+    rules
+}
+
+/// Pieces no length or suffix check can refuse for `src/zzz.rs` (and every byte they need is
+/// in the name, so a byte-presence check could not either), none of which occurs in it: as `*{…}*` no rule matches, so
+/// every alternative's automaton runs over the whole name.
+const ADVERSARIAL: [&str; 16] = [
+    ".z", "z.z", "s.", "r.", "sz", "zs", "rz", "zr", "s/", "z/", "rr", "ss", "zzzz", ".s", "r/",
+    "c.",
+];
+
+/// 32 rules of the 16 adversarial alternatives (512 in all, the most validation accepts).
+fn worst_short_rules() -> Vec<NewMuxRule> {
+    let glob = format!("*{{{}}}*", ADVERSARIAL.join(","));
+    let mut rules: Vec<NewMuxRule> = (0..32)
+        .map(|_| rule(MatcherType::FilenameMatch, Some(glob.clone())))
+        .collect();
+    rules.push(rule(MatcherType::CatchAll, None));
+    rules
+}
+
+/// 499 rules of one adversarial alternative each (the most rules a workspace may have).
+fn worst_many_rules() -> Vec<NewMuxRule> {
+    let mut rules: Vec<NewMuxRule> = (0..499)
+        .map(|i| {
+            let glob = format!("*{}*", ADVERSARIAL[i % ADVERSARIAL.len()]);
+            rule(MatcherType::FilenameMatch, Some(glob))
+        })
         .collect();
     rules.push(rule(MatcherType::CatchAll, None));
     rules
@@ -212,7 +243,7 @@ fn worst_case(c: &mut Criterion) {
         .unwrap();
     assert_eq!(
         r.rule_index,
-        Some(499),
+        Some(32),
         "no glob matches; the catch_all does"
     );
     c.bench_function("resolve_worst_accepted_rules_one_file", |b| {
@@ -224,11 +255,69 @@ fn worst_case(c: &mut Criterion) {
             )
         })
     });
+    let file = ["src/zzz.rs"];
+    let mut adversarial = None;
+    for (slug, rules, name) in [
+        (
+            "worst-short",
+            worst_short_rules(),
+            "resolve_worst_adversarial_32x16_one_file",
+        ),
+        (
+            "worst-many",
+            worst_many_rules(),
+            "resolve_worst_adversarial_499x1_one_file",
+        ),
+    ] {
+        let ws = gates
+            .workspace_create(
+                &admin,
+                NewWorkspace {
+                    name: slug.into(),
+                    slug: slug.into(),
+                    mux_rules: Some(rules),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        adversarial.get_or_insert(ws.id);
+        let snapshot = gates.snapshot();
+        let catch_all = snapshot
+            .route(admin.account, ws.id, RequestKind::Chat, &file)
+            .unwrap()
+            .rule_index;
+        assert!(
+            matches!(catch_all, Some(32 | 499)),
+            "no glob matches; the catch_all does"
+        );
+        c.bench_function(name, |b| {
+            b.iter(|| {
+                black_box(
+                    snapshot
+                        .route(admin.account, ws.id, RequestKind::Chat, black_box(&file))
+                        .unwrap(),
+                )
+            })
+        });
+    }
+    // The attack's request against the adversarial rules: 20 names of 255 bytes in which no
+    // piece occurs, so all 512 automata run over every byte of every name.
+    let (ws, snapshot) = (adversarial.expect("created above"), gates.snapshot());
+    let long: Vec<String> = (0..20)
+        .map(|i| format!("{i:02}{}", "q".repeat(253)))
+        .collect();
+    assert_eq!(
+        snapshot
+            .route(admin.account, ws, RequestKind::Chat, &long)
+            .unwrap()
+            .rule_index,
+        Some(32)
+    );
     let before = resident_kib();
     for _ in 0..20 {
         black_box(
             snapshot
-                .route(admin.account, ws.id, RequestKind::Chat, &long)
+                .route(admin.account, ws, RequestKind::Chat, &long)
                 .unwrap(),
         );
     }
@@ -238,7 +327,7 @@ fn worst_case(c: &mut Criterion) {
         b.iter(|| {
             black_box(
                 snapshot
-                    .route(admin.account, ws.id, RequestKind::Chat, black_box(&long))
+                    .route(admin.account, ws, RequestKind::Chat, black_box(&long))
                     .unwrap(),
             )
         })

@@ -177,6 +177,26 @@ fn no_match_falls_back_to_the_default_text_model_or_fails_listing_the_rules() {
     assert_eq!(route.model.as_ref(), "claude-sonnet-4.6");
 }
 
+/// A glob of 16 alternatives, the most one may have.
+const SIXTEEN: &str = "*.{a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p}";
+
+#[test]
+fn a_rule_set_may_expand_to_512_glob_alternatives_in_all() {
+    let (g, c) = setup();
+    let max: Vec<NewMuxRule> = (0..32)
+        .map(|_| rule("openai-prod", "gpt-5", FilenameMatch, Some(SIXTEEN)))
+        .chain((0..400).map(|_| rule("openai-prod", "gpt-5", FilenameMatch, Some("*.py"))))
+        .collect();
+    let err = g.workspace_mux_set(&c, Some("p"), &max, None).unwrap_err();
+    assert_eq!(err.field(), Some("rules[32].matcher"), "{err}");
+    assert!(err.to_string().contains("513 alternatives"), "{err}");
+    g.workspace_mux_set(&c, Some("p"), &max[..32], None)
+        .unwrap();
+    let ws = ws_id(&g, &c, "p");
+    let route = g.snapshot().route(c.account, ws, Chat, &["x.p"]).unwrap();
+    assert_eq!(route.rule_index, Some(0));
+}
+
 #[test]
 fn an_invalid_rule_list_changes_nothing_in_the_store_or_the_snapshot() {
     let (g, c) = setup();
@@ -206,6 +226,13 @@ fn an_invalid_rule_list_changes_nothing_in_the_store_or_the_snapshot() {
         (
             vec![rule("openai-prod", "gpt-5", FimFilename, None)],
             "rules[0].matcher",
+        ),
+        // 32 globs of 16 alternatives reach the rule set's 512; one more is refused, naming it.
+        (
+            (0..33)
+                .map(|_| rule("openai-prod", "gpt-5", FilenameMatch, Some(SIXTEEN)))
+                .collect(),
+            "rules[32].matcher",
         ),
     ];
     for (rules, field) in bad_lists {

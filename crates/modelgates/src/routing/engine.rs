@@ -85,7 +85,8 @@ struct CompiledGlob {
 #[derive(Debug)]
 enum Matcher {
     Bounded(crate::glob::Glob),
-    Legacy(GlobMatcher),
+    /// Boxed: rare, and large enough to spread the rule set's globs over more cache lines.
+    Legacy(Box<GlobMatcher>),
 }
 
 /// Characters after which nothing of a glob is literal.
@@ -110,7 +111,7 @@ impl CompiledGlob {
                 Ok(g) => Matcher::Bounded(g),
                 Err(why) => {
                     tracing::warn!(rule, pattern, %why, "a stored mux rule glob exceeds the matcher's bounds; matching it with globset");
-                    Matcher::Legacy(glob.compile_matcher())
+                    Matcher::Legacy(Box::new(glob.compile_matcher()))
                 }
             },
         })

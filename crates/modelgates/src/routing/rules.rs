@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use crate::error::{Error, Reason, Result};
+use crate::glob::RULE_SET_ALTERNATIVES_MAX;
 use crate::ids::AccountId;
 use crate::model::{self, ModelStatus};
 use crate::provider::{self, Provider, ProviderRecord};
@@ -34,6 +35,7 @@ pub(crate) fn check_rules_shape(field: &str, rules: &[NewMuxRule]) -> Result<Vec
             ),
         ));
     }
+    let mut alternatives = 0;
     rules
         .iter()
         .enumerate()
@@ -68,12 +70,25 @@ pub(crate) fn check_rules_shape(field: &str, rules: &[NewMuxRule]) -> Result<Vec
                         ));
                     }
                     compile_glob(&f, m)?;
-                    crate::glob::Glob::new(m).map_err(|why| {
+                    let glob = crate::glob::Glob::new(m).map_err(|why| {
                         Error::invalid(
                             f.clone(),
                             format!("{:?} is not accepted: {why}", excerpt(m)),
                         )
                     })?;
+                    alternatives += glob.alternatives();
+                    if alternatives > RULE_SET_ALTERNATIVES_MAX {
+                        return Err(Error::invalid(
+                            f,
+                            format!(
+                                "{:?} brings the rules' globs to {alternatives} alternatives in \
+                                 all (each {{a,b}} choice counts); at most \
+                                 {RULE_SET_ALTERNATIVES_MAX} are allowed, which keeps routing a \
+                                 request within its time bound",
+                                excerpt(m)
+                            ),
+                        ));
+                    }
                     Ok(Some(m.to_owned()))
                 }
             }
