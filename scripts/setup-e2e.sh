@@ -6,7 +6,10 @@
 #                   API's document and fuzzing), all pinned, from PyPI
 #   node_modules/   @modelcontextprotocol/inspector, @modelcontextprotocol/conformance, Node 22
 #                   (the `node` package; the conformance suite needs Node >= 22) and the seed
-#                   SDKs' TypeScript package @openrouter/sdk, pinned in package.json
+#                   SDKs' TypeScript package @openrouter/sdk, and playwright-core (the dashboard
+#                   test's browser driver), pinned in package.json
+#   chromium        Debian's package (/usr/bin/chromium), for the dashboard's browser test:
+#                   installed with apt-get when missing (root only; otherwise it says how)
 # Idempotent and quick once done; safe to run from several tests at once (flock).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -22,7 +25,17 @@ if [ ! -f "$venv/.modelgates-e2e-v4" ]; then
   touch "$venv/.modelgates-e2e-v4"
 fi
 
-if [ ! -f "$root/node_modules/.modelgates-e2e-v4" ]; then
+if [ ! -f "$root/node_modules/.modelgates-e2e-v5" ]; then
   (cd "$root" && npm install --no-audit --no-fund --loglevel=error)
-  touch "$root/node_modules/.modelgates-e2e-v4"
+  touch "$root/node_modules/.modelgates-e2e-v5"
+fi
+
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium >/dev/null \
+      || { apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium >/dev/null; }
+  else
+    echo "the dashboard test needs Debian's Chromium: sudo apt-get install chromium" >&2
+    exit 1
+  fi
 fi

@@ -196,6 +196,12 @@ pub fn router(gates: ModelGates, options: &HttpOptions, shutdown: CancellationTo
             REST_BASE,
             modelgates_rest::router(gates.clone(), &rest_options),
         )
+        .layer(axum::middleware::from_fn_with_state(
+            allowed.clone(),
+            check_peers,
+        ));
+    let dashboard_sessions = Arc::new(crate::dashboard::DashboardSessions::default());
+    let dashboard = crate::dashboard::router(gates.clone(), dashboard_sessions.clone())
         .layer(axum::middleware::from_fn_with_state(allowed, check_peers));
     let router = mcp.merge(rest).layer(axum::middleware::from_fn(
         move |request: Request, next: Next| time_limit(timeout, request, next),
@@ -218,9 +224,16 @@ pub fn router(gates: ModelGates, options: &HttpOptions, shutdown: CancellationTo
                 },
             ))
         }
-        None => router.layer(axum::middleware::from_fn_with_state(gates, authenticate)),
+        None => router.layer(axum::middleware::from_fn_with_state(
+            Auth {
+                gates,
+                dashboard: dashboard_sessions,
+            },
+            authenticate,
+        )),
     };
-    router.layer(cors(origins_for_rest))
+    // The dashboard's pages and sign-in are public; what they call (`/api/v1`) is not.
+    router.merge(dashboard).layer(cors(origins_for_rest))
 }
 
 /// CORS answers for the origins given with `--allow-origin` (browsers need them for a page
@@ -332,11 +345,16 @@ fn refuse_with(status: StatusCode, code: &str, message: &str) -> Response {
 /// in the key's account. Unknown or missing keys are 401; inference, disabled or expired keys
 /// are 403. Verification reads the snapshot, so a key disabled anywhere stops working on the
 /// next request.
-async fn authenticate(
-    State(gates): State<ModelGates>,
-    mut request: Request,
-    next: Next,
-) -> Response {
+/// What authentication checks credentials against: the key snapshot, and the dashboard's
+/// sessions for REST requests that carry its cookie instead of a bearer key.
+#[derive(Clone)]
+struct Auth {
+    gates: ModelGates,
+    dashboard: Arc<crate::dashboard::DashboardSessions>,
+}
+
+async fn authenticate(State(auth): State<Auth>, request: Request, next: Next) -> Response {
+    let gates = &auth.gates;
     let presented = request
         .headers()
         .get(header::AUTHORIZATION)
@@ -347,6 +365,19 @@ async fn authenticate(
         })
         .map(str::trim);
     let path = request.uri().path().to_owned();
+    if presented.is_none()
+        && is_rest(&path)
+        && crate::dashboard::DashboardSessions::presented(request.headers())
+    {
+        let key = match auth
+            .dashboard
+            .authenticate(gates, request.method(), request.headers())
+        {
+            Ok(key) => key,
+            Err(e) => return refuse_for(&path, e),
+        };
+        return admit(request, next, key, Frontend::Rest).await;
+    }
     let Some(secret) = presented else {
         return refuse_for(
             &path,
@@ -375,6 +406,16 @@ async fn authenticate(
     } else {
         Frontend::Mcp
     };
+    admit(request, next, key, via).await
+}
+
+/// Passes an authenticated request on, with its caller and key for the layers and handlers.
+async fn admit(
+    mut request: Request,
+    next: Next,
+    key: modelgates::VerifiedKey,
+    via: Frontend,
+) -> Response {
     request.extensions_mut().insert(
         Caller::new(key.account, key.user_id)
             .with_key(key.key_id)

@@ -4,6 +4,7 @@
 #![warn(missing_docs)]
 
 mod args;
+mod dashboard;
 mod error;
 pub mod http;
 mod jsonrpc;

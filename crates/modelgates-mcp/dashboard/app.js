@@ -1,0 +1,585 @@
+// The ModelGates dashboard: a small single-page app over the REST API (/api/v1). Sign-in
+// trades a management key for an HttpOnly session cookie (the key is never kept in the
+// browser); every mutating call sends the session's CSRF token. All text from the server is
+// inserted as text (never as HTML), and the page runs under a strict CSP (no inline code).
+'use strict';
+
+// The selected workspace survives a reload (it is not a secret); the CSRF token lives only in
+// this page's memory and is fetched again from the session after a reload.
+const state = { csrf: null, workspace: sessionStorage.getItem('mg-workspace'), workspaces: [] };
+const main = document.getElementById('main');
+
+// ---------- DOM helpers ----------
+
+/** Creates an element: h('button', {type: 'button', onclick: f}, 'text', child, ...). */
+function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+    else if (k === 'dataset') Object.assign(el.dataset, v);
+    else if (v === true) el.setAttribute(k, '');
+    else el.setAttribute(k, String(v));
+  }
+  for (const c of children.flat()) {
+    if (c === undefined || c === null || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+let fieldIds = 0;
+/** A labelled input with an error line under it (aria-describedby points at it). */
+function field(label, name, attrs) {
+  const id = `f${++fieldIds}`;
+  const { tag, options, value, ...rest } = attrs || {};
+  const control = tag === 'select'
+    ? h('select', { id, name, ...rest }, ...(options || []).map(
+      ([v, text]) => h('option', { value: v, selected: value === v }, text)))
+    : tag === 'textarea'
+      ? h('textarea', { id, name, ...rest }, value || '')
+      : h('input', { id, name, type: 'text', value, ...rest });
+  control.setAttribute('aria-describedby', `${id}-error`);
+  return h('label', { for: id }, label, control,
+    h('span', { class: 'field-error', id: `${id}-error`, dataset: { for: name } }));
+}
+
+function say(text) {
+  const status = document.getElementById('status');
+  status.textContent = text;
+  clearTimeout(say.timer);
+  say.timer = setTimeout(() => { status.textContent = ''; }, 4000);
+}
+
+function fmtDate(s) { return s ? new Date(s).toLocaleString() : '—'; }
+function usd(n) { return `$${Number(n || 0).toFixed(4)}`; }
+
+// ---------- the API ----------
+
+class ApiError extends Error {
+  constructor(status, body) {
+    super((body && body.message) || `HTTP ${status}`);
+    this.status = status;
+    const meta = (body && body.metadata) || {};
+    this.field = meta.field || null;
+    this.reason = meta.reason || null;
+  }
+}
+
+async function call(method, url, body) {
+  const headers = { Accept: 'application/json' };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (method !== 'GET' && state.csrf) headers['X-CSRF-Token'] = state.csrf;
+  const r = await fetch(url, {
+    method, headers, credentials: 'same-origin',
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (r.status === 204) return null;
+  const json = await r.json().catch(() => null);
+  if (!r.ok) {
+    const err = new ApiError(r.status, json && json.error);
+    if (r.status === 401 && url.startsWith('/api/')) signedOut(err.message);
+    throw err;
+  }
+  return json;
+}
+const api = (method, path, body) => call(method, `/api/v1${path}`, body);
+const enc = encodeURIComponent;
+
+/** Shows an API error next to the form field it names (`body.slug` → name="slug"), else in
+ * the form's own error line. */
+function showError(form, err) {
+  for (const el of form.querySelectorAll('.field-error')) el.textContent = '';
+  const own = form.querySelector('.error');
+  if (own) own.textContent = '';
+  const name = err.field ? err.field.replace(/^body\./, '').replace(/^query\./, '') : null;
+  const target = name && (form.querySelector(`.field-error[data-for="${CSS.escape(name)}"]`)
+    || form.querySelector(`.field-error[data-for="${CSS.escape(name.split(/[.[]/)[0])}"]`));
+  if (target) {
+    target.textContent = err.message;
+    const input = form.querySelector(`[name="${CSS.escape(target.dataset.for)}"]`);
+    if (input) { input.setAttribute('aria-invalid', 'true'); input.focus(); }
+  } else if (own) {
+    own.textContent = err.message;
+  } else {
+    say(err.message);
+  }
+}
+
+/** Runs `fn` on submit with the form's values; shows its errors in the form. */
+function onSubmit(form, fn) {
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const values = Object.fromEntries(new FormData(form).entries());
+    for (const el of form.querySelectorAll('[aria-invalid]')) el.removeAttribute('aria-invalid');
+    for (const el of form.querySelectorAll('.field-error, .error')) el.textContent = '';
+    try { await fn(values); } catch (err) {
+      if (err instanceof ApiError) showError(form, err); else throw err;
+    }
+  });
+  return form;
+}
+
+// ---------- session ----------
+
+function signedOut(message) {
+  state.csrf = null;
+  state.workspace = null;
+  sessionStorage.removeItem('mg-workspace');
+  document.getElementById('top').hidden = true;
+  renderSignIn(message);
+}
+
+function renderSignIn(message) {
+  const form = h('form', { class: 'card', 'aria-labelledby': 'signin-title' },
+    h('h1', { id: 'signin-title' }, 'Sign in to ModelGates'),
+    h('p', { class: 'muted' }, 'Use a management key (modelgates keys create --management). ' +
+      'It is exchanged for a session cookie and not kept in this browser.'),
+    field('Management key', 'key', { type: 'password', autocomplete: 'off', required: true }),
+    h('p', { class: 'error', role: 'alert' }, message || ''),
+    h('button', { class: 'primary', type: 'submit' }, 'Sign in'));
+  onSubmit(form, async ({ key }) => {
+    const r = await call('POST', '/dashboard/session', { key });
+    state.csrf = r.csrf_token;
+    await enter();
+  });
+  main.replaceChildren(form);
+  form.querySelector('input').focus();
+}
+
+async function enter() {
+  document.getElementById('top').hidden = false;
+  await loadWorkspaces();
+  if (!location.hash || location.hash === '#/') location.hash = '#/workspaces';
+  else route(false);
+}
+
+async function loadWorkspaces() {
+  const all = [];
+  for (let offset = 0; ; offset += 100) {
+    const page = await api('GET', `/workspaces?limit=100&offset=${offset}`);
+    all.push(...page.data);
+    if (all.length >= page.total_count || page.data.length === 0 || offset >= 900) break;
+  }
+  state.workspaces = all;
+  if (!state.workspace || !all.some((w) => w.slug === state.workspace)) {
+    state.workspace = (all.find((w) => w.slug === 'default') || all[0] || {}).slug || null;
+  }
+  sessionStorage.setItem('mg-workspace', state.workspace || '');
+  const select = document.getElementById('workspace');
+  select.replaceChildren(...all.map((w) =>
+    h('option', { value: w.slug, selected: w.slug === state.workspace }, w.name)));
+}
+
+document.getElementById('workspace').addEventListener('change', (e) => {
+  state.workspace = e.target.value;
+  sessionStorage.setItem('mg-workspace', state.workspace);
+  route(false);
+});
+
+document.getElementById('sign-out').addEventListener('click', async () => {
+  try { await call('DELETE', '/dashboard/session'); } catch (_) { /* signed out anyway */ }
+  signedOut('Signed out.');
+  history.replaceState(null, '', '#/');
+});
+
+// ---------- views ----------
+
+const views = {};
+
+views.workspaces = async () => {
+  const pageSize = 20;
+  let offset = 0;
+  let filter = '';
+  const list = h('div', { class: 'table-wrap' });
+  const pager = h('p', { class: 'row' });
+
+  async function draw() {
+    const page = await api('GET', `/workspaces?limit=${pageSize}&offset=${offset}`);
+    const rows = page.data.filter((w) => !filter
+      || `${w.name} ${w.slug} ${w.description || ''}`.toLowerCase().includes(filter));
+    list.replaceChildren(h('table', {},
+      h('caption', { class: 'muted' }, `${page.total_count} workspaces`),
+      h('thead', {}, h('tr', {}, ['Name', 'Slug', 'Description', 'Created', 'Actions']
+        .map((t) => h('th', { scope: 'col' }, t)))),
+      h('tbody', {}, rows.map((w) => h('tr', {},
+        h('td', {}, w.name, w.is_active ? h('span', { class: 'badge' }, ' active') : null),
+        h('td', {}, w.slug), h('td', {}, w.description || ''), h('td', {}, fmtDate(w.created_at)),
+        h('td', { class: 'actions' },
+          h('button', { type: 'button', onclick: () => edit(w) }, `Edit ${w.slug}`),
+          h('button', { type: 'button', onclick: () => act(`/workspaces/${enc(w.id)}/archive`, 'POST', `Archived ${w.slug}`) }, 'Archive'),
+          h('button', { type: 'button', class: 'danger', onclick: () => {
+            if (confirm(`Delete workspace ${w.slug}?`)) act(`/workspaces/${enc(w.id)}`, 'DELETE', `Deleted ${w.slug}`);
+          } }, 'Delete')))))));
+    pager.replaceChildren(
+      h('button', { type: 'button', disabled: offset === 0, onclick: () => { offset -= pageSize; draw(); } }, 'Previous'),
+      h('span', {}, `${page.total_count ? offset + 1 : 0}–${offset + page.data.length} of ${page.total_count}`),
+      h('button', { type: 'button', disabled: offset + pageSize >= page.total_count, onclick: () => { offset += pageSize; draw(); } }, 'Next'));
+  }
+
+  async function act(path, method, done) {
+    try {
+      await api(method, path);
+      say(done);
+      await loadWorkspaces();
+      await draw();
+    } catch (err) { say(err.message); errorLine.textContent = err.message; }
+  }
+
+  const errorLine = h('p', { class: 'error', role: 'alert' });
+  const editor = h('div');
+  function edit(w) {
+    const form = h('form', { class: 'card', 'aria-label': `Edit ${w.slug}` },
+      h('h2', {}, `Edit ${w.name}`),
+      h('div', { class: 'row' },
+        field('Name', 'name', { value: w.name, required: true }),
+        field('Slug', 'slug', { value: w.slug, required: true }),
+        field('Description', 'description', { value: w.description || '' }),
+        field('Default text model', 'default_text_model', { value: w.default_text_model || '' })),
+      h('p', { class: 'error', role: 'alert' }),
+      h('div', { class: 'row' }, h('button', { class: 'primary', type: 'submit' }, 'Save'),
+        h('button', { type: 'button', onclick: () => editor.replaceChildren() }, 'Cancel')));
+    onSubmit(form, async (v) => {
+      await api('PATCH', `/workspaces/${enc(w.id)}`, {
+        name: v.name, slug: v.slug, description: v.description || null,
+        default_text_model: v.default_text_model || null, expected_revision: w.revision,
+      });
+      say(`Saved ${v.slug}`);
+      editor.replaceChildren();
+      await loadWorkspaces();
+      await draw();
+    });
+    editor.replaceChildren(form);
+    form.querySelector('input').focus();
+  }
+
+  const create = h('form', { class: 'card', 'aria-labelledby': 'create-ws' },
+    h('h2', { id: 'create-ws' }, 'Create a workspace'),
+    h('div', { class: 'row' },
+      field('Name', 'name', { required: true }),
+      field('Slug', 'slug', { required: true, placeholder: 'lowercase-with-dashes' }),
+      field('Description', 'description', {}),
+      h('button', { class: 'primary', type: 'submit' }, 'Create')),
+    h('p', { class: 'error', role: 'alert' }));
+  onSubmit(create, async (v) => {
+    const r = await api('POST', '/workspaces', { name: v.name, slug: v.slug, description: v.description || null });
+    say(`Created ${r.data.slug}`);
+    create.reset();
+    await loadWorkspaces();
+    await draw();
+  });
+
+  const search = field('Filter this page', 'filter', { type: 'search' });
+  search.querySelector('input').addEventListener('input', (e) => {
+    filter = e.target.value.toLowerCase();
+    draw();
+  });
+
+  const archived = h('div');
+  async function drawArchived() {
+    const page = await api('GET', '/workspaces/archive');
+    const rows = page.workspaces || [];
+    archived.replaceChildren(rows.length ? h('table', {},
+      h('thead', {}, h('tr', {}, ['Archived workspace', 'Actions'].map((t) => h('th', { scope: 'col' }, t)))),
+      h('tbody', {}, rows.map((w) => h('tr', {}, h('td', {}, w.name),
+        h('td', {}, h('button', { type: 'button', onclick: async () => {
+          try { await api('POST', `/workspaces/archive/${enc(w.name)}/recover`); say(`Restored ${w.name}`); await loadWorkspaces(); await draw(); await drawArchived(); } catch (err) { say(err.message); }
+        } }, `Restore ${w.name}`)))))) : h('p', { class: 'muted' }, 'No archived workspaces.'));
+  }
+
+  main.replaceChildren(h('h1', {}, 'Workspaces'), create, errorLine, search, list, pager, editor,
+    h('h2', {}, 'Archived'), archived);
+  await draw();
+  await drawArchived();
+};
+
+views.keys = async () => {
+  const ws = state.workspace;
+  const list = h('div', { class: 'table-wrap' });
+  const revealed = h('div', { 'aria-live': 'polite' });
+  async function draw() {
+    const r = await api('GET', `/keys?workspace_id=${enc(ws)}&include_disabled=true&include_expired=true`);
+    list.replaceChildren(h('table', {},
+      h('caption', { class: 'muted' }, `Keys of ${ws}`),
+      h('thead', {}, h('tr', {}, ['Name', 'Key', 'Kind', 'Status', 'Expires', 'Last used', 'Usage', 'Actions']
+        .map((t) => h('th', { scope: 'col' }, t)))),
+      h('tbody', {}, r.data.map((k) => {
+        const expired = k.expires_at && new Date(k.expires_at) < new Date();
+        return h('tr', {},
+          h('td', {}, k.name), h('td', {}, h('code', {}, k.label)), h('td', {}, k.kind),
+          h('td', {}, h('span', { class: k.disabled || expired ? 'badge bad' : 'badge' },
+            k.disabled ? 'disabled' : expired ? 'expired' : 'active')),
+          h('td', {}, fmtDate(k.expires_at)), h('td', {}, fmtDate(k.last_used_at)),
+          h('td', { class: 'num' }, usd(k.usage)),
+          h('td', { class: 'actions' },
+            h('button', { type: 'button', onclick: () => update(k, { disabled: !k.disabled }) },
+              `${k.disabled ? 'Enable' : 'Disable'} ${k.name}`),
+            h('button', { type: 'button', class: 'danger', onclick: () => {
+              if (confirm(`Delete key ${k.name}?`)) remove(k);
+            } }, `Delete ${k.name}`)));
+      }))));
+  }
+  async function update(k, patch) {
+    try { await api('PATCH', `/keys/${enc(k.hash)}`, patch); say(`Updated ${k.name}`); await draw(); } catch (err) { say(err.message); }
+  }
+  async function remove(k) {
+    try { await api('DELETE', `/keys/${enc(k.hash)}`); say(`Deleted ${k.name}`); await draw(); } catch (err) { say(err.message); }
+  }
+  const create = h('form', { class: 'card', 'aria-labelledby': 'create-key' },
+    h('h2', { id: 'create-key' }, `Create a key in ${ws}`),
+    h('div', { class: 'row' },
+      field('Name', 'name', { required: true }),
+      field('Kind', 'kind', { tag: 'select', options: [['inference', 'inference (gateway)'], ['management', 'management (this API)']] }),
+      field('Expires (optional)', 'expires_at', { type: 'datetime-local' }),
+      h('button', { class: 'primary', type: 'submit' }, 'Create key')),
+    h('p', { class: 'error', role: 'alert' }));
+  onSubmit(create, async (v) => {
+    const body = { name: v.name, workspace_id: ws, kind: v.kind };
+    if (v.expires_at) body.expires_at = new Date(v.expires_at).toISOString();
+    const r = await api('POST', '/keys', body);
+    create.reset();
+    const secret = h('p', { class: 'secret', id: 'new-secret' }, r.key);
+    revealed.replaceChildren(h('section', { class: 'card', 'aria-labelledby': 'secret-title' },
+      h('h2', { id: 'secret-title' }, `Secret of ${r.data.name}: shown once`),
+      h('p', { class: 'muted' }, 'Copy it now; it is not stored and cannot be shown again.'),
+      secret,
+      h('div', { class: 'row' },
+        h('button', { type: 'button', onclick: async () => {
+          try { await navigator.clipboard.writeText(r.key); say('Copied'); } catch (_) { say('Copy failed: select the text instead'); }
+        } }, 'Copy secret'),
+        h('button', { type: 'button', onclick: () => revealed.replaceChildren() }, 'Done, hide it'))));
+    await draw();
+  });
+  main.replaceChildren(h('h1', {}, 'API keys'), create, revealed, list);
+  await draw();
+};
+
+views.routing = async () => {
+  const ws = state.workspace;
+  const [providers, rules] = await Promise.all([
+    api('GET', '/provider-endpoints?limit=100'), api('GET', `/workspaces/${enc(ws)}/muxes`)]);
+  let current = rules.map((r) => ({ ...r }));
+  const list = h('ol', { class: 'rules', 'aria-label': 'Mux rules, first match wins' });
+  const warnings = h('div', { role: 'status' });
+  const saveError = h('p', { class: 'error', role: 'alert' });
+
+  function drawRules() {
+    list.replaceChildren(...current.map((r, i) => h('li', {},
+      h('span', {}, `${r.matcher_type}${r.matcher ? ` ${r.matcher}` : ''} → ${r.provider_name} / ${r.model}`),
+      h('span', { class: 'actions' },
+        h('button', { type: 'button', disabled: i === 0, onclick: () => move(i, -1) }, `Move rule ${i + 1} up`),
+        h('button', { type: 'button', disabled: i === current.length - 1, onclick: () => move(i, 1) }, `Move rule ${i + 1} down`),
+        h('button', { type: 'button', class: 'danger', onclick: () => { current.splice(i, 1); drawRules(); } }, `Remove rule ${i + 1}`)))));
+    const at = current.findIndex((r) => r.matcher_type === 'catch_all');
+    warnings.replaceChildren(at >= 0 && at < current.length - 1
+      ? h('p', { class: 'warning' }, `Rules ${at + 2}–${current.length} come after the catch_all rule ${at + 1} and can never match.`)
+      : '');
+    if (!current.length) list.append(h('li', { class: 'muted' }, 'No rules: requests use the workspace\'s default text model.'));
+  }
+  function move(i, by) {
+    const [r] = current.splice(i, 1);
+    current.splice(i + by, 0, r);
+    drawRules();
+  }
+  async function save() {
+    saveError.textContent = '';
+    try {
+      await api('PUT', `/workspaces/${enc(ws)}/muxes`, current.map((r) => ({
+        provider_name: r.provider_name, model: r.model, matcher_type: r.matcher_type, matcher: r.matcher || null })));
+      say('Rules saved');
+    } catch (err) { saveError.textContent = err.message; }
+  }
+
+  const add = h('form', { class: 'card', 'aria-labelledby': 'add-rule' },
+    h('h2', { id: 'add-rule' }, 'Add a rule'),
+    h('div', { class: 'row' },
+      field('Provider', 'provider_name', { tag: 'select', options: providers.data.map((p) => [p.name, `${p.name} (${p.provider_type})`]) }),
+      field('Model', 'model', { required: true, placeholder: 'gpt-5' }),
+      field('Matches', 'matcher_type', { tag: 'select', options: [['filename_match', 'file name (chat and FIM)'], ['fim_filename', 'file name, FIM only'], ['request_type_match', 'request type'], ['catch_all', 'everything else']] }),
+      field('Glob or request type', 'matcher', { placeholder: '*.py' }),
+      h('button', { type: 'submit' }, 'Add to the list')),
+    h('p', { class: 'muted' }, 'Rules are checked when the list is saved.'));
+  onSubmit(add, async (v) => {
+    current.push({ provider_name: v.provider_name, model: v.model, matcher_type: v.matcher_type, matcher: v.matcher || null });
+    add.reset();
+    drawRules();
+  });
+
+  const result = h('div', { 'aria-live': 'polite', id: 'route-result' });
+  const box = h('form', { class: 'card', 'aria-labelledby': 'which-rule' },
+    h('h2', { id: 'which-rule' }, 'Which rule wins?'),
+    h('div', { class: 'row' },
+      field('File names (comma or newline separated)', 'files', { tag: 'textarea', placeholder: 'src/app.py' }),
+      field('Request type', 'request_type', { tag: 'select', options: [['chat', 'chat'], ['fim', 'fim']] }),
+      h('button', { class: 'primary', type: 'submit' }, 'Resolve')),
+    h('p', { class: 'error', role: 'alert' }));
+  onSubmit(box, async (v) => {
+    const files = v.files.split(/[\n,]/).map((s) => s.trim()).filter(Boolean);
+    result.replaceChildren();
+    const r = await api('POST', `/workspaces/${enc(ws)}/route`, { files, request_type: v.request_type });
+    result.replaceChildren(h('p', {}, r.rule_index === null || r.rule_index === undefined
+      ? `No rule matched: the default model ${r.provider.name} / ${r.model} serves it.`
+      : `Rule ${r.rule_index + 1} wins: ${r.provider.name} / ${r.model}${r.custom_instructions ? ' (with custom instructions)' : ''}.`));
+  });
+
+  const instructions = await api('GET', `/workspaces/${enc(ws)}/custom-instructions`).catch(() => null);
+  const instr = h('form', { class: 'card', 'aria-labelledby': 'instr-title' },
+    h('h2', { id: 'instr-title' }, 'Custom instructions'),
+    field('Injected as the system prompt of routed chat requests', 'instructions',
+      { tag: 'textarea', value: (instructions && instructions.prompt) || '' }),
+    h('p', { class: 'error', role: 'alert' }),
+    h('button', { type: 'submit' }, 'Save instructions'));
+  onSubmit(instr, async (v) => {
+    if (v.instructions.trim()) await api('PUT', `/workspaces/${enc(ws)}/custom-instructions`, { prompt: v.instructions });
+    else await api('DELETE', `/workspaces/${enc(ws)}/custom-instructions`);
+    say('Instructions saved');
+  });
+
+  main.replaceChildren(h('h1', {}, `Routing of ${ws}`),
+    h('h2', {}, 'Providers'),
+    h('div', { class: 'table-wrap' }, h('table', {},
+      h('thead', {}, h('tr', {}, ['Name', 'Type', 'Endpoint', 'Auth', 'Key'].map((t) => h('th', { scope: 'col' }, t)))),
+      h('tbody', {}, providers.data.map((p) => h('tr', {}, h('td', {}, p.name), h('td', {}, p.provider_type),
+        h('td', {}, p.endpoint), h('td', {}, p.auth_type), h('td', {}, p.has_api_key ? 'set (write-only)' : '—')))))),
+    h('h2', {}, 'Mux rules (first match wins)'), list, warnings,
+    h('div', { class: 'row' }, h('button', { class: 'primary', type: 'button', onclick: save }, 'Save rules')), saveError,
+    add, box, result, instr);
+  drawRules();
+};
+
+views.usage = async () => {
+  const ws = state.workspace;
+  const period = h('select', { id: 'period' },
+    h('option', { value: 'day' }, 'Daily, last 14 days'),
+    h('option', { value: 'week' }, 'Weekly, last 12 weeks'),
+    h('option', { value: 'month' }, 'Monthly, last 12 months'));
+  const totals = h('div', { class: 'totals', id: 'usage-totals' });
+  const canvas = h('canvas', { id: 'usage-chart', role: 'img', 'aria-label': 'Cost and tokens over time' });
+  const byModel = h('div', { class: 'table-wrap' });
+  const alerts = h('div', { class: 'table-wrap' });
+  let chart = null;
+
+  function buckets(kind) {
+    const out = [];
+    const now = new Date();
+    const start = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
+    const n = kind === 'day' ? 14 : 12;
+    for (let i = n - 1; i >= 0; i--) {
+      let from; let to;
+      if (kind === 'day') { from = new Date(start); from.setUTCDate(start.getUTCDate() - i); to = new Date(from); to.setUTCDate(from.getUTCDate() + 1); }
+      else if (kind === 'week') { to = new Date(start); to.setUTCDate(start.getUTCDate() + 1 - 7 * i); from = new Date(to); from.setUTCDate(to.getUTCDate() - 7); }
+      else { from = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - i, 1)); to = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - i + 1, 1)); }
+      out.push({ from, to, label: kind === 'month' ? from.toISOString().slice(0, 7) : from.toISOString().slice(0, 10) });
+    }
+    return out;
+  }
+
+  async function draw() {
+    const bs = buckets(period.value);
+    const q = (b) => `?from=${enc(b.from.toISOString())}&to=${enc(b.to.toISOString())}`;
+    const series = await Promise.all(bs.map((b) => api('GET', `/workspaces/${enc(ws)}/token-usage${q(b)}`)));
+    const whole = await api('GET', `/workspaces/${enc(ws)}/token-usage${q({ from: bs[0].from, to: bs[bs.length - 1].to })}`);
+    const t = whole.token_usage;
+    totals.replaceChildren(
+      h('div', {}, 'Requests', h('strong', { id: 'total-requests' }, String(t.requests))),
+      h('div', {}, 'Input tokens', h('strong', {}, String(t.input_tokens))),
+      h('div', {}, 'Output tokens', h('strong', {}, String(t.output_tokens))),
+      h('div', {}, 'Cost', h('strong', { id: 'total-cost' }, usd((t.input_cost || 0) + (t.output_cost || 0)))));
+    const data = {
+      labels: bs.map((b) => b.label),
+      datasets: [
+        { type: 'bar', label: 'Cost (USD)', data: series.map((s) => (s.token_usage.input_cost || 0) + (s.token_usage.output_cost || 0)), yAxisID: 'cost', backgroundColor: '#0b5cad' },
+        { type: 'line', label: 'Tokens', data: series.map((s) => s.token_usage.input_tokens + s.token_usage.output_tokens), yAxisID: 'tokens', borderColor: '#b45309', backgroundColor: '#b45309' },
+      ],
+    };
+    canvas.dataset.points = JSON.stringify(data.datasets.map((d) => d.data));
+    if (chart) chart.destroy();
+    if (window.Chart) {
+      chart = new window.Chart(canvas, {
+        data,
+        options: {
+          responsive: true, maintainAspectRatio: false, animation: false,
+          scales: { cost: { type: 'linear', position: 'left', beginAtZero: true, title: { display: true, text: 'USD' } },
+            tokens: { type: 'linear', position: 'right', beginAtZero: true, grid: { drawOnChartArea: false }, title: { display: true, text: 'tokens' } } },
+        },
+      });
+    }
+    const models = Object.values(whole.tokens_by_model || {});
+    byModel.replaceChildren(h('table', {},
+      h('caption', { class: 'muted' }, 'Per model over the period'),
+      h('thead', {}, h('tr', {}, ['Provider', 'Model', 'Requests', 'Input tokens', 'Output tokens', 'Cost']
+        .map((x, i) => h('th', { scope: 'col', class: i > 1 ? 'num' : null }, x)))),
+      h('tbody', {}, models.map((m) => h('tr', {}, h('td', {}, m.provider), h('td', {}, m.model),
+        h('td', { class: 'num' }, m.token_usage.requests), h('td', { class: 'num' }, m.token_usage.input_tokens),
+        h('td', { class: 'num' }, m.token_usage.output_tokens),
+        h('td', { class: 'num' }, usd((m.token_usage.input_cost || 0) + (m.token_usage.output_cost || 0))))))));
+    const list = await api('GET', `/workspaces/${enc(ws)}/alerts?page_size=50`);
+    alerts.replaceChildren(list.length ? h('table', {},
+      h('caption', { class: 'muted' }, 'Newest alerts'),
+      h('thead', {}, h('tr', {}, ['When', 'Category', 'Type', 'Found', 'Snippet'].map((x) => h('th', { scope: 'col' }, x)))),
+      h('tbody', {}, list.map((a) => h('tr', { class: a.trigger_type === 'secrets' ? 'alert-secret' : null },
+        h('td', {}, fmtDate(a.timestamp)), h('td', {}, a.trigger_category || ''), h('td', {}, a.trigger_type || ''),
+        h('td', {}, a.trigger_string || ''), h('td', {}, h('code', {}, a.code_snippet ? String(a.code_snippet).slice(0, 120) : '')))))) : h('p', { class: 'muted' }, 'No alerts.'));
+  }
+  period.addEventListener('change', draw);
+  main.replaceChildren(h('h1', {}, `Usage of ${ws}`),
+    h('label', { for: 'period' }, 'Period', period), totals,
+    h('div', { class: 'chart' }, canvas), h('h2', {}, 'By model'), byModel, h('h2', {}, 'Alerts'), alerts);
+  await draw();
+};
+
+views.models = async () => {
+  const ws = state.workspace;
+  const list = h('div', { class: 'table-wrap' });
+  async function draw() {
+    const r = await api('GET', `/workspaces/${enc(ws)}/models?limit=100`);
+    list.replaceChildren(h('table', {},
+      h('caption', { class: 'muted' }, `${r.total_count} models`),
+      h('thead', {}, h('tr', {}, ['Model', 'Provider', 'Input $/M', 'Output $/M', 'Status', 'Actions']
+        .map((x) => h('th', { scope: 'col' }, x)))),
+      h('tbody', {}, r.data.map((m) => {
+        const id = m.metadata.name || m.metadata.id;
+        const enabled = m.spec.status !== 'disabled';
+        return h('tr', {}, h('td', {}, id), h('td', {}, m.spec.provider),
+          h('td', { class: 'num' }, m.spec.inputPricePerMillionTokens ?? '—'),
+          h('td', { class: 'num' }, m.spec.outputPricePerMillionTokens ?? '—'),
+          h('td', {}, m.spec.status),
+          h('td', {}, h('button', { type: 'button', onclick: async () => {
+            try { await api('PUT', `/workspaces/${enc(ws)}/models/${enc(id)}/status`, { status: enabled ? 'disabled' : 'enabled' }); say(`${id} ${enabled ? 'disabled' : 'enabled'}`); await draw(); } catch (err) { say(err.message); }
+          } }, `${enabled ? 'Disable' : 'Enable'} ${id}`)));
+      }))));
+  }
+  main.replaceChildren(h('h1', {}, `Models of ${ws}`), list);
+  await draw();
+};
+
+/** Renders the view the URL names. `moveFocus` (on navigation, not on the first load) puts the
+ * keyboard focus on the new content, so screen readers and Tab start there. */
+async function route(moveFocus) {
+  if (!state.csrf) return;
+  const name = (location.hash.match(/^#\/(\w+)/) || [])[1] || 'workspaces';
+  for (const a of document.querySelectorAll('nav a')) {
+    if (a.getAttribute('href') === `#/${name}`) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+  const view = views[name] || views.workspaces;
+  try {
+    await view();
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) return;
+    main.replaceChildren(h('h1', {}, 'Something went wrong'), h('p', { class: 'error', role: 'alert' }, err.message));
+  }
+  if (moveFocus === true) main.focus({ preventScroll: true });
+}
+window.addEventListener('hashchange', () => route(true));
+
+// On load: resume a live session (the cookie is sent automatically), else sign in.
+(async () => {
+  try {
+    const r = await call('GET', '/dashboard/session');
+    state.csrf = r.csrf_token;
+    await enter();
+  } catch (_) {
+    signedOut();
+  }
+})();

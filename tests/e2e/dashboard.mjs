@@ -1,0 +1,197 @@
+// The dashboard in a real browser: Debian's headless Chromium driven by playwright-core,
+// against the release binary's `serve --http`. Run by crates/modelgates-mcp/tests/dashboard.rs:
+//   node dashboard.mjs <base URL> <admin management key> <screenshot dir>
+// Prints "E2E PASSED" at the end; any failed check throws.
+import { chromium } from 'playwright-core';
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+
+const [base, adminKey, shots] = process.argv.slice(2);
+mkdirSync(shots, { recursive: true });
+const rest = async (key, method, path, body) => {
+  const r = await fetch(`${base}/api/v1${path}`, {
+    method,
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await r.text();
+  assert.ok(r.ok, `${method} ${path}: ${r.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+};
+
+// Fixtures through the REST API: a provider, an org member with a workspace of their own and
+// a management key, and the member's workspace the admin's new one must stay hidden from.
+await rest(adminKey, 'POST', '/provider-endpoints', {
+  name: 'local', provider_type: 'openai', endpoint: 'http://127.0.0.1:9/v1', api_key: 'sk-dashboard-upstream-0123',
+});
+await rest(adminKey, 'POST', '/organization/members', { id: 'user_bob', email: 'bob@example.com' });
+await rest(adminKey, 'POST', '/workspaces', { name: 'Bob space', slug: 'bob-space' });
+await rest(adminKey, 'POST', '/workspaces/bob-space/members/add', { user_ids: ['user_bob'] });
+const bob = await rest(adminKey, 'POST', '/keys', {
+  name: 'bob', workspace_id: 'bob-space', kind: 'management', creator_user_id: 'user_bob',
+});
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-dev-shm-usage'],
+});
+const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+const page = await context.newPage();
+const problems = [];
+page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+page.on('console', (m) => {
+  // The browser logs every 4xx answer (the refusals this test provokes, a signed-out page's
+  // 401); anything else (a CSP violation, a script error) is a failure.
+  if (m.type() === 'error' && !/^Failed to load resource: the server responded with a status of 4\d\d/.test(m.text())) {
+    problems.push(`console: ${m.text()}`);
+  }
+});
+const text = async (sel) => (await page.locator(sel).textContent()) || '';
+
+// Sign in: `/` redirects to the page; a wrong key is refused in the form.
+await page.goto(`${base}/`);
+assert.equal(new URL(page.url()).pathname, '/dashboard/');
+await page.getByLabel('Management key').fill('mg-v1-not-a-key');
+await page.getByRole('button', { name: 'Sign in' }).click();
+await page.getByText(/unknown|not valid|invalid/i).first().waitFor();
+await page.screenshot({ path: `${shots}/sign-in.png` });
+await page.getByLabel('Management key').fill(adminKey);
+await page.getByRole('button', { name: 'Sign in' }).click();
+await page.getByRole('heading', { name: 'Workspaces', exact: true }).waitFor();
+
+// The session is an HttpOnly, SameSite=Strict cookie; the key is nowhere in the page's storage.
+const cookies = await context.cookies();
+const session = cookies.find((c) => c.name === 'mg_session');
+assert.ok(session && session.httpOnly && session.sameSite === 'Strict', JSON.stringify(cookies));
+const stored = await page.evaluate(() => JSON.stringify({
+  cookie: document.cookie, local: { ...localStorage }, session: { ...sessionStorage },
+}));
+assert.ok(!stored.includes(adminKey) && !stored.includes('mg_session'), stored);
+
+// A mutating REST call without the CSRF token is refused, even with the cookie.
+const forged = await page.evaluate(async () => {
+  const r = await fetch('/api/v1/workspaces', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"X","slug":"forged"}' });
+  return r.status;
+});
+assert.equal(forged, 403);
+
+// Create a workspace; a bad slug is explained next to the slug field and creates nothing.
+const create = page.locator('form', { has: page.getByRole('heading', { name: 'Create a workspace' }) });
+await create.getByLabel('Name').fill('Team A');
+await create.getByLabel('Slug').fill('Team A');
+await create.getByRole('button', { name: 'Create' }).click();
+const slugError = create.locator('.field-error[data-for="slug"]');
+await slugError.filter({ hasText: 'not a slug' }).waitFor();
+await create.getByLabel('Slug').fill('team-a');
+await create.getByRole('button', { name: 'Create' }).click();
+await page.getByRole('cell', { name: 'team-a', exact: true }).waitFor();
+assert.equal(await slugError.textContent(), '');
+await page.screenshot({ path: `${shots}/workspaces.png`, fullPage: true });
+
+// Routing of team-a: two rules, saved, and the "which rule wins" box picks them.
+await page.selectOption('#workspace', 'team-a');
+await page.goto(`${base}/dashboard/#/routing`);
+await page.getByRole('heading', { name: 'Routing of team-a' }).waitFor();
+const add = page.locator('form', { has: page.getByRole('heading', { name: 'Add a rule' }) });
+await add.getByLabel('Model').fill('gpt-5-mini');
+await add.getByLabel('Matches').selectOption('filename_match');
+await add.getByLabel('Glob or request type').fill('*.py');
+await add.getByRole('button', { name: 'Add to the list' }).click();
+await add.getByLabel('Model').fill('gpt-5');
+await add.getByLabel('Matches').selectOption('catch_all');
+await add.getByRole('button', { name: 'Add to the list' }).click();
+await page.getByRole('button', { name: 'Save rules' }).click();
+await page.getByText('Rules saved').waitFor();
+const box = page.locator('form', { has: page.getByRole('heading', { name: 'Which rule wins?' }) });
+await box.getByLabel(/File names/).fill('src/app.py');
+await box.getByRole('button', { name: 'Resolve' }).click();
+await page.locator('#route-result').getByText('Rule 1 wins: local / gpt-5-mini').waitFor();
+await box.getByLabel(/File names/).fill('README.md');
+await box.getByRole('button', { name: 'Resolve' }).click();
+await page.locator('#route-result').getByText('Rule 2 wins: local / gpt-5.').waitFor();
+// A rule the server refuses is explained and the saved list stays.
+await add.getByLabel('Model').fill('no-such-model');
+await add.getByLabel('Matches').selectOption('filename_match');
+await add.getByLabel('Glob or request type').fill('*.rs');
+await add.getByRole('button', { name: 'Add to the list' }).click();
+await page.getByRole('button', { name: 'Save rules' }).click();
+await page.getByText(/no-such-model/).last().waitFor();
+const saved = await rest(adminKey, 'GET', '/workspaces/team-a/muxes');
+assert.equal(saved.length, 2, JSON.stringify(saved));
+await page.screenshot({ path: `${shots}/routing.png`, fullPage: true });
+
+// Keys: the secret is shown once, then gone for good.
+await page.goto(`${base}/dashboard/#/keys`);
+const newKey = page.locator('form', { has: page.getByRole('heading', { name: /Create a key/ }) });
+await newKey.getByLabel('Name').fill('ci');
+await newKey.getByRole('button', { name: 'Create key' }).click();
+const secret = (await page.locator('#new-secret').textContent()).trim();
+assert.match(secret, /^mg-v1-/);
+await page.getByRole('button', { name: 'Copy secret' }).waitFor();
+await page.getByRole('cell', { name: 'ci', exact: true }).waitFor();
+await page.screenshot({ path: `${shots}/keys.png`, fullPage: true });
+await page.getByRole('button', { name: 'Done, hide it' }).click();
+await page.reload();
+await page.getByRole('heading', { name: 'API keys' }).waitFor();
+assert.ok(!(await page.content()).includes(secret), 'the secret is shown only once');
+await page.getByRole('button', { name: 'Disable ci' }).click();
+await page.getByRole('button', { name: 'Enable ci' }).waitFor();
+
+// Usage: recorded through the API, then the totals and the chart change.
+await page.goto(`${base}/dashboard/#/usage`);
+await page.getByRole('heading', { name: 'Usage of team-a' }).waitFor();
+assert.equal((await text('#total-requests')).trim(), '0');
+for (let i = 0; i < 3; i++) {
+  await rest(adminKey, 'POST', '/workspaces/team-a/usage', {
+    request_id: `req-${i}`, provider: 'local', model: 'gpt-5', input_tokens: 1000, output_tokens: 250,
+    conversation: i === 2 ? { prompt: 'my key is AKIAIOSFODNN7EXAMPLE, deploy it', answer: 'ok' } : null,
+  });
+}
+await page.reload();
+await page.locator('#total-requests', { hasText: '3' }).waitFor();
+const points = JSON.parse(await page.locator('#usage-chart').getAttribute('data-points'));
+assert.equal(points[1][points[1].length - 1], 3750, JSON.stringify(points));
+assert.ok(await page.evaluate(() => !!window.Chart && !!window.Chart.getChart('usage-chart')), 'a Chart.js chart is drawn');
+await page.locator('tr.alert-secret').first().waitFor();
+await page.screenshot({ path: `${shots}/usage.png`, fullPage: true });
+
+// Models of the workspace.
+await page.goto(`${base}/dashboard/#/models`);
+await page.getByRole('heading', { name: 'Models of team-a' }).waitFor();
+await page.screenshot({ path: `${shots}/models.png` });
+
+// A phone-sized screen: nothing wider than the viewport but the scrollable tables.
+await page.setViewportSize({ width: 360, height: 780 });
+await page.goto(`${base}/dashboard/#/workspaces`);
+await page.getByRole('heading', { name: 'Workspaces', exact: true }).waitFor();
+const overflow = await page.evaluate(() => document.documentElement.scrollWidth);
+assert.ok(overflow <= 360, `page is ${overflow}px wide at 360px`);
+await page.screenshot({ path: `${shots}/workspaces-360.png`, fullPage: true });
+// Keyboard: from the top of the page, Tab reaches the skip link, then the sections.
+await page.reload();
+await page.getByRole('heading', { name: 'Workspaces', exact: true }).waitFor();
+await page.keyboard.press('Tab');
+assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Skip to content');
+await page.keyboard.press('Tab');
+assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Workspaces');
+
+// Sign out: the cookie no longer opens the API.
+await page.setViewportSize({ width: 1200, height: 900 });
+await page.getByRole('button', { name: 'Sign out' }).click();
+await page.getByLabel('Management key').waitFor();
+const after = await page.evaluate(async () => (await fetch('/api/v1/workspaces')).status);
+assert.equal(after, 401);
+
+// The member sees only their workspaces.
+await page.getByLabel('Management key').fill(bob.key);
+await page.getByRole('button', { name: 'Sign in' }).click();
+await page.getByRole('heading', { name: 'Workspaces', exact: true }).waitFor();
+const options = await page.locator('#workspace option').allTextContents();
+assert.ok(options.includes('Bob space') && !options.includes('Team A'), JSON.stringify(options));
+const hidden = await page.evaluate(async () => (await fetch('/api/v1/workspaces/team-a')).status);
+assert.ok(hidden === 403 || hidden === 404, `member reading team-a: ${hidden}`);
+await page.getByRole('button', { name: 'Sign out' }).click();
+
+assert.deepEqual(problems, [], problems.join('\n'));
+await browser.close();
+console.log('E2E PASSED');
