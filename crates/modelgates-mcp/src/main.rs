@@ -602,6 +602,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             // A stable line for scripts and tests: where the server listens.
             eprintln!("modelgates: serving MCP over HTTP at http://{local}/mcp");
             eprintln!("modelgates: serving the REST API at http://{local}/api/v1");
+            eprintln!("modelgates: serving the dashboard at http://{local}/dashboard/");
             let stop = token.clone();
             let grace = limits.shutdown_grace.as_secs();
             modelgates_mcp::http::serve(listener, app, &limits, async move {
