@@ -241,13 +241,7 @@ fn the_dashboard_works_in_a_real_browser() {
         .expect("run node tests/e2e/dashboard.mjs");
     server.kill().unwrap();
     server.wait().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && stdout.contains("E2E PASSED"),
-        "dashboard.mjs failed ({})\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
-        out.status
-    );
+    common::assert_e2e_passed("dashboard.mjs", &out);
     for page in [
         "sign-in",
         "workspaces",

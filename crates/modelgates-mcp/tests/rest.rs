@@ -248,13 +248,7 @@ fn run_sdk_script(interpreter: &str, script: &str) {
         .output()
         .unwrap_or_else(|e| panic!("run {interpreter} {script}: {e}"));
     drop(server);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && stdout.contains("E2E PASSED"),
-        "{script} failed ({})\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
-        out.status
-    );
+    common::assert_e2e_passed(script, &out);
 }
 
 /// The official `openrouter` Python SDK (the seed SDKs' PyPI package), unmodified, against the

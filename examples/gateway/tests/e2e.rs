@@ -30,11 +30,5 @@ fn the_openai_client_routes_streams_and_is_accounted_through_the_gateway() {
         .arg(dir.path())
         .output()
         .expect("run the openai client script");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && stdout.contains("E2E PASSED"),
-        "gateway e2e failed ({})\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
-        out.status
-    );
+    common::assert_e2e_passed("openai_client.py", &out);
 }

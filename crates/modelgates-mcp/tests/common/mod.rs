@@ -77,11 +77,17 @@ pub fn run_python_stdio(root: &Path, script: &str, db: &Path, extra: &[&str]) {
         .args(extra)
         .output()
         .expect("run the Python e2e client");
+    assert_e2e_passed(script, &out);
+}
+
+/// Asserts that an end-to-end client script (`name`) exited 0 and printed `E2E PASSED`, showing
+/// its output when not.
+pub fn assert_e2e_passed(name: &str, out: &std::process::Output) {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success() && stdout.contains("E2E PASSED"),
-        "e2e failed ({})\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        "{name} failed ({})\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
         out.status
     );
 }
