@@ -92,6 +92,17 @@ await page.screenshot({ path: `${shots}/workspaces.png`, fullPage: true });
 await page.selectOption('#workspace', 'team-a');
 await page.goto(`${base}/dashboard/#/routing`);
 await page.getByRole('heading', { name: 'Routing of team-a' }).waitFor();
+// A provider endpoint the server refuses is explained; a good one is listed, its key write-only.
+const addProvider = page.locator('form', { has: page.getByRole('heading', { name: 'Add a provider endpoint' }) });
+await addProvider.getByLabel('Name').fill('x');
+await addProvider.getByRole('button', { name: 'Add provider' }).click();
+await addProvider.locator('.field-error[data-for="name"]').filter({ hasText: 'at least 3' }).waitFor();
+await addProvider.getByLabel('Name').fill('second');
+await addProvider.locator('[name="provider_type"]').selectOption('vllm');
+await addProvider.getByLabel(/Endpoint/).fill('http://127.0.0.1:8000/v1');
+await addProvider.getByRole('button', { name: 'Add provider' }).click();
+await page.getByRole('cell', { name: 'second', exact: true }).waitFor();
+await page.getByRole('button', { name: 'Delete second' }).waitFor();
 const add = page.locator('form', { has: page.getByRole('heading', { name: 'Add a rule' }) });
 await add.getByLabel('Model').fill('gpt-5-mini');
 await add.getByLabel('Matches').selectOption('filename_match');
@@ -119,6 +130,35 @@ await page.getByText(/no-such-model/).last().waitFor();
 const saved = await rest(adminKey, 'GET', '/workspaces/team-a/muxes');
 assert.equal(saved.length, 2, JSON.stringify(saved));
 await page.screenshot({ path: `${shots}/routing.png`, fullPage: true });
+
+// Members: an org member added, put into team-a in bulk (an unknown id is named and nothing
+// is added), then removed by selection.
+await page.goto(`${base}/dashboard/#/members`);
+await page.getByRole('heading', { name: 'Members', exact: true }).waitFor();
+const addMember = page.locator('form', { has: page.getByRole('heading', { name: 'Add an organization member' }) });
+await addMember.getByLabel('User id').fill('user_carol');
+await addMember.getByLabel('Email').fill('carol@example.com');
+await addMember.getByRole('button', { name: 'Add member' }).click();
+await page.getByRole('cell', { name: 'carol@example.com' }).waitFor();
+const addWs = page.locator('form', { has: page.getByRole('heading', { name: 'Add members to team-a' }) });
+await addWs.getByLabel(/User ids/).fill('user_carol, user_nobody');
+await addWs.getByRole('button', { name: 'Add to the workspace' }).click();
+await addWs.locator('.field-error, .error').filter({ hasText: 'user_nobody' }).waitFor();
+assert.equal(await page.getByLabel('Select user_carol').count(), 0);
+await addWs.getByLabel(/User ids/).fill('user_carol');
+await addWs.getByRole('button', { name: 'Add to the workspace' }).click();
+await page.getByLabel('Select user_carol').check();
+await page.screenshot({ path: `${shots}/members.png`, fullPage: true });
+await page.getByRole('button', { name: 'Remove selected from the workspace' }).click();
+await page.getByLabel('Select user_carol').waitFor({ state: 'detached' });
+
+// Personas.
+await page.goto(`${base}/dashboard/#/personas`);
+const persona = page.locator('form', { has: page.getByRole('heading', { name: 'Create a persona' }) });
+await persona.getByLabel('Name').fill('Reviewer');
+await persona.getByLabel('Description').fill('Reviews pull requests for security problems');
+await persona.getByRole('button', { name: 'Create' }).click();
+await page.getByRole('cell', { name: 'Reviewer', exact: true }).waitFor();
 
 // Keys: the secret is shown once, then gone for good.
 await page.goto(`${base}/dashboard/#/keys`);

@@ -207,6 +207,7 @@ views.workspaces = async () => {
         h('td', {}, w.slug), h('td', {}, w.description || ''), h('td', {}, fmtDate(w.created_at)),
         h('td', { class: 'actions' },
           h('button', { type: 'button', onclick: () => edit(w) }, `Edit ${w.slug}`),
+          w.is_active ? null : h('button', { type: 'button', onclick: () => act('/workspaces/active', 'POST', `Activated ${w.slug}`, { name: w.slug }) }, `Activate ${w.slug}`),
           h('button', { type: 'button', onclick: () => act(`/workspaces/${enc(w.id)}/archive`, 'POST', `Archived ${w.slug}`) }, 'Archive'),
           h('button', { type: 'button', class: 'danger', onclick: () => {
             if (confirm(`Delete workspace ${w.slug}?`)) act(`/workspaces/${enc(w.id)}`, 'DELETE', `Deleted ${w.slug}`);
@@ -217,9 +218,9 @@ views.workspaces = async () => {
       h('button', { type: 'button', disabled: offset + pageSize >= page.total_count, onclick: () => { offset += pageSize; draw(); } }, 'Next'));
   }
 
-  async function act(path, method, done) {
+  async function act(path, method, done, body) {
     try {
-      await api(method, path);
+      await api(method, path, body);
       say(done);
       await loadWorkspaces();
       await draw();
@@ -291,6 +292,94 @@ views.workspaces = async () => {
     h('h2', {}, 'Archived'), archived);
   await draw();
   await drawArchived();
+};
+
+views.members = async () => {
+  const ws = state.workspace;
+  const org = h('div', { class: 'table-wrap' });
+  const wsList = h('div', { class: 'table-wrap' });
+  const orgError = h('p', { class: 'error', role: 'alert' });
+  const wsError = h('p', { class: 'error', role: 'alert' });
+  async function guarded(line, fn) {
+    line.textContent = '';
+    try { await fn(); } catch (err) { if (err instanceof ApiError) line.textContent = err.message; else throw err; }
+  }
+  async function drawOrg() {
+    const r = await api('GET', '/organization/members?limit=100');
+    org.replaceChildren(h('table', {},
+      h('caption', { class: 'muted' }, `${r.total_count} organization members`),
+      h('thead', {}, h('tr', {}, ['User', 'Email', 'Name', 'Role', 'Actions'].map((t) => h('th', { scope: 'col' }, t)))),
+      h('tbody', {}, r.data.map((m) => {
+        const role = h('select', { 'aria-label': `Role of ${m.id}` },
+          ...[['org:member', 'member'], ['org:admin', 'admin']].map(([v, t]) => h('option', { value: v, selected: m.role === v }, t)));
+        role.addEventListener('change', () => guarded(orgError, async () => {
+          await api('PATCH', `/organization/members/${enc(m.id)}`, { role: role.value });
+          say(`${m.id} is now ${role.value}`);
+          await drawOrg();
+        }));
+        return h('tr', {}, h('td', {}, m.id), h('td', {}, m.email),
+          h('td', {}, [m.first_name, m.last_name].filter(Boolean).join(' ')), h('td', {}, role),
+          h('td', {}, h('button', { type: 'button', class: 'danger', onclick: () => guarded(orgError, async () => {
+            if (!confirm(`Remove ${m.id} from the organization?`)) return;
+            await api('DELETE', `/organization/members/${enc(m.id)}`);
+            say(`Removed ${m.id}`);
+            await drawOrg();
+          }) }, `Remove ${m.id}`)));
+      }))));
+  }
+  async function drawWs() {
+    const r = await api('GET', `/workspaces/${enc(ws)}/members?limit=100`);
+    const boxes = [];
+    wsList.replaceChildren(h('table', {},
+      h('caption', { class: 'muted' }, `Members of ${ws}`),
+      h('thead', {}, h('tr', {}, ['Select', 'User', 'Role', 'Since'].map((t) => h('th', { scope: 'col' }, t)))),
+      h('tbody', {}, r.data.map((m) => {
+        const box = h('input', { type: 'checkbox', value: m.user_id, 'aria-label': `Select ${m.user_id}` });
+        boxes.push(box);
+        return h('tr', {}, h('td', {}, box), h('td', {}, m.user_id), h('td', {}, m.role), h('td', {}, fmtDate(m.created_at)));
+      }))),
+    h('button', { type: 'button', class: 'danger', onclick: () => guarded(wsError, async () => {
+      const user_ids = boxes.filter((b) => b.checked).map((b) => b.value);
+      if (!user_ids.length) { wsError.textContent = 'Select the members to remove first.'; return; }
+      const out = await api('POST', `/workspaces/${enc(ws)}/members/remove`, { user_ids });
+      say(`Removed ${out.removed_count} from ${ws}`);
+      await drawWs();
+    }) }, 'Remove selected from the workspace'));
+  }
+  const addOrg = h('form', { class: 'card', 'aria-labelledby': 'add-member' },
+    h('h2', { id: 'add-member' }, 'Add an organization member'),
+    h('div', { class: 'row' },
+      field('User id', 'id', { required: true, placeholder: 'user_alice' }),
+      field('Email', 'email', { type: 'email', required: true }),
+      field('First name', 'first_name', {}),
+      field('Last name', 'last_name', {}),
+      field('Role', 'role', { tag: 'select', options: [['org:member', 'member'], ['org:admin', 'admin']] }),
+      h('button', { class: 'primary', type: 'submit' }, 'Add member')),
+    h('p', { class: 'error', role: 'alert' }));
+  onSubmit(addOrg, async (v) => {
+    await api('POST', '/organization/members', {
+      id: v.id, email: v.email, first_name: v.first_name || null, last_name: v.last_name || null, role: v.role });
+    say(`Added ${v.id}`);
+    addOrg.reset();
+    await drawOrg();
+  });
+  const addWs = h('form', { class: 'card', 'aria-labelledby': 'add-ws-members' },
+    h('h2', { id: 'add-ws-members' }, `Add members to ${ws}`),
+    h('div', { class: 'row' },
+      field('User ids (comma or newline separated)', 'user_ids', { tag: 'textarea', required: true }),
+      h('button', { class: 'primary', type: 'submit' }, 'Add to the workspace')),
+    h('p', { class: 'error', role: 'alert' }));
+  onSubmit(addWs, async (v) => {
+    const user_ids = v.user_ids.split(/[\n,]/).map((x) => x.trim()).filter(Boolean);
+    const out = await api('POST', `/workspaces/${enc(ws)}/members/add`, { user_ids });
+    say(`Added ${out.added_count} to ${ws}`);
+    addWs.reset();
+    await drawWs();
+  });
+  main.replaceChildren(h('h1', {}, 'Members'), addOrg, orgError, org,
+    h('h2', {}, `Workspace ${ws}`), addWs, wsError, wsList);
+  await drawOrg();
+  await drawWs();
 };
 
 views.keys = async () => {
@@ -435,12 +524,45 @@ views.routing = async () => {
     say('Instructions saved');
   });
 
+  const providerError = h('p', { class: 'error', role: 'alert' });
+  const addProvider = h('form', { class: 'card', 'aria-labelledby': 'add-provider' },
+    h('h2', { id: 'add-provider' }, 'Add a provider endpoint'),
+    h('div', { class: 'row' },
+      field('Name', 'name', { required: true }),
+      field('Type', 'provider_type', { tag: 'select', options: ['openai', 'anthropic', 'ollama', 'openrouter', 'vllm', 'llamacpp', 'lm_studio'].map((t) => [t, t]) }),
+      field('Endpoint (optional for hosted types)', 'endpoint', { type: 'url', placeholder: 'https://api.openai.com/v1' }),
+      field('API key (write-only)', 'api_key', { type: 'password', autocomplete: 'off' }),
+      h('button', { class: 'primary', type: 'submit' }, 'Add provider')),
+    h('p', { class: 'error', role: 'alert' }));
+  onSubmit(addProvider, async (v) => {
+    await api('POST', '/provider-endpoints', {
+      name: v.name, provider_type: v.provider_type, endpoint: v.endpoint || null, api_key: v.api_key || null });
+    say(`Added ${v.name}`);
+    await views.routing();
+  });
+  async function providerAct(fn) {
+    providerError.textContent = '';
+    try { await fn(); await views.routing(); } catch (err) { if (err instanceof ApiError) { providerError.textContent = err.message; } else throw err; }
+  }
   main.replaceChildren(h('h1', {}, `Routing of ${ws}`),
     h('h2', {}, 'Providers'),
     h('div', { class: 'table-wrap' }, h('table', {},
-      h('thead', {}, h('tr', {}, ['Name', 'Type', 'Endpoint', 'Auth', 'Key'].map((t) => h('th', { scope: 'col' }, t)))),
-      h('tbody', {}, providers.data.map((p) => h('tr', {}, h('td', {}, p.name), h('td', {}, p.provider_type),
-        h('td', {}, p.endpoint), h('td', {}, p.auth_type), h('td', {}, p.has_api_key ? 'set (write-only)' : '—')))))),
+      h('thead', {}, h('tr', {}, ['Name', 'Type', 'Endpoint', 'Auth', 'Key', 'Actions'].map((t) => h('th', { scope: 'col' }, t)))),
+      h('tbody', {}, providers.data.map((p) => {
+        const key = h('input', { type: 'password', autocomplete: 'off', 'aria-label': `New API key for ${p.name}` });
+        return h('tr', {}, h('td', {}, p.name), h('td', {}, p.provider_type),
+          h('td', {}, p.endpoint), h('td', {}, p.auth_type), h('td', {}, p.has_api_key ? 'set (write-only)' : '—'),
+          h('td', { class: 'actions' }, key,
+            h('button', { type: 'button', onclick: () => providerAct(async () => {
+              await api('PUT', `/provider-endpoints/${enc(p.name)}/auth-material`, { auth_type: 'api_key', api_key: key.value });
+              say(`Key of ${p.name} replaced`);
+            }) }, `Set key of ${p.name}`),
+            h('button', { type: 'button', class: 'danger', onclick: () => providerAct(async () => {
+              if (!confirm(`Delete provider ${p.name}?`)) return;
+              await api('DELETE', `/provider-endpoints/${enc(p.name)}`);
+              say(`Deleted ${p.name}`);
+            }) }, `Delete ${p.name}`)));
+      })))), providerError, addProvider,
     h('h2', {}, 'Mux rules (first match wins)'), list, warnings,
     h('div', { class: 'row' }, h('button', { class: 'primary', type: 'button', onclick: save }, 'Save rules')), saveError,
     add, box, result, instr);
@@ -521,11 +643,30 @@ views.usage = async () => {
         h('td', {}, fmtDate(a.timestamp)), h('td', {}, a.trigger_category || ''), h('td', {}, a.trigger_type || ''),
         h('td', {}, a.trigger_string || ''), h('td', {}, h('code', {}, a.code_snippet ? String(a.code_snippet).slice(0, 120) : '')))))) : h('p', { class: 'muted' }, 'No alerts.'));
   }
+  const messages = h('div', { class: 'table-wrap' });
+  const onlyAlerts = h('select', { id: 'message-filter' },
+    h('option', { value: '' }, 'All messages'),
+    h('option', { value: 'secrets' }, 'With secret alerts'),
+    h('option', { value: 'pii' }, 'With PII alerts'));
+  async function drawMessages() {
+    const q = onlyAlerts.value ? `&filter_by_alert_trigger_types=${enc(onlyAlerts.value)}` : '';
+    const r = await api('GET', `/workspaces/${enc(ws)}/messages?page_size=25${q}`);
+    messages.replaceChildren(r.data.length ? h('table', {},
+      h('caption', { class: 'muted' }, `${r.total} messages`),
+      h('thead', {}, h('tr', {}, ['When', 'Provider', 'Prompt', 'Alerts'].map((x) => h('th', { scope: 'col' }, x)))),
+      h('tbody', {}, r.data.map((m) => h('tr', { class: m.alerts_summary && m.alerts_summary.secrets ? 'alert-secret' : null },
+        h('td', {}, fmtDate(m.conversation_timestamp)), h('td', {}, m.provider || ''),
+        h('td', {}, m.prompt && m.prompt.message ? String(m.prompt.message).slice(0, 160) : ''),
+        h('td', { class: 'num' }, m.alerts_summary ? m.alerts_summary.total_alerts : 0))))) : h('p', { class: 'muted' }, 'No messages.'));
+  }
+  onlyAlerts.addEventListener('change', drawMessages);
   period.addEventListener('change', draw);
   main.replaceChildren(h('h1', {}, `Usage of ${ws}`),
     h('label', { for: 'period' }, 'Period', period), totals,
-    h('div', { class: 'chart' }, canvas), h('h2', {}, 'By model'), byModel, h('h2', {}, 'Alerts'), alerts);
+    h('div', { class: 'chart' }, canvas), h('h2', {}, 'By model'), byModel, h('h2', {}, 'Alerts'), alerts,
+    h('h2', {}, 'Messages'), h('label', { for: 'message-filter' }, 'Show', onlyAlerts), messages);
   await draw();
+  await drawMessages();
 };
 
 views.models = async () => {
@@ -549,12 +690,64 @@ views.models = async () => {
           } }, `${enabled ? 'Disable' : 'Enable'} ${id}`)));
       }))));
   }
-  main.replaceChildren(h('h1', {}, `Models of ${ws}`), list);
+  const register = h('form', { class: 'card', 'aria-labelledby': 'register-model' },
+    h('h2', { id: 'register-model' }, 'Register a custom model'),
+    h('div', { class: 'row' },
+      field('Provider', 'provider', { required: true, placeholder: 'local' }),
+      field('Family', 'family', { required: true, placeholder: 'my-model' }),
+      field('Max input tokens', 'maxInputTokens', { type: 'number', min: 1, required: true }),
+      field('Max output tokens', 'maxOutputTokens', { type: 'number', min: 1, required: true }),
+      field('Input $ per M tokens', 'inputPricePerMillionTokens', { type: 'number', step: 'any', min: 0 }),
+      field('Output $ per M tokens', 'outputPricePerMillionTokens', { type: 'number', step: 'any', min: 0 }),
+      h('button', { class: 'primary', type: 'submit' }, 'Register')),
+    h('p', { class: 'error', role: 'alert' }));
+  onSubmit(register, async (v) => {
+    const body = { provider: v.provider, family: v.family,
+      maxInputTokens: Number(v.maxInputTokens), maxOutputTokens: Number(v.maxOutputTokens) };
+    if (v.inputPricePerMillionTokens) body.inputPricePerMillionTokens = Number(v.inputPricePerMillionTokens);
+    if (v.outputPricePerMillionTokens) body.outputPricePerMillionTokens = Number(v.outputPricePerMillionTokens);
+    await api('POST', `/workspaces/${enc(ws)}/models`, body);
+    say(`Registered ${v.provider}/${v.family}`);
+    register.reset();
+    await draw();
+  });
+  main.replaceChildren(h('h1', {}, `Models of ${ws}`), register, list);
   await draw();
 };
 
 /** Renders the view the URL names. `moveFocus` (on navigation, not on the first load) puts the
  * keyboard focus on the new content, so screen readers and Tab start there. */
+views.personas = async () => {
+  const list = h('div', { class: 'table-wrap' });
+  const error = h('p', { class: 'error', role: 'alert' });
+  async function draw() {
+    const r = await api('GET', '/personas?limit=100');
+    list.replaceChildren(h('table', {},
+      h('caption', { class: 'muted' }, `${r.total_count} personas`),
+      h('thead', {}, h('tr', {}, ['Name', 'Description', 'Actions'].map((t) => h('th', { scope: 'col' }, t)))),
+      h('tbody', {}, r.data.map((p) => h('tr', {}, h('td', {}, p.name), h('td', {}, p.description),
+        h('td', {}, h('button', { type: 'button', class: 'danger', onclick: async () => {
+          error.textContent = '';
+          try { await api('DELETE', `/personas/${enc(p.name)}`); say(`Deleted ${p.name}`); await draw(); } catch (err) { error.textContent = err.message; }
+        } }, `Delete ${p.name}`)))))));
+  }
+  const create = h('form', { class: 'card', 'aria-labelledby': 'create-persona' },
+    h('h2', { id: 'create-persona' }, 'Create a persona'),
+    h('div', { class: 'row' },
+      field('Name', 'name', { required: true }),
+      field('Description', 'description', { tag: 'textarea', required: true }),
+      h('button', { class: 'primary', type: 'submit' }, 'Create')),
+    h('p', { class: 'error', role: 'alert' }));
+  onSubmit(create, async (v) => {
+    await api('POST', '/personas', { name: v.name, description: v.description });
+    say(`Created ${v.name}`);
+    create.reset();
+    await draw();
+  });
+  main.replaceChildren(h('h1', {}, 'Personas'), create, error, list);
+  await draw();
+};
+
 async function route(moveFocus) {
   if (!state.csrf) return;
   const name = (location.hash.match(/^#\/(\w+)/) || [])[1] || 'workspaces';

@@ -246,6 +246,7 @@ fn the_dashboard_works_in_a_real_browser() {
         "sign-in",
         "workspaces",
         "routing",
+        "members",
         "keys",
         "usage",
         "models",
