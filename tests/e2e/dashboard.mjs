@@ -106,7 +106,7 @@ await page.getByRole('button', { name: 'Delete second' }).waitFor();
 const add = page.locator('form', { has: page.getByRole('heading', { name: 'Add a rule' }) });
 await add.getByLabel('Model').fill('gpt-5-mini');
 await add.getByLabel('Matches').selectOption('filename_match');
-await add.getByLabel('Glob or request type').fill('*.py');
+await add.getByLabel('Glob', { exact: true }).fill('*.py');
 await add.getByRole('button', { name: 'Add to the list' }).click();
 await add.getByLabel('Model').fill('gpt-5');
 await add.getByLabel('Matches').selectOption('catch_all');
@@ -123,7 +123,7 @@ await page.locator('#route-result').getByText('Rule 2 wins: local / gpt-5.').wai
 // A rule the server refuses is explained and the saved list stays.
 await add.getByLabel('Model').fill('no-such-model');
 await add.getByLabel('Matches').selectOption('filename_match');
-await add.getByLabel('Glob or request type').fill('*.rs');
+await add.getByLabel('Glob', { exact: true }).fill('*.rs');
 await add.getByRole('button', { name: 'Add to the list' }).click();
 await page.getByRole('button', { name: 'Save rules' }).click();
 await page.getByText(/no-such-model/).last().waitFor();
@@ -195,9 +195,24 @@ assert.ok(await page.evaluate(() => !!window.Chart && !!window.Chart.getChart('u
 await page.locator('tr.alert-secret').first().waitFor();
 await page.screenshot({ path: `${shots}/usage.png`, fullPage: true });
 
-// Models of the workspace.
+// Models of the workspace: a custom model registered with a price in cents, disabled, enabled.
 await page.goto(`${base}/dashboard/#/models`);
 await page.getByRole('heading', { name: 'Models of team-a' }).waitFor();
+const register = page.locator('form', { has: page.getByRole('heading', { name: 'Register a custom model' }) });
+await register.getByLabel('Provider').fill('local');
+await register.getByLabel('Family').fill('house-coder');
+await register.getByLabel('Max input tokens').fill('32000');
+await register.getByLabel('Max output tokens').fill('4000');
+await register.getByLabel('Input ¢ per M tokens').fill('150');
+await register.getByRole('button', { name: 'Register' }).click();
+await page.getByRole('button', { name: 'Disable local/house-coder' }).click();
+await page.getByRole('button', { name: 'Enable local/house-coder' }).waitFor();
+const got = await rest(adminKey, 'GET', '/workspaces/team-a/models/local%2Fhouse-coder');
+const custom = got.data || got;
+assert.equal(custom.spec && custom.spec.inputPricePerMillionTokens, '150', JSON.stringify(custom));
+assert.equal(custom.spec.status, 'MODEL_STATUS_DISABLED');
+await page.getByRole('button', { name: 'Enable local/house-coder' }).click();
+await page.getByRole('button', { name: 'Disable local/house-coder' }).waitFor();
 await page.screenshot({ path: `${shots}/models.png` });
 
 // A phone-sized screen: nothing wider than the viewport but the scrollable tables.

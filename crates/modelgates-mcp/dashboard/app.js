@@ -484,8 +484,8 @@ views.routing = async () => {
     h('div', { class: 'row' },
       field('Provider', 'provider_name', { tag: 'select', options: providers.data.map((p) => [p.name, `${p.name} (${p.provider_type})`]) }),
       field('Model', 'model', { required: true, placeholder: 'gpt-5' }),
-      field('Matches', 'matcher_type', { tag: 'select', options: [['filename_match', 'file name (chat and FIM)'], ['fim_filename', 'file name, FIM only'], ['request_type_match', 'request type'], ['catch_all', 'everything else']] }),
-      field('Glob or request type', 'matcher', { placeholder: '*.py' }),
+      field('Matches', 'matcher_type', { tag: 'select', options: [['filename_match', 'file name (chat and FIM)'], ['chat_filename', 'file name, chat only'], ['fim_filename', 'file name, FIM only'], ['catch_all', 'everything else']] }),
+      field('Glob', 'matcher', { placeholder: '*.py' }),
       h('button', { type: 'submit' }, 'Add to the list')),
     h('p', { class: 'muted' }, 'Rules are checked when the list is saved.'));
   onSubmit(add, async (v) => {
@@ -641,7 +641,7 @@ views.usage = async () => {
       h('thead', {}, h('tr', {}, ['When', 'Category', 'Type', 'Found', 'Snippet'].map((x) => h('th', { scope: 'col' }, x)))),
       h('tbody', {}, list.map((a) => h('tr', { class: a.trigger_type === 'secrets' ? 'alert-secret' : null },
         h('td', {}, fmtDate(a.timestamp)), h('td', {}, a.trigger_category || ''), h('td', {}, a.trigger_type || ''),
-        h('td', {}, a.trigger_string || ''), h('td', {}, h('code', {}, a.code_snippet ? String(a.code_snippet).slice(0, 120) : '')))))) : h('p', { class: 'muted' }, 'No alerts.'));
+        h('td', {}, a.trigger_string || ''), h('td', {}, h('code', {}, a.code_snippet && a.code_snippet.code ? String(a.code_snippet.code).slice(0, 120) : '')))))) : h('p', { class: 'muted' }, 'No alerts.'));
   }
   const messages = h('div', { class: 'table-wrap' });
   const onlyAlerts = h('select', { id: 'message-filter' },
@@ -676,17 +676,17 @@ views.models = async () => {
     const r = await api('GET', `/workspaces/${enc(ws)}/models?limit=100`);
     list.replaceChildren(h('table', {},
       h('caption', { class: 'muted' }, `${r.total_count} models`),
-      h('thead', {}, h('tr', {}, ['Model', 'Provider', 'Input $/M', 'Output $/M', 'Status', 'Actions']
+      h('thead', {}, h('tr', {}, ['Model', 'Provider', 'Input ¢ per M tokens', 'Output ¢ per M tokens', 'Status', 'Actions']
         .map((x) => h('th', { scope: 'col' }, x)))),
       h('tbody', {}, r.data.map((m) => {
         const id = m.metadata.name || m.metadata.id;
-        const enabled = m.spec.status !== 'disabled';
+        const enabled = m.spec.status === 'MODEL_STATUS_ENABLED';
         return h('tr', {}, h('td', {}, id), h('td', {}, m.spec.provider),
           h('td', { class: 'num' }, m.spec.inputPricePerMillionTokens ?? '—'),
           h('td', { class: 'num' }, m.spec.outputPricePerMillionTokens ?? '—'),
-          h('td', {}, m.spec.status),
+          h('td', {}, enabled ? 'enabled' : 'disabled'),
           h('td', {}, h('button', { type: 'button', onclick: async () => {
-            try { await api('PUT', `/workspaces/${enc(ws)}/models/${enc(id)}/status`, { status: enabled ? 'disabled' : 'enabled' }); say(`${id} ${enabled ? 'disabled' : 'enabled'}`); await draw(); } catch (err) { say(err.message); }
+            try { await api('PUT', `/workspaces/${enc(ws)}/models/${enc(id)}/status`, { status: enabled ? 'MODEL_STATUS_DISABLED' : 'MODEL_STATUS_ENABLED' }); say(`${id} ${enabled ? 'disabled' : 'enabled'}`); await draw(); } catch (err) { say(err.message); }
           } }, `${enabled ? 'Disable' : 'Enable'} ${id}`)));
       }))));
   }
@@ -697,15 +697,16 @@ views.models = async () => {
       field('Family', 'family', { required: true, placeholder: 'my-model' }),
       field('Max input tokens', 'maxInputTokens', { type: 'number', min: 1, required: true }),
       field('Max output tokens', 'maxOutputTokens', { type: 'number', min: 1, required: true }),
-      field('Input $ per M tokens', 'inputPricePerMillionTokens', { type: 'number', step: 'any', min: 0 }),
-      field('Output $ per M tokens', 'outputPricePerMillionTokens', { type: 'number', step: 'any', min: 0 }),
+      field('Input ¢ per M tokens', 'inputPricePerMillionTokens', { inputmode: 'decimal', placeholder: '300 = $3.00' }),
+      field('Output ¢ per M tokens', 'outputPricePerMillionTokens', { inputmode: 'decimal' }),
       h('button', { class: 'primary', type: 'submit' }, 'Register')),
     h('p', { class: 'error', role: 'alert' }));
   onSubmit(register, async (v) => {
     const body = { provider: v.provider, family: v.family,
       maxInputTokens: Number(v.maxInputTokens), maxOutputTokens: Number(v.maxOutputTokens) };
-    if (v.inputPricePerMillionTokens) body.inputPricePerMillionTokens = Number(v.inputPricePerMillionTokens);
-    if (v.outputPricePerMillionTokens) body.outputPricePerMillionTokens = Number(v.outputPricePerMillionTokens);
+    // Prices are decimal strings of cents, kept exact.
+    if (v.inputPricePerMillionTokens) body.inputPricePerMillionTokens = v.inputPricePerMillionTokens.trim();
+    if (v.outputPricePerMillionTokens) body.outputPricePerMillionTokens = v.outputPricePerMillionTokens.trim();
     await api('POST', `/workspaces/${enc(ws)}/models`, body);
     say(`Registered ${v.provider}/${v.family}`);
     register.reset();
@@ -755,7 +756,7 @@ async function route(moveFocus) {
     if (a.getAttribute('href') === `#/${name}`) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
   }
-  const view = views[name] || views.workspaces;
+  const view = Object.hasOwn(views, name) ? views[name] : views.workspaces;
   try {
     await view();
   } catch (err) {

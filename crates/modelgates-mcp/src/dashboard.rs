@@ -23,6 +23,11 @@ pub(crate) const CSRF_HEADER: &str = "x-csrf-token";
 const SESSION_TTL: Duration = Duration::from_secs(8 * 3600);
 /// Most dashboard sessions kept at once; the oldest go first.
 const SESSIONS_MAX: usize = 10_000;
+/// Most sessions one key may hold; its oldest goes first. Keeps one key's sign-ins from
+/// pushing everyone else's sessions out of [`SESSIONS_MAX`].
+const SESSIONS_PER_KEY_MAX: usize = 32;
+/// Largest sign-in body (`{"key": "…"}`).
+const SIGN_IN_BODY_MAX: usize = 4096;
 
 /// The strict Content-Security-Policy of every dashboard answer: scripts and styles only from
 /// the server's own files, no inline code, no framing.
@@ -55,6 +60,7 @@ const INDEX: &[u8] = include_bytes!("../dashboard/index.html");
 /// disabled, expired or deleted ends its sessions at once.
 struct Session {
     secret: String,
+    key_id: String,
     csrf: String,
     expires: Instant,
 }
@@ -105,23 +111,32 @@ fn is_safe(method: &Method) -> bool {
 }
 
 impl DashboardSessions {
-    fn insert(&self, secret: String) -> (String, String) {
+    fn insert(&self, secret: String, key_id: String) -> (String, String) {
         let (id, csrf) = (random_token(), random_token());
         let mut map = self.by_id.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
         map.retain(|_, s| s.expires > now);
-        if map.len() >= SESSIONS_MAX
-            && let Some(oldest) = map
-                .iter()
+        let oldest = |map: &HashMap<String, Session>, of_key: bool| {
+            map.iter()
+                .filter(|(_, s)| !of_key || s.key_id == key_id)
                 .min_by_key(|(_, s)| s.expires)
                 .map(|(k, _)| k.clone())
+        };
+        if map.values().filter(|s| s.key_id == key_id).count() >= SESSIONS_PER_KEY_MAX
+            && let Some(old) = oldest(&map, true)
         {
-            map.remove(&oldest);
+            map.remove(&old);
+        }
+        if map.len() >= SESSIONS_MAX
+            && let Some(old) = oldest(&map, false)
+        {
+            map.remove(&old);
         }
         map.insert(
             id.clone(),
             Session {
                 secret,
+                key_id,
                 csrf: csrf.clone(),
                 expires: now + SESSION_TTL,
             },
@@ -172,7 +187,17 @@ impl DashboardSessions {
                 "the dashboard session has expired or was signed out; sign in again".into(),
             ));
         };
-        let key = gates.verify_key(&secret)?;
+        // A key disabled, expired or deleted since sign-in ends the session for good (a key
+        // enabled again does not bring it back) and signs the page out.
+        let key = match gates.verify_key(&secret) {
+            Ok(key) => key,
+            Err(e) => {
+                self.remove(headers);
+                return Err(Error::Unauthenticated(format!(
+                    "this dashboard session's key no longer works ({e}); sign in again"
+                )));
+            }
+        };
         if key.kind != KeyKind::Management {
             return Err(Error::PermissionDenied(format!(
                 "API key {} is not a management key",
@@ -255,8 +280,21 @@ struct DashState {
     sessions: Arc<DashboardSessions>,
 }
 
-/// `POST /dashboard/session` with `{"key": "<management key>"}`: signs in.
+/// `POST /dashboard/session` with `{"key": "<management key>"}` as JSON: signs in. The JSON
+/// content type is required, so a cross-site form cannot sign a browser in (it would need a
+/// CORS preflight, which other origins do not pass).
 async fn sign_in(State(state): State<DashState>, headers: HeaderMap, body: Bytes) -> Response {
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !json {
+        return json_answer(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            json!({ "error": { "code": 415, "message": "send the key as JSON: Content-Type: application/json",
+                               "metadata": { "kind": "invalid_argument" } } }),
+        );
+    }
     #[derive(serde::Deserialize)]
     #[serde(deny_unknown_fields)]
     struct SignIn {
@@ -285,7 +323,7 @@ async fn sign_in(State(state): State<DashState>, headers: HeaderMap, body: Bytes
             key.key_id
         )));
     }
-    let (id, csrf) = state.sessions.insert(secret);
+    let (id, csrf) = state.sessions.insert(secret, key.key_id.to_string());
     let mut response = json_answer(
         StatusCode::OK,
         json!({ "csrf_token": csrf, "key_id": key.key_id.to_string(),
@@ -326,18 +364,22 @@ async fn current(State(state): State<DashState>, headers: HeaderMap) -> Response
     }
 }
 
-/// `DELETE /dashboard/session`: signs out (CSRF token required).
+/// `DELETE /dashboard/session`: signs out. Needs the session's CSRF token (not a working
+/// key: a session whose key was disabled can still be ended); with no live session there is
+/// nothing to end, and the cookie is cleared all the same.
 async fn sign_out(State(state): State<DashState>, headers: HeaderMap) -> Response {
-    if let Err(e) = state
-        .sessions
-        .authenticate(&state.gates, &Method::DELETE, &headers)
-    {
-        // An expired session is signed out already; still clear the cookie.
-        if e.kind() != modelgates::ErrorKind::Unauthenticated {
-            return error_answer(&e);
+    if let Some((_, csrf)) = state.sessions.get(&headers) {
+        let presented = headers
+            .get(CSRF_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if !same(presented, &csrf) {
+            return error_answer(&Error::PermissionDenied(
+                "the X-CSRF-Token header is missing or does not match this session's token".into(),
+            ));
         }
+        state.sessions.remove(&headers);
     }
-    state.sessions.remove(&headers);
     let mut response = secure(StatusCode::NO_CONTENT.into_response());
     response
         .headers_mut()
@@ -391,6 +433,7 @@ pub(crate) fn router(gates: ModelGates, sessions: Arc<DashboardSessions>) -> Rou
             axum::routing::post(sign_in).get(current).delete(sign_out),
         )
         .with_state(DashState { gates, sessions })
+        .layer(axum::extract::DefaultBodyLimit::max(SIGN_IN_BODY_MAX))
 }
 
 #[cfg(test)]

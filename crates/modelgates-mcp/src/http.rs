@@ -116,8 +116,10 @@ fn is_rest(path: &str) -> bool {
 }
 
 /// The axum router serving MCP at `/mcp` and the REST API at `/api/v1`, both behind
-/// management-key authentication and the Host/Origin checks of `options`. `shutdown` ends
-/// every MCP session when cancelled.
+/// management-key authentication and the Host/Origin checks of `options`, and the web
+/// dashboard at `/dashboard/` (public: its page signs in to the REST API; `/` redirects to
+/// it, so a router merged with this one must not route `/` too). `shutdown` ends every MCP
+/// session when cancelled.
 ///
 /// The whole control plane in a program of your own, beside routes of its own (this is what
 /// `modelgates serve --http` runs, and what `examples/gateway` merges into its router):
@@ -202,7 +204,10 @@ pub fn router(gates: ModelGates, options: &HttpOptions, shutdown: CancellationTo
         ));
     let dashboard_sessions = Arc::new(crate::dashboard::DashboardSessions::default());
     let dashboard = crate::dashboard::router(gates.clone(), dashboard_sessions.clone())
-        .layer(axum::middleware::from_fn_with_state(allowed, check_peers));
+        .layer(axum::middleware::from_fn_with_state(allowed, check_peers))
+        .layer(axum::middleware::from_fn(
+            move |request: Request, next: Next| time_limit(timeout, request, next),
+        ));
     let router = mcp.merge(rest).layer(axum::middleware::from_fn(
         move |request: Request, next: Next| time_limit(timeout, request, next),
     ));
