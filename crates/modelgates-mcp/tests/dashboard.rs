@@ -201,41 +201,30 @@ fn a_disabled_key_ends_its_dashboard_sessions() {
         .as_str()
         .unwrap()
         .to_owned();
-    let r = common::http(
-        &format!("{base}/api/v1/keys/{first}"),
-        "PATCH",
-        &[
-            ("authorization", format!("Bearer {second}")),
-            ("content-type", "application/json".to_owned()),
-        ],
-        r#"{"disabled":true}"#,
-    );
-    assert_eq!(r.status, 200, "{}", r.body);
-    let r = common::http(
-        &format!("{base}/api/v1/workspaces"),
-        "GET",
-        &[("cookie", session.clone())],
-        "",
-    );
+    // The second key disables (or enables) the first; the session's answer follows.
+    let set_disabled = |disabled: bool| {
+        let r = common::http(
+            &format!("{base}/api/v1/keys/{first}"),
+            "PATCH",
+            &[
+                ("authorization", format!("Bearer {second}")),
+                ("content-type", "application/json".to_owned()),
+            ],
+            &json!({ "disabled": disabled }).to_string(),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        common::http(
+            &format!("{base}/api/v1/workspaces"),
+            "GET",
+            &[("cookie", session.clone())],
+            "",
+        )
+    };
+    let r = set_disabled(true);
     assert_eq!(r.status, 401, "{}", r.body);
     assert!(r.body.contains("disabled"), "{}", r.body);
     // Enabling the key again does not bring the session back.
-    let r = common::http(
-        &format!("{base}/api/v1/keys/{first}"),
-        "PATCH",
-        &[
-            ("authorization", format!("Bearer {second}")),
-            ("content-type", "application/json".to_owned()),
-        ],
-        r#"{"disabled":false}"#,
-    );
-    assert_eq!(r.status, 200, "{}", r.body);
-    let r = common::http(
-        &format!("{base}/api/v1/workspaces"),
-        "GET",
-        &[("cookie", session)],
-        "",
-    );
+    let r = set_disabled(false);
     assert_eq!(r.status, 401, "{}", r.body);
     server.kill().unwrap();
     server.wait().unwrap();
