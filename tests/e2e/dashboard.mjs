@@ -87,6 +87,10 @@ await create.getByRole('button', { name: 'Create' }).click();
 await page.getByRole('cell', { name: 'team-a', exact: true }).waitFor();
 assert.equal(await slugError.textContent(), '');
 await page.screenshot({ path: `${shots}/workspaces.png`, fullPage: true });
+// Search looks through every workspace, not one page.
+await page.getByLabel('Search workspaces').fill('team');
+await page.getByText('1 of 3 workspaces match').waitFor();
+await page.getByLabel('Search workspaces').fill('');
 
 // Routing of team-a: two rules, saved, and the "which rule wins" box picks them.
 await page.selectOption('#workspace', 'team-a');
@@ -102,7 +106,11 @@ await addProvider.locator('[name="provider_type"]').selectOption('vllm');
 await addProvider.getByLabel(/Endpoint/).fill('http://127.0.0.1:8000/v1');
 await addProvider.getByRole('button', { name: 'Add provider' }).click();
 await page.getByRole('cell', { name: 'second', exact: true }).waitFor();
-await page.getByRole('button', { name: 'Delete second' }).waitFor();
+await page.getByRole('button', { name: 'Edit second' }).click();
+const editProvider = page.locator('form', { has: page.getByRole('heading', { name: 'Edit provider second' }) });
+await editProvider.getByLabel('Endpoint').fill('http://127.0.0.1:8001/v1');
+await editProvider.getByRole('button', { name: 'Save provider' }).click();
+await page.getByRole('cell', { name: 'http://127.0.0.1:8001/v1' }).waitFor();
 const add = page.locator('form', { has: page.getByRole('heading', { name: 'Add a rule' }) });
 await add.getByLabel('Model').fill('gpt-5-mini');
 await add.getByLabel('Matches').selectOption('filename_match');
@@ -159,6 +167,11 @@ await persona.getByLabel('Name').fill('Reviewer');
 await persona.getByLabel('Description').fill('Reviews pull requests for security problems');
 await persona.getByRole('button', { name: 'Create' }).click();
 await page.getByRole('cell', { name: 'Reviewer', exact: true }).waitFor();
+await page.getByRole('button', { name: 'Edit Reviewer' }).click();
+const editPersona = page.locator('form', { has: page.getByRole('heading', { name: 'Edit persona Reviewer' }) });
+await editPersona.getByLabel('Name').fill('Security reviewer');
+await editPersona.getByRole('button', { name: 'Save persona' }).click();
+await page.getByRole('cell', { name: 'Security reviewer', exact: true }).waitFor();
 
 // Keys: the secret is shown once, then gone for good.
 await page.goto(`${base}/dashboard/#/keys`);

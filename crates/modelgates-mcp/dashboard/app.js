@@ -195,11 +195,14 @@ views.workspaces = async () => {
   const pager = h('p', { class: 'row' });
 
   async function draw() {
-    const page = await api('GET', `/workspaces?limit=${pageSize}&offset=${offset}`);
+    // A search looks through every workspace the page loaded (up to 1,000), not just this page.
+    const page = filter
+      ? { data: state.workspaces, total_count: state.workspaces.length }
+      : await api('GET', `/workspaces?limit=${pageSize}&offset=${offset}`);
     const rows = page.data.filter((w) => !filter
       || `${w.name} ${w.slug} ${w.description || ''}`.toLowerCase().includes(filter));
     list.replaceChildren(h('table', {},
-      h('caption', { class: 'muted' }, `${page.total_count} workspaces`),
+      h('caption', { class: 'muted' }, filter ? `${rows.length} of ${page.total_count} workspaces match` : `${page.total_count} workspaces`),
       h('thead', {}, h('tr', {}, ['Name', 'Slug', 'Description', 'Created', 'Actions']
         .map((t) => h('th', { scope: 'col' }, t)))),
       h('tbody', {}, rows.map((w) => h('tr', {},
@@ -212,6 +215,7 @@ views.workspaces = async () => {
           h('button', { type: 'button', class: 'danger', onclick: () => {
             if (confirm(`Delete workspace ${w.slug}?`)) act(`/workspaces/${enc(w.id)}`, 'DELETE', `Deleted ${w.slug}`);
           } }, 'Delete')))))));
+    if (filter) { pager.replaceChildren(); return; }
     pager.replaceChildren(
       h('button', { type: 'button', disabled: offset === 0, onclick: () => { offset -= pageSize; draw(); } }, 'Previous'),
       h('span', {}, `${page.total_count ? offset + 1 : 0}–${offset + page.data.length} of ${page.total_count}`),
@@ -270,7 +274,7 @@ views.workspaces = async () => {
     await draw();
   });
 
-  const search = field('Filter this page', 'filter', { type: 'search' });
+  const search = field('Search workspaces', 'filter', { type: 'search' });
   search.querySelector('input').addEventListener('input', (e) => {
     filter = e.target.value.toLowerCase();
     draw();
@@ -540,6 +544,26 @@ views.routing = async () => {
     say(`Added ${v.name}`);
     await views.routing();
   });
+  const providerEditor = h('div');
+  function editProvider(p) {
+    const form = h('form', { class: 'card', 'aria-label': `Edit provider ${p.name}` },
+      h('h2', {}, `Edit provider ${p.name}`),
+      h('div', { class: 'row' },
+        field('Name', 'name', { value: p.name, required: true }),
+        field('Endpoint', 'endpoint', { type: 'url', value: p.endpoint }),
+        field('Description', 'description', { value: p.description || '' })),
+      h('p', { class: 'error', role: 'alert' }),
+      h('div', { class: 'row' }, h('button', { class: 'primary', type: 'submit' }, 'Save provider'),
+        h('button', { type: 'button', onclick: () => providerEditor.replaceChildren() }, 'Cancel')));
+    onSubmit(form, async (v) => {
+      await api('PUT', `/provider-endpoints/${enc(p.name)}`, {
+        name: v.name, provider_type: p.provider_type, endpoint: v.endpoint || null, description: v.description || null });
+      say(`Saved ${v.name}`);
+      await views.routing();
+    });
+    providerEditor.replaceChildren(form);
+    form.querySelector('input').focus();
+  }
   async function providerAct(fn) {
     providerError.textContent = '';
     try { await fn(); await views.routing(); } catch (err) { if (err instanceof ApiError) { providerError.textContent = err.message; } else throw err; }
@@ -557,12 +581,13 @@ views.routing = async () => {
               await api('PUT', `/provider-endpoints/${enc(p.name)}/auth-material`, { auth_type: 'api_key', api_key: key.value });
               say(`Key of ${p.name} replaced`);
             }) }, `Set key of ${p.name}`),
+            h('button', { type: 'button', onclick: () => editProvider(p) }, `Edit ${p.name}`),
             h('button', { type: 'button', class: 'danger', onclick: () => providerAct(async () => {
               if (!confirm(`Delete provider ${p.name}?`)) return;
               await api('DELETE', `/provider-endpoints/${enc(p.name)}`);
               say(`Deleted ${p.name}`);
             }) }, `Delete ${p.name}`)));
-      })))), providerError, addProvider,
+      })))), providerError, providerEditor, addProvider,
     h('h2', {}, 'Mux rules (first match wins)'), list, warnings,
     h('div', { class: 'row' }, h('button', { class: 'primary', type: 'button', onclick: save }, 'Save rules')), saveError,
     add, box, result, instr);
@@ -727,10 +752,30 @@ views.personas = async () => {
       h('caption', { class: 'muted' }, `${r.total_count} personas`),
       h('thead', {}, h('tr', {}, ['Name', 'Description', 'Actions'].map((t) => h('th', { scope: 'col' }, t)))),
       h('tbody', {}, r.data.map((p) => h('tr', {}, h('td', {}, p.name), h('td', {}, p.description),
-        h('td', {}, h('button', { type: 'button', class: 'danger', onclick: async () => {
-          error.textContent = '';
-          try { await api('DELETE', `/personas/${enc(p.name)}`); say(`Deleted ${p.name}`); await draw(); } catch (err) { error.textContent = err.message; }
-        } }, `Delete ${p.name}`)))))));
+        h('td', { class: 'actions' },
+          h('button', { type: 'button', onclick: () => editPersona(p) }, `Edit ${p.name}`),
+          h('button', { type: 'button', class: 'danger', onclick: async () => {
+            error.textContent = '';
+            try { await api('DELETE', `/personas/${enc(p.name)}`); say(`Deleted ${p.name}`); await draw(); } catch (err) { error.textContent = err.message; }
+          } }, `Delete ${p.name}`)))))));
+  }
+  const editor = h('div');
+  function editPersona(p) {
+    const form = h('form', { class: 'card', 'aria-label': `Edit persona ${p.name}` },
+      h('h2', {}, `Edit persona ${p.name}`),
+      h('div', { class: 'row' },
+        field('Name', 'new_name', { value: p.name, required: true }),
+        field('Description', 'new_description', { tag: 'textarea', value: p.description, required: true })),
+      h('p', { class: 'error', role: 'alert' }),
+      h('div', { class: 'row' }, h('button', { class: 'primary', type: 'submit' }, 'Save persona'),
+        h('button', { type: 'button', onclick: () => editor.replaceChildren() }, 'Cancel')));
+    onSubmit(form, async (v) => {
+      await api('PUT', `/personas/${enc(p.name)}`, { new_name: v.new_name, new_description: v.new_description });
+      say(`Saved ${v.new_name}`);
+      editor.replaceChildren();
+      await draw();
+    });
+    editor.replaceChildren(form);
   }
   const create = h('form', { class: 'card', 'aria-labelledby': 'create-persona' },
     h('h2', { id: 'create-persona' }, 'Create a persona'),
@@ -745,7 +790,7 @@ views.personas = async () => {
     create.reset();
     await draw();
   });
-  main.replaceChildren(h('h1', {}, 'Personas'), create, error, list);
+  main.replaceChildren(h('h1', {}, 'Personas'), create, error, list, editor);
   await draw();
 };
 
