@@ -44,6 +44,14 @@ function field(label, name, attrs) {
     h('span', { class: 'field-error', id: `${id}-error`, dataset: { for: name } }));
 }
 
+/** The end of an edit form: its error line, the save button and a cancel that empties
+ * `holder` (where the form was shown). */
+function editActions(saveLabel, holder) {
+  return [h('p', { class: 'error', role: 'alert' }),
+    h('div', { class: 'row' }, h('button', { class: 'primary', type: 'submit' }, saveLabel),
+      h('button', { type: 'button', onclick: () => holder.replaceChildren() }, 'Cancel'))];
+}
+
 function say(text) {
   const status = document.getElementById('status');
   status.textContent = text;
@@ -241,9 +249,7 @@ views.workspaces = async () => {
         field('Slug', 'slug', { value: w.slug, required: true }),
         field('Description', 'description', { value: w.description || '' }),
         field('Default text model', 'default_text_model', { value: w.default_text_model || '' })),
-      h('p', { class: 'error', role: 'alert' }),
-      h('div', { class: 'row' }, h('button', { class: 'primary', type: 'submit' }, 'Save'),
-        h('button', { type: 'button', onclick: () => editor.replaceChildren() }, 'Cancel')));
+      ...editActions('Save', editor));
     onSubmit(form, async (v) => {
       await api('PATCH', `/workspaces/${enc(w.id)}`, {
         name: v.name, slug: v.slug, description: v.description || null,
@@ -552,9 +558,7 @@ views.routing = async () => {
         field('Name', 'name', { value: p.name, required: true }),
         field('Endpoint', 'endpoint', { type: 'url', value: p.endpoint }),
         field('Description', 'description', { value: p.description || '' })),
-      h('p', { class: 'error', role: 'alert' }),
-      h('div', { class: 'row' }, h('button', { class: 'primary', type: 'submit' }, 'Save provider'),
-        h('button', { type: 'button', onclick: () => providerEditor.replaceChildren() }, 'Cancel')));
+      ...editActions('Save provider', providerEditor));
     onSubmit(form, async (v) => {
       await api('PUT', `/provider-endpoints/${enc(p.name)}`, {
         name: v.name, provider_type: p.provider_type, endpoint: v.endpoint || null, description: v.description || null });
@@ -766,9 +770,7 @@ views.personas = async () => {
       h('div', { class: 'row' },
         field('Name', 'new_name', { value: p.name, required: true }),
         field('Description', 'new_description', { tag: 'textarea', value: p.description, required: true })),
-      h('p', { class: 'error', role: 'alert' }),
-      h('div', { class: 'row' }, h('button', { class: 'primary', type: 'submit' }, 'Save persona'),
-        h('button', { type: 'button', onclick: () => editor.replaceChildren() }, 'Cancel')));
+      ...editActions('Save persona', editor));
     onSubmit(form, async (v) => {
       await api('PUT', `/personas/${enc(p.name)}`, { new_name: v.new_name, new_description: v.new_description });
       say(`Saved ${v.new_name}`);
