@@ -346,10 +346,6 @@ fn refuse_with(status: StatusCode, code: &str, message: &str) -> Response {
     response
 }
 
-/// Requires `Authorization: Bearer <management key>`; the request then acts as the key's user
-/// in the key's account. Unknown or missing keys are 401; inference, disabled or expired keys
-/// are 403. Verification reads the snapshot, so a key disabled anywhere stops working on the
-/// next request.
 /// What authentication checks credentials against: the key snapshot, and the dashboard's
 /// sessions for REST requests that carry its cookie instead of a bearer key.
 #[derive(Clone)]
@@ -358,6 +354,12 @@ struct Auth {
     dashboard: Arc<crate::dashboard::DashboardSessions>,
 }
 
+/// Requires `Authorization: Bearer <management key>`; the request then acts as the key's user
+/// in the key's account. Unknown or missing keys are 401; inference, disabled or expired keys
+/// are 403. Verification reads the snapshot, so a key disabled anywhere stops working on the
+/// next request. A REST request without the header may instead carry a dashboard session
+/// cookie (see `crate::dashboard`: the session's key is verified the same way, and a mutating
+/// request needs the session's CSRF token).
 async fn authenticate(State(auth): State<Auth>, request: Request, next: Next) -> Response {
     let gates = &auth.gates;
     let presented = request
