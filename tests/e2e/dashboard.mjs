@@ -47,6 +47,8 @@ page.on('console', (m) => {
   }
 });
 const text = async (sel) => (await page.locator(sel).textContent()) || '';
+/** The form whose heading is `name` (a string or a pattern). */
+const formTitled = (name) => page.locator('form', { has: page.getByRole('heading', { name }) });
 
 // Sign in: `/` redirects to the page; a wrong key is refused in the form.
 await page.goto(`${base}/`);
@@ -76,7 +78,7 @@ const forged = await page.evaluate(async () => {
 assert.equal(forged, 403);
 
 // Create a workspace; a bad slug is explained next to the slug field and creates nothing.
-const create = page.locator('form', { has: page.getByRole('heading', { name: 'Create a workspace' }) });
+const create = formTitled('Create a workspace');
 await create.getByLabel('Name').fill('Team A');
 await create.getByLabel('Slug').fill('Team A');
 await create.getByRole('button', { name: 'Create' }).click();
@@ -97,7 +99,7 @@ await page.selectOption('#workspace', 'team-a');
 await page.goto(`${base}/dashboard/#/routing`);
 await page.getByRole('heading', { name: 'Routing of team-a' }).waitFor();
 // A provider endpoint the server refuses is explained; a good one is listed, its key write-only.
-const addProvider = page.locator('form', { has: page.getByRole('heading', { name: 'Add a provider endpoint' }) });
+const addProvider = formTitled('Add a provider endpoint');
 await addProvider.getByLabel('Name').fill('x');
 await addProvider.getByRole('button', { name: 'Add provider' }).click();
 await addProvider.locator('.field-error[data-for="name"]').filter({ hasText: 'at least 3' }).waitFor();
@@ -107,11 +109,11 @@ await addProvider.getByLabel(/Endpoint/).fill('http://127.0.0.1:8000/v1');
 await addProvider.getByRole('button', { name: 'Add provider' }).click();
 await page.getByRole('cell', { name: 'second', exact: true }).waitFor();
 await page.getByRole('button', { name: 'Edit second' }).click();
-const editProvider = page.locator('form', { has: page.getByRole('heading', { name: 'Edit provider second' }) });
+const editProvider = formTitled('Edit provider second');
 await editProvider.getByLabel('Endpoint').fill('http://127.0.0.1:8001/v1');
 await editProvider.getByRole('button', { name: 'Save provider' }).click();
 await page.getByRole('cell', { name: 'http://127.0.0.1:8001/v1' }).waitFor();
-const add = page.locator('form', { has: page.getByRole('heading', { name: 'Add a rule' }) });
+const add = formTitled('Add a rule');
 await add.getByLabel('Model').fill('gpt-5-mini');
 await add.getByLabel('Matches').selectOption('filename_match');
 await add.getByLabel('Glob', { exact: true }).fill('*.py');
@@ -121,7 +123,7 @@ await add.getByLabel('Matches').selectOption('catch_all');
 await add.getByRole('button', { name: 'Add to the list' }).click();
 await page.getByRole('button', { name: 'Save rules' }).click();
 await page.getByText('Rules saved').waitFor();
-const box = page.locator('form', { has: page.getByRole('heading', { name: 'Which rule wins?' }) });
+const box = formTitled('Which rule wins?');
 await box.getByLabel(/File names/).fill('src/app.py');
 await box.getByRole('button', { name: 'Resolve' }).click();
 await page.locator('#route-result').getByText('Rule 1 wins: local / gpt-5-mini').waitFor();
@@ -143,12 +145,12 @@ await page.screenshot({ path: `${shots}/routing.png`, fullPage: true });
 // is added), then removed by selection.
 await page.goto(`${base}/dashboard/#/members`);
 await page.getByRole('heading', { name: 'Members', exact: true }).waitFor();
-const addMember = page.locator('form', { has: page.getByRole('heading', { name: 'Add an organization member' }) });
+const addMember = formTitled('Add an organization member');
 await addMember.getByLabel('User id').fill('user_carol');
 await addMember.getByLabel('Email').fill('carol@example.com');
 await addMember.getByRole('button', { name: 'Add member' }).click();
 await page.getByRole('cell', { name: 'carol@example.com' }).waitFor();
-const addWs = page.locator('form', { has: page.getByRole('heading', { name: 'Add members to team-a' }) });
+const addWs = formTitled('Add members to team-a');
 await addWs.getByLabel(/User ids/).fill('user_carol, user_nobody');
 await addWs.getByRole('button', { name: 'Add to the workspace' }).click();
 await addWs.locator('.field-error, .error').filter({ hasText: 'user_nobody' }).waitFor();
@@ -162,20 +164,20 @@ await page.getByLabel('Select user_carol').waitFor({ state: 'detached' });
 
 // Personas.
 await page.goto(`${base}/dashboard/#/personas`);
-const persona = page.locator('form', { has: page.getByRole('heading', { name: 'Create a persona' }) });
+const persona = formTitled('Create a persona');
 await persona.getByLabel('Name').fill('Reviewer');
 await persona.getByLabel('Description').fill('Reviews pull requests for security problems');
 await persona.getByRole('button', { name: 'Create' }).click();
 await page.getByRole('cell', { name: 'Reviewer', exact: true }).waitFor();
 await page.getByRole('button', { name: 'Edit Reviewer' }).click();
-const editPersona = page.locator('form', { has: page.getByRole('heading', { name: 'Edit persona Reviewer' }) });
+const editPersona = formTitled('Edit persona Reviewer');
 await editPersona.getByLabel('Name').fill('Security reviewer');
 await editPersona.getByRole('button', { name: 'Save persona' }).click();
 await page.getByRole('cell', { name: 'Security reviewer', exact: true }).waitFor();
 
 // Keys: the secret is shown once, then gone for good.
 await page.goto(`${base}/dashboard/#/keys`);
-const newKey = page.locator('form', { has: page.getByRole('heading', { name: /Create a key/ }) });
+const newKey = formTitled(/Create a key/);
 await newKey.getByLabel('Name').fill('ci');
 await newKey.getByRole('button', { name: 'Create key' }).click();
 const secret = (await page.locator('#new-secret').textContent()).trim();
@@ -211,7 +213,7 @@ await page.screenshot({ path: `${shots}/usage.png`, fullPage: true });
 // Models of the workspace: a custom model registered with a price in cents, disabled, enabled.
 await page.goto(`${base}/dashboard/#/models`);
 await page.getByRole('heading', { name: 'Models of team-a' }).waitFor();
-const register = page.locator('form', { has: page.getByRole('heading', { name: 'Register a custom model' }) });
+const register = formTitled('Register a custom model');
 await register.getByLabel('Provider').fill('local');
 await register.getByLabel('Family').fill('house-coder');
 await register.getByLabel('Max input tokens').fill('32000');

@@ -44,12 +44,19 @@ function field(label, name, attrs) {
     h('span', { class: 'field-error', id: `${id}-error`, dataset: { for: name } }));
 }
 
-/** The end of an edit form: its error line, the save button and a cancel that empties
- * `holder` (where the form was shown). */
-function editActions(saveLabel, holder) {
-  return [h('p', { class: 'error', role: 'alert' }),
+/** Shows an edit form in `holder`: `title` as its heading, `fields` in a row, an error line,
+ * a `saveLabel` button that runs `save(values)` and a cancel that empties `holder`. Returns
+ * the form. */
+function showEditor(holder, { label, title, fields, saveLabel, save }) {
+  const form = h('form', { class: 'card', 'aria-label': label || title },
+    h('h2', {}, title),
+    h('div', { class: 'row' }, ...fields),
+    h('p', { class: 'error', role: 'alert' }),
     h('div', { class: 'row' }, h('button', { class: 'primary', type: 'submit' }, saveLabel),
-      h('button', { type: 'button', onclick: () => holder.replaceChildren() }, 'Cancel'))];
+      h('button', { type: 'button', onclick: () => holder.replaceChildren() }, 'Cancel')));
+  onSubmit(form, save);
+  holder.replaceChildren(form);
+  return form;
 }
 
 function say(text) {
@@ -242,25 +249,26 @@ views.workspaces = async () => {
   const errorLine = h('p', { class: 'error', role: 'alert' });
   const editor = h('div');
   function edit(w) {
-    const form = h('form', { class: 'card', 'aria-label': `Edit ${w.slug}` },
-      h('h2', {}, `Edit ${w.name}`),
-      h('div', { class: 'row' },
+    const form = showEditor(editor, {
+      label: `Edit ${w.slug}`,
+      title: `Edit ${w.name}`,
+      fields: [
         field('Name', 'name', { value: w.name, required: true }),
         field('Slug', 'slug', { value: w.slug, required: true }),
         field('Description', 'description', { value: w.description || '' }),
-        field('Default text model', 'default_text_model', { value: w.default_text_model || '' })),
-      ...editActions('Save', editor));
-    onSubmit(form, async (v) => {
-      await api('PATCH', `/workspaces/${enc(w.id)}`, {
-        name: v.name, slug: v.slug, description: v.description || null,
-        default_text_model: v.default_text_model || null, expected_revision: w.revision,
-      });
-      say(`Saved ${v.slug}`);
-      editor.replaceChildren();
-      await loadWorkspaces();
-      await draw();
+        field('Default text model', 'default_text_model', { value: w.default_text_model || '' })],
+      saveLabel: 'Save',
+      save: async (v) => {
+        await api('PATCH', `/workspaces/${enc(w.id)}`, {
+          name: v.name, slug: v.slug, description: v.description || null,
+          default_text_model: v.default_text_model || null, expected_revision: w.revision,
+        });
+        say(`Saved ${v.slug}`);
+        editor.replaceChildren();
+        await loadWorkspaces();
+        await draw();
+      },
     });
-    editor.replaceChildren(form);
     form.querySelector('input').focus();
   }
 
@@ -552,20 +560,20 @@ views.routing = async () => {
   });
   const providerEditor = h('div');
   function editProvider(p) {
-    const form = h('form', { class: 'card', 'aria-label': `Edit provider ${p.name}` },
-      h('h2', {}, `Edit provider ${p.name}`),
-      h('div', { class: 'row' },
+    const form = showEditor(providerEditor, {
+      title: `Edit provider ${p.name}`,
+      fields: [
         field('Name', 'name', { value: p.name, required: true }),
         field('Endpoint', 'endpoint', { type: 'url', value: p.endpoint }),
-        field('Description', 'description', { value: p.description || '' })),
-      ...editActions('Save provider', providerEditor));
-    onSubmit(form, async (v) => {
-      await api('PUT', `/provider-endpoints/${enc(p.name)}`, {
-        name: v.name, provider_type: p.provider_type, endpoint: v.endpoint || null, description: v.description || null });
-      say(`Saved ${v.name}`);
-      await views.routing();
+        field('Description', 'description', { value: p.description || '' })],
+      saveLabel: 'Save provider',
+      save: async (v) => {
+        await api('PUT', `/provider-endpoints/${enc(p.name)}`, {
+          name: v.name, provider_type: p.provider_type, endpoint: v.endpoint || null, description: v.description || null });
+        say(`Saved ${v.name}`);
+        await views.routing();
+      },
     });
-    providerEditor.replaceChildren(form);
     form.querySelector('input').focus();
   }
   async function providerAct(fn) {
@@ -765,19 +773,19 @@ views.personas = async () => {
   }
   const editor = h('div');
   function editPersona(p) {
-    const form = h('form', { class: 'card', 'aria-label': `Edit persona ${p.name}` },
-      h('h2', {}, `Edit persona ${p.name}`),
-      h('div', { class: 'row' },
+    showEditor(editor, {
+      title: `Edit persona ${p.name}`,
+      fields: [
         field('Name', 'new_name', { value: p.name, required: true }),
-        field('Description', 'new_description', { tag: 'textarea', value: p.description, required: true })),
-      ...editActions('Save persona', editor));
-    onSubmit(form, async (v) => {
-      await api('PUT', `/personas/${enc(p.name)}`, { new_name: v.new_name, new_description: v.new_description });
-      say(`Saved ${v.new_name}`);
-      editor.replaceChildren();
-      await draw();
+        field('Description', 'new_description', { tag: 'textarea', value: p.description, required: true })],
+      saveLabel: 'Save persona',
+      save: async (v) => {
+        await api('PUT', `/personas/${enc(p.name)}`, { new_name: v.new_name, new_description: v.new_description });
+        say(`Saved ${v.new_name}`);
+        editor.replaceChildren();
+        await draw();
+      },
     });
-    editor.replaceChildren(form);
   }
   const create = h('form', { class: 'card', 'aria-labelledby': 'create-persona' },
     h('h2', { id: 'create-persona' }, 'Create a persona'),

@@ -105,6 +105,21 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
+/// Whether the request's `X-CSRF-Token` is the session's token `csrf`.
+fn check_csrf(headers: &HeaderMap, csrf: &str) -> Result<(), Error> {
+    let presented = headers
+        .get(CSRF_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if same(presented, csrf) {
+        Ok(())
+    } else {
+        Err(Error::PermissionDenied(
+            "the X-CSRF-Token header is missing or does not match this session's token".into(),
+        ))
+    }
+}
+
 /// Methods that change nothing, so need no CSRF token.
 fn is_safe(method: &Method) -> bool {
     matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
@@ -173,15 +188,13 @@ impl DashboardSessions {
         cookie(headers, COOKIE).is_some()
     }
 
-    /// Authenticates a REST request by its session cookie: the session must be live, its key
-    /// still valid and a management key, and a mutating request must carry the session's CSRF
-    /// token in `X-CSRF-Token`.
-    pub(crate) fn authenticate(
+    /// The request's session, if it is live and its key still works as a management key: the
+    /// verified key and the session's CSRF token.
+    fn session(
         &self,
         gates: &ModelGates,
-        method: &Method,
         headers: &HeaderMap,
-    ) -> Result<VerifiedKey, Error> {
+    ) -> Result<(VerifiedKey, String), Error> {
         let Some((secret, csrf)) = self.get(headers) else {
             return Err(Error::Unauthenticated(
                 "the dashboard session has expired or was signed out; sign in again".into(),
@@ -204,17 +217,21 @@ impl DashboardSessions {
                 key.key_id
             )));
         }
+        Ok((key, csrf))
+    }
+
+    /// Authenticates a REST request by its session cookie: the session must be live, its key
+    /// still valid and a management key, and a mutating request must carry the session's CSRF
+    /// token in `X-CSRF-Token`.
+    pub(crate) fn authenticate(
+        &self,
+        gates: &ModelGates,
+        method: &Method,
+        headers: &HeaderMap,
+    ) -> Result<VerifiedKey, Error> {
+        let (key, csrf) = self.session(gates, headers)?;
         if !is_safe(method) {
-            let presented = headers
-                .get(CSRF_HEADER)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("");
-            if !same(presented, &csrf) {
-                return Err(Error::PermissionDenied(
-                    "the X-CSRF-Token header is missing or does not match this session's token"
-                        .into(),
-                ));
-            }
+            check_csrf(headers, &csrf)?;
         }
         Ok(key)
     }
@@ -341,16 +358,8 @@ async fn sign_in(State(state): State<DashState>, headers: HeaderMap, body: Bytes
 
 /// `GET /dashboard/session`: the signed-in session's CSRF token and key (after a reload).
 async fn current(State(state): State<DashState>, headers: HeaderMap) -> Response {
-    match state
-        .sessions
-        .authenticate(&state.gates, &Method::GET, &headers)
-    {
-        Ok(key) => {
-            let csrf = state
-                .sessions
-                .get(&headers)
-                .map(|s| s.1)
-                .unwrap_or_default();
+    match state.sessions.session(&state.gates, &headers) {
+        Ok((key, csrf)) => {
             let mut r = json_answer(
                 StatusCode::OK,
                 json!({ "csrf_token": csrf, "key_id": key.key_id.to_string(),
@@ -369,14 +378,8 @@ async fn current(State(state): State<DashState>, headers: HeaderMap) -> Response
 /// nothing to end, and the cookie is cleared all the same.
 async fn sign_out(State(state): State<DashState>, headers: HeaderMap) -> Response {
     if let Some((_, csrf)) = state.sessions.get(&headers) {
-        let presented = headers
-            .get(CSRF_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        if !same(presented, &csrf) {
-            return error_answer(&Error::PermissionDenied(
-                "the X-CSRF-Token header is missing or does not match this session's token".into(),
-            ));
+        if let Err(e) = check_csrf(&headers, &csrf) {
+            return error_answer(&e);
         }
         state.sessions.remove(&headers);
     }

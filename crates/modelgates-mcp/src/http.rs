@@ -204,13 +204,8 @@ pub fn router(gates: ModelGates, options: &HttpOptions, shutdown: CancellationTo
         ));
     let dashboard_sessions = Arc::new(crate::dashboard::DashboardSessions::default());
     let dashboard = crate::dashboard::router(gates.clone(), dashboard_sessions.clone())
-        .layer(axum::middleware::from_fn_with_state(allowed, check_peers))
-        .layer(axum::middleware::from_fn(
-            move |request: Request, next: Next| time_limit(timeout, request, next),
-        ));
-    let router = mcp.merge(rest).layer(axum::middleware::from_fn(
-        move |request: Request, next: Next| time_limit(timeout, request, next),
-    ));
+        .layer(axum::middleware::from_fn_with_state(allowed, check_peers));
+    let router = mcp.merge(rest);
     let router = match options.insecure_caller.clone() {
         Some(caller) => {
             tracing::warn!("authentication is DISABLED (--insecure-no-auth): test use only");
@@ -237,8 +232,14 @@ pub fn router(gates: ModelGates, options: &HttpOptions, shutdown: CancellationTo
             authenticate,
         )),
     };
-    // The dashboard's pages and sign-in are public; what they call (`/api/v1`) is not.
-    router.merge(dashboard).layer(cors(origins_for_rest))
+    // The dashboard's pages and sign-in are public; what they call (`/api/v1`) is not. One
+    // time limit covers every route.
+    router
+        .merge(dashboard)
+        .layer(axum::middleware::from_fn(
+            move |request: Request, next: Next| time_limit(timeout, request, next),
+        ))
+        .layer(cors(origins_for_rest))
 }
 
 /// CORS answers for the origins given with `--allow-origin` (browsers need them for a page
