@@ -344,6 +344,12 @@ fn rows() -> Vec<(&'static str, Value, [bool; 3])> {
             [ALLOW, ALLOW, DENY],
         ),
         (
+            "workspace_usage_series",
+            json!({"workspace": "team", "from": "2026-01-01T00:00:00Z",
+                   "to": "2026-01-08T00:00:00Z", "interval": "day"}),
+            [ALLOW, ALLOW, DENY],
+        ),
+        (
             "workspace_messages_list",
             json!({"workspace": "team"}),
             [ALLOW, ALLOW, DENY],

@@ -778,6 +778,55 @@ fn seed_004_operations_at_codegate_paths() {
     assert!(!alerts.as_array().unwrap().is_empty(), "{alerts}");
     let (_, usage) = api.call("GET", "/workspaces/default/token-usage", None);
     assert_eq!(usage["token_usage"]["input_tokens"], json!(1000), "{usage}");
+
+    // The same per day: one request, the record in today's bucket, empty days included.
+    let now = chrono::Utc::now();
+    let range = format!(
+        "from={}&to={}",
+        (now - chrono::Duration::days(6)).format("%Y-%m-%dT%H:%M:%SZ"),
+        (now + chrono::Duration::minutes(1)).format("%Y-%m-%dT%H:%M:%SZ")
+    );
+    let (status, series) = api.call(
+        "GET",
+        &format!("/workspaces/default/token-usage/series?{range}&interval=day"),
+        None,
+    );
+    assert_eq!(status, 200, "{series}");
+    let buckets = series["buckets"].as_array().unwrap();
+    assert!((7..=8).contains(&buckets.len()), "{series}");
+    let today = buckets
+        .iter()
+        .find(|b| b["token_usage"]["requests"] == json!(1))
+        .expect("the record's day");
+    assert_eq!(
+        today["tokens_by_model"]["openai-main/gpt-4o"]["token_usage"]["input_tokens"],
+        json!(1000),
+        "{series}"
+    );
+    assert_eq!(series["token_usage"]["requests"], json!(1), "{series}");
+    for (query, field) in [
+        (format!("{range}&interval=hour"), "query.interval"),
+        (
+            format!("{range}&interval=day&utc_offset_minutes=900"),
+            "utc_offset_minutes",
+        ),
+        ("interval=day".to_owned(), "query"),
+    ] {
+        let e = error(
+            400,
+            api.call(
+                "GET",
+                &format!("/workspaces/default/token-usage/series?{query}"),
+                None,
+            ),
+        );
+        assert!(
+            e["metadata"]["field"]
+                .as_str()
+                .is_some_and(|f| f.starts_with(field)),
+            "{query}: {e}"
+        );
+    }
     drop(server);
 }
 

@@ -1,4 +1,5 @@
-//! Seed 004's usage routes (CodeGate's paths): a workspace's token usage, its messages (paged
+//! Seed 004's usage routes (CodeGate's paths): a workspace's token usage (and, ModelGates'
+//! own, the same per day, week or month: `GET /workspaces/{id}/token-usage/series`), its messages (paged
 //! by `page` / `page_size`, filtered by chat ids and alert trigger types) and one conversation,
 //! its alerts (a bare array, newest first); and usage recording for gateways
 //! (`POST /workspaces/{id}/usage`: one record or a batch of up to 1,000, idempotent by
@@ -10,7 +11,7 @@ use axum::extract::State;
 use chrono::{DateTime, Utc};
 use modelgates::{
     Alert, AlertCategory, AlertEntry, CodeSnippet, Conversation, MessageFilter, MessagesPage,
-    NewConversation, NewUsage, Recorded, RequestKind, TokenUsage,
+    NewConversation, NewUsage, Recorded, RequestKind, TokenUsage, UsageInterval, UsageSeries,
 };
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -27,6 +28,14 @@ pub(crate) fn routes() -> ApiRouter<App> {
             get_with(token_usage, |o| {
                 o.id("getTokenUsage")
                     .summary("A workspace's token usage and cost over a time range")
+            }),
+        )
+        .api_route(
+            "/workspaces/{id}/token-usage/series",
+            get_with(token_usage_series, |o| {
+                o.id("getTokenUsageSeries").summary(
+                    "A workspace's token usage and cost per day, week or month, with their sum",
+                )
             }),
         )
         .api_route(
@@ -75,6 +84,40 @@ async fn token_usage(
 ) -> Result<Reply<TokenUsage>, ApiError> {
     let usage = app.gates.workspace_usage(&me, Some(&ws), q.from, q.to)?;
     Ok(Reply(usage))
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct SeriesQuery {
+    /// Start of the range (RFC 3339); moved back to the start of its bucket.
+    from: DateTime<Utc>,
+    /// End of the range (RFC 3339), after `from`; moved forward to the end of its bucket.
+    to: DateTime<Utc>,
+    /// The bucket size: `day`, `week` (Monday to Sunday) or `month`.
+    interval: UsageInterval,
+    /// Minutes east of UTC whose midnights start the buckets, -720 to 840 (default 0 = UTC).
+    #[serde(default)]
+    #[schemars(range(min = -720, max = 840))]
+    utc_offset_minutes: i32,
+}
+
+/// Consecutive buckets (at most 400, empty ones included) covering `[from, to)`, each with its
+/// usage per `provider/model` and in total, and the sum of them all: one request draws a chart.
+async fn token_usage_series(
+    State(app): State<App>,
+    Me(me): Me,
+    Params(ws): Id,
+    Query(q): Query<SeriesQuery>,
+) -> Result<Reply<UsageSeries>, ApiError> {
+    let series = app.gates.workspace_usage_series(
+        &me,
+        Some(&ws),
+        q.from,
+        q.to,
+        q.interval,
+        q.utc_offset_minutes,
+    )?;
+    Ok(Reply(series))
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

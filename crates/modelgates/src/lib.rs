@@ -162,7 +162,7 @@ pub use storage::{
 pub use usage::{
     Alert, AlertCategory, CodeSnippet, Cost, Counters, Expired, INLINE_PURGE_MAX, KeyUsage,
     Message, ModelUsage, NewConversation, NewUsage, Recorded, TokenUsage, USAGE_BATCH_MAX,
-    UsageRecord, UsageTotals,
+    USAGE_SERIES_BUCKETS_MAX, UsageBucket, UsageInterval, UsageRecord, UsageSeries, UsageTotals,
 };
 pub use validate::{BULK_MAX, PAGE_DEFAULT_LIMIT, PAGE_MAX_LIMIT, Page, Paged, SLUG_MAX};
 pub use workspace::{

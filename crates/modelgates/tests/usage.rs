@@ -708,3 +708,97 @@ fn a_keys_usage_is_counted_per_day_week_and_month_from_its_records() {
     assert_eq!(err.kind(), ErrorKind::NotFound);
     assert!(g.check().unwrap().is_ok());
 }
+
+#[test]
+fn a_usage_series_buckets_by_local_calendar_and_names_the_field_it_refuses() {
+    let (g, c) = setup();
+    // 2026-03-01 is a Sunday: 23:30 UTC that day is already Monday 2026-03-02 at UTC+1.
+    let late = base() + Duration::minutes(23 * 60 + 30);
+    g.usage_record(
+        &c,
+        NewUsage {
+            timestamp: Some(late),
+            ..usage("r1", "openai-prod", "gpt-5", 1000, 10)
+        },
+    )
+    .unwrap();
+    g.usage_record(&c, usage("r2", "openai", "gpt-5-mini", 5, 5))
+        .unwrap();
+    let from = base() - Duration::days(3);
+    let to = base() + Duration::days(10);
+    let utc = g
+        .workspace_usage_series(&c, None, from, to, UsageInterval::Week, 0)
+        .unwrap();
+    // UTC weeks: Mon 02-23 .. Mon 03-02 holds both records; then two more weeks to cover `to`.
+    assert_eq!(
+        utc.from,
+        Utc.with_ymd_and_hms(2026, 2, 23, 0, 0, 0).unwrap()
+    );
+    assert_eq!(utc.to, Utc.with_ymd_and_hms(2026, 3, 16, 0, 0, 0).unwrap());
+    let requests: Vec<u64> = utc.buckets.iter().map(|b| b.token_usage.requests).collect();
+    assert_eq!(requests, [2, 0, 0]);
+    assert_eq!(utc.token_usage.requests, 2);
+    assert_eq!(utc.tokens_by_model.len(), 2);
+    // At UTC+1 the late record falls in the next week, which starts at local midnight.
+    let plus1 = g
+        .workspace_usage_series(&c, None, from, to, UsageInterval::Week, 60)
+        .unwrap();
+    assert_eq!(
+        plus1.buckets[1].from,
+        Utc.with_ymd_and_hms(2026, 3, 1, 23, 0, 0).unwrap()
+    );
+    let requests: Vec<u64> = plus1
+        .buckets
+        .iter()
+        .map(|b| b.token_usage.requests)
+        .collect();
+    assert_eq!(requests, [1, 1, 0]);
+    assert!(
+        plus1.buckets[1]
+            .tokens_by_model
+            .contains_key("openai-prod/gpt-5")
+    );
+    // Months: March alone.
+    let month = g
+        .workspace_usage_series(&c, None, base(), to, UsageInterval::Month, 0)
+        .unwrap();
+    assert_eq!(month.buckets.len(), 1);
+    assert_eq!(month.to, Utc.with_ymd_and_hms(2026, 4, 1, 0, 0, 0).unwrap());
+
+    let refused = |from, to, interval, offset, field: &str| {
+        let e = g
+            .workspace_usage_series(&c, None, from, to, interval, offset)
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+        assert_eq!(e.field(), Some(field), "{e}");
+    };
+    refused(to, from, UsageInterval::Day, 0, "from");
+    refused(from, from, UsageInterval::Day, 0, "from");
+    refused(from, to, UsageInterval::Day, 841, "utc_offset_minutes");
+    refused(from, to, UsageInterval::Day, -721, "utc_offset_minutes");
+    // 400 days is the most; 401 is refused, naming the interval.
+    let start = Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap();
+    let ok = g
+        .workspace_usage_series(
+            &c,
+            None,
+            start,
+            start + Duration::days(400),
+            UsageInterval::Day,
+            0,
+        )
+        .unwrap();
+    assert_eq!(ok.buckets.len(), USAGE_SERIES_BUCKETS_MAX);
+    let e = g
+        .workspace_usage_series(
+            &c,
+            None,
+            start,
+            start + Duration::days(401),
+            UsageInterval::Day,
+            0,
+        )
+        .unwrap_err();
+    assert_eq!(e.field(), Some("to"));
+    assert!(e.to_string().contains("400 days"), "{e}");
+}

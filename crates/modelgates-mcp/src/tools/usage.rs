@@ -106,6 +106,24 @@ pub struct WorkspaceUsageParams {
     pub to: Option<DateTime<Utc>>,
 }
 
+/// Parameters of workspace_usage_series.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UsageSeriesParams {
+    /// The workspace ID (UUID) or slug; omit for the active workspace.
+    pub workspace: Option<String>,
+    /// Start of the range (RFC 3339); moved back to the start of its bucket.
+    pub from: DateTime<Utc>,
+    /// End of the range (RFC 3339), after from; moved forward to the end of its bucket.
+    pub to: DateTime<Utc>,
+    /// The bucket size: day, week (Monday to Sunday) or month.
+    pub interval: UsageInterval,
+    /// Minutes east of UTC whose midnights start the buckets, -720 to 840 (default 0 = UTC).
+    #[serde(default)]
+    #[schemars(range(min = -720, max = 840))]
+    pub utc_offset_minutes: i32,
+}
+
 /// Parameters of workspace_messages_list.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -287,6 +305,43 @@ impl McpServer {
         let p = p?;
         let data = self.read(&ctx, move |g, c| {
             g.workspace_usage(c, p.workspace.as_deref(), p.from, p.to)
+        })?;
+        Ok(Json(Data { data }))
+    }
+
+    #[tool(
+        name = "workspace_usage_series",
+        title = "Get a workspace's usage over time",
+        description = "Token usage of a workspace (omit workspace for the active one) per day, \
+            week (Monday to Sunday) or month (interval) over [from, to) (RFC 3339, from before \
+            to): consecutive buckets whose boundaries are midnights at utc_offset_minutes \
+            (-720 to 840, default 0 = UTC), the first starting at or before from and the last \
+            ending at or after to, at most 400. Each bucket has from, to, tokens_by_model (keyed \
+            \"provider/model\") and token_usage, as workspace_usage gives them; empty buckets \
+            are included. The series' own tokens_by_model and token_usage are the sum of its \
+            buckets. All buckets are read in one transaction. Returns {data: series}.",
+        annotations(
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn workspace_usage_series(
+        &self,
+        Parameters(p): Parameters<UsageSeriesParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<Json<Data<UsageSeries>>, ToolError> {
+        let p = p?;
+        let data = self.read(&ctx, move |g, c| {
+            g.workspace_usage_series(
+                c,
+                p.workspace.as_deref(),
+                p.from,
+                p.to,
+                p.interval,
+                p.utc_offset_minutes,
+            )
         })?;
         Ok(Json(Data { data }))
     }

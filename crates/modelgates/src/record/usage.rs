@@ -516,3 +516,69 @@ pub struct TokenUsage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expired_before: Option<DateTime<Utc>>,
 }
+
+/// The bucket size of a usage series: calendar days, weeks starting on Monday, or calendar
+/// months, in the caller's UTC offset.
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum UsageInterval {
+    /// Calendar days.
+    Day,
+    /// Weeks, Monday to Sunday.
+    Week,
+    /// Calendar months.
+    Month,
+}
+
+impl UsageInterval {
+    /// The name the APIs use (`day`, `week`, `month`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Day => "day",
+            Self::Week => "week",
+            Self::Month => "month",
+        }
+    }
+}
+
+/// Usage of one bucket of a [`UsageSeries`]: `[from, to)`.
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UsageBucket {
+    /// Start of the bucket (inclusive).
+    pub from: DateTime<Utc>,
+    /// End of the bucket (exclusive).
+    pub to: DateTime<Utc>,
+    /// Per `provider/model`; only what was used in the bucket.
+    pub tokens_by_model: BTreeMap<String, ModelUsage>,
+    /// All models together.
+    pub token_usage: UsageTotals,
+}
+
+/// A workspace's usage over time: consecutive buckets of one interval, and their sum.
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UsageSeries {
+    /// The workspace.
+    pub workspace_id: WorkspaceId,
+    /// The bucket size.
+    pub interval: UsageInterval,
+    /// The UTC offset, in minutes, whose midnights start the buckets.
+    pub utc_offset_minutes: i32,
+    /// Start of the first bucket: the requested start, moved back to its bucket's start.
+    pub from: DateTime<Utc>,
+    /// End of the last bucket: the requested end, moved forward to its bucket's end.
+    pub to: DateTime<Utc>,
+    /// The buckets, oldest first, one per interval (empty ones included).
+    pub buckets: Vec<UsageBucket>,
+    /// Per `provider/model` over the whole series.
+    pub tokens_by_model: BTreeMap<String, ModelUsage>,
+    /// Everything in the series.
+    pub token_usage: UsageTotals,
+    /// As in [`TokenUsage::expired_before`]: raw records before this time are gone; buckets
+    /// still count them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expired_before: Option<DateTime<Utc>>,
+}

@@ -1,24 +1,27 @@
 //! The usage property, for every store: after any sequence of record, batch and retention
 //! operations, usage over any range equals the sum of every record ever accepted in it
 //! (retention removes raw records, and rollups keep counting them; below the retention
-//! watermark a range end counts from the start of its minute), and `check` finds rollups,
-//! request ids and message feeds consistent.
+//! watermark a range end counts from the start of its minute), a usage series is the usage of
+//! its buckets, and `check` finds rollups, request ids and message feeds consistent.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveTime, TimeZone, Utc, Weekday};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
 use crate::Patch;
 use crate::clock::ManualClock;
+use crate::handle::Caller;
 use crate::handle::ModelGates;
 use crate::ids::UsageId;
 use crate::open::Options;
 use crate::provider::{NewProvider, ProviderType};
 use crate::storage::Storage;
-use crate::usage::{Alert, AlertCategory, Cost, NewConversation, NewUsage, UsageRecord};
+use crate::usage::{
+    Alert, AlertCategory, Cost, ModelUsage, NewConversation, NewUsage, UsageInterval, UsageRecord,
+};
 use crate::workspace::WorkspacePatch;
 
 fn base() -> DateTime<Utc> {
@@ -58,9 +61,13 @@ const MINUTE_MS: i64 = 60_000;
 fn arb_rec() -> impl Strategy<Value = Rec> {
     (
         prop_oneof![
-            0..SPAN_MS,
-            (0i64..100).prop_map(|m| m * 60_000),
-            0i64..120_000
+            2 => 0..SPAN_MS,
+            1 => (0i64..100).prop_map(|m| m * 60_000),
+            1 => 0i64..120_000,
+            // At a UTC midnight (so on a day boundary of every whole-hour offset), or on the
+            // hour, or just before either.
+            1 => (0i64..SPAN_MS / 86_400_000, -1i64..1).prop_map(|(d, e)| (d * 86_400_000 + e).max(0)),
+            1 => (0i64..SPAN_MS / 3_600_000, -1i64..1).prop_map(|(h, e)| (h * 3_600_000 + e).max(0))
         ],
         0..PROVIDERS.len(),
         0..MODELS.len(),
@@ -127,6 +134,7 @@ fn run_one(
     store: Arc<dyn Storage>,
     ops: &[Op],
     ranges: &[(End, End)],
+    series: &[Series],
 ) -> Result<(), TestCaseError> {
     let clock = ManualClock::new(prop_now());
     let options = Options {
@@ -243,20 +251,15 @@ fn run_one(
         prop_assert!(report.is_ok(), "after {:?}: {:?}", op, report.problems);
         prop_assert_eq!(report.usage_records as usize, live.len());
     }
-    let snap = |t: DateTime<Utc>| {
-        let ms = t.timestamp_millis();
-        let minute = ms.div_euclid(MINUTE_MS) * MINUTE_MS;
-        if minute < watermark {
-            Utc.timestamp_millis_opt(minute).unwrap()
-        } else {
-            t
-        }
-    };
     let times: Vec<DateTime<Utc>> = stored.values().map(|r| r.timestamp).collect();
     let end = |e: End| match e {
         End::Open => None,
         End::At(o) => Some(base() + Duration::milliseconds(o)),
         End::Near(i, d) => Some(times[i % times.len()] + Duration::milliseconds(d)),
+    };
+    let model = Model {
+        stored: &stored,
+        watermark,
     };
     for &(from, to) in ranges {
         if times.is_empty() {
@@ -274,9 +277,57 @@ fn run_one(
             got.expired_before.map(|t| t.timestamp_millis()),
             (watermark > 0).then_some(watermark)
         );
+        prop_assert_eq!(
+            counters(&got.tokens_by_model),
+            model.sum(from, to),
+            "range {:?}..{:?}, watermark {}",
+            from,
+            to,
+            watermark
+        );
+    }
+    for s in series {
+        check_series(&g, &c, &model, s)?;
+    }
+    Ok(())
+}
+
+/// Counters per `provider/model` as compared: requests, tokens, exact costs.
+type Sums = BTreeMap<String, (u64, u64, u64, String, String)>;
+
+fn counters(by_model: &BTreeMap<String, ModelUsage>) -> Sums {
+    by_model
+        .iter()
+        .map(|(k, m)| {
+            let u = &m.token_usage;
+            let c = (u.requests, u.input_tokens, u.output_tokens);
+            let costs = (u.input_cost_usd.clone(), u.output_cost_usd.clone());
+            (k.clone(), (c.0, c.1, c.2, costs.0, costs.1))
+        })
+        .collect()
+}
+
+/// The reference model: every record ever accepted, and the retention watermark.
+struct Model<'a> {
+    stored: &'a BTreeMap<String, UsageRecord>,
+    watermark: i64,
+}
+
+impl Model<'_> {
+    /// The usage of `[from, to)`: below the watermark an end counts from its minute's start.
+    fn sum(&self, from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Sums {
+        let snap = |t: DateTime<Utc>| {
+            let ms = t.timestamp_millis();
+            let minute = ms.div_euclid(MINUTE_MS) * MINUTE_MS;
+            if minute < self.watermark {
+                Utc.timestamp_millis_opt(minute).unwrap()
+            } else {
+                t
+            }
+        };
         let (lo, hi) = (from.map(snap), to.map(snap));
         let mut want: BTreeMap<String, (u64, u64, u64, Cost, Cost)> = BTreeMap::new();
-        for r in stored.values() {
+        for r in self.stored.values() {
             if lo.is_some_and(|f| r.timestamp < f) || hi.is_some_and(|t| r.timestamp >= t) {
                 continue;
             }
@@ -289,36 +340,98 @@ fn run_one(
             e.3 = e.3.plus(r.input_cost);
             e.4 = e.4.plus(r.output_cost);
         }
-        let got_map: BTreeMap<String, (u64, u64, u64, String, String)> = got
-            .tokens_by_model
-            .iter()
-            .map(|(k, m)| {
-                let u = &m.token_usage;
-                (
-                    k.clone(),
-                    (
-                        u.requests,
-                        u.input_tokens,
-                        u.output_tokens,
-                        u.input_cost_usd.clone(),
-                        u.output_cost_usd.clone(),
-                    ),
-                )
-            })
-            .collect();
-        let want_map: BTreeMap<String, (u64, u64, u64, String, String)> = want
-            .into_iter()
+        want.into_iter()
             .map(|(k, (n, i, o, ic, oc))| (k, (n, i, o, ic.usd(), oc.usd())))
-            .collect();
-        prop_assert_eq!(
-            got_map,
-            want_map,
-            "range {:?}..{:?}, watermark {}",
-            from,
-            to,
-            watermark
-        );
+            .collect()
     }
+}
+
+/// A usage series request: interval, UTC offset (minutes), start and length (ms from base).
+#[derive(Debug, Clone)]
+struct Series {
+    interval: UsageInterval,
+    offset: i32,
+    from_ms: i64,
+    len_ms: i64,
+}
+
+fn arb_series() -> impl Strategy<Value = Series> {
+    (
+        prop_oneof![
+            Just(UsageInterval::Day),
+            Just(UsageInterval::Week),
+            Just(UsageInterval::Month)
+        ],
+        prop_oneof![
+            3 => Just(0),
+            1 => Just(330),
+            1 => Just(-300),
+            1 => Just(840),
+            1 => Just(-720),
+            1 => -720i32..=840
+        ],
+        -3 * 86_400_000i64..SPAN_MS,
+        1i64..SPAN_MS,
+    )
+        .prop_map(|(interval, offset, from_ms, len_ms)| Series {
+            interval,
+            offset,
+            from_ms,
+            len_ms,
+        })
+}
+
+/// A series is consecutive buckets starting at local midnights (Mondays for weeks, the 1st
+/// for months) that cover the requested range, each equal to the model's usage of its range,
+/// and its totals are the model's usage of the whole series.
+fn check_series(
+    g: &ModelGates,
+    c: &Caller,
+    model: &Model<'_>,
+    s: &Series,
+) -> Result<(), TestCaseError> {
+    let from = base() + Duration::milliseconds(s.from_ms);
+    let to = from + Duration::milliseconds(s.len_ms);
+    let got = g
+        .workspace_usage_series(c, None, from, to, s.interval, s.offset)
+        .unwrap();
+    prop_assert!(
+        got.from <= from && got.to >= to,
+        "{:?}: {} to {}",
+        s,
+        got.from,
+        got.to
+    );
+    prop_assert_eq!(got.buckets.first().map(|b| b.from), Some(got.from));
+    prop_assert_eq!(got.buckets.last().map(|b| b.to), Some(got.to));
+    let tz = FixedOffset::east_opt(s.offset * 60).unwrap();
+    let mut requests = 0;
+    for (i, b) in got.buckets.iter().enumerate() {
+        let local = b.from.with_timezone(&tz);
+        prop_assert_eq!(local.time(), NaiveTime::MIN, "{:?}", s);
+        match s.interval {
+            UsageInterval::Week => prop_assert_eq!(local.weekday(), Weekday::Mon),
+            UsageInterval::Month => prop_assert_eq!(local.day(), 1),
+            _ => {}
+        }
+        if let Some(next) = got.buckets.get(i + 1) {
+            prop_assert_eq!(b.to, next.from);
+        }
+        // The last bucket is the one `to` falls in; none starts at or after it.
+        prop_assert!(b.from < to);
+        let want = model.sum(Some(b.from), Some(b.to));
+        prop_assert_eq!(counters(&b.tokens_by_model), want, "{:?} bucket {}", s, i);
+        let n: u64 = b
+            .tokens_by_model
+            .values()
+            .map(|m| m.token_usage.requests)
+            .sum();
+        prop_assert_eq!(b.token_usage.requests, n);
+        requests += n;
+    }
+    let whole = model.sum(Some(got.from), Some(got.to));
+    prop_assert_eq!(counters(&got.tokens_by_model), whole);
+    prop_assert_eq!(got.token_usage.requests, requests);
     Ok(())
 }
 
@@ -333,10 +446,11 @@ pub fn run_usage_check(cases: u32, new_store: impl Fn() -> Arc<dyn Storage>) {
     let strategy = (
         prop::collection::vec(arb_op(), 1..10),
         prop::collection::vec((arb_bound(), arb_bound()), 1..12),
+        prop::collection::vec(arb_series(), 1..4),
     );
     runner
-        .run(&strategy, |(ops, ranges)| {
-            run_one(new_store(), &ops, &ranges)
+        .run(&strategy, |(ops, ranges, series)| {
+            run_one(new_store(), &ops, &ranges, &series)
         })
         .unwrap();
 }

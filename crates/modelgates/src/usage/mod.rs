@@ -31,6 +31,7 @@ mod rollup;
 
 pub use retention::INLINE_PURGE_MAX;
 pub(crate) use retention::*;
+pub use rollup::USAGE_SERIES_BUCKETS_MAX;
 pub(crate) use rollup::*;
 
 /// Longest request id.

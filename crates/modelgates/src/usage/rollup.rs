@@ -2,6 +2,7 @@
 //! transaction, and usage over a time range summed from a few rows.
 
 use super::*;
+use chrono::{Datelike, FixedOffset, NaiveDate, NaiveTime};
 
 /// Rollup bucket sizes in ms — 1 min, 10 min, 1 h, 6 h, 1 day, 8 days, 32 days — each dividing
 /// the next, so any range is covered by at most ~2×(9+5+5+3+7+3)+11 rows. Level = position.
@@ -88,6 +89,108 @@ pub(crate) fn sum_range(
     Ok(())
 }
 
+/// The usage of `[from, to)` (either end open) per `provider/model`, from the rollups: the
+/// range clamped to the recorded span (widened to whole minutes, which adds no record) so open
+/// ends cost nothing; where retention removed raw records, an end inside a minute moves to the
+/// minute's start, the finest data left there.
+fn range_counters(
+    txn: &dyn ReadTxn,
+    account: AccountId,
+    ws: WorkspaceId,
+    total: &Rollup,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+) -> Result<BTreeMap<String, Counters>> {
+    let mut sum = BTreeMap::new();
+    if total.by_model.is_empty() {
+        return Ok(sum);
+    }
+    let expired = total.expired_before_ms;
+    let snap = |t: u64| {
+        let minute = bucket(0, t);
+        if minute < expired { minute } else { t }
+    };
+    let lo = from
+        .map_or(0, |f| snap(millis(f.max(epoch()))))
+        .max(bucket(0, total.first_ms));
+    let hi = to
+        .map_or(u64::MAX, |t| snap(millis(t.max(epoch()))))
+        .min(bucket(0, total.last_ms).saturating_add(LEVELS[0]));
+    if lo < hi {
+        sum_range(txn, account, ws, lo, hi, &mut sum)?;
+    }
+    Ok(sum)
+}
+
+/// Counters keyed `provider/model` as the reads report them.
+fn aggregate(sum: BTreeMap<String, Counters>) -> TokenUsageAgg {
+    TokenUsageAgg::of(sum.into_iter().map(|(key, c)| {
+        let (p, m) = key.split_once('/').unwrap_or((key.as_str(), ""));
+        ((p.to_owned(), m.to_owned()), c)
+    }))
+}
+
+/// Most buckets of one usage series (a year and a month of days).
+pub const USAGE_SERIES_BUCKETS_MAX: usize = 400;
+
+/// The UTC offsets a usage series accepts, in minutes (UTC−12:00 to UTC+14:00).
+const UTC_OFFSET_MINUTES: std::ops::RangeInclusive<i32> = -720..=840;
+
+/// The bucket starts of a series over `[from, to)`: `from` moved back to its bucket's start in
+/// the offset's local time, then one per interval up to the first start at or after `to`
+/// (which ends the last bucket). Errors name the field at fault.
+fn series_bounds(
+    interval: UsageInterval,
+    offset: FixedOffset,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<DateTime<Utc>>> {
+    let local = |d: NaiveDate| {
+        offset
+            .from_local_datetime(&d.and_time(NaiveTime::MIN))
+            .single()
+            .map(|t| t.with_timezone(&Utc))
+    };
+    let day = from.with_timezone(&offset).date_naive();
+    let mut start = match interval {
+        UsageInterval::Day => day,
+        UsageInterval::Week => {
+            day - chrono::Days::new(u64::from(day.weekday().num_days_from_monday()))
+        }
+        UsageInterval::Month => day.with_day(1).unwrap_or(day),
+    };
+    let next = |d: NaiveDate| match interval {
+        UsageInterval::Day => d.checked_add_days(chrono::Days::new(1)),
+        UsageInterval::Week => d.checked_add_days(chrono::Days::new(7)),
+        UsageInterval::Month => d.checked_add_months(chrono::Months::new(1)),
+    };
+    let mut out = Vec::new();
+    loop {
+        let Some(at) = local(start) else {
+            return Err(Error::invalid("from", format!("{from} is out of range")));
+        };
+        out.push(at);
+        if at >= to {
+            break;
+        }
+        if out.len() > USAGE_SERIES_BUCKETS_MAX {
+            return Err(Error::invalid(
+                "to",
+                format!(
+                    "{from} to {to} spans more than {USAGE_SERIES_BUCKETS_MAX} {}s; ask for a \
+                     shorter range or a longer interval",
+                    interval.as_str()
+                ),
+            ));
+        }
+        let Some(n) = next(start) else {
+            return Err(Error::invalid("to", format!("{to} is out of range")));
+        };
+        start = n;
+    }
+    Ok(out)
+}
+
 impl ModelGates {
     /// Token usage of a workspace (`None` = the active workspace) over `[from, to)` (either end
     /// open), per `provider/model` and in total. Read from the rollups: whole buckets from 32 days
@@ -111,37 +214,89 @@ impl ModelGates {
             let total = USAGE_ROLLUPS
                 .get(txn, &(account, ws.id, TOTAL_LEVEL, 0))?
                 .unwrap_or_default();
-            let mut sum: BTreeMap<String, Counters> = BTreeMap::new();
             let expired = total.expired_before_ms;
-            // Where retention removed raw records, a range end inside a minute moves to the
-            // minute's start: that minute's rollup is the finest data left.
-            let snap = |t: u64| {
-                let minute = bucket(0, t);
-                if minute < expired { minute } else { t }
+            let sum = if from.is_none() && to.is_none() {
+                total.by_model.clone()
+            } else {
+                range_counters(txn, account, ws.id, &total, from, to)?
             };
-            if from.is_none() && to.is_none() {
-                sum = total.by_model.clone();
-            } else if !total.by_model.is_empty() {
-                // Clamp to the recorded span, widened to whole minutes (which adds no record),
-                // so open ends cost nothing and never read expired minutes record by record.
-                let lo = from
-                    .map_or(0, |f| snap(millis(f.max(epoch()))))
-                    .max(bucket(0, total.first_ms));
-                let hi = to
-                    .map_or(u64::MAX, |t| snap(millis(t.max(epoch()))))
-                    .min(bucket(0, total.last_ms).saturating_add(LEVELS[0]));
-                if lo < hi {
-                    sum_range(txn, account, ws.id, lo, hi, &mut sum)?;
-                }
-            }
-            let agg = TokenUsageAgg::of(sum.into_iter().map(|(key, c)| {
-                let (p, m) = key.split_once('/').unwrap_or((key.as_str(), ""));
-                ((p.to_owned(), m.to_owned()), c)
-            }));
+            let agg = aggregate(sum);
             Ok(TokenUsage {
                 workspace_id: ws.id,
                 from,
                 to,
+                tokens_by_model: agg.tokens_by_model,
+                token_usage: agg.token_usage,
+                expired_before: (expired > 0).then(|| crate::clock::from_millis(expired)),
+            })
+        })
+    }
+
+    /// A workspace's usage (`None` = the active workspace) over `[from, to)` in buckets of one
+    /// `interval` (days, Monday-based weeks or months), whose boundaries are midnights at
+    /// `utc_offset_minutes` (−720 to 840; 0 = UTC). `from` moves back to the start of its
+    /// bucket and `to` forward to the end of its bucket; at most
+    /// [`USAGE_SERIES_BUCKETS_MAX`] buckets. All buckets are read in one transaction, each
+    /// from a few rollup rows, and their sum is given too.
+    pub fn workspace_usage_series(
+        &self,
+        caller: &Caller,
+        workspace: Option<&str>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        interval: UsageInterval,
+        utc_offset_minutes: i32,
+    ) -> Result<UsageSeries> {
+        if from >= to {
+            return Err(Error::invalid(
+                "from",
+                format!("{from} is not before to ({to})"),
+            ));
+        }
+        let offset = UTC_OFFSET_MINUTES
+            .contains(&utc_offset_minutes)
+            .then(|| FixedOffset::east_opt(utc_offset_minutes * 60))
+            .flatten()
+            .ok_or_else(|| {
+                Error::invalid(
+                    "utc_offset_minutes",
+                    format!(
+                        "{utc_offset_minutes} is not a UTC offset: give minutes from -720 to 840"
+                    ),
+                )
+            })?;
+        let starts = series_bounds(interval, offset, from, to)?;
+        self.read(|txn| {
+            let account = caller.account;
+            let ws = access::workspace_of(txn, caller, workspace)?.1;
+            let total = USAGE_ROLLUPS
+                .get(txn, &(account, ws.id, TOTAL_LEVEL, 0))?
+                .unwrap_or_default();
+            let mut whole: BTreeMap<String, Counters> = BTreeMap::new();
+            let mut buckets = Vec::with_capacity(starts.len().saturating_sub(1));
+            for pair in starts.windows(2) {
+                let sum =
+                    range_counters(txn, account, ws.id, &total, Some(pair[0]), Some(pair[1]))?;
+                for (m, c) in &sum {
+                    add_to(&mut whole, m, c);
+                }
+                let agg = aggregate(sum);
+                buckets.push(UsageBucket {
+                    from: pair[0],
+                    to: pair[1],
+                    tokens_by_model: agg.tokens_by_model,
+                    token_usage: agg.token_usage,
+                });
+            }
+            let agg = aggregate(whole);
+            let expired = total.expired_before_ms;
+            Ok(UsageSeries {
+                workspace_id: ws.id,
+                interval,
+                utc_offset_minutes,
+                from: starts[0],
+                to: starts[starts.len() - 1],
+                buckets,
                 tokens_by_model: agg.tokens_by_model,
                 token_usage: agg.token_usage,
                 expired_before: (expired > 0).then(|| crate::clock::from_millis(expired)),
