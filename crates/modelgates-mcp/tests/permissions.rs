@@ -283,6 +283,11 @@ fn rows() -> Vec<(&'static str, Value, [bool; 3])> {
             [ALLOW, DENY, DENY],
         ),
         (
+            "workspace_mux_check",
+            json!({"workspace": "team", "rules": []}),
+            [ALLOW, DENY, DENY],
+        ),
+        (
             "workspace_instructions_get",
             json!({"workspace": "team"}),
             [ALLOW, ALLOW, DENY],

@@ -620,6 +620,35 @@ fn seed_004_operations_at_codegate_paths() {
         ),
     );
     assert!(e["message"].as_str().unwrap().contains("nope"), "{e}");
+    // A check answers what PUT would store, with the rules no request reaches, and stores
+    // nothing; it fails as PUT would.
+    let shadowed = json!([
+        {"provider_name": "openai-main", "model": "gpt-4o", "matcher_type": "chat_filename", "matcher": "*.py"},
+        {"provider_name": "openai-main", "model": "gpt-4o", "matcher_type": "chat_filename", "matcher": "*.py"},
+    ]);
+    let (status, checked) = api.call("POST", "/workspaces/default/muxes/check", Some(&shadowed));
+    assert_eq!(status, 200, "{checked}");
+    assert_eq!(
+        checked["unreachable_rules"],
+        json!([{"index": 1, "shadowed_by": [0]}]),
+        "{checked}"
+    );
+    assert_eq!(checked["rules"][0]["provider_name"], json!("openai-main"));
+    let (_, got) = api.call("GET", "/workspaces/default/muxes", None);
+    assert_eq!(
+        got.as_array().unwrap().len(),
+        2,
+        "the check stored nothing: {got}"
+    );
+    let e = error(
+        400,
+        api.call(
+            "POST",
+            "/workspaces/default/muxes/check",
+            Some(&json!([{"provider_name": "openai-main", "model": "gpt-4o", "matcher_type": "filename_match"}])),
+        ),
+    );
+    assert_eq!(e["metadata"]["field"], json!("rules[0].matcher"), "{e}");
     let (status, route) = api.call(
         "POST",
         "/workspaces/default/route",

@@ -1,5 +1,6 @@
 //! Seed 004's workspace configuration routes (CodeGate's paths): mux rules as a bare JSON
-//! array (`GET|PUT /workspaces/{name}/muxes`, PUT answers 204), custom instructions
+//! array (`GET|PUT /workspaces/{name}/muxes`, PUT answers 204; `POST …/muxes/check` checks a
+//! list without storing it), custom instructions
 //! (`GET|PUT|DELETE /workspaces/{name}/custom-instructions`, `{"prompt": …}`), the active
 //! workspace (`GET|POST /workspaces/active`), archiving (`GET /workspaces/archive`,
 //! `POST /workspaces/archive/{name}/recover`, `POST /workspaces/{name}/archive`), and route
@@ -9,7 +10,7 @@ use aide::axum::ApiRouter;
 use aide::axum::routing::{get_with, post_with};
 use axum::extract::State;
 use modelgates::{
-    MatcherType, NewMuxRule, Page, ProviderType, RequestKind, Route, WorkspaceFilter,
+    MatcherType, MuxRules, NewMuxRule, Page, ProviderType, RequestKind, Route, WorkspaceFilter,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -68,6 +69,15 @@ pub(crate) fn routes() -> ApiRouter<App> {
             .put_with(set_muxes, |o| {
                 o.id("setMuxRules")
                     .summary("Replace a workspace's mux rules (a bare JSON array)")
+            }),
+        )
+        .api_route(
+            "/workspaces/{id}/muxes/check",
+            post_with(check_muxes, |o| {
+                o.id("checkMuxRules").summary(
+                    "Check a rule list as PUT would, without storing it: the rules as they would \
+                     be stored, warnings and unreachable rules",
+                )
             }),
         )
         .api_route(
@@ -155,6 +165,20 @@ async fn set_muxes(
     })
     .await?;
     Ok(NoContent)
+}
+
+async fn check_muxes(
+    State(app): State<App>,
+    Me(me): Me,
+    Params(ws): Id,
+    Body(rules): Body<Vec<MuxRuleBody>>,
+) -> Result<Reply<MuxRules>, ApiError> {
+    let rules: Vec<NewMuxRule> = rules.into_iter().map(MuxRuleBody::into_new).collect();
+    Ok(Reply(app.gates.workspace_mux_check(
+        &me,
+        Some(&ws),
+        &rules,
+    )?))
 }
 
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]

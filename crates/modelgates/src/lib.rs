@@ -151,7 +151,8 @@ pub use provider::{
 };
 pub use routing::{
     INSTRUCTIONS_MAX, Instructions, MUX_RULES_MAX, MatcherType, MuxRule, MuxRules, NewMuxRule,
-    ROUTE_FILES_MAX, RemovedRule, RequestKind, Route, RouteProvider, RouteSource, Upstream,
+    ROUTE_FILES_MAX, RemovedRule, RequestKind, Route, RouteProvider, RouteSource, UnreachableRule,
+    Upstream,
 };
 pub use schema::{SCHEMA_VERSION, storage_tables};
 pub use secrets::{Finding, detect as detect_secrets, redact as redact_secrets};

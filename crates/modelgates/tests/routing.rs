@@ -287,6 +287,67 @@ fn unreachable_rules_are_a_warning_and_revisions_guard_concurrent_edits() {
     assert!(set.warnings.is_empty());
 }
 
+/// A rule whose requests an earlier rule always takes is reported with the rules that take
+/// them; a check answers what a set would store and writes nothing.
+#[test]
+fn shadowed_rules_are_reported_and_a_check_writes_nothing() {
+    let (g, c) = setup();
+    let rules = [
+        rule("openai-prod", "gpt-5", ChatFilename, Some("*.py")),
+        rule("openai-prod", "gpt-5", FimFilename, Some("*")),
+        rule("openai-prod", "gpt-5-mini", FilenameMatch, Some("*.py")),
+        rule("openai-prod", "gpt-5-mini", FilenameMatch, Some("*.rs")),
+        rule("openai-prod", "gpt-5-mini", ChatFilename, Some("*.rs")),
+        rule("openai-prod", "gpt-5-mini", FimFilename, Some("src/*.rs")),
+        rule("openai-prod", "gpt-5", CatchAll, None),
+        rule("openai-prod", "gpt-5-mini", FilenameMatch, Some("*.md")),
+    ];
+    let checked = g.workspace_mux_check(&c, Some("p"), &rules).unwrap();
+    assert_eq!(checked.revision, 0, "a check stores nothing");
+    assert!(g.workspace_mux_get(&c, Some("p")).unwrap().rules.is_empty());
+    let unreachable: Vec<(usize, Vec<usize>)> = checked
+        .unreachable_rules
+        .iter()
+        .map(|u| (u.index, u.shadowed_by.clone()))
+        .collect();
+    assert_eq!(
+        unreachable,
+        [(2, vec![0, 1]), (4, vec![3]), (5, vec![1]), (7, vec![6])]
+    );
+    assert_eq!(checked.warnings.len(), 4, "{:?}", checked.warnings);
+    assert_eq!(
+        checked.warnings[0],
+        "rules[2] (filename_match \"*.py\") can never match: rules[0] (chat_filename \"*.py\") \
+         and rules[1] (fim_filename \"*\") match every file it matches first"
+    );
+    assert_eq!(
+        checked.warnings[3],
+        "rules[7..=7] come after the catch_all rule rules[6] and can never match"
+    );
+    let set = g.workspace_mux_set(&c, Some("p"), &rules, Some(0)).unwrap();
+    assert_eq!(set.rules, checked.rules);
+    assert_eq!(set.unreachable_rules, checked.unreachable_rules);
+    for (kind, file, want) in [
+        (Chat, "a.py", 0),
+        (Fim, "a.py", 1),
+        (Chat, "src/a.rs", 3),
+        (Fim, "src/a.rs", 1),
+        (Chat, "a.md", 6),
+    ] {
+        let route = g
+            .route_resolve(&c, Some("p"), kind, &[file.to_owned()])
+            .unwrap();
+        assert_eq!(route.rule_index, Some(want), "{kind:?} {file}");
+    }
+
+    // A check fails as the set would, naming the field, and needs the same access.
+    let mut bad = rules.to_vec();
+    bad[3].model = "no-such-model".into();
+    let err = g.workspace_mux_check(&c, Some("p"), &bad).unwrap_err();
+    assert_eq!(err.field(), Some("rules[3].model"));
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+}
+
 #[test]
 fn rules_follow_a_renamed_provider_and_block_its_deletion_unless_cascading() {
     let (g, c) = setup();
@@ -869,8 +930,20 @@ proptest! {
         let stored = g.workspace_mux_get(&c, Some("p")).unwrap();
         prop_assert_eq!(&set.rules, &stored.rules);
         let ws = ws_id(&g, &c, "p");
+        let checked = g.workspace_mux_check(&c, Some("p"), &rules).unwrap();
+        prop_assert_eq!(&checked, &stored);
+        for u in &set.unreachable_rules {
+            prop_assert!(u.shadowed_by.iter().all(|&i| i < u.index));
+        }
         for (kind, files) in requests {
             let want = naive(&stored.rules, kind, &files);
+            if let Some(at) = want {
+                prop_assert!(
+                    set.unreachable_rules.iter().all(|u| u.index != at),
+                    "rule {} matched {:?} ({:?}) but is reported unreachable: {:?}",
+                    at, files, kind, set.warnings
+                );
+            }
             match g.snapshot().route(c.account, ws, kind, &files) {
                 Ok(route) => {
                     prop_assert_eq!(route.rule_index, want);

@@ -39,6 +39,16 @@ pub struct MuxSetParams {
     pub expected_revision: Option<u64>,
 }
 
+/// Parameters of workspace_mux_check.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MuxCheckParams {
+    /// The workspace ID (UUID) or slug; omit for the active workspace.
+    pub workspace: Option<String>,
+    /// The rule list to check, highest priority first (at most 500).
+    pub rules: Vec<MuxRuleParams>,
+}
+
 /// Parameters of workspace_instructions_set.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -449,9 +459,10 @@ impl McpServer {
             name, with '/' the whole path, ** spans directories; case-sensitive; none for \
             catch_all). The list is validated before anything is written — provider exists, model \
             enabled, glob valid — and an invalid list changes nothing (invalid_argument naming \
-            rules[i].field). Rules after a catch_all are reported in warnings. Pass \
-            expected_revision to guard against concurrent edits. Returns {data: {workspace_id, \
-            rules, revision, warnings}}.",
+            rules[i].field). Rules no request can reach (after a catch_all, or whose files an \
+            earlier rule of the same request kinds always matches first) are reported in warnings \
+            and unreachable_rules. Pass expected_revision to guard against concurrent edits. \
+            Returns {data: {workspace_id, rules, revision, warnings, unreachable_rules}}.",
         annotations(
             read_only_hint = false,
             destructive_hint = true,
@@ -471,6 +482,37 @@ impl McpServer {
                 g.workspace_mux_set(c, p.workspace.as_deref(), &rules, p.expected_revision)
             })
             .await?;
+        Ok(Json(Data { data }))
+    }
+
+    #[tool(
+        name = "workspace_mux_check",
+        title = "Check mux rules",
+        description = "Check a rule list exactly as workspace_mux_set would (same access, same \
+            invalid_argument errors naming rules[i].field) without storing it. Returns {data: \
+            {workspace_id, rules, revision, warnings, unreachable_rules}}: the rules as they would \
+            be stored, revision = the list's current revision (pass it to workspace_mux_set as \
+            expected_revision to store exactly what was checked), warnings in words, and \
+            unreachable_rules [{index, shadowed_by}]: each rule no request can reach with the \
+            earlier rules that take its requests (a catch_all, or rules with the same glob or a \
+            glob matching every file: *, **, **/*).",
+        annotations(
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn workspace_mux_check(
+        &self,
+        Parameters(p): Parameters<MuxCheckParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<Json<Data<MuxRules>>, ToolError> {
+        let p = p?;
+        let rules: Vec<modelgates::NewMuxRule> = p.rules.into_iter().map(Into::into).collect();
+        let data = self.read(&ctx, move |g, c| {
+            g.workspace_mux_check(c, p.workspace.as_deref(), &rules)
+        })?;
         Ok(Json(Data { data }))
     }
 
@@ -519,6 +561,7 @@ pub(crate) fn decoder(tool: &str) -> Option<Decoder> {
         "workspace_instructions_clear" => decode::<OptionalWorkspaceParams>,
         "workspace_mux_get" => decode::<OptionalWorkspaceParams>,
         "workspace_mux_set" => decode::<MuxSetParams>,
+        "workspace_mux_check" => decode::<MuxCheckParams>,
         "route_resolve" => decode::<RouteResolveParams>,
         _ => return None,
     })

@@ -122,8 +122,24 @@ pub struct MuxRules {
     /// Incremented by every change of the list (0 = never set); pass it back as
     /// `expected_revision`.
     pub revision: u64,
-    /// Problems that do not block the change (rules after a `catch_all` are unreachable).
+    /// Problems that do not block the change, in words: the rules no request can reach.
     pub warnings: Vec<String>,
+    /// The rules no request can reach, first first, with the earlier rules that take their
+    /// requests.
+    #[serde(default)]
+    pub unreachable_rules: Vec<UnreachableRule>,
+}
+
+/// A rule no request can reach (see [`MuxRules::unreachable_rules`]).
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnreachableRule {
+    /// Its index in the list (0 = first).
+    pub index: usize,
+    /// The earlier rules that match its requests first: a `catch_all`, or one or two rules
+    /// (one per request kind) with the same glob or a glob matching every file (`*`, `**`,
+    /// `**/*`) whose matcher types cover its request kinds.
+    pub shadowed_by: Vec<usize>,
 }
 
 /// A rule removed with its provider (`provider_delete` with `cascade`).

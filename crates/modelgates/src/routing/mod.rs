@@ -185,11 +185,13 @@ fn mux_rules(
     ws: WorkspaceId,
     config: &WorkspaceConfig,
 ) -> Result<MuxRules> {
+    let (warnings, unreachable_rules) = unreachable_rules(&config.mux_rules);
     Ok(MuxRules {
         workspace_id: ws,
         rules: rule_views(txn, account, &config.mux_rules)?,
         revision: config.mux_revision,
-        warnings: unreachable_warnings(&config.mux_rules),
+        warnings,
+        unreachable_rules,
     })
 }
 
@@ -236,6 +238,32 @@ impl ModelGates {
             let stored = check_rules(&*tx, account, &ws, "rules", rules)?;
             let config = store_rules(tx, account, ws.id, stored)?;
             mux_rules(&*tx, account, ws.id, &config)
+        })
+    }
+
+    /// Checks a rule list as [`workspace_mux_set`](Self::workspace_mux_set) would — the same
+    /// access, the same errors naming `rules[i].field` — and answers the list as it would be
+    /// stored, with its warnings and unreachable rules, without writing anything. `revision` is
+    /// the list's current revision: pass it to `workspace_mux_set` as `expected_revision` to
+    /// store exactly what was checked.
+    pub fn workspace_mux_check(
+        &self,
+        caller: &Caller,
+        workspace: Option<&str>,
+        rules: &[NewMuxRule],
+    ) -> Result<MuxRules> {
+        check_rules_shape("rules", rules)?;
+        self.read(|txn| {
+            access::admin(txn, caller)?;
+            let account = caller.account;
+            let ws = workspace::resolve_or_active(txn, account, workspace)?;
+            workspace::check_not_archived(&ws)?;
+            let current = load_config(txn, account, ws.id)?;
+            let config = WorkspaceConfig {
+                mux_rules: check_rules(txn, account, &ws, "rules", rules)?,
+                ..current
+            };
+            mux_rules(txn, account, ws.id, &config)
         })
     }
 

@@ -96,19 +96,81 @@ pub(crate) fn check_rules_shape(field: &str, rules: &[NewMuxRule]) -> Result<Vec
         .collect()
 }
 
-/// Warnings for rules no request can reach (after a `catch_all`).
-pub(crate) fn unreachable_warnings(rules: &[StoredRule]) -> Vec<String> {
-    match rules
-        .iter()
-        .position(|r| r.matcher_type == MatcherType::CatchAll)
-    {
-        Some(at) if at + 1 < rules.len() => vec![format!(
-            "rules {}..{} come after the catch_all rule #{at} and can never match",
-            at + 1,
-            rules.len() - 1
-        )],
-        _ => Vec::new(),
+/// Globs that match every file: without `/` a glob matches the base name, and `*` matches any
+/// run of bytes but `/` (an empty one too); `**` matches any run of bytes.
+const MATCHES_EVERY_FILE: [&str; 3] = ["*", "**", "**/*"];
+
+/// Whether every file `later` matches is matched by `earlier` too (a sufficient test, not a
+/// complete one: equal globs, or an `earlier` that matches every file).
+fn covers(earlier: &str, later: &str) -> bool {
+    earlier == later || MATCHES_EVERY_FILE.contains(&earlier)
+}
+
+/// The rules no request can reach, each with the earlier rules that take its requests, and a
+/// warning in words for each (rules after a `catch_all` share one). A rule is unreachable after
+/// a `catch_all`, or when, for each request kind its matcher type applies to, an earlier rule
+/// of that kind has a glob that [`covers`] its own.
+pub(crate) fn unreachable_rules(rules: &[StoredRule]) -> (Vec<String>, Vec<UnreachableRule>) {
+    let mut warnings = Vec::new();
+    let mut unreachable = Vec::new();
+    let describe = |i: usize| {
+        let r: &StoredRule = &rules[i];
+        match &r.matcher {
+            Some(m) => format!("rules[{i}] ({} {m:?})", r.matcher_type.as_str()),
+            None => format!("rules[{i}] ({})", r.matcher_type.as_str()),
+        }
+    };
+    for (j, rule) in rules.iter().enumerate() {
+        let Some(glob) = rule.matcher.as_deref() else {
+            if rule.matcher_type == MatcherType::CatchAll {
+                if j + 1 < rules.len() {
+                    warnings.push(format!(
+                        "rules[{}..={}] come after the catch_all rule rules[{j}] and can never \
+                         match",
+                        j + 1,
+                        rules.len() - 1
+                    ));
+                    unreachable.extend((j + 1..rules.len()).map(|index| UnreachableRule {
+                        index,
+                        shadowed_by: vec![j],
+                    }));
+                }
+                break;
+            }
+            continue;
+        };
+        let mut shadowed_by: Vec<usize> = Vec::new();
+        let mut covered = true;
+        for kind in [RequestKind::Chat, RequestKind::Fim] {
+            if !rule.matcher_type.applies_to(kind) {
+                continue;
+            }
+            let first = rules[..j].iter().position(|r| {
+                r.matcher_type.applies_to(kind)
+                    && r.matcher.as_deref().is_some_and(|m| covers(m, glob))
+            });
+            match first {
+                Some(i) if !shadowed_by.contains(&i) => shadowed_by.push(i),
+                Some(_) => {}
+                None => covered = false,
+            }
+        }
+        if covered && !shadowed_by.is_empty() {
+            shadowed_by.sort_unstable();
+            let by: Vec<String> = shadowed_by.iter().map(|&i| describe(i)).collect();
+            warnings.push(format!(
+                "{} can never match: {} {} every file it matches first",
+                describe(j),
+                by.join(" and "),
+                if by.len() == 1 { "matches" } else { "match" }
+            ));
+            unreachable.push(UnreachableRule {
+                index: j,
+                shadowed_by,
+            });
+        }
     }
+    (warnings, unreachable)
 }
 
 /// The workspace model a rule names, for `provider`: a family registered for the provider
