@@ -47,6 +47,22 @@ page.on('console', (m) => {
   }
 });
 const text = async (sel) => (await page.locator(sel).textContent()) || '';
+/** Every control of the page with no accessible name (a label, aria-label(ledby) or text). */
+const unnamed = () => page.evaluate(() => [...document.querySelectorAll('input, select, textarea, button')]
+  .filter((el) => !el.closest('[hidden]'))
+  .filter((el) => {
+    const by = (el.getAttribute('aria-labelledby') || '').split(' ').map((id) => document.getElementById(id)).filter(Boolean);
+    const names = [el.getAttribute('aria-label'), ...by.map((x) => x.textContent),
+      ...[...(el.labels || [])].map((l) => l.textContent), el.tagName === 'BUTTON' ? el.textContent : null];
+    return !names.some((n) => n && n.trim());
+  })
+  .map((el) => el.outerHTML.slice(0, 120)));
+const views = new Set();
+/** Checks the view on screen: every control is named. */
+const checkNames = async (view) => {
+  assert.deepEqual(await unnamed(), [], `unnamed controls on ${view}`);
+  views.add(view);
+};
 /** The form whose heading is `name` (a string or a pattern). */
 const formTitled = (name) => page.locator('form', { has: page.getByRole('heading', { name }) });
 
@@ -56,6 +72,7 @@ assert.equal(new URL(page.url()).pathname, '/dashboard/');
 await page.getByLabel('Management key').fill('mg-v1-not-a-key');
 await page.getByRole('button', { name: 'Sign in' }).click();
 await page.getByText(/unknown|not valid|invalid/i).first().waitFor();
+await checkNames('sign-in');
 await page.screenshot({ path: `${shots}/sign-in.png` });
 await page.getByLabel('Management key').fill(adminKey);
 await page.getByRole('button', { name: 'Sign in' }).click();
@@ -88,6 +105,38 @@ await create.getByLabel('Slug').fill('team-a');
 await create.getByRole('button', { name: 'Create' }).click();
 await page.getByRole('cell', { name: 'team-a', exact: true }).waitFor();
 assert.equal(await slugError.textContent(), '');
+// Edit every field of team-a; a value the API refuses is explained next to its field and
+// changes nothing, then a good edit is saved.
+await page.getByRole('button', { name: 'Edit team-a' }).click();
+const editWs = formTitled('Edit Team A');
+await editWs.getByLabel(/sampling rate/).fill('2');
+await editWs.getByRole('button', { name: 'Save' }).click();
+await editWs.locator('.field-error[data-for="io_logging_sampling_rate"]').filter({ hasText: 'is outside' }).waitFor();
+assert.equal((await rest(adminKey, 'GET', '/workspaces/team-a')).data.io_logging_sampling_rate, 1);
+await editWs.getByLabel(/sampling rate/).fill('0.5');
+await editWs.getByLabel(/Labels/).fill('team = platform\nnot a pair');
+await editWs.getByRole('button', { name: 'Save' }).click();
+await editWs.locator('.field-error[data-for="labels"]').filter({ hasText: 'line 2' }).waitFor();
+await editWs.getByLabel(/Labels/).fill('team=platform\ncost-center=42');
+await editWs.getByLabel('Description').fill('The platform team');
+await editWs.getByLabel('Default provider sort').selectOption('latency');
+await editWs.getByLabel('Observability broadcast').check();
+await editWs.getByLabel(/Keep usage records/).fill('90');
+await checkNames('workspaces');
+await page.screenshot({ path: `${shots}/workspace-edit.png`, fullPage: true });
+await editWs.getByRole('button', { name: 'Save' }).click();
+await page.getByText('Saved team-a').waitFor();
+const edited = (await rest(adminKey, 'GET', '/workspaces/team-a')).data;
+assert.deepEqual(
+  [edited.description, edited.default_provider_sort, edited.io_logging_sampling_rate,
+    edited.is_observability_broadcast_enabled, edited.usage_retention_days, edited.labels],
+  ['The platform team', 'latency', 0.5, true, 90, { 'cost-center': '42', team: 'platform' }],
+  JSON.stringify(edited));
+// The default workspace cannot be deleted: the refusal is explained, nothing is deleted.
+page.once('dialog', (d) => d.accept());
+await page.getByRole('button', { name: 'Delete default' }).click();
+await page.getByRole('alert').filter({ hasText: /Could not delete default/ }).waitFor();
+await page.getByRole('cell', { name: 'default', exact: true }).waitFor();
 await page.screenshot({ path: `${shots}/workspaces.png`, fullPage: true });
 // Search looks through every workspace, not one page.
 await page.getByLabel('Search workspaces').fill('team');
@@ -139,6 +188,19 @@ await page.getByRole('button', { name: 'Save rules' }).click();
 await page.getByText(/no-such-model/).last().waitFor();
 const saved = await rest(adminKey, 'GET', '/workspaces/team-a/muxes');
 assert.equal(saved.length, 2, JSON.stringify(saved));
+await page.getByText(/^Not saved\. Rule 3 \(model\):.*no-such-model/).waitFor();
+await page.getByRole('button', { name: 'Remove rule 3' }).click();
+// Rules no request can reach are found by the server as the list is edited: after the
+// catch_all, then shadowed by rule 1's glob when moved up.
+await add.getByLabel('Model').fill('gpt-5');
+await add.getByLabel('Matches').selectOption('chat_filename');
+await add.getByLabel('Glob', { exact: true }).fill('*.py');
+await add.getByRole('button', { name: 'Add to the list' }).click();
+await page.locator('#rule-warnings').getByText('Rule 3 can never match: it comes after the catch_all rule 2.').waitFor();
+await page.getByRole('button', { name: 'Move rule 3 up' }).click();
+await page.locator('#rule-warnings').getByText('Rule 2 can never match: rule 1 matches every file it matches first.').waitFor();
+assert.equal(await page.locator('ol.rules li.unreachable').count(), 1);
+await checkNames('routing');
 await page.screenshot({ path: `${shots}/routing.png`, fullPage: true });
 
 // Members: an org member added, put into team-a in bulk (an unknown id is named and nothing
@@ -158,6 +220,7 @@ assert.equal(await page.getByLabel('Select user_carol').count(), 0);
 await addWs.getByLabel(/User ids/).fill('user_carol');
 await addWs.getByRole('button', { name: 'Add to the workspace' }).click();
 await page.getByLabel('Select user_carol').check();
+await checkNames('members');
 await page.screenshot({ path: `${shots}/members.png`, fullPage: true });
 await page.getByRole('button', { name: 'Remove selected from the workspace' }).click();
 await page.getByLabel('Select user_carol').waitFor({ state: 'detached' });
@@ -174,6 +237,7 @@ const editPersona = formTitled('Edit persona Reviewer');
 await editPersona.getByLabel('Name').fill('Security reviewer');
 await editPersona.getByRole('button', { name: 'Save persona' }).click();
 await page.getByRole('cell', { name: 'Security reviewer', exact: true }).waitFor();
+await checkNames('personas');
 
 // Keys: the secret is shown once, then gone for good.
 await page.goto(`${base}/dashboard/#/keys`);
@@ -184,6 +248,7 @@ const secret = (await page.locator('#new-secret').textContent()).trim();
 assert.match(secret, /^mg-v1-/);
 await page.getByRole('button', { name: 'Copy secret' }).waitFor();
 await page.getByRole('cell', { name: 'ci', exact: true }).waitFor();
+await checkNames('keys');
 await page.screenshot({ path: `${shots}/keys.png`, fullPage: true });
 await page.getByRole('button', { name: 'Done, hide it' }).click();
 await page.reload();
@@ -196,17 +261,33 @@ await page.getByRole('button', { name: 'Enable ci' }).waitFor();
 await page.goto(`${base}/dashboard/#/usage`);
 await page.getByRole('heading', { name: 'Usage of team-a' }).waitFor();
 assert.equal((await text('#total-requests')).trim(), '0');
-for (let i = 0; i < 3; i++) {
+// Three requests today on two providers, one two days ago (a bar of its own day).
+const today = new Date();
+const twoDaysAgo = new Date(today.getFullYear(), today.getMonth(), today.getDate() - 2, 12);
+for (const [i, provider, model, at] of [[0, 'local', 'gpt-5', today], [1, 'local', 'gpt-5-mini', today],
+  [2, 'second', 'llama', today], [3, 'local', 'gpt-5', twoDaysAgo]]) {
   await rest(adminKey, 'POST', '/workspaces/team-a/usage', {
-    request_id: `req-${i}`, provider: 'local', model: 'gpt-5', input_tokens: 1000, output_tokens: 250,
+    request_id: `req-${i}`, provider, model, input_tokens: 1000, output_tokens: 250, timestamp: at.toISOString(),
     conversation: i === 2 ? { prompt: 'my key is AKIAIOSFODNN7EXAMPLE, deploy it', answer: 'ok' } : null,
   });
 }
 await page.reload();
-await page.locator('#total-requests', { hasText: '3' }).waitFor();
-const points = JSON.parse(await page.locator('#usage-chart').getAttribute('data-points'));
-assert.equal(points[1][points[1].length - 1], 3750, JSON.stringify(points));
-assert.ok(await page.evaluate(() => !!window.Chart && !!window.Chart.getChart('usage-chart')), 'a Chart.js chart is drawn');
+await page.locator('#total-requests', { hasText: '4' }).waitFor();
+// Tokens per provider per day: the last bar is today, two bars back the older request.
+let points = JSON.parse(await page.locator('#token-chart').getAttribute('data-points'));
+assert.equal(points.local.length, 14, JSON.stringify(points));
+assert.deepEqual([points.local.at(-1), points.second.at(-1), points.local.at(-3), points.second.at(-3)],
+  [2500, 1250, 1250, 0], JSON.stringify(points));
+assert.ok(await page.evaluate(() => ['cost-chart', 'token-chart'].every((id) => !!window.Chart.getChart(id))), 'Chart.js charts are drawn');
+await page.getByRole('cell', { name: 'second', exact: true }).first().waitFor();
+// Per model, by week: one bar a week, the models as the stacks.
+await page.getByLabel('Charts per').selectOption('model');
+await page.getByLabel('Period').selectOption('week');
+await page.waitForFunction(() => Object.keys(JSON.parse(document.getElementById('token-chart').dataset.points)).length === 3);
+points = JSON.parse(await page.locator('#token-chart').getAttribute('data-points'));
+assert.equal(points['local / gpt-5'].length, 12, JSON.stringify(points));
+assert.equal(points['local / gpt-5'].reduce((a, b) => a + b, 0), 2500, JSON.stringify(points));
+await checkNames('usage');
 await page.locator('tr.alert-secret').first().waitFor();
 await page.screenshot({ path: `${shots}/usage.png`, fullPage: true });
 
@@ -228,6 +309,7 @@ assert.equal(custom.spec && custom.spec.inputPricePerMillionTokens, '150', JSON.
 assert.equal(custom.spec.status, 'MODEL_STATUS_DISABLED');
 await page.getByRole('button', { name: 'Enable local/house-coder' }).click();
 await page.getByRole('button', { name: 'Disable local/house-coder' }).waitFor();
+await checkNames('models');
 await page.screenshot({ path: `${shots}/models.png` });
 
 // A phone-sized screen: nothing wider than the viewport but the scrollable tables.
@@ -262,6 +344,7 @@ const hidden = await page.evaluate(async () => (await fetch('/api/v1/workspaces/
 assert.ok(hidden === 403 || hidden === 404, `member reading team-a: ${hidden}`);
 await page.getByRole('button', { name: 'Sign out' }).click();
 
+assert.deepEqual([...views].sort(), ['keys', 'members', 'models', 'personas', 'routing', 'sign-in', 'usage', 'workspaces']);
 assert.deepEqual(problems, [], problems.join('\n'));
 await browser.close();
 console.log('E2E PASSED');

@@ -50,7 +50,7 @@ function field(label, name, attrs) {
 function showEditor(holder, { label, title, fields, saveLabel, save }) {
   const form = h('form', { class: 'card', 'aria-label': label || title },
     h('h2', {}, title),
-    h('div', { class: 'row' }, ...fields),
+    h('div', { class: 'grid' }, ...fields),
     h('p', { class: 'error', role: 'alert' }),
     h('div', { class: 'row' }, h('button', { class: 'primary', type: 'submit' }, saveLabel),
       h('button', { type: 'button', onclick: () => holder.replaceChildren() }, 'Cancel')));
@@ -225,11 +225,11 @@ views.workspaces = async () => {
         h('td', {}, w.slug), h('td', {}, w.description || ''), h('td', {}, fmtDate(w.created_at)),
         h('td', { class: 'actions' },
           h('button', { type: 'button', onclick: () => edit(w) }, `Edit ${w.slug}`),
-          w.is_active ? null : h('button', { type: 'button', onclick: () => act('/workspaces/active', 'POST', `Activated ${w.slug}`, { name: w.slug }) }, `Activate ${w.slug}`),
-          h('button', { type: 'button', onclick: () => act(`/workspaces/${enc(w.id)}/archive`, 'POST', `Archived ${w.slug}`) }, 'Archive'),
+          w.is_active ? null : h('button', { type: 'button', onclick: () => act('/workspaces/active', 'POST', `Activated ${w.slug}`, { name: w.slug }, `activate ${w.slug}`) }, `Activate ${w.slug}`),
+          h('button', { type: 'button', onclick: () => act(`/workspaces/${enc(w.id)}/archive`, 'POST', `Archived ${w.slug}`, undefined, `archive ${w.slug}`) }, `Archive ${w.slug}`),
           h('button', { type: 'button', class: 'danger', onclick: () => {
-            if (confirm(`Delete workspace ${w.slug}?`)) act(`/workspaces/${enc(w.id)}`, 'DELETE', `Deleted ${w.slug}`);
-          } }, 'Delete')))))));
+            if (confirm(`Delete workspace ${w.slug}? Its keys, rules and usage records go with it.`)) act(`/workspaces/${enc(w.id)}`, 'DELETE', `Deleted ${w.slug}`, undefined, `delete ${w.slug}`);
+          } }, `Delete ${w.slug}`)))))));
     if (filter) { pager.replaceChildren(); return; }
     pager.replaceChildren(
       h('button', { type: 'button', disabled: offset === 0, onclick: () => { offset -= pageSize; draw(); } }, 'Previous'),
@@ -237,31 +237,80 @@ views.workspaces = async () => {
       h('button', { type: 'button', disabled: offset + pageSize >= page.total_count, onclick: () => { offset += pageSize; draw(); } }, 'Next'));
   }
 
-  async function act(path, method, done, body) {
+  /** Runs a lifecycle action; a refusal (the default or active workspace cannot be archived
+   * or deleted, a slug is taken, …) is explained above the table with the API's reason. */
+  async function act(path, method, done, body, what) {
+    errorLine.textContent = '';
     try {
       await api(method, path, body);
       say(done);
       await loadWorkspaces();
       await draw();
-    } catch (err) { say(err.message); errorLine.textContent = err.message; }
+    } catch (err) {
+      if (!(err instanceof ApiError)) throw err;
+      const why = err.reason ? ` (${err.reason.toLowerCase().replaceAll('_', ' ')})` : '';
+      errorLine.textContent = `Could not ${what}${why}: ${err.message}`;
+      say(errorLine.textContent);
+      errorLine.scrollIntoView({ block: 'nearest' });
+    }
   }
 
   const errorLine = h('p', { class: 'error', role: 'alert' });
   const editor = h('div');
+  /** The edit form of every field the API lets a workspace change; each error the API
+   * answers appears next to the field it names, and a stale revision is a conflict. */
   function edit(w) {
+    const labels = Object.entries(w.labels || {}).map(([k, v]) => `${k}=${v}`).join('\n');
+    const check = (label, name) => h('label', { class: 'check' },
+      h('input', { type: 'checkbox', name, checked: !!w[name], 'aria-describedby': `${name}-${w.id}-error` }), label,
+      h('span', { class: 'field-error', id: `${name}-${w.id}-error`, dataset: { for: name } }));
     const form = showEditor(editor, {
       label: `Edit ${w.slug}`,
       title: `Edit ${w.name}`,
       fields: [
         field('Name', 'name', { value: w.name, required: true }),
         field('Slug', 'slug', { value: w.slug, required: true }),
-        field('Description', 'description', { value: w.description || '' }),
-        field('Default text model', 'default_text_model', { value: w.default_text_model || '' })],
+        field('Description', 'description', { tag: 'textarea', value: w.description || '' }),
+        field('Default text model', 'default_text_model', { value: w.default_text_model || '', placeholder: 'openai/gpt-5' }),
+        field('Default image model', 'default_image_model', { value: w.default_image_model || '' }),
+        field('Default provider sort', 'default_provider_sort', { tag: 'select', value: w.default_provider_sort || '',
+          options: [['', 'none'], ['price', 'price'], ['throughput', 'throughput'], ['latency', 'latency'], ['exacto', 'exacto']] }),
+        field('I/O logged for key numbers (comma separated; empty = every key)', 'io_logging_api_key_ids',
+          { value: (w.io_logging_api_key_ids || []).join(', '), inputmode: 'numeric' }),
+        field('I/O logging sampling rate (0 to 1)', 'io_logging_sampling_rate',
+          { type: 'number', step: 'any', value: w.io_logging_sampling_rate }),
+        check('Data discount logging', 'is_data_discount_logging_enabled'),
+        check('Observability broadcast', 'is_observability_broadcast_enabled'),
+        check('Observability I/O logging', 'is_observability_io_logging_enabled'),
+        field('Labels (one key=value per line)', 'labels', { tag: 'textarea', value: labels }),
+        field('Keep usage records for days (empty = forever)', 'usage_retention_days',
+          { type: 'number', step: 1, value: w.usage_retention_days ?? '' })],
       saveLabel: 'Save',
       save: async (v) => {
+        const invalid = (name, message) => new ApiError(400, { message, metadata: { field: name } });
+        const ids = v.io_logging_api_key_ids.split(',').map((x) => x.trim()).filter(Boolean);
+        const bad = ids.find((x) => !/^\d+$/.test(x));
+        if (bad !== undefined) throw invalid('io_logging_api_key_ids', `${JSON.stringify(bad)} is not a key number (the # of a key on the keys page)`);
+        const pairs = {};
+        for (const [i, line] of v.labels.split('\n').map((x) => x.trim()).entries()) {
+          if (!line) continue;
+          const at = line.indexOf('=');
+          if (at <= 0) throw invalid('labels', `line ${i + 1} (${JSON.stringify(line)}) is not key=value`);
+          pairs[line.slice(0, at).trim()] = line.slice(at + 1).trim();
+        }
         await api('PATCH', `/workspaces/${enc(w.id)}`, {
           name: v.name, slug: v.slug, description: v.description || null,
-          default_text_model: v.default_text_model || null, expected_revision: w.revision,
+          default_text_model: v.default_text_model || null,
+          default_image_model: v.default_image_model || null,
+          default_provider_sort: v.default_provider_sort || null,
+          io_logging_api_key_ids: ids.length ? ids.map(Number) : null,
+          io_logging_sampling_rate: v.io_logging_sampling_rate === '' ? null : Number(v.io_logging_sampling_rate),
+          is_data_discount_logging_enabled: v.is_data_discount_logging_enabled === 'on',
+          is_observability_broadcast_enabled: v.is_observability_broadcast_enabled === 'on',
+          is_observability_io_logging_enabled: v.is_observability_io_logging_enabled === 'on',
+          labels: pairs,
+          usage_retention_days: v.usage_retention_days === '' ? null : Number(v.usage_retention_days),
+          expected_revision: w.revision,
         });
         say(`Saved ${v.slug}`);
         editor.replaceChildren();
@@ -467,8 +516,48 @@ views.routing = async () => {
     api('GET', '/provider-endpoints?limit=100'), api('GET', `/workspaces/${enc(ws)}/muxes`)]);
   let current = rules.map((r) => ({ ...r }));
   const list = h('ol', { class: 'rules', 'aria-label': 'Mux rules, first match wins' });
-  const warnings = h('div', { role: 'status' });
+  const warnings = h('div', { role: 'status', id: 'rule-warnings' });
   const saveError = h('p', { class: 'error', role: 'alert' });
+  const body = () => current.map((r) => ({
+    provider_name: r.provider_name, model: r.model, matcher_type: r.matcher_type, matcher: r.matcher || null }));
+  /** "rules[2].model" → "Rule 3 (model)": the API's 0-based field as the list numbers it. */
+  const ruleOf = (err) => {
+    const m = /^rules\[(\d+)\]\.?(\w*)/.exec(err.field || '');
+    if (!m) return err.message;
+    const message = err.message.startsWith(`invalid ${err.field}: `) ? err.message.slice(`invalid ${err.field}: `.length) : err.message;
+    return `Rule ${Number(m[1]) + 1}${m[2] ? ` (${m[2]})` : ''}: ${message}`;
+  };
+  let checks = 0;
+  /** Asks the server to check the list as edited (nothing is stored): unreachable rules are
+   * marked and explained, a rule the server would refuse is named. Only the newest answer
+   * is shown. */
+  async function check() {
+    const mine = ++checks;
+    let out;
+    try {
+      out = await api('POST', `/workspaces/${enc(ws)}/muxes/check`, body());
+    } catch (err) {
+      if (!(err instanceof ApiError) || mine !== checks) throw err;
+      warnings.replaceChildren(err.status === 403
+        ? h('p', { class: 'muted' }, `You can read these rules but not change them: ${err.message}`)
+        : h('p', { class: 'error' }, ruleOf(err)));
+      return;
+    }
+    if (mine !== checks) return;
+    const items = list.querySelectorAll('li');
+    warnings.replaceChildren(...out.unreachable_rules.map((u) => {
+      const item = items[u.index];
+      if (item) {
+        item.classList.add('unreachable');
+        item.firstChild.append(' ', h('span', { class: 'badge bad' }, 'never matches'));
+      }
+      const by = u.shadowed_by.map((i) => i + 1);
+      const after = u.shadowed_by.length === 1 && current[u.shadowed_by[0]].matcher_type === 'catch_all';
+      return h('p', { class: 'warning' }, `Rule ${u.index + 1} can never match: ${after
+        ? `it comes after the catch_all rule ${by[0]}`
+        : `${by.length === 1 ? `rule ${by[0]} matches` : `rules ${by.join(' and ')} match`} every file it matches first`}.`);
+    }));
+  }
 
   function drawRules() {
     list.replaceChildren(...current.map((r, i) => h('li', {},
@@ -477,11 +566,10 @@ views.routing = async () => {
         h('button', { type: 'button', disabled: i === 0, onclick: () => move(i, -1) }, `Move rule ${i + 1} up`),
         h('button', { type: 'button', disabled: i === current.length - 1, onclick: () => move(i, 1) }, `Move rule ${i + 1} down`),
         h('button', { type: 'button', class: 'danger', onclick: () => { current.splice(i, 1); drawRules(); } }, `Remove rule ${i + 1}`)))));
-    const at = current.findIndex((r) => r.matcher_type === 'catch_all');
-    warnings.replaceChildren(at >= 0 && at < current.length - 1
-      ? h('p', { class: 'warning' }, `Rules ${at + 2}–${current.length} come after the catch_all rule ${at + 1} and can never match.`)
-      : '');
     if (!current.length) list.append(h('li', { class: 'muted' }, 'No rules: requests use the workspace\'s default text model.'));
+    warnings.replaceChildren();
+    saveError.textContent = '';
+    check();
   }
   function move(i, by) {
     const [r] = current.splice(i, 1);
@@ -491,10 +579,12 @@ views.routing = async () => {
   async function save() {
     saveError.textContent = '';
     try {
-      await api('PUT', `/workspaces/${enc(ws)}/muxes`, current.map((r) => ({
-        provider_name: r.provider_name, model: r.model, matcher_type: r.matcher_type, matcher: r.matcher || null })));
+      await api('PUT', `/workspaces/${enc(ws)}/muxes`, body());
       say('Rules saved');
-    } catch (err) { saveError.textContent = err.message; }
+    } catch (err) {
+      if (!(err instanceof ApiError)) throw err;
+      saveError.textContent = `Not saved. ${ruleOf(err)}`;
+    }
   }
 
   const add = h('form', { class: 'card', 'aria-labelledby': 'add-rule' },
@@ -505,7 +595,7 @@ views.routing = async () => {
       field('Matches', 'matcher_type', { tag: 'select', options: [['filename_match', 'file name (chat and FIM)'], ['chat_filename', 'file name, chat only'], ['fim_filename', 'file name, FIM only'], ['catch_all', 'everything else']] }),
       field('Glob', 'matcher', { placeholder: '*.py' }),
       h('button', { type: 'submit' }, 'Add to the list')),
-    h('p', { class: 'muted' }, 'Rules are checked when the list is saved.'));
+    h('p', { class: 'muted' }, 'The server checks the list after each change; nothing is stored until you save.'));
   onSubmit(add, async (v) => {
     current.push({ provider_name: v.provider_name, model: v.model, matcher_type: v.matcher_type, matcher: v.matcher || null });
     add.reset();
@@ -612,66 +702,95 @@ views.usage = async () => {
     h('option', { value: 'day' }, 'Daily, last 14 days'),
     h('option', { value: 'week' }, 'Weekly, last 12 weeks'),
     h('option', { value: 'month' }, 'Monthly, last 12 months'));
+  const group = h('select', { id: 'group' },
+    h('option', { value: 'provider' }, 'Provider'),
+    h('option', { value: 'model' }, 'Model'));
   const totals = h('div', { class: 'totals', id: 'usage-totals' });
-  const canvas = h('canvas', { id: 'usage-chart', role: 'img', 'aria-label': 'Cost and tokens over time' });
+  const costCanvas = h('canvas', { id: 'cost-chart', role: 'img', 'aria-label': 'Cost over time (the tables below hold the figures)' });
+  const tokenCanvas = h('canvas', { id: 'token-chart', role: 'img', 'aria-label': 'Tokens over time (the tables below hold the figures)' });
+  const byProvider = h('div', { class: 'table-wrap' });
   const byModel = h('div', { class: 'table-wrap' });
+  const byBucket = h('div', { class: 'table-wrap' });
   const alerts = h('div', { class: 'table-wrap' });
-  let chart = null;
+  const charts = {};
+  const palette = ['#0b5cad', '#b45309', '#15803d', '#7e22ce', '#be123c', '#0e7490', '#4d7c0f', '#57606a'];
+  const cost = (u) => (u.input_cost || 0) + (u.output_cost || 0);
+  const tokens = (u) => u.input_tokens + u.output_tokens;
 
-  function buckets(kind) {
-    const out = [];
+  /** The series' start: 14 days, 12 weeks or 12 months back, counted in this browser's
+   * calendar; the server widens it to whole buckets of the browser's UTC offset. */
+  function start(kind) {
     const now = new Date();
-    const start = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
-    const n = kind === 'day' ? 14 : 12;
-    for (let i = n - 1; i >= 0; i--) {
-      let from; let to;
-      if (kind === 'day') { from = new Date(start); from.setUTCDate(start.getUTCDate() - i); to = new Date(from); to.setUTCDate(from.getUTCDate() + 1); }
-      else if (kind === 'week') { to = new Date(start); to.setUTCDate(start.getUTCDate() + 1 - 7 * i); from = new Date(to); from.setUTCDate(to.getUTCDate() - 7); }
-      else { from = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - i, 1)); to = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - i + 1, 1)); }
-      out.push({ from, to, label: kind === 'month' ? from.toISOString().slice(0, 7) : from.toISOString().slice(0, 10) });
-    }
-    return out;
+    if (kind === 'day') return new Date(now.getFullYear(), now.getMonth(), now.getDate() - 13);
+    if (kind === 'week') return new Date(now.getFullYear(), now.getMonth(), now.getDate() - 7 * 11);
+    return new Date(now.getFullYear(), now.getMonth() - 11, 1);
+  }
+  function label(kind, iso) {
+    const d = new Date(iso);
+    if (kind === 'month') return d.toLocaleDateString(undefined, { year: 'numeric', month: 'short' });
+    return d.toLocaleDateString(undefined, { month: 'short', day: 'numeric' });
+  }
+  function chart(canvas, title, labels, sets) {
+    canvas.dataset.points = JSON.stringify(Object.fromEntries(sets.map((d) => [d.label, d.data])));
+    if (charts[canvas.id]) charts[canvas.id].destroy();
+    if (!window.Chart) return;
+    charts[canvas.id] = new window.Chart(canvas, {
+      type: 'bar',
+      data: { labels, datasets: sets.map((d, i) => ({ ...d, backgroundColor: palette[i % palette.length] })) },
+      options: {
+        responsive: true, maintainAspectRatio: false, animation: false,
+        plugins: { title: { display: true, text: title } },
+        scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true } },
+      },
+    });
+  }
+  function table(caption, first, rows) {
+    return h('table', {},
+      h('caption', { class: 'muted' }, caption),
+      h('thead', {}, h('tr', {}, [...first, 'Requests', 'Input tokens', 'Output tokens', 'Cost']
+        .map((x, i) => h('th', { scope: 'col', class: i >= first.length ? 'num' : null }, x)))),
+      h('tbody', {}, rows.map(([cells, u]) => h('tr', {}, ...cells.map((c) => h('td', {}, c)),
+        h('td', { class: 'num' }, u.requests), h('td', { class: 'num' }, u.input_tokens),
+        h('td', { class: 'num' }, u.output_tokens), h('td', { class: 'num' }, usd(cost(u)))))));
+  }
+  /** Adds counters `u` into `into` (requests, tokens, costs). */
+  function add(into, u) {
+    for (const k of ['requests', 'input_tokens', 'output_tokens', 'input_cost', 'output_cost']) into[k] = (into[k] || 0) + (u[k] || 0);
+    return into;
   }
 
   async function draw() {
-    const bs = buckets(period.value);
-    const q = (b) => `?from=${enc(b.from.toISOString())}&to=${enc(b.to.toISOString())}`;
-    const series = await Promise.all(bs.map((b) => api('GET', `/workspaces/${enc(ws)}/token-usage${q(b)}`)));
-    const whole = await api('GET', `/workspaces/${enc(ws)}/token-usage${q({ from: bs[0].from, to: bs[bs.length - 1].to })}`);
-    const t = whole.token_usage;
+    const kind = period.value;
+    // One request: every bucket and the totals come from one read of the rollups.
+    const q = new URLSearchParams({ from: start(kind).toISOString(), to: new Date().toISOString(),
+      interval: kind, utc_offset_minutes: String(-new Date().getTimezoneOffset()) });
+    const series = await api('GET', `/workspaces/${enc(ws)}/token-usage/series?${q}`);
+    const t = series.token_usage;
     totals.replaceChildren(
       h('div', {}, 'Requests', h('strong', { id: 'total-requests' }, String(t.requests))),
       h('div', {}, 'Input tokens', h('strong', {}, String(t.input_tokens))),
       h('div', {}, 'Output tokens', h('strong', {}, String(t.output_tokens))),
-      h('div', {}, 'Cost', h('strong', { id: 'total-cost' }, usd((t.input_cost || 0) + (t.output_cost || 0)))));
-    const data = {
-      labels: bs.map((b) => b.label),
-      datasets: [
-        { type: 'bar', label: 'Cost (USD)', data: series.map((s) => (s.token_usage.input_cost || 0) + (s.token_usage.output_cost || 0)), yAxisID: 'cost', backgroundColor: '#0b5cad' },
-        { type: 'line', label: 'Tokens', data: series.map((s) => s.token_usage.input_tokens + s.token_usage.output_tokens), yAxisID: 'tokens', borderColor: '#b45309', backgroundColor: '#b45309' },
-      ],
-    };
-    canvas.dataset.points = JSON.stringify(data.datasets.map((d) => d.data));
-    if (chart) chart.destroy();
-    if (window.Chart) {
-      chart = new window.Chart(canvas, {
-        data,
-        options: {
-          responsive: true, maintainAspectRatio: false, animation: false,
-          scales: { cost: { type: 'linear', position: 'left', beginAtZero: true, title: { display: true, text: 'USD' } },
-            tokens: { type: 'linear', position: 'right', beginAtZero: true, grid: { drawOnChartArea: false }, title: { display: true, text: 'tokens' } } },
-        },
-      });
-    }
-    const models = Object.values(whole.tokens_by_model || {});
-    byModel.replaceChildren(h('table', {},
-      h('caption', { class: 'muted' }, 'Per model over the period'),
-      h('thead', {}, h('tr', {}, ['Provider', 'Model', 'Requests', 'Input tokens', 'Output tokens', 'Cost']
-        .map((x, i) => h('th', { scope: 'col', class: i > 1 ? 'num' : null }, x)))),
-      h('tbody', {}, models.map((m) => h('tr', {}, h('td', {}, m.provider), h('td', {}, m.model),
-        h('td', { class: 'num' }, m.token_usage.requests), h('td', { class: 'num' }, m.token_usage.input_tokens),
-        h('td', { class: 'num' }, m.token_usage.output_tokens),
-        h('td', { class: 'num' }, usd((m.token_usage.input_cost || 0) + (m.token_usage.output_cost || 0))))))));
+      h('div', {}, 'Cost', h('strong', { id: 'total-cost' }, usd(cost(t)))));
+    const key = (m) => (group.value === 'provider' ? m.provider : `${m.provider} / ${m.model}`);
+    const names = [...new Set(Object.values(series.tokens_by_model).map(key))].sort();
+    const labels = series.buckets.map((b) => label(kind, b.from));
+    const per = (measure) => names.map((name) => ({
+      label: name,
+      data: series.buckets.map((b) => Object.values(b.tokens_by_model)
+        .filter((m) => key(m) === name).reduce((sum, m) => sum + measure(m.token_usage), 0)),
+    }));
+    const by = group.value === 'provider' ? 'provider' : 'model';
+    chart(costCanvas, `Cost (USD) per ${by}`, labels, per(cost));
+    chart(tokenCanvas, `Tokens per ${by}`, labels, per(tokens));
+
+    const providers = {};
+    for (const m of Object.values(series.tokens_by_model)) add(providers[m.provider] ||= {}, m.token_usage);
+    byProvider.replaceChildren(table('Per provider over the period', ['Provider'],
+      Object.entries(providers).sort().map(([p, u]) => [[p], u])));
+    byModel.replaceChildren(table('Per model over the period', ['Provider', 'Model'],
+      Object.values(series.tokens_by_model).map((m) => [[m.provider, m.model], m.token_usage])));
+    byBucket.replaceChildren(table(`Per ${kind}`, [kind === 'day' ? 'Day' : kind === 'week' ? 'Week of' : 'Month'],
+      series.buckets.map((b, i) => [[labels[i]], b.token_usage]).reverse()));
     const list = await api('GET', `/workspaces/${enc(ws)}/alerts?page_size=50`);
     alerts.replaceChildren(list.length ? h('table', {},
       h('caption', { class: 'muted' }, 'Newest alerts'),
@@ -689,7 +808,7 @@ views.usage = async () => {
     const q = onlyAlerts.value ? `&filter_by_alert_trigger_types=${enc(onlyAlerts.value)}` : '';
     const r = await api('GET', `/workspaces/${enc(ws)}/messages?page_size=25${q}`);
     messages.replaceChildren(r.data.length ? h('table', {},
-      h('caption', { class: 'muted' }, `${r.total} messages`),
+      h('caption', { class: 'muted' }, `${r.total} ${r.total === 1 ? 'message' : 'messages'}`),
       h('thead', {}, h('tr', {}, ['When', 'Provider', 'Prompt', 'Alerts'].map((x) => h('th', { scope: 'col' }, x)))),
       h('tbody', {}, r.data.map((m) => h('tr', { class: m.alerts_summary && m.alerts_summary.secrets ? 'alert-secret' : null },
         h('td', {}, fmtDate(m.conversation_timestamp)), h('td', {}, m.provider || ''),
@@ -698,9 +817,13 @@ views.usage = async () => {
   }
   onlyAlerts.addEventListener('change', drawMessages);
   period.addEventListener('change', draw);
+  group.addEventListener('change', draw);
   main.replaceChildren(h('h1', {}, `Usage of ${ws}`),
-    h('label', { for: 'period' }, 'Period', period), totals,
-    h('div', { class: 'chart' }, canvas), h('h2', {}, 'By model'), byModel, h('h2', {}, 'Alerts'), alerts,
+    h('div', { class: 'row' }, h('label', { for: 'period' }, 'Period', period),
+      h('label', { for: 'group' }, 'Charts per', group)), totals,
+    h('div', { class: 'chart' }, costCanvas), h('div', { class: 'chart' }, tokenCanvas),
+    h('h2', {}, 'By provider'), byProvider, h('h2', {}, 'By model'), byModel,
+    h('h2', {}, 'Over time'), byBucket, h('h2', {}, 'Alerts'), alerts,
     h('h2', {}, 'Messages'), h('label', { for: 'message-filter' }, 'Show', onlyAlerts), messages);
   await draw();
   await drawMessages();
@@ -753,8 +876,6 @@ views.models = async () => {
   await draw();
 };
 
-/** Renders the view the URL names. `moveFocus` (on navigation, not on the first load) puts the
- * keyboard focus on the new content, so screen readers and Tab start there. */
 views.personas = async () => {
   const list = h('div', { class: 'table-wrap' });
   const error = h('p', { class: 'error', role: 'alert' });
@@ -804,6 +925,8 @@ views.personas = async () => {
   await draw();
 };
 
+/** Renders the view the URL names. `moveFocus` (on navigation, not on the first load) puts the
+ * keyboard focus on the new content, so screen readers and Tab start there. */
 async function route(moveFocus) {
   if (!state.csrf) return;
   const name = (location.hash.match(/^#\/(\w+)/) || [])[1] || 'workspaces';

@@ -255,6 +255,7 @@ fn the_dashboard_works_in_a_real_browser() {
     for page in [
         "sign-in",
         "workspaces",
+        "workspace-edit",
         "routing",
         "members",
         "keys",
