@@ -289,6 +289,14 @@ assert.equal(points['local / gpt-5'].length, 12, JSON.stringify(points));
 assert.equal(points['local / gpt-5'].reduce((a, b) => a + b, 0), 2500, JSON.stringify(points));
 await checkNames('usage');
 await page.locator('tr.alert-secret').first().waitFor();
+// Alerts and messages filtered by trigger type; the secret ones are highlighted.
+await page.locator('#alert-filter').selectOption('secrets');
+await page.getByText('1 of the 1 newest alerts').waitFor();
+await page.locator('#message-filter').selectOption('pii');
+await page.getByText('No messages.').waitFor();
+await page.locator('#message-filter').selectOption('secrets');
+await page.getByText('1 message', { exact: true }).waitFor();
+assert.equal(await page.locator('tr.alert-secret').count(), 2);
 await page.screenshot({ path: `${shots}/usage.png`, fullPage: true });
 
 // Models of the workspace: a custom model registered with a price in cents, disabled, enabled.

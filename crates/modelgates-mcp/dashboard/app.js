@@ -791,9 +791,20 @@ views.usage = async () => {
       Object.values(series.tokens_by_model).map((m) => [[m.provider, m.model], m.token_usage])));
     byBucket.replaceChildren(table(`Per ${kind}`, [kind === 'day' ? 'Day' : kind === 'week' ? 'Week of' : 'Month'],
       series.buckets.map((b, i) => [[labels[i]], b.token_usage]).reverse()));
-    const list = await api('GET', `/workspaces/${enc(ws)}/alerts?page_size=50`);
+    await drawAlerts();
+  }
+  const alertType = h('select', { id: 'alert-filter' }, h('option', { value: '' }, 'All types'));
+  /** The 100 newest critical alerts (one per trigger type and string, as CodeGate lists
+   * them), filtered by trigger type here; secrets are highlighted. */
+  async function drawAlerts() {
+    const all = await api('GET', `/workspaces/${enc(ws)}/alerts?page_size=100`);
+    const chosen = alertType.value;
+    const types = [...new Set(all.map((a) => a.trigger_type).filter(Boolean))].sort();
+    alertType.replaceChildren(h('option', { value: '' }, 'All types'),
+      ...types.map((t) => h('option', { value: t, selected: t === chosen }, t)));
+    const list = all.filter((a) => !alertType.value || a.trigger_type === alertType.value);
     alerts.replaceChildren(list.length ? h('table', {},
-      h('caption', { class: 'muted' }, 'Newest alerts'),
+      h('caption', { class: 'muted' }, `${list.length} of the ${all.length} newest alerts`),
       h('thead', {}, h('tr', {}, ['When', 'Category', 'Type', 'Found', 'Snippet'].map((x) => h('th', { scope: 'col' }, x)))),
       h('tbody', {}, list.map((a) => h('tr', { class: a.trigger_type === 'secrets' ? 'alert-secret' : null },
         h('td', {}, fmtDate(a.timestamp)), h('td', {}, a.trigger_category || ''), h('td', {}, a.trigger_type || ''),
@@ -816,6 +827,7 @@ views.usage = async () => {
         h('td', { class: 'num' }, m.alerts_summary ? m.alerts_summary.total_alerts : 0))))) : h('p', { class: 'muted' }, 'No messages.'));
   }
   onlyAlerts.addEventListener('change', drawMessages);
+  alertType.addEventListener('change', drawAlerts);
   period.addEventListener('change', draw);
   group.addEventListener('change', draw);
   main.replaceChildren(h('h1', {}, `Usage of ${ws}`),
@@ -823,7 +835,8 @@ views.usage = async () => {
       h('label', { for: 'group' }, 'Charts per', group)), totals,
     h('div', { class: 'chart' }, costCanvas), h('div', { class: 'chart' }, tokenCanvas),
     h('h2', {}, 'By provider'), byProvider, h('h2', {}, 'By model'), byModel,
-    h('h2', {}, 'Over time'), byBucket, h('h2', {}, 'Alerts'), alerts,
+    h('h2', {}, 'Over time'), byBucket, h('h2', {}, 'Alerts'),
+    h('label', { for: 'alert-filter' }, 'Alert type', alertType), alerts,
     h('h2', {}, 'Messages'), h('label', { for: 'message-filter' }, 'Show', onlyAlerts), messages);
   await draw();
   await drawMessages();
