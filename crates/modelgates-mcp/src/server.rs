@@ -241,6 +241,8 @@ mod tests {
                 || n.ends_with("_get")
                 || n == "route_resolve"
                 || n == "workspace_usage"
+                || n == "workspace_usage_series"
+                || n == "workspace_mux_check"
                 || n == "bundle_plan"
                 || n == "bundle_export"),
             "{names:?}"
@@ -282,7 +284,7 @@ mod tests {
         let gates = ModelGates::open(modelgates::MemoryStore::new()).unwrap();
         let caller = gates.default_caller().unwrap();
         let tools = McpServer::new(gates, caller).tools();
-        assert_eq!(tools.len(), 54);
+        assert_eq!(tools.len(), 56);
         for t in &tools {
             let name = t.name.as_ref();
             let verb = name.rsplit_once('_').unwrap().1;
@@ -346,8 +348,9 @@ mod tests {
                 hints.iter().all(Option::is_some),
                 "{name} sets all four hints"
             );
-            // A bundle's plan changes nothing (its transaction is rolled back), nor does an export.
-            let read_only = matches!(verb, "list" | "get" | "resolve")
+            // A bundle's plan changes nothing (its transaction is rolled back), nor does an
+            // export, a usage series or a rule list's check.
+            let read_only = matches!(verb, "list" | "get" | "resolve" | "check" | "series")
                 || matches!(name, "workspace_usage" | "bundle_plan" | "bundle_export");
             assert_eq!(a.read_only_hint, Some(read_only), "{name}");
             assert_eq!(a.open_world_hint, Some(false), "{name}");

@@ -439,6 +439,7 @@ pub(crate) fn decoder(tool: &str) -> Option<Decoder> {
         "usage_record" => decode::<UsageRecordParams>,
         "usage_record_batch" => decode::<UsageBatchParams>,
         "workspace_usage" => decode::<WorkspaceUsageParams>,
+        "workspace_usage_series" => decode::<UsageSeriesParams>,
         "workspace_messages_list" => decode::<MessagesListParams>,
         "workspace_message_get" => decode::<MessageGetParams>,
         "workspace_alerts_list" => decode::<AlertsListParams>,
