@@ -14,6 +14,14 @@ fn repo_root() -> PathBuf {
         .unwrap()
 }
 
+/// How many tools the reviewed snapshot (`tests/snapshots/tools.json`) lists: the inspector
+/// must see every one.
+fn snapshot_tools() -> usize {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots/tools.json");
+    let tools: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    tools.as_array().map(Vec::len).unwrap()
+}
+
 fn setup(root: &Path) {
     let status = Command::new("bash")
         .arg(root.join("scripts/setup-e2e.sh"))
@@ -64,7 +72,11 @@ fn inspector_cli_lists_portable_tools_and_calls_them() {
         "the strict schema lint warned:\n{out}"
     );
     let tools: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
-    assert_eq!(tools["tools"].as_array().map(Vec::len), Some(54), "{out}");
+    assert_eq!(
+        tools["tools"].as_array().map(Vec::len),
+        Some(snapshot_tools()),
+        "{out}"
+    );
 
     let get = inspector(
         &root,
@@ -196,7 +208,7 @@ fn inspector_cli_over_http_with_a_bearer_header() {
     let tools = out.get("result").unwrap_or(&out)["tools"]
         .as_array()
         .map(Vec::len);
-    assert_eq!(tools, Some(54), "{}", short(&list));
+    assert_eq!(tools, Some(snapshot_tools()), "{}", short(&list));
     assert!(
         call.status.success(),
         "tools/call over HTTP failed:\n{}",

@@ -801,4 +801,25 @@ fn a_usage_series_buckets_by_local_calendar_and_names_the_field_it_refuses() {
         .unwrap_err();
     assert_eq!(e.field(), Some("to"));
     assert!(e.to_string().contains("400 days"), "{e}");
+    // The edges of the representable range are invalid arguments, never panics.
+    let (min, max) = (DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC);
+    for (from, to, offset) in [
+        (min, min + Duration::days(3), -720),
+        (max - Duration::days(3), max, 840),
+    ] {
+        for interval in [
+            UsageInterval::Day,
+            UsageInterval::Week,
+            UsageInterval::Month,
+        ] {
+            let e = g
+                .workspace_usage_series(&c, None, from, to, interval, offset)
+                .unwrap_err();
+            assert_eq!(
+                e.kind(),
+                ErrorKind::InvalidArgument,
+                "{from} {interval:?}: {e}"
+            );
+        }
+    }
 }

@@ -151,14 +151,22 @@ fn series_bounds(
             .single()
             .map(|t| t.with_timezone(&Utc))
     };
-    let day = from.with_timezone(&offset).date_naive();
+    // Checked arithmetic throughout: a `from` at the edge of chrono's range (year ±262143)
+    // is an invalid argument, not a panic.
+    let out_of_range = || Error::invalid("from", format!("{from} is out of range"));
+    let day = from
+        .naive_utc()
+        .checked_add_offset(offset)
+        .ok_or_else(out_of_range)?
+        .date();
     let mut start = match interval {
-        UsageInterval::Day => day,
-        UsageInterval::Week => {
-            day - chrono::Days::new(u64::from(day.weekday().num_days_from_monday()))
-        }
-        UsageInterval::Month => day.with_day(1).unwrap_or(day),
-    };
+        UsageInterval::Day => Some(day),
+        UsageInterval::Week => day.checked_sub_days(chrono::Days::new(u64::from(
+            day.weekday().num_days_from_monday(),
+        ))),
+        UsageInterval::Month => day.with_day(1),
+    }
+    .ok_or_else(out_of_range)?;
     let next = |d: NaiveDate| match interval {
         UsageInterval::Day => d.checked_add_days(chrono::Days::new(1)),
         UsageInterval::Week => d.checked_add_days(chrono::Days::new(7)),
@@ -167,7 +175,7 @@ fn series_bounds(
     let mut out = Vec::new();
     loop {
         let Some(at) = local(start) else {
-            return Err(Error::invalid("from", format!("{from} is out of range")));
+            return Err(out_of_range());
         };
         out.push(at);
         if at >= to {
