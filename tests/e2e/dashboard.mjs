@@ -35,7 +35,9 @@ const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
   args: ['--no-sandbox', '--disable-dev-shm-usage'],
 });
-const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+// The browser is in Tokyo (UTC+9, the test machine in UTC): the usage charts must count days
+// on the browser's calendar, not the server's.
+const context = await browser.newContext({ viewport: { width: 1200, height: 900 }, timezoneId: 'Asia/Tokyo' });
 const page = await context.newPage();
 const problems = [];
 page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
@@ -261,9 +263,12 @@ await page.getByRole('button', { name: 'Enable ci' }).waitFor();
 await page.goto(`${base}/dashboard/#/usage`);
 await page.getByRole('heading', { name: 'Usage of team-a' }).waitFor();
 assert.equal((await text('#total-requests')).trim(), '0');
-// Three requests today on two providers, one two days ago (a bar of its own day).
+// Three requests now on two providers, one at 00:30 in Tokyo two days ago: two bars back on
+// the browser's calendar, but three on UTC's (15:30 the day before), so a chart counting UTC
+// days fails here at any hour.
 const today = new Date();
-const twoDaysAgo = new Date(today.getFullYear(), today.getMonth(), today.getDate() - 2, 12);
+const tokyo = new Date(today.getTime() + 9 * 3600 * 1000);
+const twoDaysAgo = new Date(Date.UTC(tokyo.getUTCFullYear(), tokyo.getUTCMonth(), tokyo.getUTCDate() - 2, 0, 30) - 9 * 3600 * 1000);
 for (const [i, provider, model, at] of [[0, 'local', 'gpt-5', today], [1, 'local', 'gpt-5-mini', today],
   [2, 'second', 'llama', today], [3, 'local', 'gpt-5', twoDaysAgo]]) {
   await rest(adminKey, 'POST', '/workspaces/team-a/usage', {
@@ -283,7 +288,10 @@ await page.getByRole('cell', { name: 'second', exact: true }).first().waitFor();
 // Per model, by week: one bar a week, the models as the stacks.
 await page.getByLabel('Charts per').selectOption('model');
 await page.getByLabel('Period').selectOption('week');
-await page.waitForFunction(() => Object.keys(JSON.parse(document.getElementById('token-chart').dataset.points)).length === 3);
+await page.waitForFunction(() => {
+  const p = Object.values(JSON.parse(document.getElementById('token-chart').dataset.points));
+  return p.length === 3 && p.every((bars) => bars.length === 12);
+});
 points = JSON.parse(await page.locator('#token-chart').getAttribute('data-points'));
 assert.equal(points['local / gpt-5'].length, 12, JSON.stringify(points));
 assert.equal(points['local / gpt-5'].reduce((a, b) => a + b, 0), 2500, JSON.stringify(points));

@@ -29,7 +29,8 @@ function h(tag, attrs, ...children) {
 }
 
 let fieldIds = 0;
-/** A labelled input with an error line under it (aria-describedby points at it). */
+/** A labelled input with an error line under it (aria-describedby points at it; it is
+ * outside the label, so an error does not become part of the control's name). */
 function field(label, name, attrs) {
   const id = `f${++fieldIds}`;
   const { tag, options, value, ...rest } = attrs || {};
@@ -40,7 +41,7 @@ function field(label, name, attrs) {
       ? h('textarea', { id, name, ...rest }, value || '')
       : h('input', { id, name, type: 'text', value, ...rest });
   control.setAttribute('aria-describedby', `${id}-error`);
-  return h('label', { for: id }, label, control,
+  return h('div', { class: 'field' }, h('label', { for: id }, label, control),
     h('span', { class: 'field-error', id: `${id}-error`, dataset: { for: name } }));
 }
 
@@ -261,8 +262,8 @@ views.workspaces = async () => {
    * answers appears next to the field it names, and a stale revision is a conflict. */
   function edit(w) {
     const labels = Object.entries(w.labels || {}).map(([k, v]) => `${k}=${v}`).join('\n');
-    const check = (label, name) => h('label', { class: 'check' },
-      h('input', { type: 'checkbox', name, checked: !!w[name], 'aria-describedby': `${name}-${w.id}-error` }), label,
+    const check = (label, name) => h('div', { class: 'field' }, h('label', { class: 'check' },
+      h('input', { type: 'checkbox', name, checked: !!w[name], 'aria-describedby': `${name}-${w.id}-error` }), label),
       h('span', { class: 'field-error', id: `${name}-${w.id}-error`, dataset: { for: name } }));
     const form = showEditor(editor, {
       label: `Edit ${w.slug}`,
@@ -276,7 +277,7 @@ views.workspaces = async () => {
         field('Default provider sort', 'default_provider_sort', { tag: 'select', value: w.default_provider_sort || '',
           options: [['', 'none'], ['price', 'price'], ['throughput', 'throughput'], ['latency', 'latency'], ['exacto', 'exacto']] }),
         field('I/O logged for key numbers (comma separated; empty = every key)', 'io_logging_api_key_ids',
-          { value: (w.io_logging_api_key_ids || []).join(', '), inputmode: 'numeric' }),
+          { value: (w.io_logging_api_key_ids || []).join(', ') }),
         field('I/O logging sampling rate (0 to 1)', 'io_logging_sampling_rate',
           { type: 'number', step: 'any', value: w.io_logging_sampling_rate }),
         check('Data discount logging', 'is_data_discount_logging_enabled'),
@@ -537,7 +538,8 @@ views.routing = async () => {
     try {
       out = await api('POST', `/workspaces/${enc(ws)}/muxes/check`, body());
     } catch (err) {
-      if (!(err instanceof ApiError) || mine !== checks) throw err;
+      if (mine !== checks) return;
+      if (!(err instanceof ApiError)) throw err;
       warnings.replaceChildren(err.status === 403
         ? h('p', { class: 'muted' }, `You can read these rules but not change them: ${err.message}`)
         : h('p', { class: 'error' }, ruleOf(err)));
@@ -717,18 +719,23 @@ views.usage = async () => {
   const cost = (u) => (u.input_cost || 0) + (u.output_cost || 0);
   const tokens = (u) => u.input_tokens + u.output_tokens;
 
-  /** The series' start: 14 days, 12 weeks or 12 months back, counted in this browser's
-   * calendar; the server widens it to whole buckets of the browser's UTC offset. */
+  // The calendar of the series is this browser's UTC offset now, fixed: the range, the
+  // server's buckets and the labels all use it, so they agree across a daylight-saving change.
+  const offset = -new Date().getTimezoneOffset();
+  const shift = offset * 60000;
+  /** The series' start: 14 days, 12 weeks or 12 months back (the server widens it to whole
+   * buckets). Dates are computed in UTC on clock readings shifted by the offset. */
   function start(kind) {
-    const now = new Date();
-    if (kind === 'day') return new Date(now.getFullYear(), now.getMonth(), now.getDate() - 13);
-    if (kind === 'week') return new Date(now.getFullYear(), now.getMonth(), now.getDate() - 7 * 11);
-    return new Date(now.getFullYear(), now.getMonth() - 11, 1);
+    const now = new Date(Date.now() + shift);
+    const [y, m, d] = [now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()];
+    const local = kind === 'day' ? Date.UTC(y, m, d - 13)
+      : kind === 'week' ? Date.UTC(y, m, d - 7 * 11) : Date.UTC(y, m - 11, 1);
+    return new Date(local - shift);
   }
   function label(kind, iso) {
-    const d = new Date(iso);
-    if (kind === 'month') return d.toLocaleDateString(undefined, { year: 'numeric', month: 'short' });
-    return d.toLocaleDateString(undefined, { month: 'short', day: 'numeric' });
+    const d = new Date(Date.parse(iso) + shift);
+    if (kind === 'month') return d.toLocaleDateString(undefined, { year: 'numeric', month: 'short', timeZone: 'UTC' });
+    return d.toLocaleDateString(undefined, { month: 'short', day: 'numeric', timeZone: 'UTC' });
   }
   function chart(canvas, title, labels, sets) {
     canvas.dataset.points = JSON.stringify(Object.fromEntries(sets.map((d) => [d.label, d.data])));
@@ -759,12 +766,16 @@ views.usage = async () => {
     return into;
   }
 
+  let draws = 0;
   async function draw() {
+    const mine = ++draws;
     const kind = period.value;
     // One request: every bucket and the totals come from one read of the rollups.
     const q = new URLSearchParams({ from: start(kind).toISOString(), to: new Date().toISOString(),
-      interval: kind, utc_offset_minutes: String(-new Date().getTimezoneOffset()) });
+      interval: kind, utc_offset_minutes: String(offset) });
     const series = await api('GET', `/workspaces/${enc(ws)}/token-usage/series?${q}`);
+    // Only the newest choice of period and grouping is drawn, whichever answer comes last.
+    if (mine !== draws) return;
     const t = series.token_usage;
     totals.replaceChildren(
       h('div', {}, 'Requests', h('strong', { id: 'total-requests' }, String(t.requests))),
@@ -794,8 +805,8 @@ views.usage = async () => {
     await drawAlerts();
   }
   const alertType = h('select', { id: 'alert-filter' }, h('option', { value: '' }, 'All types'));
-  /** The 100 newest critical alerts (one per trigger type and string, as CodeGate lists
-   * them), filtered by trigger type here; secrets are highlighted. */
+  /** The 100 newest critical alerts (repeats of one trigger close together folded into one,
+   * as CodeGate lists them), filtered by trigger type here; secrets are highlighted. */
   async function drawAlerts() {
     const all = await api('GET', `/workspaces/${enc(ws)}/alerts?page_size=100`);
     const chosen = alertType.value;

@@ -492,7 +492,8 @@ impl McpServer {
             invalid_argument errors naming rules[i].field) without storing it. Returns {data: \
             {workspace_id, rules, revision, warnings, unreachable_rules}}: the rules as they would \
             be stored, revision = the list's current revision (pass it to workspace_mux_set as \
-            expected_revision to store exactly what was checked), warnings in words, and \
+            expected_revision so the set fails with conflict if the list changed since), warnings \
+            in words, and \
             unreachable_rules [{index, shadowed_by}]: each rule no request can reach with the \
             earlier rules that take its requests (a catch_all, or rules with the same glob or a \
             glob matching every file: *, **, **/*).",

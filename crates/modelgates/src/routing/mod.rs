@@ -207,8 +207,9 @@ impl ModelGates {
 
     /// Replaces a workspace's whole rule list atomically (first rule = highest priority). The
     /// list is validated first — providers exist, models are enabled in the workspace, globs
-    /// parse — and an invalid list changes nothing. Rules after a `catch_all` are reported in
-    /// `warnings`.
+    /// parse — and an invalid list changes nothing. Rules no request can reach (after a
+    /// `catch_all`, or shadowed by earlier rules) are reported in `warnings` and
+    /// `unreachable_rules`.
     pub fn workspace_mux_set(
         &self,
         caller: &Caller,
@@ -244,8 +245,9 @@ impl ModelGates {
     /// Checks a rule list as [`workspace_mux_set`](Self::workspace_mux_set) would — the same
     /// access, the same errors naming `rules[i].field` — and answers the list as it would be
     /// stored, with its warnings and unreachable rules, without writing anything. `revision` is
-    /// the list's current revision: pass it to `workspace_mux_set` as `expected_revision` to
-    /// store exactly what was checked.
+    /// the list's current revision: pass it to `workspace_mux_set` as `expected_revision` so
+    /// the set fails if the list changed since the check (it guards the rule list only: a
+    /// provider renamed or a model disabled in between is caught by the set's own validation).
     pub fn workspace_mux_check(
         &self,
         caller: &Caller,
