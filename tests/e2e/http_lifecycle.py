@@ -5,11 +5,15 @@ Usage: python http_lifecycle.py URL MANAGEMENT_KEY INFERENCE_KEY
 
 import asyncio
 import json
+import pathlib
 import sys
 
 import httpx2
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
+
+# The tool count of the reviewed snapshot (checked against the live list by tools_surface.rs).
+SNAPSHOT_TOOLS = len(json.loads((pathlib.Path(__file__).resolve().parents[2] / "crates/modelgates-mcp/tests/snapshots/tools.json").read_text()))
 
 URL, MGMT, INFER = sys.argv[1], sys.argv[2], sys.argv[3]
 INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
@@ -44,7 +48,7 @@ async def raw_auth_checks():
 async def session(mode):
     async with client(MGMT, mode) as c:
         tools = (await c.list_tools()).tools
-        check(len(tools) == 54, f"[{mode}] 54 tools listed")
+        check(len(tools) == SNAPSHOT_TOOLS, f"[{mode}] {SNAPSHOT_TOOLS} tools listed (as in the reviewed snapshot)")
         slug = f"http-{mode}"
         r = await c.call_tool("workspace_create", {"name": "Over HTTP", "slug": slug})
         check(not r.is_error and r.structured_content["data"]["slug"] == slug, f"[{mode}] workspace created over HTTP")

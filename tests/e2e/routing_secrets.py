@@ -8,7 +8,9 @@ contracts a client relies on: mux rules, route_resolve, cascade delete, archive/
 """
 
 import asyncio
+import datetime
 import json
+import pathlib
 import os
 import secrets
 import sys
@@ -16,6 +18,9 @@ import tempfile
 
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
+
+# The tool count of the reviewed snapshot (checked against the live list by tools_surface.rs).
+SNAPSHOT_TOOLS = len(json.loads((pathlib.Path(__file__).resolve().parents[2] / "crates/modelgates-mcp/tests/snapshots/tools.json").read_text()))
 
 BIN, DB, LEVEL = sys.argv[1], sys.argv[2], sys.argv[3]
 KEY1 = "sk-canary-" + secrets.token_hex(16)
@@ -60,7 +65,7 @@ async def call(c, name, args, expect_error=False):
 async def main():
     async with Client(params()) as c:
         listed = {t.name for t in (await c.list_tools()).tools}
-        check(len(listed) == 54, "54 tools listed")
+        check(len(listed) == SNAPSHOT_TOOLS, f"{SNAPSHOT_TOOLS} tools listed (as in the reviewed snapshot)")
 
         # Providers, with keys set through every path that takes one.
         p1 = (await call(c, "provider_add", {"name": "openai-prod", "provider_type": "openai", "api_key": KEY1}))["data"]
@@ -122,6 +127,17 @@ async def main():
             {"provider": "openai-prod", "model": "openai/gpt-5-mini", "matcher_type": "chat_filename", "matcher": "*.md"},
         ]}))["data"]
         check(len(mux["warnings"]) == 1, "an unreachable rule is a warning")
+        check(mux["unreachable_rules"] == [{"index": 2, "shadowed_by": [1]}], "the rule after catch_all is named")
+        checked = (await call(c, "workspace_mux_check", {"rules": [
+            {"provider": "openai-prod", "model": "openai/gpt-5", "matcher_type": "chat_filename", "matcher": "*.md"},
+            {"provider": "openai-prod", "model": "openai/gpt-5-mini", "matcher_type": "chat_filename", "matcher": "*.md"},
+        ]}))["data"]
+        check(checked["unreachable_rules"] == [{"index": 1, "shadowed_by": [0]}]
+              and checked["revision"] == mux["revision"], "a check finds the shadowed rule and stores nothing")
+        bad = await call(c, "workspace_mux_check", {"rules": [
+            {"provider": "openai-prod", "model": "gpt-5", "matcher_type": "catch_all", "matcher": "*.md"}]},
+            expect_error=True)
+        check(bad["error"]["field"] == "rules[0].matcher", "a check names the field it refuses")
         route = (await call(c, "route_resolve", {"kind": "fim", "files": ["src/net/tcp.rs"]}))["data"]
         check(route["rule_index"] == 0 and route["provider"]["name"] == "local-vllm"
               and route["provider"]["has_api_key"] is True, "the active (default) workspace routes by path glob")
@@ -161,6 +177,18 @@ async def main():
         u = (await call(c, "workspace_usage", {"workspace": "routed"}))["data"]
         check(u["token_usage"]["requests"] == 2 and u["token_usage"]["input_tokens"] == 1005
               and "openai-prod/gpt-5" in u["tokens_by_model"], "workspace usage totals")
+        now = datetime.datetime.now(datetime.timezone.utc)
+        series = (await call(c, "workspace_usage_series", {
+            "workspace": "routed", "from": (now - datetime.timedelta(days=2)).isoformat(),
+            "to": (now + datetime.timedelta(minutes=1)).isoformat(), "interval": "day",
+            "utc_offset_minutes": 330}))["data"]
+        check(len(series["buckets"]) in (3, 4) and series["token_usage"] == u["token_usage"]
+              and sum(b["token_usage"]["requests"] for b in series["buckets"]) == 2,
+              "a daily series at UTC+05:30 sums to the workspace's usage")
+        series = (await call(c, "workspace_usage_series", {
+            "workspace": "routed", "from": "2020-01-01T00:00:00Z", "to": "2100-01-01T00:00:00Z",
+            "interval": "month"}, expect_error=True))
+        check(series["error"]["field"] == "to", "a series of more than 400 buckets is refused, naming to")
 
         aws = "AKIA" + "Q3ZL7NDX2MP4TR8V"  # a detector test value, assembled at run time
         await call(c, "usage_record", dict(rec_args, request_id="req-3", conversation={
