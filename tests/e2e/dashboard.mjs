@@ -330,10 +330,14 @@ await page.screenshot({ path: `${shots}/models.png` });
 
 // A phone-sized screen: nothing wider than the viewport but the scrollable tables.
 await page.setViewportSize({ width: 360, height: 780 });
-await page.goto(`${base}/dashboard/#/workspaces`);
-await page.getByRole('heading', { name: 'Workspaces', exact: true }).waitFor();
-const overflow = await page.evaluate(() => document.documentElement.scrollWidth);
-assert.ok(overflow <= 360, `page is ${overflow}px wide at 360px`);
+for (const [view, heading] of [['routing', 'Routing of team-a'], ['usage', 'Usage of team-a'],
+  ['keys', 'API keys'], ['members', 'Members'], ['models', 'Models of team-a'], ['personas', 'Personas'],
+  ['workspaces', 'Workspaces']]) {
+  await page.goto(`${base}/dashboard/#/${view}`);
+  await page.getByRole('heading', { name: heading, exact: true }).waitFor();
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(overflow <= 360, `${view} is ${overflow}px wide at 360px`);
+}
 await page.screenshot({ path: `${shots}/workspaces-360.png`, fullPage: true });
 // Keyboard: from the top of the page, Tab reaches the skip link, then the sections.
 await page.reload();
