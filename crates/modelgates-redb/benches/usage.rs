@@ -2,6 +2,8 @@
 //! - recording throughput in batches of 1,000 (`usage_record_batch`, one durable commit each);
 //! - `workspace_usage` over random time ranges with all records in one workspace (the first 200
 //!   after opening reported apart);
+//! - `workspace_usage_series` as the dashboard asks it (14 days, 12 weeks, 12 months) and a
+//!   year of days;
 //! - a messages page (`workspace_messages_list`), every 10th record carrying a conversation
 //!   (every 100th also an alert);
 //! - database size per record.
@@ -19,7 +21,7 @@ use std::time::{Duration, Instant};
 use chrono::{TimeZone, Utc};
 use modelgates::{
     Alert, AlertCategory, MessageFilter, ModelGates, NewConversation, NewProvider, NewUsage,
-    ProviderType, RequestKind,
+    ProviderType, RequestKind, UsageInterval,
 };
 use modelgates_redb::RedbStore;
 
@@ -178,6 +180,36 @@ fn main() {
         t.elapsed(),
         all.token_usage.requests
     );
+    // The dashboard's series (one query per chart), ending at the last record, and a year of
+    // days (365 buckets), at UTC+09:00 so buckets do not fall on UTC midnights.
+    let end = t0 + chrono::Duration::milliseconds(span_ms);
+    for (label, interval, back) in [
+        ("14 days", UsageInterval::Day, chrono::Duration::days(13)),
+        ("12 weeks", UsageInterval::Week, chrono::Duration::weeks(11)),
+        (
+            "12 months",
+            UsageInterval::Month,
+            chrono::Duration::days(335),
+        ),
+        ("365 days", UsageInterval::Day, chrono::Duration::days(364)),
+    ] {
+        let mut samples = Vec::new();
+        let mut buckets = 0;
+        for _ in 0..100 {
+            let t = Instant::now();
+            let s = gates
+                .workspace_usage_series(&admin, None, end - back, end, interval, 540)
+                .unwrap();
+            samples.push(t.elapsed());
+            buckets = s.buckets.len();
+        }
+        samples.sort();
+        println!(
+            "workspace_usage_series, {label} ({buckets} buckets): median {:?}, p99 {:?}",
+            pct(&samples, 0.5),
+            pct(&samples, 0.99)
+        );
+    }
     for (label, filter, page) in [
         ("page 1", MessageFilter::default(), 1),
         ("page 100", MessageFilter::default(), 100),
