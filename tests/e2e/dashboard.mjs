@@ -115,7 +115,12 @@ await editWs.getByLabel(/sampling rate/).fill('2');
 await editWs.getByRole('button', { name: 'Save' }).click();
 await editWs.locator('.field-error[data-for="io_logging_sampling_rate"]').filter({ hasText: 'is outside' }).waitFor();
 assert.equal((await rest(adminKey, 'GET', '/workspaces/team-a')).data.io_logging_sampling_rate, 1);
+// Key 1 (the admin's) is not a key of team-a: the API says so at the field.
 await editWs.getByLabel(/sampling rate/).fill('0.5');
+await editWs.getByLabel(/I\/O logged for key numbers/).fill('1');
+await editWs.getByRole('button', { name: 'Save' }).click();
+await editWs.locator('.field-error[data-for="io_logging_api_key_ids"]').filter({ hasText: 'not a key of this workspace' }).waitFor();
+await editWs.getByLabel(/I\/O logged for key numbers/).fill('');
 await editWs.getByLabel(/Labels/).fill('team = platform\nnot a pair');
 await editWs.getByRole('button', { name: 'Save' }).click();
 await editWs.locator('.field-error[data-for="labels"]').filter({ hasText: 'line 2' }).waitFor();

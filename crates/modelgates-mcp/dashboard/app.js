@@ -291,7 +291,7 @@ views.workspaces = async () => {
         const invalid = (name, message) => new ApiError(400, { message, metadata: { field: name } });
         const ids = v.io_logging_api_key_ids.split(',').map((x) => x.trim()).filter(Boolean);
         const bad = ids.find((x) => !/^\d+$/.test(x));
-        if (bad !== undefined) throw invalid('io_logging_api_key_ids', `${JSON.stringify(bad)} is not a key number (the # of a key on the keys page)`);
+        if (bad !== undefined) throw invalid('io_logging_api_key_ids', `${JSON.stringify(bad)} is not a key number (the # column of the keys page)`);
         const pairs = {};
         for (const [i, line] of v.labels.split('\n').map((x) => x.trim()).entries()) {
           if (!line) continue;
@@ -458,12 +458,12 @@ views.keys = async () => {
     const r = await api('GET', `/keys?workspace_id=${enc(ws)}&include_disabled=true&include_expired=true`);
     list.replaceChildren(h('table', {},
       h('caption', { class: 'muted' }, `Keys of ${ws}`),
-      h('thead', {}, h('tr', {}, ['Name', 'Key', 'Kind', 'Status', 'Expires', 'Last used', 'Usage', 'Actions']
+      h('thead', {}, h('tr', {}, ['#', 'Name', 'Key', 'Kind', 'Status', 'Expires', 'Last used', 'Usage', 'Actions']
         .map((t) => h('th', { scope: 'col' }, t)))),
       h('tbody', {}, r.data.map((k) => {
         const expired = k.expires_at && new Date(k.expires_at) < new Date();
         return h('tr', {},
-          h('td', {}, k.name), h('td', {}, h('code', {}, k.label)), h('td', {}, k.kind),
+          h('td', { class: 'num' }, k.number), h('td', {}, k.name), h('td', {}, h('code', {}, k.label)), h('td', {}, k.kind),
           h('td', {}, h('span', { class: k.disabled || expired ? 'badge bad' : 'badge' },
             k.disabled ? 'disabled' : expired ? 'expired' : 'active')),
           h('td', {}, fmtDate(k.expires_at)), h('td', {}, fmtDate(k.last_used_at)),
