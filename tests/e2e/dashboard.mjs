@@ -197,6 +197,7 @@ const saved = await rest(adminKey, 'GET', '/workspaces/team-a/muxes');
 assert.equal(saved.length, 2, JSON.stringify(saved));
 await page.getByText(/^Not saved\. Rule 3 \(model\):.*no-such-model/).waitFor();
 await page.getByRole('button', { name: 'Remove rule 3' }).click();
+assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Remove rule 2');
 // Rules no request can reach are found by the server as the list is edited: after the
 // catch_all, then shadowed by rule 1's glob when moved up.
 await add.getByLabel('Model').fill('gpt-5');
@@ -204,7 +205,10 @@ await add.getByLabel('Matches').selectOption('chat_filename');
 await add.getByLabel('Glob', { exact: true }).fill('*.py');
 await add.getByRole('button', { name: 'Add to the list' }).click();
 await page.locator('#rule-warnings').getByText('Rule 3 can never match: it comes after the catch_all rule 2.').waitFor();
-await page.getByRole('button', { name: 'Move rule 3 up' }).click();
+// Moved with the keyboard: the focus follows the rule.
+await page.getByRole('button', { name: 'Move rule 3 up' }).focus();
+await page.keyboard.press('Enter');
+assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Move rule 2 up');
 await page.locator('#rule-warnings').getByText('Rule 2 can never match: rule 1 matches every file it matches first.').waitFor();
 assert.equal(await page.locator('ol.rules li.unreachable').count(), 1);
 await checkNames('routing');

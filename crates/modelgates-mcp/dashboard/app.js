@@ -516,7 +516,7 @@ views.routing = async () => {
   const [providers, rules] = await Promise.all([
     api('GET', '/provider-endpoints?limit=100'), api('GET', `/workspaces/${enc(ws)}/muxes`)]);
   let current = rules.map((r) => ({ ...r }));
-  const list = h('ol', { class: 'rules', 'aria-label': 'Mux rules, first match wins' });
+  const list = h('ol', { class: 'rules', 'aria-label': 'Mux rules, first match wins', tabindex: -1 });
   const warnings = h('div', { role: 'status', id: 'rule-warnings' });
   const saveError = h('p', { class: 'error', role: 'alert' });
   const body = () => current.map((r) => ({
@@ -567,16 +567,30 @@ views.routing = async () => {
       h('span', { class: 'actions' },
         h('button', { type: 'button', disabled: i === 0, onclick: () => move(i, -1) }, `Move rule ${i + 1} up`),
         h('button', { type: 'button', disabled: i === current.length - 1, onclick: () => move(i, 1) }, `Move rule ${i + 1} down`),
-        h('button', { type: 'button', class: 'danger', onclick: () => { current.splice(i, 1); drawRules(); } }, `Remove rule ${i + 1}`)))));
+        h('button', { type: 'button', class: 'danger', onclick: () => remove(i) }, `Remove rule ${i + 1}`)))));
     if (!current.length) list.append(h('li', { class: 'muted' }, 'No rules: requests use the workspace\'s default text model.'));
     warnings.replaceChildren();
     saveError.textContent = '';
     check();
   }
+  /** Focuses the first enabled button of `names` in the list (the list is redrawn after each
+   * change, so a keyboard user would otherwise be sent back to the top of the page). */
+  function focusButton(...names) {
+    const buttons = [...list.querySelectorAll('button')];
+    const target = names.map((n) => buttons.find((b) => b.textContent === n && !b.disabled)).find(Boolean);
+    if (target) target.focus(); else list.focus();
+  }
   function move(i, by) {
     const [r] = current.splice(i, 1);
     current.splice(i + by, 0, r);
     drawRules();
+    const at = i + by + 1;
+    focusButton(`Move rule ${at} ${by < 0 ? 'up' : 'down'}`, `Move rule ${at} ${by < 0 ? 'down' : 'up'}`);
+  }
+  function remove(i) {
+    current.splice(i, 1);
+    drawRules();
+    focusButton(`Remove rule ${i + 1}`, `Remove rule ${i}`);
   }
   async function save() {
     saveError.textContent = '';
