@@ -30,7 +30,8 @@ function h(tag, attrs, ...children) {
 
 let fieldIds = 0;
 /** A labelled input with an error line under it (aria-describedby points at it; it is
- * outside the label, so an error does not become part of the control's name). */
+ * outside the label, so an error does not become part of the control's name). A checkbox
+ * comes before its label text, on one line. */
 function field(label, name, attrs) {
   const id = `f${++fieldIds}`;
   const { tag, options, value, ...rest } = attrs || {};
@@ -41,7 +42,9 @@ function field(label, name, attrs) {
       ? h('textarea', { id, name, ...rest }, value || '')
       : h('input', { id, name, type: 'text', value, ...rest });
   control.setAttribute('aria-describedby', `${id}-error`);
-  return h('div', { class: 'field' }, h('label', { for: id }, label, control),
+  return h('div', { class: 'field' }, rest.type === 'checkbox'
+    ? h('label', { for: id, class: 'check' }, control, label)
+    : h('label', { for: id }, label, control),
     h('span', { class: 'field-error', id: `${id}-error`, dataset: { for: name } }));
 }
 
@@ -262,9 +265,7 @@ views.workspaces = async () => {
    * answers appears next to the field it names, and a stale revision is a conflict. */
   function edit(w) {
     const labels = Object.entries(w.labels || {}).map(([k, v]) => `${k}=${v}`).join('\n');
-    const check = (label, name) => h('div', { class: 'field' }, h('label', { class: 'check' },
-      h('input', { type: 'checkbox', name, checked: !!w[name], 'aria-describedby': `${name}-${w.id}-error` }), label),
-      h('span', { class: 'field-error', id: `${name}-${w.id}-error`, dataset: { for: name } }));
+    const check = (label, name) => field(label, name, { type: 'checkbox', checked: !!w[name] });
     const form = showEditor(editor, {
       label: `Edit ${w.slug}`,
       title: `Edit ${w.name}`,

@@ -300,9 +300,17 @@ fn counters(by_model: &BTreeMap<String, ModelUsage>) -> Sums {
         .iter()
         .map(|(k, m)| {
             let u = &m.token_usage;
-            let c = (u.requests, u.input_tokens, u.output_tokens);
             let costs = (u.input_cost_usd.clone(), u.output_cost_usd.clone());
-            (k.clone(), (c.0, c.1, c.2, costs.0, costs.1))
+            (
+                k.clone(),
+                (
+                    u.requests,
+                    u.input_tokens,
+                    u.output_tokens,
+                    costs.0,
+                    costs.1,
+                ),
+            )
         })
         .collect()
 }

@@ -122,6 +122,26 @@ fn range_counters(
     Ok(sum)
 }
 
+/// The workspace a usage read is about (UUID or slug; `None` = the active one), after the
+/// caller's access is checked, and its all-time rollup row, where range reads start.
+fn workspace_total(
+    txn: &dyn ReadTxn,
+    caller: &Caller,
+    workspace: Option<&str>,
+) -> Result<(WorkspaceId, Rollup)> {
+    let ws = access::workspace_of(txn, caller, workspace)?.1.id;
+    let total = USAGE_ROLLUPS
+        .get(txn, &(caller.account, ws, TOTAL_LEVEL, 0))?
+        .unwrap_or_default();
+    Ok((ws, total))
+}
+
+/// What the reads report as `expired_before`: the all-time row's retention watermark, if any.
+fn expired_before(total: &Rollup) -> Option<DateTime<Utc>> {
+    let ms = total.expired_before_ms;
+    (ms > 0).then(|| crate::clock::from_millis(ms))
+}
+
 /// Counters keyed `provider/model` as the reads report them.
 fn aggregate(sum: BTreeMap<String, Counters>) -> TokenUsageAgg {
     TokenUsageAgg::of(sum.into_iter().map(|(key, c)| {
@@ -218,24 +238,20 @@ impl ModelGates {
         }
         self.read(|txn| {
             let account = caller.account;
-            let ws = access::workspace_of(txn, caller, workspace)?.1;
-            let total = USAGE_ROLLUPS
-                .get(txn, &(account, ws.id, TOTAL_LEVEL, 0))?
-                .unwrap_or_default();
-            let expired = total.expired_before_ms;
+            let (ws, total) = workspace_total(txn, caller, workspace)?;
             let sum = if from.is_none() && to.is_none() {
                 total.by_model.clone()
             } else {
-                range_counters(txn, account, ws.id, &total, from, to)?
+                range_counters(txn, account, ws, &total, from, to)?
             };
             let agg = aggregate(sum);
             Ok(TokenUsage {
-                workspace_id: ws.id,
+                workspace_id: ws,
                 from,
                 to,
                 tokens_by_model: agg.tokens_by_model,
                 token_usage: agg.token_usage,
-                expired_before: (expired > 0).then(|| crate::clock::from_millis(expired)),
+                expired_before: expired_before(&total),
             })
         })
     }
@@ -276,15 +292,11 @@ impl ModelGates {
         let starts = series_bounds(interval, offset, from, to)?;
         self.read(|txn| {
             let account = caller.account;
-            let ws = access::workspace_of(txn, caller, workspace)?.1;
-            let total = USAGE_ROLLUPS
-                .get(txn, &(account, ws.id, TOTAL_LEVEL, 0))?
-                .unwrap_or_default();
+            let (ws, total) = workspace_total(txn, caller, workspace)?;
             let mut whole: BTreeMap<String, Counters> = BTreeMap::new();
             let mut buckets = Vec::with_capacity(starts.len().saturating_sub(1));
             for pair in starts.windows(2) {
-                let sum =
-                    range_counters(txn, account, ws.id, &total, Some(pair[0]), Some(pair[1]))?;
+                let sum = range_counters(txn, account, ws, &total, Some(pair[0]), Some(pair[1]))?;
                 for (m, c) in &sum {
                     add_to(&mut whole, m, c);
                 }
@@ -297,9 +309,8 @@ impl ModelGates {
                 });
             }
             let agg = aggregate(whole);
-            let expired = total.expired_before_ms;
             Ok(UsageSeries {
-                workspace_id: ws.id,
+                workspace_id: ws,
                 interval,
                 utc_offset_minutes,
                 from: starts[0],
@@ -307,7 +318,7 @@ impl ModelGates {
                 buckets,
                 tokens_by_model: agg.tokens_by_model,
                 token_usage: agg.token_usage,
-                expired_before: (expired > 0).then(|| crate::clock::from_millis(expired)),
+                expired_before: expired_before(&total),
             })
         })
     }
